@@ -1,0 +1,32 @@
+# make demo : create .venv, install ragstore, run the quickstart (data under ./ragstore_data)
+# make test : create .venv, install with the dev extra, lint, type-check, run the whole suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint pytest install clean
+
+$(STAMP): pyproject.toml constraints-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints-dev.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) examples/quickstart.py --path ./ragstore_data
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check ragstore tests examples
+	$(VENV)/bin/ruff format --check ragstore tests examples
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest -n 2 --durations=15
+
+test: lint pytest
+
+clean:
+	rm -rf $(VENV) ragstore_data .pytest_cache .mypy_cache .ruff_cache .hypothesis

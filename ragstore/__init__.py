@@ -1,0 +1,135 @@
+"""ragstore: an embeddable vector store for retrieval-augmented generation.
+
+Three client modes share one API (chromadb's, so ``import ragstore as chromadb`` works):
+
+- :func:`EphemeralClient` / :func:`Client`: in memory, independent per instance.
+- :func:`PersistentClient`: SQLite plus index files under ``path``; safe with
+  several processes on one path and with ``kill -9`` at any moment.
+
+Example:
+    >>> import ragstore
+    >>> client = ragstore.EphemeralClient()
+    >>> col = client.create_collection("docs")
+    >>> col.add(ids=["a", "b"], documents=["apples are red", "the sky is blue"])
+    >>> col.query(query_texts=["red apples"], n_results=1)["documents"]
+    [['apples are red']]
+
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__version__ = "0.1.0"
+
+from ragstore.client import Client as ClientAPI
+from ragstore.collection import Collection, DeleteResult
+from ragstore.embeddings import (
+    DefaultEmbeddingFunction,
+    EmbeddingFunction,
+    HashingEmbeddingFunction,
+    register_embedding_function,
+)
+from ragstore.errors import (
+    AuthorizationError,
+    BatchSizeExceededError,
+    DuplicateIDError,
+    InternalError,
+    InvalidArgumentError,
+    InvalidDimensionException,
+    NotFoundError,
+    RagstoreError,
+    UniqueConstraintError,
+)
+from ragstore.settings import Settings
+from ragstore.types import (
+    DEFAULT_DATABASE,
+    DEFAULT_TENANT,
+    GetResult,
+    Include,
+    Metadata,
+    QueryResult,
+    Where,
+    WhereDocument,
+)
+
+
+def EphemeralClient(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:  # noqa: N802
+    """An in-memory client; its data is gone when it is closed or the process ends.
+
+    Unlike chromadb, every ephemeral client is independent of the others.
+
+    Example:
+        >>> EphemeralClient().count_collections()
+        0
+
+    """
+    from ragstore.local import LocalAPI
+
+    settings = settings or Settings()
+    return ClientAPI(LocalAPI(None, settings), settings, tenant, database)
+
+
+def PersistentClient(  # noqa: N802
+    path: str | Path = "./ragstore", settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
+) -> ClientAPI:
+    """A client that stores under ``path`` (created if missing); data survives restarts.
+
+    Example:
+        >>> import tempfile
+        >>> with PersistentClient(tempfile.mkdtemp()) as client:
+        ...     client.heartbeat() > 0
+        True
+
+    """
+    from ragstore.local import LocalAPI
+
+    settings = (settings or Settings()).replace(is_persistent=True, persist_directory=str(path))
+    return ClientAPI(LocalAPI(path, settings), settings, tenant, database)
+
+
+def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:  # noqa: N802
+    """A client configured by ``settings``: persistent when ``is_persistent``, else in memory.
+
+    Example:
+        >>> Client().heartbeat() > 0
+        True
+
+    """
+    settings = settings or Settings()
+    if settings.is_persistent:
+        return PersistentClient(settings.persist_directory, settings, tenant, database)
+    return EphemeralClient(settings, tenant, database)
+
+
+__all__ = [
+    "DEFAULT_DATABASE",
+    "DEFAULT_TENANT",
+    "AuthorizationError",
+    "BatchSizeExceededError",
+    "Client",
+    "ClientAPI",
+    "Collection",
+    "DefaultEmbeddingFunction",
+    "DeleteResult",
+    "DuplicateIDError",
+    "EmbeddingFunction",
+    "EphemeralClient",
+    "GetResult",
+    "HashingEmbeddingFunction",
+    "Include",
+    "InternalError",
+    "InvalidArgumentError",
+    "InvalidDimensionException",
+    "Metadata",
+    "NotFoundError",
+    "PersistentClient",
+    "QueryResult",
+    "RagstoreError",
+    "Settings",
+    "UniqueConstraintError",
+    "Where",
+    "WhereDocument",
+    "__version__",
+    "register_embedding_function",
+]

@@ -1,0 +1,152 @@
+"""The one seam between the user-facing client and an engine.
+
+:class:`API` is what ``Client`` and ``Collection`` call, with input already
+normalised and embedded. ``LocalAPI`` (in-process, ephemeral or persistent)
+implements it; the HTTP client will implement it over the wire, and the
+server will wrap a ``LocalAPI``. Engines validate their input again, so an
+untrusted caller cannot bypass the client's checks.
+
+Example:
+    >>> from ragstore.local import LocalAPI
+    >>> api: API = LocalAPI(None)
+    >>> model = api.create_collection("docs")
+    >>> api.count(model.id)
+    0
+
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ragstore.types import (
+    DEFAULT_DATABASE,
+    DEFAULT_TENANT,
+    CollectionModel,
+    GetResult,
+    QueryResult,
+    RecordSet,
+)
+
+
+class API(Protocol):
+    """Operations every engine provides (all names and results as chromadb's)."""
+
+    def heartbeat(self) -> int:
+        """Nanoseconds since the epoch; raises when the engine is unreachable."""
+        ...
+
+    def get_version(self) -> str:
+        """The engine's version string."""
+        ...
+
+    def get_max_batch_size(self) -> int:
+        """The largest number of records one write may carry."""
+        ...
+
+    def create_collection(
+        self,
+        name: str,
+        configuration: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        get_or_create: bool = False,
+        tenant: str = DEFAULT_TENANT,
+        database: str = DEFAULT_DATABASE,
+    ) -> CollectionModel:
+        """Create a collection (or return the existing one when ``get_or_create``)."""
+        ...
+
+    def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
+        """A collection by name; ``NotFoundError`` when missing."""
+        ...
+
+    def get_collection_by_id(self, collection_id: uuid.UUID) -> CollectionModel:
+        """A collection by id; ``NotFoundError`` when missing."""
+        ...
+
+    def list_collections(
+        self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
+    ) -> list[CollectionModel]:
+        """Collections in creation order."""
+        ...
+
+    def count_collections(self, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> int:
+        """How many collections the database holds."""
+        ...
+
+    def delete_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
+        """Delete a collection and everything in it."""
+        ...
+
+    def modify_collection(
+        self,
+        collection_id: uuid.UUID,
+        new_name: str | None = None,
+        new_metadata: dict[str, Any] | None = None,
+        new_configuration: dict[str, Any] | None = None,
+    ) -> CollectionModel:
+        """Rename, replace metadata, or change search-time configuration."""
+        ...
+
+    def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Insert records; ids that already exist are skipped."""
+        ...
+
+    def upsert(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Insert new records, update existing ones (metadata merged key by key)."""
+        ...
+
+    def update(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Update existing records; missing ids are ignored."""
+        ...
+
+    def delete(
+        self,
+        collection_id: uuid.UUID,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """Delete matching records; returns how many were really deleted."""
+        ...
+
+    def get(
+        self,
+        collection_id: uuid.UUID,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        include: Sequence[str] = ("metadatas", "documents"),
+    ) -> GetResult:
+        """Matching records in insertion order."""
+        ...
+
+    def query(
+        self,
+        collection_id: uuid.UUID,
+        query_embeddings: Any,
+        n_results: int = 10,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        include: Sequence[str] = ("metadatas", "documents", "distances"),
+    ) -> QueryResult:
+        """The ``n_results`` nearest matching records for each query embedding."""
+        ...
+
+    def count(self, collection_id: uuid.UUID) -> int:
+        """Records in the collection."""
+        ...
+
+    def reset(self) -> bool:
+        """Delete everything (only when the settings allow it)."""
+        ...
+
+    def close(self) -> None:
+        """Release files and connections; the API is unusable afterwards."""
+        ...

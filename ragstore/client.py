@@ -1,0 +1,186 @@
+"""``Client``: collections over any engine (in memory, on disk, or remote).
+
+Example:
+    >>> import ragstore
+    >>> client = ragstore.EphemeralClient()
+    >>> client.get_or_create_collection("docs").name
+    'docs'
+    >>> client.count_collections()
+    1
+
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+
+from ragstore.api import API
+from ragstore.collection import Collection
+from ragstore.embeddings.base import build_embedding_function, describe_embedding_function, embedding_functions_conflict
+from ragstore.embeddings.default import default_embedding_function
+from ragstore.errors import InvalidArgumentError
+from ragstore.settings import Settings
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel
+
+
+class _DefaultEmbedding:
+    """Marker for "no embedding function given": use the persisted or default one."""
+
+    def __repr__(self) -> str:
+        return "DefaultEmbeddingFunction()"
+
+
+DEFAULT_EMBEDDING = _DefaultEmbedding()
+
+
+class Client:
+    """A connection to one store, scoped to a tenant and database.
+
+    Build one with :func:`ragstore.EphemeralClient`, :func:`ragstore.PersistentClient`
+    or :func:`ragstore.Client`.
+    """
+
+    def __init__(self, api: API, settings: Settings, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
+        self._api = api
+        self._settings = settings
+        self.tenant = str(tenant)
+        self.database = str(database)
+        self._check_scope(self.tenant, self.database)
+
+    def _check_scope(self, tenant: str, database: str) -> None:
+        getter = getattr(self._api, "get_database", None)
+        if getter is not None:
+            getter(database, tenant)  # raises NotFoundError for a missing tenant or database
+
+    # ------------------------------------------------------------------ system
+
+    def heartbeat(self) -> int:
+        """Nanoseconds since the epoch; raises when the store is unreachable or closed."""
+        return self._api.heartbeat()
+
+    def get_version(self) -> str:
+        """The engine's version."""
+        return self._api.get_version()
+
+    def get_max_batch_size(self) -> int:
+        """The largest number of records one write may carry."""
+        return self._api.get_max_batch_size()
+
+    def get_settings(self) -> Settings:
+        """The client's settings."""
+        return self._settings
+
+    def reset(self) -> bool:
+        """Delete everything; only when ``Settings(allow_reset=True)``."""
+        return self._api.reset()
+
+    def set_tenant(self, tenant: str, database: str = DEFAULT_DATABASE) -> None:
+        """Switch to another tenant (and database); they must exist."""
+        self._check_scope(tenant, database)
+        self.tenant, self.database = tenant, database
+
+    def set_database(self, database: str) -> None:
+        """Switch to another database of the current tenant; it must exist."""
+        self._check_scope(self.tenant, database)
+        self.database = database
+
+    def close(self) -> None:
+        """Save caches and release files; the client is unusable afterwards."""
+        self._api.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ collections
+
+    def list_collections(self, limit: int | None = None, offset: int | None = None) -> list[Collection]:
+        """Collections in creation order (chromadb leaves the order unspecified)."""
+        models = self._api.list_collections(limit, offset, self.tenant, self.database)
+        return [self._wrap(m, DEFAULT_EMBEDDING, None) for m in models]
+
+    def count_collections(self) -> int:
+        """How many collections the database holds."""
+        return self._api.count_collections(self.tenant, self.database)
+
+    def create_collection(
+        self,
+        name: str,
+        configuration: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        embedding_function: Any = DEFAULT_EMBEDDING,
+        data_loader: Any = None,
+        get_or_create: bool = False,
+        schema: Any = None,
+    ) -> Collection:
+        """Create a collection; ``UniqueConstraintError`` if the name is taken (unless ``get_or_create``).
+
+        Args:
+            name: 3-512 characters of ``[a-zA-Z0-9._-]``, alphanumeric at both ends.
+            configuration: ``{"hnsw": {"space": "cosine", "ef_search": 100, ...}}``.
+            metadata: Collection metadata (legacy ``hnsw:*`` keys are honoured).
+            embedding_function: Embeds documents and query texts; ``None`` for none.
+            data_loader: Accepted for compatibility; ragstore does not load URIs.
+            get_or_create: Return the existing collection instead of failing.
+            schema: Not supported; must be ``None``.
+
+        Example:
+            >>> import ragstore
+            >>> ragstore.Client().create_collection("cosine-docs", configuration={"hnsw": {"space": "cosine"}}).configuration["hnsw"]["space"]
+            'cosine'
+
+        """
+        if schema is not None:
+            raise InvalidArgumentError("ragstore does not support schema=; use configuration= instead")
+        ef = default_embedding_function() if embedding_function is DEFAULT_EMBEDDING else embedding_function
+        config = dict(configuration or {})
+        config["embedding_function"] = describe_embedding_function(ef)
+        hnsw = config.get("hnsw")
+        legacy_space = isinstance(metadata, dict) and "hnsw:space" in metadata
+        if ef is not None and not legacy_space and not (isinstance(hnsw, dict) and "space" in hnsw):
+            default_space = getattr(ef, "default_space", None)
+            space = default_space() if callable(default_space) else None
+            if space in ("l2", "cosine", "ip"):
+                config["hnsw"] = {**(hnsw or {}), "space": space}
+        model = self._api.create_collection(name, config, metadata, get_or_create, self.tenant, self.database)
+        return self._wrap(model, embedding_function, data_loader)
+
+    def get_collection(self, name: str, embedding_function: Any = DEFAULT_EMBEDDING, data_loader: Any = None) -> Collection:
+        """An existing collection; ``NotFoundError`` when missing.
+
+        Without ``embedding_function`` the collection's persisted function is rebuilt when known.
+        """
+        model = self._api.get_collection(name, self.tenant, self.database)
+        return self._wrap(model, embedding_function, data_loader)
+
+    def get_or_create_collection(
+        self,
+        name: str,
+        configuration: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        embedding_function: Any = DEFAULT_EMBEDDING,
+        data_loader: Any = None,
+        schema: Any = None,
+    ) -> Collection:
+        """The collection called ``name``, created first if needed (then the arguments are ignored)."""
+        return self.create_collection(name, configuration, metadata, embedding_function, data_loader, True, schema)
+
+    def delete_collection(self, name: str) -> None:
+        """Delete a collection and all its records and files; ``NotFoundError`` when missing."""
+        self._api.delete_collection(name, self.tenant, self.database)
+
+    def _wrap(self, model: CollectionModel, embedding_function: Any, data_loader: Any) -> Collection:
+        persisted = model.configuration_json.get("embedding_function")
+        if embedding_function is DEFAULT_EMBEDDING:
+            # Rebuild the persisted function when it is registered here; otherwise there is
+            # none, and embedding texts fails with a clear error instead of using a wrong model.
+            ef = build_embedding_function(persisted)
+        else:
+            conflict = embedding_functions_conflict(persisted, embedding_function)
+            if conflict:
+                raise InvalidArgumentError(conflict)
+            ef = embedding_function
+        return Collection(self._api, model, ef, data_loader)

@@ -1,0 +1,125 @@
+"""The embedding-function protocol and the registry that persists known ones.
+
+Example:
+    >>> from ragstore.embeddings.hashing import HashingEmbeddingFunction
+    >>> describe_embedding_function(HashingEmbeddingFunction(dim=4))
+    {'type': 'known', 'name': 'ragstore_hashing', 'config': {'dim': 4}}
+
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from ragstore.errors import InvalidArgumentError
+from ragstore.validation import normalize_embeddings
+
+
+@runtime_checkable
+class EmbeddingFunction(Protocol):
+    """What ragstore calls to turn documents and query texts into vectors."""
+
+    def __call__(self, input: Sequence[str]) -> Any:  # noqa: A002 - chromadb's parameter name
+        """Embed ``input`` (a list of strings) into one vector each."""
+        ...
+
+
+_REGISTRY: dict[str, type[Any]] = {}
+_REGISTRY_LOCK = threading.Lock()
+T = TypeVar("T", bound=type[Any])
+
+
+def register_embedding_function(cls: T) -> T:
+    """Class decorator: make ``cls`` rebuildable from its persisted name and config.
+
+    The class needs ``name()`` (static), ``get_config()`` and ``build_from_config(config)`` (static).
+
+    Example:
+        >>> @register_embedding_function
+        ... class Tiny:
+        ...     def __call__(self, input): return [[1.0] for _ in input]
+        ...     @staticmethod
+        ...     def name(): return "tiny_doc_example"
+        ...     def get_config(self): return {}
+        ...     @staticmethod
+        ...     def build_from_config(config): return Tiny()
+        >>> build_embedding_function({"type": "known", "name": "tiny_doc_example", "config": {}}).__class__.__name__
+        'Tiny'
+
+    """
+    with _REGISTRY_LOCK:
+        _REGISTRY[cls.name()] = cls
+    return cls
+
+
+def _known_name(ef: Any) -> str | None:
+    name_fn = getattr(ef, "name", None)
+    if not callable(name_fn) or not callable(getattr(ef, "get_config", None)):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # chromadb's base class warns from its default name()
+            name = name_fn()
+    except Exception:  # a legacy function whose name() needs arguments or raises
+        return None
+    return name if isinstance(name, str) else None
+
+
+def describe_embedding_function(ef: Any) -> dict[str, Any] | None:
+    """What a collection stores about its embedding function.
+
+    ``{"type": "known", "name", "config"}`` when the function can describe
+    itself, ``{"type": "legacy"}`` otherwise, ``None`` for no function.
+    """
+    if ef is None:
+        return None
+    name = _known_name(ef)
+    if name is None:
+        return {"type": "legacy"}
+    try:
+        config = ef.get_config()
+    except Exception:
+        return {"type": "legacy"}
+    return {"type": "known", "name": name, "config": config if isinstance(config, dict) else {}}
+
+
+def build_embedding_function(description: dict[str, Any] | None) -> Any | None:
+    """Rebuild a persisted, registered embedding function (``None`` if not possible)."""
+    if not description or description.get("type") != "known":
+        return None
+    cls = _REGISTRY.get(description.get("name", ""))
+    if cls is None:
+        return None
+    return cls.build_from_config(description.get("config") or {})
+
+
+def embedding_functions_conflict(persisted: dict[str, Any] | None, given: Any) -> str | None:
+    """Chromadb's conflict message when ``given`` differs from the persisted function, else ``None``."""
+    if not persisted or persisted.get("type") != "known" or given is None:
+        return None
+    new_name = _known_name(given)
+    if new_name is None or new_name == persisted.get("name"):
+        return None
+    return (
+        "An embedding function already exists in the collection configuration, and a new one is provided. "
+        "If this is intentional, please embed documents separately. "
+        f"Embedding function conflict: new: {new_name} vs persisted: {persisted.get('name')}"
+    )
+
+
+def embed(ef: Callable[..., Any] | None, texts: list[str], *, query: bool, op: str) -> npt.NDArray[np.float32]:
+    """Run ``ef`` on ``texts`` (``embed_query`` for queries when present) and check the output."""
+    if ef is None:
+        raise InvalidArgumentError(f"You must provide an embedding function to compute embeddings in {op}.")
+    fn = getattr(ef, "embed_query", None) if query else None
+    vectors = fn(input=texts) if callable(fn) else ef(input=texts)
+    array = normalize_embeddings(vectors, op)
+    if array.shape[0] != len(texts):
+        raise InvalidArgumentError(f"The embedding function returned {array.shape[0]} embeddings for {len(texts)} inputs in {op}.")
+    return array

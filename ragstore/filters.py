@@ -1,0 +1,232 @@
+"""Parse ``where`` and ``where_document`` dicts into a small, checked AST.
+
+The grammar is chromadb's (see ``Where`` below). Parsing happens once, in the
+client and again in the engine; the storage layer compiles the AST to SQL
+(:mod:`ragstore.local.sql_filters`). Errors name the path of the bad node.
+
+::
+
+    Where         := {field: scalar} | {field: {op: operand}} | {"$and"|"$or": [Where, Where, ...]}
+                     field "#document" takes $contains / $not_contains only
+    op            := $eq $ne $gt $gte $lt $lte $in $nin $contains $not_contains
+    WhereDocument := {"$contains"|"$not_contains"|"$regex"|"$not_regex": str}
+                   | {"$and"|"$or": [WhereDocument, WhereDocument, ...]}
+
+Example:
+    >>> parse_where({"$and": [{"page": {"$gt": 2}}, {"lang": "en"}]})
+    And(children=(Compare(key='page', op='$gt', value=2), Compare(key='lang', op='$eq', value='en')))
+
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Union
+
+from ragstore.errors import InvalidArgumentError
+
+MAX_FILTER_DEPTH = 32
+MAX_REGEX_LENGTH = 4096
+COMPARISON_OPS = ("$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$in", "$nin", "$contains", "$not_contains")
+DOCUMENT_OPS = ("$contains", "$not_contains", "$regex", "$not_regex")
+LOGICAL_OPS = ("$and", "$or")
+DOCUMENT_FIELD = "#document"
+
+
+@dataclasses.dataclass(frozen=True)
+class Compare:
+    """A metadata comparison: ``key op value`` (``value`` is a tuple for $in/$nin)."""
+
+    key: str
+    op: str
+    value: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class DocumentMatch:
+    """A document condition: ``$contains``, ``$not_contains``, ``$regex`` or ``$not_regex``."""
+
+    op: str
+    pattern: str
+
+
+@dataclasses.dataclass(frozen=True)
+class And:
+    """All children hold."""
+
+    children: tuple[Node, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Or:
+    """At least one child holds."""
+
+    children: tuple[Node, ...]
+
+
+Node = Union[Compare, DocumentMatch, And, Or]
+
+
+def _error(message: str, path: str, op: str | None) -> InvalidArgumentError:
+    suffix = f" in {op}." if op else ""
+    return InvalidArgumentError(f"{message} (at {path}){suffix}")
+
+
+def _is_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool))
+
+
+def _type_key(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "str"
+
+
+def parse_where(where: Any, op: str | None = None) -> Node | None:
+    """Parse a ``where`` dict; ``None`` or ``{}`` means no filter.
+
+    Args:
+        where: The user's filter.
+        op: Operation name for error messages.
+
+    Raises:
+        InvalidArgumentError: malformed filter, naming the bad node's path.
+
+    Example:
+        >>> parse_where({"color": {"$in": ["red", "blue"]}})
+        Compare(key='color', op='$in', value=('red', 'blue'))
+
+    """
+    if where is None or (isinstance(where, dict) and not where):
+        return None
+    return _parse_where(where, "where", 1, op)
+
+
+def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
+    if depth > MAX_FILTER_DEPTH:
+        raise _error(f"Expected where to be nested at most {MAX_FILTER_DEPTH} levels deep", path, op)
+    if not isinstance(where, dict):
+        raise _error(f"Expected where to be a dict, got {where!r}", path, op)
+    if len(where) != 1:
+        raise _error(f"Expected where to have exactly one operator, got {where!r}", path, op)
+    key, value = next(iter(where.items()))
+    if not isinstance(key, str):
+        raise _error(f"Expected where key to be a str, got {key!r}", path, op)
+    if key in LOGICAL_OPS:
+        if not isinstance(value, list) or len(value) < 2:
+            raise _error("Expected where value for $and or $or to be a list with at least two where expressions", path, op)
+        children = tuple(_parse_where(child, f"{path}.{key}[{i}]", depth + 1, op) for i, child in enumerate(value))
+        return And(children) if key == "$and" else Or(children)
+    if key.startswith("$"):
+        raise _error(f"Expected where key to be a metadata field name or a logical operator ($and, $or), got {key}", path, op)
+    field_path = f"{path}.{key}"
+    if key == DOCUMENT_FIELD:
+        return _parse_document_field(value, field_path, op)
+    if _is_scalar(value):
+        return Compare(key, "$eq", value)
+    if not isinstance(value, dict):
+        raise _error(f"Expected where value to be a str, int, float, or operator expression, got {value!r}", field_path, op)
+    if len(value) != 1:
+        raise _error(f"Expected operator expression to have exactly one operator, got {value!r}", field_path, op)
+    operator, operand = next(iter(value.items()))
+    if operator not in COMPARISON_OPS:
+        raise _error(f"Expected where operator to be one of {', '.join(COMPARISON_OPS)}, got {operator}", field_path, op)
+    if operator in ("$gt", "$gte", "$lt", "$lte"):
+        if isinstance(operand, bool) or not isinstance(operand, (int, float)):
+            raise _error(f"Expected operand value to be an int or a float for operator {operator}, got {operand!r}", field_path, op)
+        return Compare(key, operator, operand)
+    if operator in ("$in", "$nin"):
+        if (
+            not isinstance(operand, list)
+            or not operand
+            or not all(_is_scalar(v) for v in operand)
+            or len({_type_key(v) for v in operand}) != 1
+        ):
+            raise _error(
+                f"Expected where operand value to be a non-empty list, and all values to be of the same type got {operand!r}",
+                field_path,
+                op,
+            )
+        return Compare(key, operator, tuple(operand))
+    if not _is_scalar(operand):
+        raise _error(
+            f"Expected where operand value to be a str, int, float, or bool for operator {operator}, got {operand!r}", field_path, op
+        )
+    return Compare(key, operator, operand)
+
+
+def _parse_document_field(value: Any, path: str, op: str | None) -> Node:
+    if not isinstance(value, dict) or len(value) != 1:
+        raise _error(f"Expected {DOCUMENT_FIELD} to be an operator expression with $contains or $not_contains, got {value!r}", path, op)
+    operator, operand = next(iter(value.items()))
+    if operator not in ("$contains", "$not_contains"):
+        raise _error(f"Expected {DOCUMENT_FIELD} operator to be $contains or $not_contains, got {operator}", path, op)
+    if not isinstance(operand, str) or not operand:
+        raise _error(f"Expected where document operand value for operator {operator} to be a non-empty str", path, op)
+    return DocumentMatch(operator, operand)
+
+
+def parse_where_document(where_document: Any, op: str | None = None) -> Node | None:
+    """Parse a ``where_document`` dict; ``None`` or ``{}`` means no filter.
+
+    Example:
+        >>> parse_where_document({"$contains": "hnsw"})
+        DocumentMatch(op='$contains', pattern='hnsw')
+
+    """
+    if where_document is None or (isinstance(where_document, dict) and not where_document):
+        return None
+    return _parse_document(where_document, "where_document", 1, op)
+
+
+def _parse_document(node: Any, path: str, depth: int, op: str | None) -> Node:
+    if depth > MAX_FILTER_DEPTH:
+        raise _error(f"Expected where document to be nested at most {MAX_FILTER_DEPTH} levels deep", path, op)
+    if not isinstance(node, dict):
+        raise _error(f"Expected where document to be a dict, got {node!r}", path, op)
+    if len(node) != 1:
+        raise _error(f"Expected where document to have exactly one operator, got {node!r}", path, op)
+    operator, operand = next(iter(node.items()))
+    if operator in LOGICAL_OPS:
+        if not isinstance(operand, list) or len(operand) < 2:
+            raise _error("Expected document value for $and or $or to be a list with at least two where document expressions", path, op)
+        children = tuple(_parse_document(child, f"{path}.{operator}[{i}]", depth + 1, op) for i, child in enumerate(operand))
+        return And(children) if operator == "$and" else Or(children)
+    if operator not in DOCUMENT_OPS:
+        allowed = ", ".join(DOCUMENT_OPS + LOGICAL_OPS)
+        raise _error(f"Expected where document operator to be one of {allowed}, got {operator}", path, op)
+    if not isinstance(operand, str) or not operand:
+        raise _error(f"Expected where document operand value for operator {operator} to be a non-empty str", path, op)
+    if operator in ("$regex", "$not_regex"):
+        _check_regex(operand, f"{path}.{operator}", op)
+    return DocumentMatch(operator, operand)
+
+
+def _check_regex(pattern: str, path: str, op: str | None) -> None:
+    # Imported here so the regex engine's own import cost is paid only by regex users.
+    from ragstore.regex import RegexError, compile_regex
+
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise _error(f"Expected regex to be at most {MAX_REGEX_LENGTH} characters, got {len(pattern)}", path, op)
+    try:
+        compile_regex(pattern)
+    except RegexError as exc:
+        raise _error(f"Regex syntax error: {exc}", path, op) from exc
+
+
+def combine(*nodes: Node | None) -> Node | None:
+    """AND together the given filters, dropping ``None``.
+
+    Example:
+        >>> combine(None, DocumentMatch("$contains", "a"))
+        DocumentMatch(op='$contains', pattern='a')
+
+    """
+    present = tuple(n for n in nodes if n is not None)
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    return And(present)

@@ -1,0 +1,486 @@
+"""``LocalAPI``: the one engine, in memory (``path=None``) or on disk.
+
+It implements :class:`ragstore.api.API` over SQLite (the truth) and one
+cached HNSW index per collection (:mod:`ragstore.local.index`). Every public
+method validates its input again, runs in one SQLite transaction, and maps
+failures to the :mod:`ragstore.errors` tree. The HTTP server wraps this class,
+so all modes share one behaviour.
+
+Example:
+    >>> import numpy as np
+    >>> from ragstore.types import RecordSet
+    >>> api = LocalAPI(None)
+    >>> col = api.create_collection("demo")
+    >>> api.add(col.id, RecordSet(["a", "b"], np.array([[0, 0], [1, 1]], dtype=np.float32), None, None, None))
+    >>> api.query(col.id, np.array([[0.9, 0.9]], dtype=np.float32), n_results=1)["ids"]
+    [['b']]
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ragstore import __version__
+from ragstore.configuration import apply_modification, build_configuration
+from ragstore.errors import AuthorizationError, InvalidArgumentError, InvalidDimensionException, NotFoundError
+from ragstore.filters import combine, parse_where, parse_where_document
+from ragstore.local import catalog, records
+from ragstore.local.catalog import CollectionRow
+from ragstore.local.database import Database
+from ragstore.local.index import VectorIndex
+from ragstore.local.reads import get_result, query_result, search
+from ragstore.settings import Settings
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
+from ragstore.validation import (
+    check_lengths,
+    normalize_documents,
+    normalize_embeddings,
+    normalize_ids,
+    normalize_metadatas,
+    normalize_uris,
+    validate_collection_metadata,
+    validate_collection_name,
+    validate_include,
+    validate_n_results,
+    validate_non_negative_int,
+    validate_tenant_or_database_name,
+)
+
+MAX_BATCH_SIZE = 16_384
+INDEX_DIRECTORY = "indexes"
+# Deleted labels are remembered this long (per collection) so lagging indexes can
+# catch up; past it the oldest are dropped and lagging indexes rebuild from SQLite.
+MAX_TOMBSTONES = 100_000
+
+
+class _Cached:
+    """An index held in memory, with where it is saved."""
+
+    def __init__(self, index: VectorIndex, directory: Path | None, collection_id: str) -> None:
+        self.index = index
+        self.directory = directory
+        self.collection_id = collection_id
+
+    def save(self) -> None:
+        if self.directory is not None:
+            with self.index.lock:
+                self.index.save(self.directory, self.collection_id)
+
+
+def _shutdown(db: Database, cached: dict[int, _Cached]) -> None:
+    """Save unsaved index changes and close connections (also run at interpreter exit)."""
+    if not db.closed:
+        for entry in list(cached.values()):
+            if entry.index.unsaved_changes:
+                with contextlib.suppress(Exception):  # a cache that fails to save is rebuilt later
+                    entry.save()
+    db.close()
+
+
+class LocalAPI:
+    """The in-process engine.
+
+    Args:
+        path: Directory of a persistent store, or ``None`` for memory.
+        settings: Client settings (``allow_reset``).
+
+    """
+
+    def __init__(self, path: str | Path | None, settings: Settings | None = None) -> None:
+        self._path = Path(path).expanduser().resolve() if path is not None else None
+        self._settings = settings or Settings()
+        self._db = Database(self._path)
+        self._cached: dict[int, _Cached] = {}
+        self._cached_lock = threading.Lock()
+        self._finalizer = weakref.finalize(self, _shutdown, self._db, self._cached)
+
+    # ------------------------------------------------------------------ system
+
+    @property
+    def path(self) -> Path | None:
+        """The store's directory (``None`` in memory)."""
+        return self._path
+
+    def heartbeat(self) -> int:
+        """Nanoseconds since the epoch."""
+        self._db.connection()  # raises when closed
+        return time.time_ns()
+
+    def get_version(self) -> str:
+        """Ragstore's version."""
+        return __version__
+
+    def get_max_batch_size(self) -> int:
+        """The largest number of records one write may carry."""
+        return MAX_BATCH_SIZE
+
+    def close(self) -> None:
+        """Save index caches and close every connection (idempotent)."""
+        self._finalizer()
+
+    def reset(self) -> bool:
+        """Delete every collection, database and tenant (only with ``allow_reset``)."""
+        if not self._settings.allow_reset:
+            raise AuthorizationError("Reset is disabled by config")
+        with self._db.write() as conn:
+            conn.execute("DELETE FROM collections")
+            conn.execute("DELETE FROM databases WHERE NOT (tenant = ? AND name = ?)", (DEFAULT_TENANT, DEFAULT_DATABASE))
+            conn.execute("DELETE FROM tenants WHERE name != ?", (DEFAULT_TENANT,))
+        with self._cached_lock:
+            self._cached.clear()
+        if self._path is not None:
+            shutil.rmtree(self._path / INDEX_DIRECTORY, ignore_errors=True)
+        self._db.vacuum()
+        return True
+
+    # ------------------------------------------------------------------ tenants and databases
+
+    def create_tenant(self, name: str) -> None:
+        """Create a tenant."""
+        validate_tenant_or_database_name(name, "tenant")
+        with self._db.write() as conn:
+            catalog.create_tenant(conn, name)
+
+    def get_tenant(self, name: str) -> str:
+        """A tenant's name; ``NotFoundError`` when missing."""
+        with self._db.read() as conn:
+            return catalog.get_tenant(conn, name)
+
+    def create_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Create a database in ``tenant``."""
+        validate_tenant_or_database_name(name, "database")
+        with self._db.write() as conn:
+            catalog.create_database(conn, name, tenant)
+
+    def get_database(self, name: str, tenant: str = DEFAULT_TENANT) -> dict[str, str]:
+        """``{"id", "name", "tenant"}``; ``NotFoundError`` when missing."""
+        with self._db.read() as conn:
+            return {"id": catalog.database_id(conn, tenant, name), "name": name, "tenant": tenant}
+
+    def list_databases(self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT) -> list[dict[str, str]]:
+        """A tenant's databases."""
+        with self._db.read() as conn:
+            return catalog.list_databases(
+                conn, tenant, validate_non_negative_int(limit, "limit", None), validate_non_negative_int(offset, "offset", None)
+            )
+
+    def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Delete a database and all its collections."""
+        with self._db.write() as conn:
+            db_id = catalog.database_id(conn, tenant, name)
+            ids = [r[0] for r in conn.execute("SELECT id FROM collections WHERE database_id = ?", (db_id,))]
+            conn.execute("DELETE FROM databases WHERE id = ?", (db_id,))
+        for collection_id in ids:
+            self._drop_index_files(collection_id)
+        self._db.vacuum()
+
+    # ------------------------------------------------------------------ collections
+
+    def create_collection(
+        self,
+        name: str,
+        configuration: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        get_or_create: bool = False,
+        tenant: str = DEFAULT_TENANT,
+        database: str = DEFAULT_DATABASE,
+    ) -> CollectionModel:
+        """Create a collection, or return the existing one when ``get_or_create``."""
+        validate_collection_name(name)
+        metadata = validate_collection_metadata(metadata)
+        ef = (configuration or {}).get("embedding_function") if isinstance(configuration, dict) else None
+        config = build_configuration({k: v for k, v in (configuration or {}).items() if k != "embedding_function"}, metadata, ef)
+        with self._db.write() as conn:
+            existing = catalog.find_by_name(conn, name, tenant, database)
+            if existing is not None and get_or_create:
+                return existing.model()
+            return catalog.create_collection_row(conn, name, metadata, config, tenant, database).model()
+
+    def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
+        """A collection by name."""
+        with self._db.read() as conn:
+            return catalog.get_by_name(conn, name, tenant, database).model()
+
+    def get_collection_by_id(self, collection_id: uuid.UUID) -> CollectionModel:
+        """A collection by id."""
+        with self._db.read() as conn:
+            return catalog.get_by_id(conn, collection_id).model()
+
+    def list_collections(
+        self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
+    ) -> list[CollectionModel]:
+        """Collections in creation order."""
+        limit = validate_non_negative_int(limit, "limit", "list_collections")
+        offset = validate_non_negative_int(offset, "offset", "list_collections")
+        with self._db.read() as conn:
+            return [row.model() for row in catalog.list_rows(conn, tenant, database, limit, offset)]
+
+    def count_collections(self, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> int:
+        """How many collections there are."""
+        with self._db.read() as conn:
+            return catalog.count_rows(conn, tenant, database)
+
+    def delete_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
+        """Delete a collection, its records and its index files."""
+        with self._db.write() as conn:
+            row = catalog.get_by_name(conn, name, tenant, database)
+            conn.execute("DELETE FROM collections WHERE pk = ?", (row.pk,))
+        with self._cached_lock:
+            self._cached.pop(row.pk, None)
+        self._drop_index_files(str(row.id))
+        self._db.vacuum()
+
+    def modify_collection(
+        self,
+        collection_id: uuid.UUID,
+        new_name: str | None = None,
+        new_metadata: dict[str, Any] | None = None,
+        new_configuration: dict[str, Any] | None = None,
+    ) -> CollectionModel:
+        """Rename, replace metadata, or change search-time configuration."""
+        if new_name is not None:
+            validate_collection_name(new_name)
+        new_metadata = validate_collection_metadata(new_metadata)
+        with self._db.write() as conn:
+            row = catalog.get_by_id(conn, collection_id)
+            if new_metadata and "hnsw:space" in new_metadata and new_metadata["hnsw:space"] != row.configuration["hnsw"]["space"]:
+                raise InvalidArgumentError("Changing the distance function of a collection once it is created is not supported currently.")
+            config = apply_modification(row.configuration, new_configuration) if new_configuration is not None else None
+            catalog.update_collection_row(conn, row, new_name, new_metadata, config)
+            return catalog.get_by_id(conn, collection_id).model()
+
+    # ------------------------------------------------------------------ writes
+
+    def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Insert records; ids that already exist are skipped (as chromadb does)."""
+        self._write("add", collection_id, records)
+
+    def upsert(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Insert new records, update existing ones."""
+        self._write("upsert", collection_id, records)
+
+    def update(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Update existing records; missing ids are ignored."""
+        self._write("update", collection_id, records)
+
+    def _checked(self, op: str, rs: RecordSet) -> RecordSet:
+        """Validate a record set again (the engine trusts no caller)."""
+        ids = normalize_ids(rs.ids, op)
+        if len(ids) > MAX_BATCH_SIZE:
+            from ragstore.errors import BatchSizeExceededError
+
+            raise BatchSizeExceededError(f"Batch size {len(ids)} exceeds maximum batch size {MAX_BATCH_SIZE}")
+        embeddings = normalize_embeddings(rs.embeddings, op) if rs.embeddings is not None else None
+        allow_none = op != "add"
+        metadatas = normalize_metadatas(rs.metadatas, op, allow_none_values=allow_none) if rs.metadatas is not None else None
+        documents = normalize_documents(rs.documents, op, allow_none=True) if rs.documents is not None else None
+        uris = normalize_uris(rs.uris, op) if rs.uris is not None else None
+        check_lengths(op, ids=ids, embeddings=embeddings, metadatas=metadatas, documents=documents, uris=uris)
+        if embeddings is None and op != "update":
+            raise InvalidArgumentError(f"Expected embeddings for every record in {op} (the client embeds documents first)")
+        return RecordSet(ids, embeddings, metadatas, documents, uris)
+
+    def _write(self, op: str, collection_id: uuid.UUID, unchecked: RecordSet) -> None:
+        rs = self._checked(op, unchecked)
+        n = len(rs.ids)
+        dim = rs.embeddings.shape[1] if rs.embeddings is not None else None
+        with self._db.write() as conn:
+            row = catalog.get_by_id(conn, collection_id)
+            if dim is not None and row.dimension is not None and dim != row.dimension:
+                raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {dim}")
+            existing = records.existing_rows(conn, row.pk, rs.ids)
+            seq = row.last_seq + 1
+            fresh = [i for i in range(n) if rs.ids[i] not in existing] if op != "update" else []
+            changed = [i for i in range(n) if rs.ids[i] in existing] if op != "add" else []
+            if fresh:
+                assert rs.embeddings is not None
+                records.insert_records(
+                    conn,
+                    row.pk,
+                    seq,
+                    [rs.ids[i] for i in fresh],
+                    rs.embeddings[fresh],
+                    [rs.documents[i] for i in fresh] if rs.documents is not None else [None] * len(fresh),
+                    [rs.uris[i] for i in fresh] if rs.uris is not None else [None] * len(fresh),
+                    [records.merge_metadata(None, rs.metadatas[i]) for i in fresh] if rs.metadatas is not None else [None] * len(fresh),
+                )
+            for i in changed:
+                rowid, _doc, _uri, meta_json = existing[rs.ids[i]]
+                change = rs.metadatas[i] if rs.metadatas is not None else None
+                records.update_record(
+                    conn,
+                    row.pk,
+                    rowid,
+                    seq,
+                    rs.embeddings[i] if rs.embeddings is not None else None,
+                    rs.documents[i] if rs.documents is not None else None,
+                    rs.uris[i] if rs.uris is not None else None,
+                    records.merge_metadata(records.load_metadata(meta_json), change) if change is not None else None,
+                    change is not None,
+                )
+            vectors_changed = bool(fresh) or (bool(changed) and rs.embeddings is not None)
+            if vectors_changed:
+                conn.execute("UPDATE collections SET last_seq = ?, dimension = coalesce(dimension, ?) WHERE pk = ?", (seq, dim, row.pk))
+        if vectors_changed:
+            self._refresh_index(collection_id)
+
+    def delete(
+        self,
+        collection_id: uuid.UUID,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """Delete matching records; returns how many were really deleted."""
+        if ids is None and not where and not where_document:
+            raise InvalidArgumentError("At least one of ids, where, or where_document must be provided in delete.")
+        id_list = normalize_ids(ids, "delete") if ids is not None else None
+        limit = validate_non_negative_int(limit, "limit", "delete")
+        if limit is not None and not where and not where_document:
+            raise InvalidArgumentError("limit can only be specified when a where or where_document clause is provided in delete.")
+        node = combine(parse_where(where, "delete"), parse_where_document(where_document, "delete"))
+        with self._db.write() as conn:
+            row = catalog.get_by_id(conn, collection_id)
+            sql, params = self._selection(row, id_list, node)
+            rowids = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT r.rowid FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ?", [*params, -1 if limit is None else limit]
+                )
+            ]
+            if not rowids:
+                return 0
+            seq = row.last_seq + 1
+            records.delete_rows(conn, row.pk, rowids, seq)
+            floor = row.tombstone_floor
+            if conn.execute("SELECT count(*) FROM tombstones WHERE collection_pk = ?", (row.pk,)).fetchone()[0] > MAX_TOMBSTONES:
+                floor = row.last_seq
+                conn.execute("DELETE FROM tombstones WHERE collection_pk = ? AND seq <= ?", (row.pk, floor))
+            conn.execute("UPDATE collections SET last_seq = ?, tombstone_floor = ? WHERE pk = ?", (seq, floor, row.pk))
+        self._refresh_index(collection_id)
+        return len(rowids)
+
+    # ------------------------------------------------------------------ reads
+
+    def count(self, collection_id: uuid.UUID) -> int:
+        """Records in the collection."""
+        with self._db.read() as conn:
+            row = catalog.get_by_id(conn, collection_id)
+            return int(conn.execute("SELECT count(*) FROM records WHERE collection_pk = ?", (row.pk,)).fetchone()[0])
+
+    def get(
+        self,
+        collection_id: uuid.UUID,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        include: Sequence[str] = ("metadatas", "documents"),
+    ) -> GetResult:
+        """Matching records in insertion order."""
+        include = validate_include(include, "get", allow_distances=False)
+        id_list = normalize_ids(ids, "get") if ids is not None else None
+        limit = validate_non_negative_int(limit, "limit", "get")
+        offset = validate_non_negative_int(offset, "offset", "get")
+        node = combine(parse_where(where, "get"), parse_where_document(where_document, "get"))
+        with self._db.read() as conn:
+            row = catalog.get_by_id(conn, collection_id)
+            sql, params = self._selection(row, id_list, node)
+            return get_result(conn, sql, params, include, limit, offset, row.dimension)
+
+    def query(
+        self,
+        collection_id: uuid.UUID,
+        query_embeddings: Any,
+        n_results: int = 10,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        include: Sequence[str] = ("metadatas", "documents", "distances"),
+    ) -> QueryResult:
+        """The ``n_results`` nearest matching records for each query embedding."""
+        include = validate_include(include, "query", allow_distances=True)
+        queries = normalize_embeddings(query_embeddings, "query")
+        n_results = validate_n_results(n_results)
+        id_list = list(normalize_ids(ids, "query")) if ids is not None and len(ids) > 0 else ([] if ids is not None else None)
+        node = combine(parse_where(where, "query"), parse_where_document(where_document, "query"))
+        with self._db.read() as conn:
+            row = catalog.get_by_id(conn, collection_id)
+            if row.dimension is not None and queries.shape[1] != row.dimension:
+                raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {queries.shape[1]}")
+            if row.dimension is None or id_list == []:
+                hits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = [
+                    (np.empty(0, np.int64), np.empty(0, np.float32))
+                ] * len(queries)
+            else:
+                index = self._caught_up_index(conn, row)
+                restricted = node is not None or id_list is not None
+                sql, params = self._selection(row, id_list, node) if restricted else ("", [])
+                hits = search(conn, index, row, queries, n_results, sql if restricted else None, params)
+            return query_result(conn, hits, include)
+
+    # ------------------------------------------------------------------ helpers
+
+    @staticmethod
+    def _selection(row: CollectionRow, ids: list[str] | None, node: Any) -> tuple[str, list[Any]]:
+        """SQL condition (on ``records r``) selecting the collection's matching records."""
+        from ragstore.local.sql_filters import compile_filter
+
+        params: list[Any] = [row.pk]
+        id_sql = records.ids_condition(ids, params)
+        filter_sql, filter_params = compile_filter(node, row.pk)
+        params.extend(filter_params)
+        return f"r.collection_pk = ? AND {id_sql} AND {filter_sql}", params
+
+    def _index_dir(self, collection_id: str) -> Path | None:
+        return self._path / INDEX_DIRECTORY / collection_id if self._path is not None else None
+
+    def _drop_index_files(self, collection_id: str) -> None:
+        directory = self._index_dir(collection_id)
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+    def _caught_up_index(self, conn: sqlite3.Connection, row: CollectionRow) -> VectorIndex:
+        """The collection's index, loaded or built if needed, caught up to ``row.last_seq``."""
+        assert row.dimension is not None
+        hnsw = row.configuration["hnsw"]
+        with self._cached_lock:
+            entry = self._cached.get(row.pk)
+            if entry is None or not entry.index.matches(row.dimension, hnsw) or entry.index.applied_seq < row.tombstone_floor:
+                directory = self._index_dir(str(row.id))
+                loaded = None
+                if directory is not None:
+                    loaded = VectorIndex.load(directory, str(row.id), row.dimension, hnsw, row.last_seq, row.tombstone_floor)
+                entry = _Cached(loaded or VectorIndex.empty(row.dimension, hnsw), directory, str(row.id))
+                self._cached[row.pk] = entry
+        index = entry.index
+        with index.lock:
+            index.catch_up(conn, row.pk, row.last_seq, num_threads=hnsw.get("num_threads", 1))
+            if entry.directory is not None and index.unsaved_changes >= max(hnsw.get("sync_threshold", 1000), len(index.labels) // 4):
+                entry.save()
+        return index
+
+    def _refresh_index(self, collection_id: uuid.UUID) -> None:
+        """Bring the index up to date right after a write (so queries stay fast)."""
+        with self._db.read() as conn:
+            try:
+                row = catalog.get_by_id(conn, collection_id)
+            except NotFoundError:
+                return
+            if row.dimension is not None:
+                self._caught_up_index(conn, row)

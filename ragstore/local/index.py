@@ -1,0 +1,308 @@
+"""The in-memory HNSW index of one collection: a cache of SQLite, never the truth.
+
+Every write that changes vectors bumps ``collections.last_seq`` and stamps the
+changed rows (``records.seq``) or leaves tombstones. An index remembers the
+sequence it has applied and *catches up* by reading only what is newer, so a
+process sees every other process's writes before it searches.
+
+On disk (persistent stores) an index is three files in the collection's folder:
+``index-<token>.bin`` (hnswlib), ``labels-<token>.npy`` (the live labels) and
+``meta.json``, which names the token, the sequence, sizes and CRC32 checksums.
+Files are written under fresh names, fsynced, and published by atomically
+renaming ``meta.json``; a load checks everything and falls back to a rebuild
+from SQLite, so a missing, stale, torn or foreign file never makes a
+collection unreadable.
+
+Example:
+    >>> import numpy as np
+    >>> index = VectorIndex.empty(dim=2, hnsw={"space": "l2", "max_neighbors": 16, "ef_construction": 100})
+    >>> index.apply(np.array([1, 2]), np.array([[0.0, 0.0], [1.0, 1.0]], dtype=np.float32), [])
+    >>> labels, distances = index.search(np.array([[0.9, 0.9]], dtype=np.float32), k=1, ef=10, num_threads=1)
+    >>> int(labels[0][0])
+    2
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import hnswlib
+import numpy as np
+import numpy.typing as npt
+
+INDEX_FORMAT = 1
+_INITIAL_CAPACITY = 1024
+_STALE_FILE_SECONDS = 60.0
+_CATCH_UP_BATCH = 10_000
+
+
+class VectorIndex:
+    """An hnswlib index plus the set of live labels and the sequence applied.
+
+    Use :meth:`empty` or :meth:`load` to make one. All methods must be called
+    with :attr:`lock` held when several threads share the index.
+    """
+
+    def __init__(self, index: Any, dim: int, hnsw: dict[str, Any], labels: set[int], applied_seq: int) -> None:
+        self._index = index
+        self.dim = dim
+        self.space: str = hnsw["space"]
+        self.max_neighbors: int = hnsw["max_neighbors"]
+        self.ef_construction: int = hnsw["ef_construction"]
+        self.labels = labels
+        self.applied_seq = applied_seq
+        self.unsaved_changes = 0
+        self.lock = threading.RLock()
+        self._saved_token: str | None = None
+
+    @classmethod
+    def empty(cls, dim: int, hnsw: dict[str, Any]) -> VectorIndex:
+        """A new index with nothing in it (applied sequence 0)."""
+        index = hnswlib.Index(space=hnsw["space"], dim=dim)
+        index.init_index(
+            max_elements=_INITIAL_CAPACITY,
+            ef_construction=hnsw["ef_construction"],
+            M=hnsw["max_neighbors"],
+            allow_replace_deleted=True,
+        )
+        return cls(index, dim, hnsw, set(), 0)
+
+    # ------------------------------------------------------------------ changes
+
+    def apply(self, labels: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32], deleted: Iterable[int], num_threads: int = 1) -> None:
+        """Add or replace ``vectors`` under ``labels``, then drop ``deleted`` labels."""
+        if len(labels):
+            is_new = np.fromiter((int(label) not in self.labels for label in labels), dtype=bool, count=len(labels))
+            self._reserve(int(is_new.sum()))
+            if (~is_new).any():
+                # Replacing a live label must not reuse a deleted slot (that would leave a stale copy).
+                self._index.add_items(vectors[~is_new], labels[~is_new], num_threads=num_threads, replace_deleted=False)
+            if is_new.any():
+                self._index.add_items(vectors[is_new], labels[is_new], num_threads=num_threads, replace_deleted=True)
+                self.labels.update(int(label) for label in labels[is_new])
+        for label in deleted:
+            if label in self.labels:
+                self._index.mark_deleted(label)
+                self.labels.discard(label)
+        self.unsaved_changes += len(labels)
+
+    def _reserve(self, new_items: int) -> None:
+        capacity = self._index.get_max_elements()
+        needed = self._index.get_current_count() + new_items
+        if needed > capacity:
+            self._index.resize_index(max(needed, int(capacity * 1.5)))
+
+    def catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> None:
+        """Apply every change with a sequence in ``(applied_seq, last_seq]`` from SQLite."""
+        if last_seq <= self.applied_seq:
+            return
+        cursor = conn.execute(
+            "SELECT rowid, embedding FROM records WHERE collection_pk = ? AND seq > ? AND seq <= ?",
+            (collection_pk, self.applied_seq, last_seq),
+        )
+        while batch := cursor.fetchmany(_CATCH_UP_BATCH):
+            labels = np.fromiter((row[0] for row in batch), dtype=np.int64, count=len(batch))
+            vectors = np.frombuffer(b"".join(row[1] for row in batch), dtype="<f4").reshape(len(batch), self.dim)
+            self.apply(labels, vectors, (), num_threads)
+        deleted = [
+            row[0]
+            for row in conn.execute(
+                "SELECT label FROM tombstones WHERE collection_pk = ? AND seq > ? AND seq <= ?",
+                (collection_pk, self.applied_seq, last_seq),
+            )
+        ]
+        self.apply(np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32), deleted)
+        self.unsaved_changes += len(deleted)
+        self.applied_seq = last_seq
+
+    # ------------------------------------------------------------------ search
+
+    def search(
+        self,
+        queries: npt.NDArray[np.float32],
+        k: int,
+        ef: int,
+        num_threads: int,
+        allowed: Callable[[int], bool] | None = None,
+    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]] | None:
+        """Approximate ``k`` nearest labels per query; ``None`` if hnswlib cannot return ``k``.
+
+        ``k`` must not exceed the number of (allowed) live labels.
+        """
+        if k == 0:
+            empty = np.empty((len(queries), 0))
+            return empty.astype(np.uint64), empty.astype(np.float32)
+        self._index.set_ef(max(ef, k))
+        try:
+            labels, distances = self._index.knn_query(queries, k=k, num_threads=num_threads, filter=allowed)
+        except RuntimeError:  # "Cannot return the results in a contiguous 2D array": fewer than k reachable
+            return None
+        return labels, distances
+
+    # ------------------------------------------------------------------ files
+
+    def matches(self, dim: int, hnsw: dict[str, Any]) -> bool:
+        """Whether this index was built for the given dimension and build parameters."""
+        return (dim, hnsw["space"], hnsw["max_neighbors"], hnsw["ef_construction"]) == (
+            self.dim,
+            self.space,
+            self.max_neighbors,
+            self.ef_construction,
+        )
+
+    def save(self, directory: Path, collection_id: str) -> None:
+        """Write the index atomically into ``directory`` (see the module docstring)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        token = f"{self.applied_seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        index_path = directory / f"index-{token}.bin"
+        labels_path = directory / f"labels-{token}.npy"
+        self._index.save_index(str(index_path))
+        np.save(labels_path, np.fromiter(self.labels, dtype=np.int64, count=len(self.labels)))
+        meta = {
+            "format": INDEX_FORMAT,
+            "collection_id": collection_id,
+            "dim": self.dim,
+            "space": self.space,
+            "max_neighbors": self.max_neighbors,
+            "ef_construction": self.ef_construction,
+            "seq": self.applied_seq,
+            "token": token,
+            "files": {p.name: {"size": p.stat().st_size, "crc32": _crc32(p)} for p in (index_path, labels_path)},
+        }
+        for path in (index_path, labels_path):
+            _fsync_file(path)
+        tmp = directory / f"meta.json.{token}.tmp"
+        tmp.write_text(json.dumps(meta))
+        _fsync_file(tmp)
+        os.replace(tmp, directory / "meta.json")
+        _fsync_dir(directory)
+        previous, self._saved_token = self._saved_token, token
+        self.unsaved_changes = 0
+        _remove_stale_files(directory, keep=token, mine=previous)
+
+    @classmethod
+    def load(cls, directory: Path, collection_id: str, dim: int, hnsw: dict[str, Any], max_seq: int, min_seq: int) -> VectorIndex | None:
+        """The saved index in ``directory`` if it is intact and fits; ``None`` otherwise.
+
+        Args:
+            directory: The collection's index folder.
+            collection_id: The collection the file must belong to.
+            dim: The collection's dimension.
+            hnsw: The collection's HNSW configuration.
+            max_seq: The newest sequence in SQLite (a file claiming more is foreign).
+            min_seq: The tombstone floor (a file older than it cannot catch up).
+
+        """
+        try:
+            meta = json.loads((directory / "meta.json").read_text())
+            if (
+                meta.get("format") != INDEX_FORMAT
+                or meta.get("collection_id") != collection_id
+                or not isinstance(meta.get("seq"), int)
+                or not min_seq <= meta["seq"] <= max_seq
+            ):
+                return None
+            token = meta["token"]
+            index_path = directory / f"index-{token}.bin"
+            labels_path = directory / f"labels-{token}.npy"
+            for path in (index_path, labels_path):
+                expected = meta["files"][path.name]
+                if path.stat().st_size != expected["size"] or _crc32(path) != expected["crc32"]:
+                    return None
+            built = {"space": meta["space"], "max_neighbors": meta["max_neighbors"], "ef_construction": meta["ef_construction"]}
+            if (meta["dim"], built["space"], built["max_neighbors"], built["ef_construction"]) != (
+                dim,
+                hnsw["space"],
+                hnsw["max_neighbors"],
+                hnsw["ef_construction"],
+            ):
+                return None
+            index = hnswlib.Index(space=built["space"], dim=dim)
+            index.load_index(str(index_path), max_elements=0, allow_replace_deleted=True)
+            labels = np.load(labels_path, allow_pickle=False)
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+            return None
+        loaded = cls(index, dim, built, {int(x) for x in labels}, meta["seq"])
+        loaded._saved_token = token
+        return loaded
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a directory be fsynced
+        _fsync_file(path)
+
+
+def _remove_stale_files(directory: Path, keep: str, mine: str | None) -> None:
+    """Remove superseded index files: ours at once, other processes' once they are old."""
+    now = time.time()
+    for path in directory.iterdir():
+        name = path.name
+        if keep in name or name == "meta.json":
+            continue
+        ours = mine is not None and mine in name
+        with contextlib.suppress(OSError):
+            if ours or now - path.stat().st_mtime > _STALE_FILE_SECONDS:
+                path.unlink()
+
+
+def exact_search(
+    queries: npt.NDArray[np.float32],
+    labels: Sequence[int] | npt.NDArray[np.int64],
+    vectors: npt.NDArray[np.float32],
+    k: int,
+    space: str,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Exact ``k`` nearest among ``vectors`` (brute force), distances as the index defines them.
+
+    Example:
+        >>> q = np.array([[1.0, 1.0]], dtype=np.float32)
+        >>> exact_search(q, [10, 20], np.array([[3, 4], [1, 1]], dtype=np.float32), 2, "l2")[1].tolist()
+        [[0.0, 13.0]]
+
+    """
+    q = queries.astype(np.float64)
+    x = vectors.astype(np.float64)
+    dots = q @ x.T
+    if space == "l2":
+        distances = np.maximum((q * q).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2 * dots, 0.0)
+    elif space == "cosine":
+        norms = np.linalg.norm(q, axis=1)[:, None] * np.linalg.norm(x, axis=1)[None, :]
+        distances = 1.0 - dots / (norms + 1e-30)
+    else:
+        distances = 1.0 - dots
+    k = min(k, x.shape[0])
+    label_array = np.asarray(labels, dtype=np.int64)
+    if k == 0:
+        return np.empty((len(q), 0), dtype=np.int64), np.empty((len(q), 0), dtype=np.float32)
+    part = np.argpartition(distances, k - 1, axis=1)[:, :k] if k < x.shape[0] else np.tile(np.arange(x.shape[0]), (len(q), 1))
+    part_d = np.take_along_axis(distances, part, axis=1)
+    order = np.argsort(part_d, axis=1, kind="stable")
+    top = np.take_along_axis(part, order, axis=1)
+    return label_array[top], np.take_along_axis(part_d, order, axis=1).astype(np.float32)

@@ -1,0 +1,146 @@
+"""Answering ``get`` and ``query``: planning the search and shaping the results.
+
+A query with a filter (``where``, ``where_document`` or ``ids``) first finds
+the matching rows in SQLite. When they are few (at most ``EXACT_SEARCH_MAX``
+rows, or a quarter of the collection) their vectors are compared exactly, so
+the answer is the true nearest matches; otherwise the HNSW index searches with
+the matches as an allow-list. An unfiltered query uses the index alone. If
+hnswlib cannot return enough neighbours (a graph thinned by deletes), the
+search is retried with a wider beam and then answered exactly.
+
+Example:
+    >>> EXACT_SEARCH_MAX >= 1000
+    True
+
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ragstore.local.catalog import CollectionRow
+from ragstore.local.index import VectorIndex, exact_search
+from ragstore.local.records import decode_embedding, load_metadata, rowids_condition
+from ragstore.types import GetResult, QueryResult
+
+EXACT_SEARCH_MAX = 20_000
+EXACT_SEARCH_FRACTION = 0.25
+
+Hits = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
+
+
+def _exact(conn: sqlite3.Connection, queries: npt.NDArray[np.float32], rowids: Sequence[int] | None, row: CollectionRow, k: int) -> Hits:
+    params: list[Any] = [row.pk]
+    where = "r.collection_pk = ?" if rowids is None else "r.collection_pk = ? AND " + rowids_condition(rowids, params)
+    fetched = conn.execute(f"SELECT r.rowid, r.embedding FROM records r WHERE {where}", params).fetchall()
+    if not fetched:
+        return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in queries]
+    assert row.dimension is not None
+    labels = np.fromiter((r[0] for r in fetched), dtype=np.int64, count=len(fetched))
+    vectors = np.frombuffer(b"".join(r[1] for r in fetched), dtype="<f4").reshape(len(fetched), row.dimension)
+    top, distances = exact_search(queries, labels, vectors, k, row.configuration["hnsw"]["space"])
+    return [(top[i], distances[i]) for i in range(len(queries))]
+
+
+def search(
+    conn: sqlite3.Connection,
+    index: VectorIndex,
+    row: CollectionRow,
+    queries: npt.NDArray[np.float32],
+    k: int,
+    restrict_sql: str | None,
+    params: list[Any],
+) -> Hits:
+    """Nearest labels and distances for each query (see the module docstring)."""
+    hnsw = row.configuration["hnsw"]
+    ef, threads = hnsw["ef_search"], hnsw.get("num_threads", 1)
+    allowed: set[int] | None = None
+    if restrict_sql is not None:
+        candidates = [r[0] for r in conn.execute(f"SELECT r.rowid FROM records r WHERE {restrict_sql}", params)]
+        if len(candidates) <= max(EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * len(index.labels)):
+            return _exact(conn, queries, candidates, row, k)
+        allowed = set(candidates)
+    with index.lock:
+        reachable = len(index.labels) if allowed is None else len(allowed & index.labels)
+        k_eff = min(k, reachable)
+        check = allowed.__contains__ if allowed is not None else None
+        found = index.search(queries, k_eff, ef, threads, check)
+        if found is None:
+            found = index.search(queries, k_eff, max(ef, k_eff) * 8, threads, check)
+    if found is None:
+        return _exact(conn, queries, sorted(allowed) if allowed is not None else None, row, k)
+    labels, distances = found
+    return [(labels[i].astype(np.int64), distances[i]) for i in range(len(queries))]
+
+
+def _columns(include: Sequence[str]) -> list[str]:
+    return ["r.rowid", "r.id", "r.document", "r.uri", "r.metadata_json"] + (["r.embedding"] if "embeddings" in include else [])
+
+
+def get_result(
+    conn: sqlite3.Connection, sql: str, params: list[Any], include: Sequence[str], limit: int | None, offset: int | None, dim: int | None
+) -> GetResult:
+    """Run a ``get`` selection (insertion order, paged) and shape it like chromadb."""
+    rows = conn.execute(
+        f"SELECT {', '.join(_columns(include))} FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ? OFFSET ?",
+        [*params, -1 if limit is None else limit, offset or 0],
+    ).fetchall()
+    embeddings = None
+    if "embeddings" in include:
+        embeddings = np.array([decode_embedding(r[5]) for r in rows], dtype=np.float32).reshape(len(rows), dim or 0)
+    return {
+        "ids": [r[1] for r in rows],
+        "embeddings": embeddings,
+        "documents": [r[2] for r in rows] if "documents" in include else None,
+        "uris": [r[3] for r in rows] if "uris" in include else None,
+        "included": list(include),
+        "data": None,
+        "metadatas": [_metadata(r[4]) for r in rows] if "metadatas" in include else None,
+    }
+
+
+def _metadata(text: str | None) -> dict[str, Any] | None:
+    return load_metadata(text)
+
+
+def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str]) -> QueryResult:
+    """Fetch the rows behind ``hits`` and shape a chromadb ``QueryResult``.
+
+    Labels whose rows vanished (deleted after the index was read) are dropped.
+    """
+    wanted = sorted({int(label) for labels, _ in hits for label in labels})
+    params: list[Any] = []
+    by_rowid: dict[int, tuple[Any, ...]] = {}
+    if wanted:
+        condition = rowids_condition(wanted, params)
+        by_rowid = {r[0]: r for r in conn.execute(f"SELECT {', '.join(_columns(include))} FROM records r WHERE {condition}", params)}
+    result: QueryResult = {
+        "ids": [],
+        "embeddings": [] if "embeddings" in include else None,
+        "documents": [] if "documents" in include else None,
+        "uris": [] if "uris" in include else None,
+        "included": list(include),
+        "data": None,
+        "metadatas": [] if "metadatas" in include else None,
+        "distances": [] if "distances" in include else None,
+    }
+    for labels, distances in hits:
+        rows = [(by_rowid[int(label)], float(d)) for label, d in zip(labels, distances, strict=True) if int(label) in by_rowid]
+        result["ids"].append([r[1] for r, _ in rows])
+        if result["documents"] is not None:
+            result["documents"].append([r[2] for r, _ in rows])
+        if result["uris"] is not None:
+            result["uris"].append([r[3] for r, _ in rows])
+        if result["metadatas"] is not None:
+            result["metadatas"].append([_metadata(r[4]) for r, _ in rows])
+        if result["distances"] is not None:
+            result["distances"].append([d for _, d in rows])
+        if result["embeddings"] is not None:
+            vectors = [decode_embedding(r[5]) for r, _ in rows]
+            result["embeddings"].append(np.array(vectors, dtype=np.float32))
+    return result

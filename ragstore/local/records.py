@@ -1,0 +1,181 @@
+"""Reading and writing records of one collection inside a transaction.
+
+Functions here take an open connection and do plain SQL; transactions,
+validation and the vector index are the caller's business
+(:mod:`ragstore.local.engine`).
+
+Example:
+    >>> encode_metadata_rows(7, 3, {"tags": ["a", "b"], "page": 2})
+    [(7, 3, 'tags', 's', 1, 'a'), (7, 3, 'tags', 's', 1, 'b'), (7, 3, 'page', 'i', 0, 2)]
+
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+_CHUNK = 900  # stay far below SQLite's limit on bound parameters per statement
+
+
+def _type_tag(value: Any) -> str:
+    if isinstance(value, bool):
+        return "b"
+    if isinstance(value, int):
+        return "i"
+    if isinstance(value, float):
+        return "f"
+    return "s"
+
+
+def encode_metadata_rows(collection_pk: int, rowid: int, metadata: dict[str, Any] | None) -> list[tuple[Any, ...]]:
+    """The ``record_metadata`` rows that describe one record's metadata."""
+    rows: list[tuple[Any, ...]] = []
+    for key, value in (metadata or {}).items():
+        if isinstance(value, list):
+            rows.extend((collection_pk, rowid, key, _type_tag(v), 1, int(v) if isinstance(v, bool) else v) for v in value)
+        else:
+            rows.append((collection_pk, rowid, key, _type_tag(value), 0, int(value) if isinstance(value, bool) else value))
+    return rows
+
+
+def dump_metadata(metadata: dict[str, Any] | None) -> str | None:
+    """Metadata as stored JSON (``None`` when absent or empty)."""
+    return json.dumps(metadata, ensure_ascii=False, allow_nan=False) if metadata else None
+
+
+def load_metadata(text: str | None) -> dict[str, Any] | None:
+    """The inverse of :func:`dump_metadata`."""
+    return json.loads(text) if text else None
+
+
+def merge_metadata(old: Mapping[str, Any] | None, change: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Update semantics: keys merged one by one, a ``None`` value deletes its key.
+
+    Example:
+        >>> merge_metadata({"a": 1, "b": 2}, {"b": None, "c": 3})
+        {'a': 1, 'c': 3}
+
+    """
+    merged = dict(old or {})
+    for key, value in (change or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged or None
+
+
+def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def existing_rows(
+    conn: sqlite3.Connection, collection_pk: int, ids: Sequence[str]
+) -> dict[str, tuple[int, str | None, str | None, str | None]]:
+    """``id -> (rowid, document, uri, metadata_json)`` for the ids that exist."""
+    found: dict[str, tuple[int, str | None, str | None, str | None]] = {}
+    for part in chunks(ids):
+        marks = ", ".join("?" for _ in part)
+        for rowid, id_, doc, uri, meta in conn.execute(
+            f"SELECT rowid, id, document, uri, metadata_json FROM records WHERE collection_pk = ? AND id IN ({marks})",
+            [collection_pk, *part],
+        ):
+            found[id_] = (rowid, doc, uri, meta)
+    return found
+
+
+def next_rowid(conn: sqlite3.Connection) -> int:
+    """The first rowid never used by ``records`` (AUTOINCREMENT never reuses one)."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'records'").fetchone()
+    return (row[0] if row else 0) + 1
+
+
+def insert_records(
+    conn: sqlite3.Connection,
+    collection_pk: int,
+    seq: int,
+    ids: Sequence[str],
+    embeddings: npt.NDArray[np.float32],
+    documents: Sequence[str | None],
+    uris: Sequence[str | None],
+    metadatas: Sequence[dict[str, Any] | None],
+) -> None:
+    """Insert new records (the caller has checked that none of the ids exist)."""
+    first = next_rowid(conn)
+    blobs = [row.astype("<f4", copy=False).tobytes() for row in embeddings]
+    conn.executemany(
+        "INSERT INTO records (rowid, collection_pk, id, seq, embedding, document, uri, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(first + i, collection_pk, ids[i], seq, blobs[i], documents[i], uris[i], dump_metadata(metadatas[i])) for i in range(len(ids))],
+    )
+    meta_rows = [row for i in range(len(ids)) for row in encode_metadata_rows(collection_pk, first + i, metadatas[i])]
+    if meta_rows:
+        conn.executemany("INSERT INTO record_metadata VALUES (?, ?, ?, ?, ?, ?)", meta_rows)
+
+
+def update_record(
+    conn: sqlite3.Connection,
+    collection_pk: int,
+    rowid: int,
+    seq: int | None,
+    embedding: npt.NDArray[np.float32] | None,
+    document: str | None,
+    uri: str | None,
+    metadata: dict[str, Any] | None,
+    metadata_changed: bool,
+) -> None:
+    """Overwrite the given fields of one record (``None`` leaves a field as it is)."""
+    sets: list[str] = []
+    params: list[Any] = []
+    if embedding is not None:
+        sets += ["embedding = ?", "seq = ?"]
+        params += [embedding.astype("<f4", copy=False).tobytes(), seq]
+    if document is not None:
+        sets.append("document = ?")
+        params.append(document)
+    if uri is not None:
+        sets.append("uri = ?")
+        params.append(uri)
+    if metadata_changed:
+        sets.append("metadata_json = ?")
+        params.append(dump_metadata(metadata))
+        conn.execute("DELETE FROM record_metadata WHERE record_rowid = ?", (rowid,))
+        rows = encode_metadata_rows(collection_pk, rowid, metadata)
+        if rows:
+            conn.executemany("INSERT INTO record_metadata VALUES (?, ?, ?, ?, ?, ?)", rows)
+    if sets:
+        conn.execute(f"UPDATE records SET {', '.join(sets)} WHERE rowid = ?", [*params, rowid])
+
+
+def delete_rows(conn: sqlite3.Connection, collection_pk: int, rowids: Sequence[int], seq: int) -> None:
+    """Delete records by rowid and leave tombstones for the vector indexes."""
+    for part in chunks(rowids):
+        marks = ", ".join("?" for _ in part)
+        conn.execute(f"DELETE FROM records WHERE rowid IN ({marks})", list(part))
+    conn.executemany("INSERT INTO tombstones (collection_pk, label, seq) VALUES (?, ?, ?)", [(collection_pk, r, seq) for r in rowids])
+
+
+def decode_embedding(blob: bytes) -> npt.NDArray[np.float32]:
+    """A stored float32 BLOB as a vector."""
+    return np.frombuffer(blob, dtype="<f4")
+
+
+def ids_condition(ids: Sequence[str] | None, params: list[Any]) -> str:
+    """SQL restricting ``records r`` to ``ids`` (any number of them, one parameter)."""
+    if ids is None:
+        return "1"
+    params.append(json.dumps(list(ids)))
+    return "r.id IN (SELECT value FROM json_each(?))"
+
+
+def rowids_condition(rowids: Sequence[int], params: list[Any]) -> str:
+    """SQL restricting ``records r`` to ``rowids`` (one parameter)."""
+    params.append(json.dumps([int(r) for r in rowids]))
+    return "r.rowid IN (SELECT value FROM json_each(?))"

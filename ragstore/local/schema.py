@@ -1,0 +1,136 @@
+"""The SQLite schema and its migrations.
+
+SQLite is the source of truth, vectors included. Tables:
+
+- ``tenants``, ``databases``, ``collections``: the catalog. ``collections.last_seq``
+  counts the writes that changed vectors; ``tombstone_floor`` is the newest
+  sequence whose tombstones were pruned (an index older than it must rebuild).
+- ``records``: one row per record. ``rowid`` (AUTOINCREMENT, never reused) is
+  the insertion order and the label in the HNSW index; ``seq`` is the write
+  that last changed the record's vector.
+- ``record_metadata``: typed key/value rows for filtering. ``value`` has no
+  type affinity so SQLite compares ints and floats numerically, while ``type``
+  (``s``, ``i``, ``f``, ``b``) keeps bools apart from numbers; ``in_array``
+  marks elements of list values.
+- ``tombstones``: labels of deleted records with the sequence that deleted them.
+- ``documents_fts``: FTS5 trigram index (case-sensitive) over ``records.document``
+  for substring filters, kept in step by triggers.
+
+Migrations are numbered; ``PRAGMA user_version`` records the last one applied.
+
+Example:
+    >>> import sqlite3
+    >>> conn = sqlite3.connect(":memory:", isolation_level=None)
+    >>> migrate(conn)
+    >>> conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    True
+
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+_V1 = """
+CREATE TABLE tenants (
+    name TEXT PRIMARY KEY
+);
+CREATE TABLE databases (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    tenant TEXT NOT NULL REFERENCES tenants(name) ON DELETE CASCADE,
+    UNIQUE (tenant, name)
+);
+CREATE TABLE collections (
+    pk INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    database_id TEXT NOT NULL REFERENCES databases(id) ON DELETE CASCADE,
+    dimension INTEGER,
+    metadata_json TEXT,
+    configuration_json TEXT NOT NULL,
+    last_seq INTEGER NOT NULL DEFAULT 0,
+    tombstone_floor INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (database_id, name)
+);
+CREATE TABLE records (
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT,
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    embedding BLOB NOT NULL,
+    document TEXT,
+    uri TEXT,
+    metadata_json TEXT,
+    UNIQUE (collection_pk, id)
+);
+CREATE INDEX records_by_seq ON records (collection_pk, seq);
+CREATE TABLE record_metadata (
+    collection_pk INTEGER NOT NULL,
+    record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    type TEXT NOT NULL,
+    in_array INTEGER NOT NULL,
+    value
+);
+CREATE INDEX record_metadata_by_value ON record_metadata (collection_pk, key, value);
+CREATE INDEX record_metadata_by_record ON record_metadata (record_rowid);
+CREATE TABLE tombstones (
+    collection_pk INTEGER NOT NULL REFERENCES collections(pk) ON DELETE CASCADE,
+    label INTEGER NOT NULL,
+    seq INTEGER NOT NULL
+);
+CREATE INDEX tombstones_by_seq ON tombstones (collection_pk, seq);
+CREATE VIRTUAL TABLE documents_fts USING fts5(
+    document, content='records', content_rowid='rowid', tokenize='trigram case_sensitive 1'
+);
+CREATE TRIGGER records_fts_insert AFTER INSERT ON records WHEN new.document IS NOT NULL BEGIN
+    INSERT INTO documents_fts (rowid, document) VALUES (new.rowid, new.document);
+END;
+CREATE TRIGGER records_fts_delete AFTER DELETE ON records WHEN old.document IS NOT NULL BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, document) VALUES ('delete', old.rowid, old.document);
+END;
+CREATE TRIGGER records_fts_update_old AFTER UPDATE OF document ON records WHEN old.document IS NOT NULL BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, document) VALUES ('delete', old.rowid, old.document);
+END;
+CREATE TRIGGER records_fts_update_new AFTER UPDATE OF document ON records WHEN new.document IS NOT NULL BEGIN
+    INSERT INTO documents_fts (rowid, document) VALUES (new.rowid, new.document);
+END;
+INSERT INTO tenants (name) VALUES ('default_tenant');
+INSERT INTO databases (id, name, tenant) VALUES ('00000000-0000-0000-0000-000000000000', 'default_database', 'default_tenant');
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Apply the migrations this database lacks, each in its own transaction.
+
+    Safe when several processes open a new database at once: the version is
+    read again under the write lock.
+    """
+    for version, script in enumerate(MIGRATIONS, start=1):
+        if conn.execute("PRAGMA user_version").fetchone()[0] >= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if conn.execute("PRAGMA user_version").fetchone()[0] < version:
+                for statement in _statements(script):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements (``executescript`` would commit on its own)."""
+    statements: list[str] = []
+    current = ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s]

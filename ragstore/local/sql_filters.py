@@ -1,0 +1,107 @@
+"""Compile a filter AST (:mod:`ragstore.filters`) into a SQL condition on ``records r``.
+
+Semantics are chromadb's:
+
+- ``$eq $gt $gte $lt $lte $in`` need the key to be present with a scalar value
+  of a comparable type; ints and floats compare numerically; bools only match bools.
+- ``$ne`` and ``$nin`` are the negation of ``$eq``/``$in``, so they also match
+  records that lack the key (or have no metadata at all).
+- List values match only through ``$contains``/``$not_contains``
+  (``$not_contains`` also matches records lacking the key).
+- Document ``$contains`` is a case-sensitive substring test (FTS5 trigram
+  index for 3+ characters, ``instr`` below that); records without a document
+  match the negations.
+
+Example:
+    >>> from ragstore.filters import parse_where
+    >>> sql, params = compile_filter(parse_where({"page": {"$gt": 2}}), collection_pk=1)
+    >>> params
+    [1, 'page', 2]
+
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragstore.filters import And, Compare, DocumentMatch, Node, Or
+
+_TYPES_OF = {"str": ("s",), "bool": ("b",), "number": ("i", "f")}
+_RANGE_OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_MIN_TRIGRAM = 3
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return "str"
+
+
+def _sql_value(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+def _types_sql(kind: str) -> str:
+    types = _TYPES_OF[kind]
+    return f"type = '{types[0]}'" if len(types) == 1 else "type IN ('i', 'f')"
+
+
+def compile_filter(node: Node | None, collection_pk: int) -> tuple[str, list[Any]]:
+    """SQL condition over ``records r`` and its parameters (``"1"`` for no filter)."""
+    if node is None:
+        return "1", []
+    params: list[Any] = []
+    sql = _compile(node, collection_pk, params)
+    return sql, params
+
+
+def _compile(node: Node, pk: int, params: list[Any]) -> str:
+    if isinstance(node, And):
+        return "(" + " AND ".join(_compile(child, pk, params) for child in node.children) + ")"
+    if isinstance(node, Or):
+        return "(" + " OR ".join(_compile(child, pk, params) for child in node.children) + ")"
+    if isinstance(node, DocumentMatch):
+        return _document(node, params)
+    return _compare(node, pk, params)
+
+
+def _metadata_subquery(pk: int, key: str, in_array: int, condition: str, params: list[Any], values: list[Any]) -> str:
+    params.extend([pk, key, *values])
+    return f"SELECT record_rowid FROM record_metadata WHERE collection_pk = ? AND key = ? AND in_array = {in_array} AND {condition}"
+
+
+def _compare(node: Compare, pk: int, params: list[Any]) -> str:
+    op, value = node.op, node.value
+    if op in ("$in", "$nin"):
+        kind = _kind(value[0])
+        marks = ", ".join("?" for _ in value)
+        sub = _metadata_subquery(pk, node.key, 0, f"{_types_sql(kind)} AND value IN ({marks})", params, [_sql_value(v) for v in value])
+        return f"r.rowid {'IN' if op == '$in' else 'NOT IN'} ({sub})"
+    kind = _kind(value)
+    if op in _RANGE_OPS:
+        # Text sorts after every number in SQLite, so "< ''" keeps the scan on numbers.
+        sub = _metadata_subquery(pk, node.key, 0, f"type IN ('i', 'f') AND value {_RANGE_OPS[op]} ? AND value < ''", params, [value])
+        return f"r.rowid IN ({sub})"
+    if op in ("$eq", "$ne"):
+        sub = _metadata_subquery(pk, node.key, 0, f"{_types_sql(kind)} AND value = ?", params, [_sql_value(value)])
+        return f"r.rowid {'IN' if op == '$eq' else 'NOT IN'} ({sub})"
+    # $contains / $not_contains on a list-valued field
+    sub = _metadata_subquery(pk, node.key, 1, f"{_types_sql(kind)} AND value = ?", params, [_sql_value(value)])
+    return f"r.rowid {'IN' if op == '$contains' else 'NOT IN'} ({sub})"
+
+
+def _document(node: DocumentMatch, params: list[Any]) -> str:
+    if node.op in ("$regex", "$not_regex"):
+        params.append(node.pattern)
+        test = "ragstore_regex(?, r.document)"
+        return test if node.op == "$regex" else f"NOT {test}"
+    positive = node.op == "$contains"
+    if len(node.pattern) >= _MIN_TRIGRAM:
+        params.append('"' + node.pattern.replace('"', '""') + '"')
+        return f"r.rowid {'IN' if positive else 'NOT IN'} (SELECT rowid FROM documents_fts WHERE documents_fts MATCH ?)"
+    params.append(node.pattern)
+    if positive:
+        return "(r.document IS NOT NULL AND instr(r.document, ?) > 0)"
+    return "(r.document IS NULL OR instr(r.document, ?) = 0)"

@@ -1,0 +1,54 @@
+"""Client settings: the subset of chromadb's ``Settings`` that ragstore honours.
+
+Unknown chromadb fields that only matter to chromadb's own machinery
+(``chroma_api_impl``, telemetry) are accepted and ignored, so existing
+``Settings(anonymized_telemetry=False)`` code runs unchanged.
+
+Example:
+    >>> Settings(allow_reset=True).allow_reset
+    True
+
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any
+
+
+def _env_flag(*names: str) -> bool:
+    return any(os.environ.get(n, "").strip().lower() in ("1", "true", "yes", "on") for n in names)
+
+
+@dataclasses.dataclass
+class Settings:
+    """How a client behaves.
+
+    Attributes:
+        allow_reset: Whether ``client.reset()`` may delete everything
+            (default from ``RAGSTORE_ALLOW_RESET`` or ``ALLOW_RESET``).
+        is_persistent: ``Client(settings)`` stores on disk when true.
+        persist_directory: Where a persistent client stores.
+        anonymized_telemetry: Accepted for compatibility; ragstore sends no telemetry.
+        chroma_api_impl: Accepted for compatibility; ignored.
+        chroma_server_host: Host for HTTP clients.
+        chroma_server_http_port: Port for HTTP clients.
+        chroma_server_ssl_enabled: Whether HTTP clients use TLS.
+        chroma_server_headers: Extra headers HTTP clients send.
+
+    """
+
+    allow_reset: bool = dataclasses.field(default_factory=lambda: _env_flag("RAGSTORE_ALLOW_RESET", "ALLOW_RESET"))
+    is_persistent: bool = False
+    persist_directory: str = "./ragstore"
+    anonymized_telemetry: bool = False
+    chroma_api_impl: str | None = None
+    chroma_server_host: str | None = None
+    chroma_server_http_port: int | None = None
+    chroma_server_ssl_enabled: bool = False
+    chroma_server_headers: dict[str, str] | None = None
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied."""
+        return dataclasses.replace(self, **changes)

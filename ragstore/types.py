@@ -1,0 +1,111 @@
+"""Public value types: metadata, include values, results and the collection record.
+
+Results are plain dicts (``TypedDict``) shaped exactly as chromadb's, so code
+that indexes ``result["ids"][0]`` works unchanged.
+
+Example:
+    >>> from ragstore.types import GetResult
+    >>> r: GetResult = {"ids": ["a"], "embeddings": None, "documents": ["x"],
+    ...                 "uris": None, "data": None, "metadatas": [None],
+    ...                 "included": ["documents", "metadatas"]}
+    >>> r["ids"]
+    ['a']
+
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, TypedDict, Union
+
+import numpy as np
+import numpy.typing as npt
+
+DEFAULT_TENANT = "default_tenant"
+DEFAULT_DATABASE = "default_database"
+
+Scalar = Union[str, int, float, bool]
+MetadataValue = Union[Scalar, list[str], list[int], list[float], list[bool], None]
+Metadata = Mapping[str, MetadataValue]
+ID = str
+IDs = list[ID]
+Document = str
+Embedding = npt.NDArray[np.float32]
+Embeddings = npt.NDArray[np.float32]
+Where = dict[str, Any]
+WhereDocument = dict[str, Any]
+Space = Literal["l2", "cosine", "ip"]
+
+IncludeValue = Literal["documents", "embeddings", "metadatas", "distances", "uris", "data"]
+Include = list[IncludeValue]
+INCLUDE_VALUES: tuple[str, ...] = ("documents", "embeddings", "metadatas", "distances", "uris", "data")
+DEFAULT_GET_INCLUDE: tuple[str, ...] = ("metadatas", "documents")
+DEFAULT_QUERY_INCLUDE: tuple[str, ...] = ("metadatas", "documents", "distances")
+PEEK_INCLUDE: tuple[str, ...] = ("metadatas", "documents", "embeddings")
+
+
+class GetResult(TypedDict):
+    """What ``Collection.get`` returns: one entry per record, in insertion order."""
+
+    ids: list[str]
+    embeddings: npt.NDArray[np.float32] | None
+    documents: list[str | None] | None
+    uris: list[str | None] | None
+    data: Any
+    metadatas: list[dict[str, Any] | None] | None
+    included: list[str]
+
+
+class QueryResult(TypedDict):
+    """What ``Collection.query`` returns: an outer list with one entry per query."""
+
+    ids: list[list[str]]
+    embeddings: list[npt.NDArray[np.float32]] | None
+    documents: list[list[str | None]] | None
+    uris: list[list[str | None]] | None
+    data: Any
+    metadatas: list[list[dict[str, Any] | None]] | None
+    distances: list[list[float]] | None
+    included: list[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectionModel:
+    """A collection's stored description, as the engine and the wire know it.
+
+    Attributes:
+        id: The collection's UUID (stable across renames).
+        name: Its current name.
+        metadata: User metadata, or ``None``.
+        configuration_json: ``{"hnsw": {...}, "embedding_function": ...}``.
+        dimension: Embedding dimension, fixed by the first write (``None`` before).
+        tenant: Owning tenant.
+        database: Owning database.
+
+    """
+
+    id: uuid.UUID
+    name: str
+    metadata: dict[str, Any] | None
+    configuration_json: dict[str, Any]
+    dimension: int | None
+    tenant: str = DEFAULT_TENANT
+    database: str = DEFAULT_DATABASE
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordSet:
+    """Validated records on their way into the engine (already embedded).
+
+    ``embeddings`` is an ``(n, d)`` float32 array, or ``None`` for an update
+    that leaves vectors alone. Per-record ``None`` in ``documents``/``uris``
+    means "no value" on add and "leave unchanged" on update/upsert.
+    """
+
+    ids: list[str]
+    embeddings: npt.NDArray[np.float32] | None
+    metadatas: Sequence[Metadata | None] | None
+    documents: Sequence[str | None] | None
+    uris: Sequence[str | None] | None

@@ -1,0 +1,390 @@
+"""Normalise and validate what users pass in: ids, embeddings, metadata, documents.
+
+Every function raises :class:`~ragstore.errors.InvalidArgumentError` (a
+``ValueError``) with chromadb's wording where chromadb has one, and the
+operation name appended (``"... in add."``). The same functions run in the
+client and again inside the engine, so every mode rejects the same input.
+
+Example:
+    >>> normalize_ids("a", "add")
+    ['a']
+    >>> normalize_embeddings([1, 2, 3], "add").shape
+    (1, 3)
+
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ragstore.errors import DuplicateIDError, InvalidArgumentError
+from ragstore.types import INCLUDE_VALUES
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+RESERVED_METADATA_KEY = "chroma:document"
+_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+
+
+def _fail(message: str, op: str | None) -> InvalidArgumentError:
+    return InvalidArgumentError(f"{message} in {op}." if op else message)
+
+
+def normalize_ids(ids: Any, op: str | None) -> list[str]:
+    """Turn one id or a sequence of ids into a checked list.
+
+    Args:
+        ids: A string or a sequence of strings.
+        op: The operation name for error messages (``"add"``, ``"get"``...).
+
+    Raises:
+        InvalidArgumentError: empty list, non-str or empty id.
+        DuplicateIDError: an id appears twice.
+
+    Example:
+        >>> normalize_ids(["a", "b"], "get")
+        ['a', 'b']
+
+    """
+    if isinstance(ids, str):
+        ids = [ids]
+    if isinstance(ids, np.ndarray):
+        ids = ids.tolist()
+    if not isinstance(ids, Sequence):
+        raise _fail(f"Expected IDs to be a list, got {ids!r}", op)
+    if len(ids) == 0:
+        raise _fail("Expected IDs to be a non-empty list, got 0 IDs", op)
+    for id_ in ids:
+        if not isinstance(id_, str):
+            raise _fail(f"Expected ID to be a str, got {id_!r}", op)
+        if id_ == "":
+            raise _fail("Empty ID, ID must have at least one character", op)
+    id_list: list[str] = list(ids)
+    if len(set(id_list)) != len(id_list):
+        seen: set[str] = set()
+        dups: list[str] = []
+        for id_ in id_list:
+            if id_ in seen and id_ not in dups:
+                dups.append(id_)
+            seen.add(id_)
+        if len(dups) < 10:
+            listed = ", ".join(dups)
+            raise DuplicateIDError(f"Expected IDs to be unique, found duplicates of: {listed}" + (f" in {op}." if op else ""))
+        shown = ", ".join(dups[:5]) + ", ..., " + ", ".join(dups[-5:])
+        raise DuplicateIDError(f"Expected IDs to be unique, found {len(dups)} duplicated IDs: {shown}" + (f" in {op}." if op else ""))
+    return id_list
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def normalize_embeddings(embeddings: Any, op: str | None) -> npt.NDArray[np.float32]:
+    """Turn one embedding or many (lists, numpy arrays) into an ``(n, d)`` float32 array.
+
+    Raises:
+        InvalidArgumentError: empty input, ragged rows, non-numbers, NaN or inf.
+
+    Example:
+        >>> normalize_embeddings([[1.0, 2.0], [3.0, 4.0]], "add").tolist()
+        [[1.0, 2.0], [3.0, 4.0]]
+
+    """
+    got = (
+        "Expected embeddings to be a list of floats or ints, a list of lists, a numpy array, "
+        f"or a list of numpy arrays, got {_short(embeddings)}"
+    )
+    if isinstance(embeddings, np.ndarray):
+        array = embeddings
+        if array.ndim == 1:
+            array = array.reshape(1, -1)
+    elif isinstance(embeddings, Sequence) and not isinstance(embeddings, (str, bytes)):
+        if len(embeddings) == 0:
+            raise _fail(f"Expected Embeddings to be non-empty list or numpy array, got {embeddings!r}", op)
+        if all(_is_number(v) for v in embeddings):
+            rows: list[Any] = [embeddings]
+        else:
+            rows = list(embeddings)
+        for row in rows:
+            if isinstance(row, np.ndarray):
+                if row.dtype.kind not in "iuf" or row.ndim != 1:
+                    raise _fail(got, op)
+            elif not isinstance(row, Sequence) or isinstance(row, (str, bytes)) or not all(_is_number(v) for v in row):
+                raise _fail(got, op)
+        lengths = {len(row) for row in rows}
+        if len(lengths) > 1:
+            raise _fail(f"Expected all embeddings to have the same dimension, got dimensions {sorted(lengths)}", op)
+        array = np.asarray(rows, dtype=np.float64) if rows else np.empty((0, 0))
+    else:
+        raise _fail(got, op)
+    if array.ndim != 2 or array.dtype.kind not in "iuf":
+        raise _fail(got, op)
+    if array.shape[0] == 0:
+        raise _fail(f"Expected Embeddings to be non-empty list or numpy array, got {_short(embeddings)}", op)
+    if array.shape[1] == 0:
+        raise _fail("Expected each embedding in the embeddings to be a non-empty list or numpy array with at least 1 int/float value", op)
+    if not np.isfinite(array).all():
+        raise _fail("Embeddings must not contain NaN or Infinity values", op)
+    as32 = np.ascontiguousarray(array, dtype=np.float32)
+    if not np.isfinite(as32).all():
+        raise _fail("Embedding values must fit in float32 (got a value that overflows to Infinity)", op)
+    return as32
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def normalize_documents(documents: Any, op: str | None, *, allow_none: bool) -> list[str | None]:
+    """Turn one document or many into a list; ``None`` entries only when allowed.
+
+    Example:
+        >>> normalize_documents("hello", "add", allow_none=False)
+        ['hello']
+
+    """
+    if isinstance(documents, str):
+        return [documents]
+    if isinstance(documents, np.ndarray):
+        documents = documents.tolist()
+    if not isinstance(documents, Sequence):
+        raise _fail(f"Expected documents to be a list of str, got {_short(documents)}", op)
+    out: list[str | None] = []
+    for doc in documents:
+        if doc is None and allow_none:
+            out.append(None)
+        elif not isinstance(doc, str):
+            raise _fail(f"Expected document to be a str, got {_short(doc)}", op)
+        else:
+            out.append(doc)
+    return out
+
+
+def normalize_uris(uris: Any, op: str | None) -> list[str | None]:
+    """Turn one URI or many into a list of ``str`` (``None`` allowed per record)."""
+    if isinstance(uris, str):
+        return [uris]
+    if not isinstance(uris, Sequence):
+        raise _fail(f"Expected uris to be a list of str, got {_short(uris)}", op)
+    for uri in uris:
+        if uri is not None and not isinstance(uri, str):
+            raise _fail(f"Expected URI to be a str, got {_short(uri)}", op)
+    return list(uris)
+
+
+def validate_metadata_value(key: str, value: Any, op: str | None, *, allow_none: bool) -> None:
+    """Check one metadata value: a scalar, ``None`` (when allowed) or a homogeneous non-empty list."""
+    if value is None:
+        if not allow_none:
+            raise _fail(
+                f"Expected metadata value for key '{key}' to be a str, int, float, bool or list, got None "
+                "(None deletes a key only in update and upsert)",
+                op,
+            )
+        return
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise _fail(f"Expected metadata int value for key '{key}' to fit in 64 bits, got {value}", op)
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _fail(f"Expected metadata float value for key '{key}' to be finite, got {value}", op)
+        return
+    if isinstance(value, str):
+        return
+    if isinstance(value, list):
+        if not value:
+            raise _fail(f"Expected metadata list value for key '{key}' to be non-empty", op)
+        kinds = {_scalar_kind(v) for v in value}
+        if len(kinds) != 1 or None in kinds:
+            raise _fail(
+                f"Expected metadata list value for key '{key}' to contain only str, int, float, or bool "
+                f"and all elements must be the same type, got {_short(value)}",
+                op,
+            )
+        for v in value:
+            validate_metadata_value(key, v, op, allow_none=False)
+        return
+    raise _fail(
+        f"Expected metadata value to be a str, int, float, bool, list, or None, got {_short(value)} which is a {type(value).__name__}",
+        op,
+    )
+
+
+def _scalar_kind(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "str"
+    return None
+
+
+def validate_metadata(metadata: Any, op: str | None, *, allow_none_values: bool) -> dict[str, Any]:
+    """Check one record's metadata dict and return a plain ``dict`` copy.
+
+    Raises:
+        InvalidArgumentError: empty dict, non-str/empty/reserved keys, bad values.
+
+    Example:
+        >>> validate_metadata({"page": 3, "tags": ["a", "b"]}, "add", allow_none_values=False)
+        {'page': 3, 'tags': ['a', 'b']}
+
+    """
+    if not isinstance(metadata, Mapping):
+        raise _fail(f"Expected metadata to be a dict or None, got {_short(metadata)} as metadata", op)
+    if len(metadata) == 0:
+        raise _fail("Expected metadata to be a non-empty dict, got 0 metadata attributes", op)
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise _fail(f"Expected metadata key to be a str, got {key!r} which is a {type(key).__name__}", op)
+        if key == RESERVED_METADATA_KEY:
+            raise _fail(f"Expected metadata to not contain the reserved key {RESERVED_METADATA_KEY}", op)
+        if key == "" or key[0] in "$#":
+            raise _fail(f"Expected metadata key to be a non-empty str not starting with '$' or '#', got {key!r}", op)
+        if isinstance(value, (np.integer, np.floating, np.bool_)):
+            value = value.item()
+        if isinstance(value, tuple):
+            value = list(value)
+        validate_metadata_value(key, value, op, allow_none=allow_none_values)
+        out[key] = list(value) if isinstance(value, list) else value
+    return out
+
+
+def normalize_metadatas(metadatas: Any, op: str | None, *, allow_none_values: bool) -> list[dict[str, Any] | None]:
+    """Turn one metadata dict or many into a checked list (``None`` entries kept).
+
+    Example:
+        >>> normalize_metadatas({"a": 1}, "add", allow_none_values=False)
+        [{'a': 1}]
+
+    """
+    if isinstance(metadatas, Mapping):
+        metadatas = [metadatas]
+    if not isinstance(metadatas, Sequence) or isinstance(metadatas, str):
+        raise _fail(f"Expected metadatas to be a list of dicts, got {_short(metadatas)}", op)
+    return [None if m is None else validate_metadata(m, op, allow_none_values=allow_none_values) for m in metadatas]
+
+
+def validate_collection_metadata(metadata: Any) -> dict[str, Any] | None:
+    """Check a collection's metadata: ``None`` or a non-empty dict of scalars."""
+    if metadata is None:
+        return None
+    if not isinstance(metadata, Mapping):
+        raise InvalidArgumentError(f"Expected collection metadata to be a dict or None, got {_short(metadata)}")
+    if len(metadata) == 0:
+        raise InvalidArgumentError("Validation error: metadata: Metadata cannot be empty")
+    out: dict[str, Any] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or key == "":
+            raise InvalidArgumentError(f"Expected collection metadata key to be a non-empty str, got {key!r}")
+        if isinstance(value, list) or value is None:
+            raise InvalidArgumentError(
+                f"Expected collection metadata value for key '{key}' to be a str, int, float or bool, got {_short(value)}"
+            )
+        validate_metadata_value(key, value, None, allow_none=False)
+        out[key] = value
+    return out
+
+
+def check_lengths(op: str | None, **fields: Sequence[Any] | npt.NDArray[Any] | None) -> None:
+    """Raise unless every given field has the same length (``None`` fields are skipped).
+
+    Example:
+        >>> check_lengths("add", ids=["a", "b"], embeddings=[[1.0]])
+        Traceback (most recent call last):
+        ...
+        ragstore.errors.InvalidArgumentError: Unequal lengths for fields: ids: 2, embeddings: 1 in add.
+
+    """
+    present = {name: len(value) for name, value in fields.items() if value is not None}
+    if len(set(present.values())) > 1:
+        listed = ", ".join(f"{name}: {n}" for name, n in present.items())
+        raise _fail(f"Unequal lengths for fields: {listed}", op)
+
+
+def validate_include(include: Any, op: str, *, allow_distances: bool) -> list[str]:
+    """Check an ``include`` list; ``distances`` is only valid for query.
+
+    Example:
+        >>> validate_include(["documents"], "get", allow_distances=False)
+        ['documents']
+
+    """
+    if isinstance(include, str) or not isinstance(include, Sequence):
+        raise _fail(f"Expected include to be a list, got {_short(include)}", op)
+    allowed = ", ".join(INCLUDE_VALUES)
+    for item in include:
+        if item not in INCLUDE_VALUES:
+            raise _fail(f"Expected include item to be one of {allowed}, got {item}", op)
+        if item == "distances" and not allow_distances:
+            raise _fail("Include item cannot be one of distances, got distances", op)
+    return list(include)
+
+
+def validate_non_negative_int(value: Any, name: str, op: str | None) -> int | None:
+    """Check ``limit``/``offset``: ``None`` or an int >= 0 (bools are not ints here)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise _fail(f"Expected {name} to be a non-negative int, got {_short(value)}", op)
+    if value < 0:
+        raise _fail(f"Expected {name} to be a non-negative int, got {value}", op)
+    return int(value)
+
+
+def validate_n_results(n_results: Any) -> int:
+    """Check ``n_results``: an int >= 1."""
+    if isinstance(n_results, bool) or not isinstance(n_results, (int, np.integer)):
+        raise InvalidArgumentError(f"Expected requested number of results to be a int, got {_short(n_results)} in query.")
+    if n_results <= 0:
+        raise InvalidArgumentError(f"Number of requested results {n_results}, cannot be negative, or zero. in query.")
+    return int(n_results)
+
+
+def validate_collection_name(name: Any) -> str:
+    """Check a collection name against chromadb's rules.
+
+    3-512 characters of ``[a-zA-Z0-9._-]``, starting and ending alphanumeric,
+    no ``..``, not an IPv4 address.
+
+    Example:
+        >>> validate_collection_name("my.docs-1")
+        'my.docs-1'
+
+    """
+    if not isinstance(name, str):
+        raise InvalidArgumentError(f"Expected collection name to be a str, got {_short(name)} which is a {type(name).__name__}")
+    prefix = "Validation error: name: "
+    if not _NAME_RE.match(name):
+        raise InvalidArgumentError(
+            prefix + "Expected a name containing 3-512 characters from [a-zA-Z0-9._-], "
+            f"starting and ending with a character in [a-zA-Z0-9]. Got: {name}"
+        )
+    if ".." in name:
+        raise InvalidArgumentError(prefix + f"Expected a name that does not contains two consecutive periods (..). Got {name}")
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return name
+    raise InvalidArgumentError(prefix + f"Expected a name that is not a valid ip address. Got {name}")
+
+
+def validate_tenant_or_database_name(name: Any, kind: str) -> str:
+    """Check a tenant or database name: a str of at least 3 characters."""
+    if not isinstance(name, str) or len(name) < 3:
+        raise InvalidArgumentError(f"Validation error: name: Expected {kind} name to be a str of at least 3 characters, got {_short(name)}")
+    return name
