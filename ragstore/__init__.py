@@ -33,6 +33,7 @@ from ragstore.embeddings import (
 from ragstore.errors import (
     AuthorizationError,
     BatchSizeExceededError,
+    ClosedError,
     DuplicateIDError,
     InternalError,
     InvalidArgumentError,
@@ -109,6 +110,7 @@ __all__ = [
     "BatchSizeExceededError",
     "Client",
     "ClientAPI",
+    "ClosedError",
     "Collection",
     "DefaultEmbeddingFunction",
     "DeleteResult",

@@ -129,7 +129,8 @@ class Client:
 
         Example:
             >>> import ragstore
-            >>> ragstore.Client().create_collection("cosine-docs", configuration={"hnsw": {"space": "cosine"}}).configuration["hnsw"]["space"]
+            >>> col = ragstore.Client().create_collection("cosine-docs", configuration={"hnsw": {"space": "cosine"}})
+            >>> col.configuration["hnsw"]["space"]
             'cosine'
 
         """

@@ -16,7 +16,8 @@ through :func:`error_class_for`, a registry derived from the classes themselves.
     ├── NotFoundError               (also ValueError)   404
     ├── UniqueConstraintError       (also ValueError)   409
     ├── AuthorizationError                              403
-    └── InternalError                                   500
+    ├── InternalError                                   500
+    └── ClosedError                                     500
 
 Validation errors are also ``ValueError`` so code written as
 ``except ValueError`` against chromadb keeps working.
@@ -106,6 +107,13 @@ class InternalError(RagstoreError):
 
     status_code = 500
     wire_name = "InternalError"
+
+
+class ClosedError(RagstoreError):
+    """The client (or engine) was closed and cannot be used any more."""
+
+    status_code = 500
+    wire_name = "ClosedError"
 
 
 def _all_subclasses(cls: type[RagstoreError]) -> list[type[RagstoreError]]:

@@ -21,12 +21,15 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Union
 
 from ragstore.errors import InvalidArgumentError
+from ragstore.validation import INT64_MAX, INT64_MIN, check_text
 
 MAX_FILTER_DEPTH = 32
 MAX_REGEX_LENGTH = 4096
+MAX_FILTER_SIZE = 10_000
 COMPARISON_OPS = ("$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$in", "$nin", "$contains", "$not_contains")
 DOCUMENT_OPS = ("$contains", "$not_contains", "$regex", "$not_regex")
 LOGICAL_OPS = ("$and", "$or")
@@ -76,6 +79,41 @@ def _is_scalar(value: Any) -> bool:
     return isinstance(value, (str, int, float, bool))
 
 
+def _check_int_range(value: Any, path: str, op: str | None) -> None:
+    """Reject operands no stored value can equal, before SQLite sees them."""
+    # Stored ints are 64-bit (larger ones are rejected on write), and SQLite cannot bind larger ones.
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise _error(f"Expected where operand int value to fit in 64 bits, got {value}", path, op)
+    # SQLite binds NaN as NULL, which would make $ne match everything; stored floats are finite.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _error(f"Expected where operand float value to be finite, got {value}", path, op)
+    if isinstance(value, str):
+        _check_str(value, "where operand", path, op)
+
+
+def _check_str(value: str, what: str, path: str, op: str | None) -> None:
+    try:
+        check_text(value, what, None)
+    except InvalidArgumentError as exc:
+        raise _error(str(exc), path, op) from None
+
+
+def _filter_size(node: Node) -> int:
+    """Leaves plus ``$in`` values: a bound on the SQL the filter compiles to."""
+    if isinstance(node, (And, Or)):
+        return sum(_filter_size(child) for child in node.children)
+    if isinstance(node, Compare) and isinstance(node.value, tuple):
+        return 1 + len(node.value)
+    return 1
+
+
+def _check_size(node: Node, path: str, op: str | None) -> Node:
+    size = _filter_size(node)
+    if size > MAX_FILTER_SIZE:
+        raise _error(f"Expected a filter of at most {MAX_FILTER_SIZE} conditions and $in/$nin values, got {size}", path, op)
+    return node
+
+
 def _type_key(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
@@ -101,7 +139,7 @@ def parse_where(where: Any, op: str | None = None) -> Node | None:
     """
     if where is None or (isinstance(where, dict) and not where):
         return None
-    return _parse_where(where, "where", 1, op)
+    return _check_size(_parse_where(where, "where", 1, op), "where", op)
 
 
 def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
@@ -125,6 +163,7 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
     if key == DOCUMENT_FIELD:
         return _parse_document_field(value, field_path, op)
     if _is_scalar(value):
+        _check_int_range(value, field_path, op)
         return Compare(key, "$eq", value)
     if not isinstance(value, dict):
         raise _error(f"Expected where value to be a str, int, float, or operator expression, got {value!r}", field_path, op)
@@ -136,6 +175,7 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
     if operator in ("$gt", "$gte", "$lt", "$lte"):
         if isinstance(operand, bool) or not isinstance(operand, (int, float)):
             raise _error(f"Expected operand value to be an int or a float for operator {operator}, got {operand!r}", field_path, op)
+        _check_int_range(operand, field_path, op)
         return Compare(key, operator, operand)
     if operator in ("$in", "$nin"):
         if (
@@ -149,11 +189,14 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
                 field_path,
                 op,
             )
+        for value in operand:
+            _check_int_range(value, field_path, op)
         return Compare(key, operator, tuple(operand))
     if not _is_scalar(operand):
         raise _error(
             f"Expected where operand value to be a str, int, float, or bool for operator {operator}, got {operand!r}", field_path, op
         )
+    _check_int_range(operand, field_path, op)
     return Compare(key, operator, operand)
 
 
@@ -165,6 +208,7 @@ def _parse_document_field(value: Any, path: str, op: str | None) -> Node:
         raise _error(f"Expected {DOCUMENT_FIELD} operator to be $contains or $not_contains, got {operator}", path, op)
     if not isinstance(operand, str) or not operand:
         raise _error(f"Expected where document operand value for operator {operator} to be a non-empty str", path, op)
+    _check_str(operand, "where document operand", path, op)
     return DocumentMatch(operator, operand)
 
 
@@ -178,7 +222,7 @@ def parse_where_document(where_document: Any, op: str | None = None) -> Node | N
     """
     if where_document is None or (isinstance(where_document, dict) and not where_document):
         return None
-    return _parse_document(where_document, "where_document", 1, op)
+    return _check_size(_parse_document(where_document, "where_document", 1, op), "where_document", op)
 
 
 def _parse_document(node: Any, path: str, depth: int, op: str | None) -> Node:
@@ -199,6 +243,7 @@ def _parse_document(node: Any, path: str, depth: int, op: str | None) -> Node:
         raise _error(f"Expected where document operator to be one of {allowed}, got {operator}", path, op)
     if not isinstance(operand, str) or not operand:
         raise _error(f"Expected where document operand value for operator {operator} to be a non-empty str", path, op)
+    _check_str(operand, "where document operand", path, op)
     if operator in ("$regex", "$not_regex"):
         _check_regex(operand, f"{path}.{operator}", op)
     return DocumentMatch(operator, operand)

@@ -36,6 +36,21 @@ def _fail(message: str, op: str | None) -> InvalidArgumentError:
     return InvalidArgumentError(f"{message} in {op}." if op else message)
 
 
+def check_text(text: str, what: str, op: str | None) -> str:
+    """Reject strings that are not valid Unicode text (lone surrogates cannot be stored).
+
+    Example:
+        >>> check_text("ok", "document", "add")
+        'ok'
+
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _fail(f"Expected {what} to be valid Unicode text, got {_short(text)} (it contains a lone surrogate)", op) from None
+    return text
+
+
 def normalize_ids(ids: Any, op: str | None) -> list[str]:
     """Turn one id or a sequence of ids into a checked list.
 
@@ -65,6 +80,7 @@ def normalize_ids(ids: Any, op: str | None) -> list[str]:
             raise _fail(f"Expected ID to be a str, got {id_!r}", op)
         if id_ == "":
             raise _fail("Empty ID, ID must have at least one character", op)
+        check_text(id_, "ID", op)
     id_list: list[str] = list(ids)
     if len(set(id_list)) != len(id_list):
         seen: set[str] = set()
@@ -131,7 +147,8 @@ def normalize_embeddings(embeddings: Any, op: str | None) -> npt.NDArray[np.floa
         raise _fail("Expected each embedding in the embeddings to be a non-empty list or numpy array with at least 1 int/float value", op)
     if not np.isfinite(array).all():
         raise _fail("Embeddings must not contain NaN or Infinity values", op)
-    as32 = np.ascontiguousarray(array, dtype=np.float32)
+    with np.errstate(over="ignore"):  # an overflow is reported below, not as a RuntimeWarning
+        as32 = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(as32).all():
         raise _fail("Embedding values must fit in float32 (got a value that overflows to Infinity)", op)
     return as32
@@ -163,7 +180,7 @@ def normalize_documents(documents: Any, op: str | None, *, allow_none: bool) -> 
         elif not isinstance(doc, str):
             raise _fail(f"Expected document to be a str, got {_short(doc)}", op)
         else:
-            out.append(doc)
+            out.append(check_text(doc, "document", op))
     return out
 
 
@@ -176,6 +193,8 @@ def normalize_uris(uris: Any, op: str | None) -> list[str | None]:
     for uri in uris:
         if uri is not None and not isinstance(uri, str):
             raise _fail(f"Expected URI to be a str, got {_short(uri)}", op)
+        if uri is not None:
+            check_text(uri, "URI", op)
     return list(uris)
 
 
@@ -200,6 +219,7 @@ def validate_metadata_value(key: str, value: Any, op: str | None, *, allow_none:
             raise _fail(f"Expected metadata float value for key '{key}' to be finite, got {value}", op)
         return
     if isinstance(value, str):
+        check_text(value, f"metadata value for key '{key}'", op)
         return
     if isinstance(value, list):
         if not value:
@@ -255,6 +275,7 @@ def validate_metadata(metadata: Any, op: str | None, *, allow_none_values: bool)
             raise _fail(f"Expected metadata to not contain the reserved key {RESERVED_METADATA_KEY}", op)
         if key == "" or key[0] in "$#":
             raise _fail(f"Expected metadata key to be a non-empty str not starting with '$' or '#', got {key!r}", op)
+        check_text(key, "metadata key", op)
         if isinstance(value, (np.integer, np.floating, np.bool_)):
             value = value.item()
         if isinstance(value, tuple):
@@ -291,6 +312,7 @@ def validate_collection_metadata(metadata: Any) -> dict[str, Any] | None:
     for key, value in metadata.items():
         if not isinstance(key, str) or key == "":
             raise InvalidArgumentError(f"Expected collection metadata key to be a non-empty str, got {key!r}")
+        check_text(key, "collection metadata key", None)
         if isinstance(value, list) or value is None:
             raise InvalidArgumentError(
                 f"Expected collection metadata value for key '{key}' to be a str, int, float or bool, got {_short(value)}"

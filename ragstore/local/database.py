@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from ragstore.errors import RagstoreError
+from ragstore.errors import ClosedError
 from ragstore.local.schema import migrate
 from ragstore.regex import RegexError, regex_search
 
@@ -40,10 +40,6 @@ def _regex_sql(pattern: str, text: str | None) -> int:
         return 1 if regex_search(pattern, text) else 0
     except RegexError:
         return 0  # patterns are checked before a query runs; never fail mid-scan
-
-
-class ClosedError(RagstoreError):
-    """The client (or engine) was closed and cannot be used any more."""
 
 
 class Database:
@@ -133,10 +129,17 @@ class Database:
             yield
 
     def vacuum(self) -> None:
-        """Return free pages to the file system (file stores only)."""
+        """Return free pages to the file system (file stores only).
+
+        FTS5 keeps the entries of deleted documents until its segments are merged, so
+        the full-text index is optimized (merged) first; that rewrites the whole index.
+        """
         if self.file is not None:
             with self._write_lock:
-                self.connection().execute("PRAGMA incremental_vacuum")
+                conn = self.connection()
+                conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
+                # execute() would run the pragma one step, freeing a single page; a script runs it to the end.
+                conn.executescript("PRAGMA incremental_vacuum;")
 
     @property
     def closed(self) -> bool:

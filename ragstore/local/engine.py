@@ -86,6 +86,10 @@ def _shutdown(db: Database, cached: dict[int, _Cached]) -> None:
         for entry in list(cached.values()):
             if entry.index.unsaved_changes:
                 with contextlib.suppress(Exception):  # a cache that fails to save is rebuilt later
+                    with db.read() as conn:
+                        # NotFoundError (skip the save) if any client deleted the collection meanwhile:
+                        # saving would bring back the index folder delete_collection removed.
+                        catalog.get_by_id(conn, uuid.UUID(entry.collection_id))
                     entry.save()
     db.close()
 

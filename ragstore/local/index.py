@@ -85,12 +85,11 @@ class VectorIndex:
         if len(labels):
             is_new = np.fromiter((int(label) not in self.labels for label in labels), dtype=bool, count=len(labels))
             self._reserve(int(is_new.sum()))
-            if (~is_new).any():
-                # Replacing a live label must not reuse a deleted slot (that would leave a stale copy).
-                self._index.add_items(vectors[~is_new], labels[~is_new], num_threads=num_threads, replace_deleted=False)
-            if is_new.any():
-                self._index.add_items(vectors[is_new], labels[is_new], num_threads=num_threads, replace_deleted=True)
-                self.labels.update(int(label) for label in labels[is_new])
+            # Never reuse deleted slots (replace_deleted): hnswlib then links new points poorly and
+            # nearest neighbours go missing. Deleted slots stay in the graph as waypoints until
+            # catch_up() rebuilds the index (see _needs_compaction).
+            self._index.add_items(vectors, labels, num_threads=num_threads, replace_deleted=False)
+            self.labels.update(int(label) for label in labels[is_new])
         for label in deleted:
             if label in self.labels:
                 self._index.mark_deleted(label)
@@ -125,6 +124,25 @@ class VectorIndex:
         self.apply(np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32), deleted)
         self.unsaved_changes += len(deleted)
         self.applied_seq = last_seq
+        if self._needs_compaction():
+            self._rebuild(conn, collection_pk, num_threads)
+
+    def _needs_compaction(self) -> bool:
+        """Whether deleted slots outnumber live labels.
+
+        hnswlib links a new point only to live ones, so once most of the graph is deleted
+        (in particular its entry point and everything near it) new points become unreachable.
+        Rebuilding then costs O(live) after more than ``live`` deletes: amortised O(1) each.
+        """
+        return bool(self._index.get_current_count() - len(self.labels) > len(self.labels))
+
+    def _rebuild(self, conn: sqlite3.Connection, collection_pk: int, num_threads: int) -> None:
+        """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
+        hnsw = {"space": self.space, "max_neighbors": self.max_neighbors, "ef_construction": self.ef_construction}
+        fresh = VectorIndex.empty(self.dim, hnsw)
+        fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
+        self._index, self.labels = fresh._index, fresh.labels
+        self.unsaved_changes += len(self.labels) + 1
 
     # ------------------------------------------------------------------ search
 
@@ -207,7 +225,8 @@ class VectorIndex:
         try:
             meta = json.loads((directory / "meta.json").read_text())
             if (
-                meta.get("format") != INDEX_FORMAT
+                not isinstance(meta, dict)  # valid JSON, but not what save() writes
+                or meta.get("format") != INDEX_FORMAT
                 or meta.get("collection_id") != collection_id
                 or not isinstance(meta.get("seq"), int)
                 or not min_seq <= meta["seq"] <= max_seq

@@ -90,11 +90,12 @@ END;
 CREATE TRIGGER records_fts_delete AFTER DELETE ON records WHEN old.document IS NOT NULL BEGIN
     INSERT INTO documents_fts (documents_fts, rowid, document) VALUES ('delete', old.rowid, old.document);
 END;
-CREATE TRIGGER records_fts_update_old AFTER UPDATE OF document ON records WHEN old.document IS NOT NULL BEGIN
-    INSERT INTO documents_fts (documents_fts, rowid, document) VALUES ('delete', old.rowid, old.document);
-END;
-CREATE TRIGGER records_fts_update_new AFTER UPDATE OF document ON records WHEN new.document IS NOT NULL BEGIN
-    INSERT INTO documents_fts (rowid, document) VALUES (new.rowid, new.document);
+-- One trigger, delete before insert: SQLite fires the triggers of one event newest
+-- first, so two separate triggers would insert the new trigrams and then delete the
+-- ones the old and new documents share.
+CREATE TRIGGER records_fts_update AFTER UPDATE OF document ON records BEGIN
+    INSERT INTO documents_fts (documents_fts, rowid, document) SELECT 'delete', old.rowid, old.document WHERE old.document IS NOT NULL;
+    INSERT INTO documents_fts (rowid, document) SELECT new.rowid, new.document WHERE new.document IS NOT NULL;
 END;
 INSERT INTO tenants (name) VALUES ('default_tenant');
 INSERT INTO databases (id, name, tenant) VALUES ('00000000-0000-0000-0000-000000000000', 'default_database', 'default_tenant');

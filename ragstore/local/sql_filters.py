@@ -29,6 +29,7 @@ from ragstore.filters import And, Compare, DocumentMatch, Node, Or
 _TYPES_OF = {"str": ("s",), "bool": ("b",), "number": ("i", "f")}
 _RANGE_OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _MIN_TRIGRAM = 3
+_FLAT_TERMS = 16
 
 
 def _kind(value: Any) -> str:
@@ -57,11 +58,23 @@ def compile_filter(node: Node | None, collection_pk: int) -> tuple[str, list[Any
     return sql, params
 
 
+def _join(parts: list[str], operator: str) -> str:
+    """``(a OP b OP ...)``, nested as a balanced tree when long.
+
+    SQLite parses a flat chain of n terms into an expression n levels deep and
+    refuses more than 1000 levels, so a long ``$or`` would fail.
+    """
+    if len(parts) <= _FLAT_TERMS:
+        return "(" + f" {operator} ".join(parts) + ")"
+    middle = len(parts) // 2
+    return f"({_join(parts[:middle], operator)} {operator} {_join(parts[middle:], operator)})"
+
+
 def _compile(node: Node, pk: int, params: list[Any]) -> str:
     if isinstance(node, And):
-        return "(" + " AND ".join(_compile(child, pk, params) for child in node.children) + ")"
+        return _join([_compile(child, pk, params) for child in node.children], "AND")
     if isinstance(node, Or):
-        return "(" + " OR ".join(_compile(child, pk, params) for child in node.children) + ")"
+        return _join([_compile(child, pk, params) for child in node.children], "OR")
     if isinstance(node, DocumentMatch):
         return _document(node, params)
     return _compare(node, pk, params)
