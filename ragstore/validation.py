@@ -136,7 +136,7 @@ def normalize_embeddings(embeddings: Any, op: str | None) -> npt.NDArray[np.floa
     elif isinstance(embeddings, Sequence) and not isinstance(embeddings, (str, bytes)):
         if len(embeddings) == 0:
             raise _fail(f"Expected Embeddings to be non-empty list or numpy array, got {embeddings!r}", op)
-        if _is_number_type(type(embeddings[0])) and _all_numbers(embeddings):
+        if _all_numbers(embeddings[:1]) and _all_numbers(embeddings):  # the first check is O(1)
             rows: list[Any] = [embeddings]
         else:
             rows = list(embeddings)
