@@ -16,7 +16,7 @@ import struct
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +33,6 @@ Vectors = npt.NDArray[np.float32]
 
 
 # ---------------------------------------------------------------- helpers
-
-
-@contextlib.contextmanager
-def opened(path: Path) -> Iterator[ragstore.ClientAPI]:
-    client = ragstore.PersistentClient(path)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 def vectors(seed: int, n: int, dim: int = DIM) -> Vectors:
@@ -126,7 +117,7 @@ def fill(col: ragstore.Collection, prefix: str, seed: int, n: int) -> dict[str, 
 def test_close_and_reopen_keeps_everything(tmp_path: Path) -> None:
     path = tmp_path / "store"
     queries = vectors(99, 20)
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client)
         truth = fill(col, "r", 1, 300)
         col.update(ids=["r1", "r2"], embeddings=vectors(2, 2), metadatas=[{"i": 1, "changed": True}, {"i": 2, "changed": True}])
@@ -140,7 +131,7 @@ def test_close_and_reopen_keeps_everything(tmp_path: Path) -> None:
     assert (index_dir(path, col) / "meta.json").exists()
     assert read_meta(path, col)["seq"] == store_seqs(path, col)[0]
 
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client)
         after = col.get(include=["embeddings", "documents", "metadatas"])
         assert after["ids"] == before["ids"]
@@ -185,7 +176,7 @@ def test_process_that_exits_without_close(tmp_path: Path, how: str) -> None:
     assert done.stderr == ""
     truth = {f"x{i}": v for i, v in enumerate(vectors(7, 250))}
     del truth["x0"], truth["x1"]
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client)
         meta_file = index_dir(path, col) / "meta.json"
         if how == "exit":
@@ -324,7 +315,7 @@ CORRUPTIONS: dict[str, Callable[[Path, Path], None]] = {
 def test_damaged_index_cache_costs_a_rebuild_never_an_answer(tmp_path: Path, corruption: str) -> None:
     path = tmp_path / "store"
     queries = vectors(123, 25)
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col, other = collection(client, "coll-a"), collection(client, "coll-b")
         truth = fill(col, "a", 11, 400)
         fill(other, "b", 12, 400)  # same count and dimension: its files have the same sizes
@@ -335,7 +326,7 @@ def test_damaged_index_cache_costs_a_rebuild_never_an_answer(tmp_path: Path, cor
 
     CORRUPTIONS[corruption](directory, other_directory)
 
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client, "coll-a")
         assert col.count() == 400
         got = col.query(query_embeddings=queries, n_results=10, include=["distances", "documents"])
@@ -359,7 +350,7 @@ def test_damaged_index_cache_costs_a_rebuild_never_an_answer(tmp_path: Path, cor
     hnsw = {"space": "l2", "max_neighbors": 16, "ef_construction": 100}
     loaded = VectorIndex.load(directory, str(col.id), DIM, hnsw, store_seqs(path, col)[0], 0)
     assert loaded is not None and len(loaded.labels) == 401
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client, "coll-a")
         assert_queries_exact(col, truth, queries)
         assert col.count() == 401
@@ -368,13 +359,13 @@ def test_damaged_index_cache_costs_a_rebuild_never_an_answer(tmp_path: Path, cor
 def test_stale_index_file_catches_up(tmp_path: Path) -> None:
     path = tmp_path / "store"
     backup = tmp_path / "backup"
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client)
         truth = fill(col, "s", 21, 400)
     shutil.copytree(index_dir(path, col), backup)
     stale_seq = read_meta(path, col)["seq"]
 
-    with opened(path) as client:  # another client writes more, then saves a newer index
+    with ragstore.PersistentClient(path) as client:  # another client writes more, then saves a newer index
         col = collection(client)
         truth.update(fill(col, "t", 22, 200))
         deleted = [f"s{i}" for i in range(0, 400, 4)]
@@ -393,7 +384,7 @@ def test_stale_index_file_catches_up(tmp_path: Path) -> None:
     last_seq, floor = store_seqs(path, col)
     assert isinstance(stale_seq, int) and floor <= stale_seq < last_seq
 
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client)
         assert_all_present(col, truth)
         assert_queries_exact(col, truth, vectors(25, 30))
@@ -404,7 +395,7 @@ def test_stale_index_file_catches_up(tmp_path: Path) -> None:
 
 def test_second_client_sees_writes_without_reopening(tmp_path: Path) -> None:
     path = tmp_path / "store"
-    with opened(path) as reader_client, opened(path) as writer_client:
+    with ragstore.PersistentClient(path) as reader_client, ragstore.PersistentClient(path) as writer_client:
         reader = collection(reader_client)
         writer = collection(writer_client)
         truth = fill(writer, "w", 31, 200)
@@ -428,13 +419,13 @@ def _files_mentioning(root: Path, text: str) -> list[str]:
 
 def test_delete_collection_removes_its_index_folder(tmp_path: Path) -> None:
     path = tmp_path / "store"
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         doomed, kept = collection(client, "doomed"), collection(client, "kept")
         fill(doomed, "d", 41, 300)
         kept_truth = fill(kept, "k", 42, 300)
     assert index_dir(path, doomed).is_dir() and index_dir(path, kept).is_dir()
 
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         doomed = collection(client, "doomed")
         doomed.add(ids=["one-more"], embeddings=vectors(43, 1))  # unsaved changes in this client
         client.delete_collection("doomed")
@@ -443,7 +434,7 @@ def test_delete_collection_removes_its_index_folder(tmp_path: Path) -> None:
         with pytest.raises(ragstore.NotFoundError):
             client.get_collection("doomed")
     assert _files_mentioning(path, str(doomed.id)) == []
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         assert [c.name for c in client.list_collections()] == ["kept"]
         assert_all_present(collection(client, "kept"), kept_truth)
     with contextlib.closing(sqlite3.connect(path / "ragstore.sqlite3")) as conn:
@@ -453,9 +444,9 @@ def test_delete_collection_removes_its_index_folder(tmp_path: Path) -> None:
 
 def test_collection_deleted_by_another_client_leaves_no_files(tmp_path: Path) -> None:
     path = tmp_path / "store"
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         fill(collection(client, "doomed"), "d", 51, 200)
-    with opened(path) as holder, opened(path) as deleter:
+    with ragstore.PersistentClient(path) as holder, ragstore.PersistentClient(path) as deleter:
         held = collection(holder, "doomed")
         held.add(ids=["unsaved"], embeddings=vectors(52, 1))  # the holder's index now has unsaved changes
         assert held.query(query_embeddings=vectors(52, 1), n_results=1)["ids"] == [["unsaved"]]
@@ -473,7 +464,7 @@ def _store_bytes(path: Path) -> int:
 
 
 def _fill_big(path: Path, name: str, n: int = 20_000) -> None:
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = client.create_collection(name, embedding_function=None)
         for start in range(0, n, 5_000):
             count = min(5_000, n - start)
@@ -493,7 +484,7 @@ def test_deleting_frees_space(tmp_path: Path) -> None:
     full = _store_bytes(path)
     assert full > 5_000_000
 
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client, "big-one")
         assert col.delete(where={"even": True})["deleted"] == 10_000
         client.delete_collection("big-one")
@@ -504,7 +495,7 @@ def test_deleting_frees_space(tmp_path: Path) -> None:
     for round_ in range(2):
         _fill_big(path, f"big-{round_}")
         sizes.append(_store_bytes(path))
-        with opened(path) as client:
+        with ragstore.PersistentClient(path) as client:
             client.delete_collection(f"big-{round_}")
         assert _store_bytes(path) < full * 0.2
     # Refilling reuses the freed space: the file does not keep growing.
@@ -518,13 +509,13 @@ def test_pruned_tombstones_make_a_lagging_client_rebuild(tmp_path: Path, monkeyp
     monkeypatch.setattr(engine, "MAX_TOMBSTONES", 50)
     path = tmp_path / "store"
     backup = tmp_path / "backup"
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         truth = fill(collection(client), "p", 61, 1000)
         col = collection(client)
     shutil.copytree(index_dir(path, col), backup)  # an intact index from before the deletes
     queries = vectors(62, 30)
 
-    with opened(path) as lagging_client, opened(path) as deleting_client:
+    with ragstore.PersistentClient(path) as lagging_client, ragstore.PersistentClient(path) as deleting_client:
         lagging = collection(lagging_client)
         deleting = collection(deleting_client)
         assert_queries_exact(lagging, truth, queries)  # loads its index now, at the old sequence
@@ -546,7 +537,7 @@ def test_pruned_tombstones_make_a_lagging_client_rebuild(tmp_path: Path, monkeyp
 
     shutil.rmtree(index_dir(path, col))
     shutil.copytree(backup, index_dir(path, col))  # a file older than the tombstone floor
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client)
         assert_all_present(col, truth)
         assert_queries_exact(col, truth, queries)
@@ -562,7 +553,7 @@ def test_queries_stay_exact_after_deleting_most_records(tmp_path: Path) -> None:
     survivors = sorted(set(range(2000)) - {int(i) for i in doomed})
     truth = {ids[i]: all_vectors[i] for i in survivors}
     queries = vectors(73, 50, dim)
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client)
         col.add(ids=ids, embeddings=all_vectors, metadatas=[{"half": i % 2} for i in range(2000)])
         for part in np.array_split(doomed, 9):
@@ -570,7 +561,7 @@ def test_queries_stay_exact_after_deleting_most_records(tmp_path: Path) -> None:
         assert col.count() == 200
         assert_queries_exact(col, truth, queries)
         assert_all_present(col, truth)
-    with opened(path) as client:  # a loaded index, with its deleted marks
+    with ragstore.PersistentClient(path) as client:  # a loaded index, with its deleted marks
         col = collection(client)
         assert_queries_exact(col, truth, queries)
         wide = col.query(query_embeddings=queries[:3], n_results=500, include=[])
@@ -582,7 +573,7 @@ def test_queries_stay_exact_after_deleting_most_records(tmp_path: Path) -> None:
 
 def test_index_files_do_not_pile_up(tmp_path: Path) -> None:
     path = tmp_path / "store"
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = collection(client, configuration={"hnsw": {"sync_threshold": 50}})
         for round_ in range(20):
             fill(col, f"f{round_}-", 80 + round_, 60)  # every add saves the index

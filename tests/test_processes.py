@@ -47,15 +47,6 @@ def _child(function: str, *args: object) -> list[str]:
     return [sys.executable, "-c", f"import sys, test_processes as t; t.{function}(*sys.argv[1:])", *map(str, args)]
 
 
-@contextlib.contextmanager
-def opened(path: Path) -> Iterator[ragstore.ClientAPI]:
-    client = ragstore.PersistentClient(path)
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 def _wait_for(condition: Any, timeout: float, what: str, proc: subprocess.Popen[Any] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -214,7 +205,7 @@ def _check_crashed_store(path: Path, candidates: list[dict[str, Record]], rng: r
     """
     with contextlib.closing(sqlite3.connect(path / "ragstore.sqlite3")) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = client.get_collection(CRASH_COLLECTION, embedding_function=None)
         got = col.get(include=["embeddings", "documents", "metadatas"])
         assert got["embeddings"] is not None and got["documents"] is not None and got["metadatas"] is not None
@@ -266,7 +257,7 @@ def test_kill_9_never_loses_or_tears_an_acknowledged_write(tmp_path: Path) -> No
     path = tmp_path / "store"
     acks = tmp_path / "acks.txt"
     acks.touch()
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         col = client.create_collection(CRASH_COLLECTION, embedding_function=None, configuration={"hnsw": {"sync_threshold": 100}})
     index_dir = path / "indexes" / str(col.id)
     rng = random.Random(20240611)
@@ -418,7 +409,7 @@ def _conc_verify(path: str) -> None:
     for w in range(CONC_WRITERS):
         for name, records in _conc_expected(w).items():
             expected.setdefault(name, {}).update(records)
-    with opened(Path(path)) as client:
+    with ragstore.PersistentClient(Path(path)) as client:
         assert sorted(c.name for c in client.list_collections()) == sorted(expected)
         for name, truth in expected.items():
             _check_collection(client, client.get_collection(name, embedding_function=None), truth, Path(path, "ragstore.sqlite3"))
@@ -482,7 +473,7 @@ def _live_changes(round_: int) -> tuple[dict[str, Vectors], list[str], dict[str,
 def _live_writer(path: str, round_: str) -> None:
     """Child: one round of writes by a process other than the reader."""
     added, deleted, moved = _live_changes(int(round_))
-    with opened(Path(path)) as client:
+    with ragstore.PersistentClient(Path(path)) as client:
         col = client.get_collection(LIVE_COLLECTION, embedding_function=None)
         col.add(ids=list(added), embeddings=np.stack(list(added.values())))
         assert col.delete(ids=deleted)["deleted"] == len(deleted)
@@ -491,7 +482,7 @@ def _live_writer(path: str, round_: str) -> None:
 
 def _live_reader(path: str) -> None:
     """Child: one client, kept open; answers query commands read from stdin, one JSON line each."""
-    with opened(Path(path)) as client:
+    with ragstore.PersistentClient(Path(path)) as client:
         col = client.get_collection(LIVE_COLLECTION, embedding_function=None)
         col.query(query_embeddings=np.zeros(LIVE_DIM, dtype=np.float32), n_results=5)  # loads the index now
         print("ready", flush=True)
@@ -525,7 +516,7 @@ class _Lines:
 def test_long_lived_reader_sees_other_processes_writes(tmp_path: Path) -> None:
     path = tmp_path / "store"
     truth = dict(zip([f"init-{i}" for i in range(300)], _live_vectors(7, 300), strict=True))
-    with opened(path) as client:
+    with ragstore.PersistentClient(path) as client:
         client.create_collection(LIVE_COLLECTION, embedding_function=None).add(ids=list(truth), embeddings=np.stack(list(truth.values())))
 
     reader = subprocess.Popen(

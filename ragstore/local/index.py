@@ -63,6 +63,9 @@ class VectorIndex:
         self.labels = labels
         self.applied_seq = applied_seq
         self.unsaved_changes = 0
+        # Vectors overwritten in place since the graph was built (hnswlib's updatePoint links
+        # them less well than an insert); counted as stale slots by _needs_compaction().
+        self.replaced = 0
         self.lock = threading.RLock()
         self._saved_token: str | None = None
 
@@ -90,6 +93,7 @@ class VectorIndex:
             # catch_up() rebuilds the index (see _needs_compaction).
             self._index.add_items(vectors, labels, num_threads=num_threads, replace_deleted=False)
             self.labels.update(int(label) for label in labels[is_new])
+            self.replaced += int((~is_new).sum())
         for label in deleted:
             if label in self.labels:
                 self._index.mark_deleted(label)
@@ -128,20 +132,23 @@ class VectorIndex:
             self._rebuild(conn, collection_pk, num_threads)
 
     def _needs_compaction(self) -> bool:
-        """Whether deleted slots outnumber live labels.
+        """Whether stale slots (deleted, or vectors overwritten in place) outnumber live labels.
 
         hnswlib links a new point only to live ones, so once most of the graph is deleted
-        (in particular its entry point and everything near it) new points become unreachable.
-        Rebuilding then costs O(live) after more than ``live`` deletes: amortised O(1) each.
+        (in particular its entry point and everything near it) new points become unreachable;
+        and every in-place update leaves the graph a little worse linked, until queries miss
+        true neighbours. Rebuilding costs O(live) after more than ``live`` such changes:
+        amortised O(1) each.
         """
-        return bool(self._index.get_current_count() - len(self.labels) > len(self.labels))
+        stale = self._index.get_current_count() - len(self.labels) + self.replaced
+        return bool(stale > len(self.labels))
 
     def _rebuild(self, conn: sqlite3.Connection, collection_pk: int, num_threads: int) -> None:
         """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
         hnsw = {"space": self.space, "max_neighbors": self.max_neighbors, "ef_construction": self.ef_construction}
         fresh = VectorIndex.empty(self.dim, hnsw)
         fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
-        self._index, self.labels = fresh._index, fresh.labels
+        self._index, self.labels, self.replaced = fresh._index, fresh.labels, 0
         self.unsaved_changes += len(self.labels) + 1
 
     # ------------------------------------------------------------------ search
@@ -195,6 +202,7 @@ class VectorIndex:
             "max_neighbors": self.max_neighbors,
             "ef_construction": self.ef_construction,
             "seq": self.applied_seq,
+            "replaced": self.replaced,
             "token": token,
             "files": {p.name: {"size": p.stat().st_size, "crc32": _crc32(p)} for p in (index_path, labels_path)},
         }
@@ -253,6 +261,8 @@ class VectorIndex:
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
         loaded = cls(index, dim, built, {int(x) for x in labels}, meta["seq"])
+        replaced = meta.get("replaced", 0)
+        loaded.replaced = replaced if isinstance(replaced, int) and replaced >= 0 else 0
         loaded._saved_token = token
         return loaded
 
