@@ -128,16 +128,18 @@ class Database:
         else:
             yield
 
-    def vacuum(self) -> None:
+    def vacuum(self, merge_text_index: bool = True) -> None:
         """Return free pages to the file system (file stores only).
 
-        FTS5 keeps the entries of deleted documents until its segments are merged, so
-        the full-text index is optimized (merged) first; that rewrites the whole index.
+        FTS5 keeps the entries of deleted documents until its segments are merged.
+        With ``merge_text_index`` the full-text index is optimized (merged) first,
+        which rewrites all of it; without, its space comes back as later writes merge.
         """
         if self.file is not None:
             with self._write_lock:
                 conn = self.connection()
-                conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
+                if merge_text_index:
+                    conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
                 # execute() would run the pragma one step, freeing a single page; a script runs it to the end.
                 conn.executescript("PRAGMA incremental_vacuum;")
 

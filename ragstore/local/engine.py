@@ -241,11 +241,15 @@ class LocalAPI:
         """Delete a collection, its records and its index files."""
         with self._db.write() as conn:
             row = catalog.get_by_name(conn, name, tenant, database)
+            deleted = conn.execute("SELECT count(*) FROM records WHERE collection_pk = ?", (row.pk,)).fetchone()[0]
             conn.execute("DELETE FROM collections WHERE pk = ?", (row.pk,))
+            remaining = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         with self._cached_lock:
             self._cached.pop(row.pk, None)
         self._drop_index_files(str(row.id))
-        self._db.vacuum()
+        # Merging the text index rewrites all of it: worth it only when a sizeable share
+        # went (so the cost is amortised); small leftovers are merged away by later writes.
+        self._db.vacuum(merge_text_index=deleted * 10 >= remaining)
 
     def modify_collection(
         self,

@@ -4,9 +4,12 @@ A query with a filter (``where``, ``where_document`` or ``ids``) first finds
 the matching rows in SQLite. When they are few (at most ``EXACT_SEARCH_MAX``
 rows, or a quarter of the collection) their vectors are compared exactly, so
 the answer is the true nearest matches; otherwise the HNSW index searches with
-the matches as an allow-list. An unfiltered query uses the index alone. If
-hnswlib cannot return enough neighbours (a graph thinned by deletes), the
-search is retried with a wider beam and then answered exactly.
+the matches as an allow-list. An unfiltered query uses the index alone. A query
+for at least a tenth of the candidates (``EXACT_SEARCH_K_FRACTION``) is answered
+exactly too: the index would visit most of its graph anyway, and its recall is
+worst there (the far end of a long result list). If hnswlib cannot return
+enough neighbours (a graph thinned by deletes), the search is retried with a
+wider beam and then answered exactly.
 
 Example:
     >>> EXACT_SEARCH_MAX >= 1000
@@ -30,6 +33,7 @@ from ragstore.types import GetResult, QueryResult
 
 EXACT_SEARCH_MAX = 20_000
 EXACT_SEARCH_FRACTION = 0.25
+EXACT_SEARCH_K_FRACTION = 0.1
 
 Hits = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
 
@@ -62,9 +66,11 @@ def search(
     allowed: set[int] | None = None
     if restrict_sql is not None:
         candidates = [r[0] for r in conn.execute(f"SELECT r.rowid FROM records r WHERE {restrict_sql}", params)]
-        if len(candidates) <= max(EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * len(index.labels)):
+        if len(candidates) <= max(EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * len(index.labels), k / EXACT_SEARCH_K_FRACTION):
             return _exact(conn, queries, candidates, row, k)
         allowed = set(candidates)
+    elif k >= EXACT_SEARCH_K_FRACTION * len(index.labels):
+        return _exact(conn, queries, None, row, k)
     with index.lock:
         reachable = len(index.labels) if allowed is None else len(allowed & index.labels)
         k_eff = min(k, reachable)
