@@ -325,21 +325,28 @@ class LocalAPI:
                     [rs.uris[i] for i in fresh] if rs.uris is not None else [None] * len(fresh),
                     [records.merge_metadata(None, rs.metadatas[i]) for i in fresh] if rs.metadatas is not None else [None] * len(fresh),
                 )
+            moved = 0  # existing records whose vector really changes
             for i in changed:
-                rowid, _doc, _uri, meta_json = existing[rs.ids[i]]
+                rowid, _doc, _uri, meta_json, stored = existing[rs.ids[i]]
                 change = rs.metadatas[i] if rs.metadatas is not None else None
+                vector = rs.embeddings[i] if rs.embeddings is not None else None
+                if vector is not None and vector.astype("<f4", copy=False).tobytes() == stored:
+                    # Same vector again (a re-run ingestion): leave the index alone. hnswlib's in-place
+                    # update re-links the graph each time, and can even orphan other points.
+                    vector = None
+                moved += vector is not None
                 records.update_record(
                     conn,
                     row.pk,
                     rowid,
                     seq,
-                    rs.embeddings[i] if rs.embeddings is not None else None,
+                    vector,
                     rs.documents[i] if rs.documents is not None else None,
                     rs.uris[i] if rs.uris is not None else None,
                     records.merge_metadata(records.load_metadata(meta_json), change) if change is not None else None,
                     change is not None,
                 )
-            vectors_changed = bool(fresh) or (bool(changed) and rs.embeddings is not None)
+            vectors_changed = bool(fresh) or moved > 0
             if vectors_changed:
                 conn.execute("UPDATE collections SET last_seq = ?, dimension = coalesce(dimension, ?) WHERE pk = ?", (seq, dim, row.pk))
         if vectors_changed:

@@ -79,16 +79,16 @@ def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
 
 def existing_rows(
     conn: sqlite3.Connection, collection_pk: int, ids: Sequence[str]
-) -> dict[str, tuple[int, str | None, str | None, str | None]]:
-    """``id -> (rowid, document, uri, metadata_json)`` for the ids that exist."""
-    found: dict[str, tuple[int, str | None, str | None, str | None]] = {}
+) -> dict[str, tuple[int, str | None, str | None, str | None, bytes]]:
+    """``id -> (rowid, document, uri, metadata_json, embedding)`` for the ids that exist."""
+    found: dict[str, tuple[int, str | None, str | None, str | None, bytes]] = {}
     for part in chunks(ids):
         marks = ", ".join("?" for _ in part)
-        for rowid, id_, doc, uri, meta in conn.execute(
-            f"SELECT rowid, id, document, uri, metadata_json FROM records WHERE collection_pk = ? AND id IN ({marks})",
+        for rowid, id_, doc, uri, meta, embedding in conn.execute(
+            f"SELECT rowid, id, document, uri, metadata_json, embedding FROM records WHERE collection_pk = ? AND id IN ({marks})",
             [collection_pk, *part],
         ):
-            found[id_] = (rowid, doc, uri, meta)
+            found[id_] = (rowid, doc, uri, meta, embedding)
     return found
 
 
