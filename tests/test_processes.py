@@ -84,7 +84,7 @@ def _assert_index_matches_store(client: ragstore.ClientAPI, col: ragstore.Collec
     """White box: the client's in-memory index holds exactly the stored vectors, nothing lost or left over."""
     with contextlib.closing(sqlite3.connect(db_file)) as conn:
         pk, last_seq = conn.execute("SELECT pk, last_seq FROM collections WHERE id = ?", (str(col.id),)).fetchone()
-        rows = conn.execute("SELECT rowid, embedding FROM records WHERE collection_pk = ? ORDER BY rowid", (pk,)).fetchall()
+        rows = conn.execute("SELECT label, embedding FROM records WHERE collection_pk = ? ORDER BY label", (pk,)).fetchall()
     index = client._api._cached[pk].index  # type: ignore[attr-defined]
     assert index.applied_seq == last_seq
     labels = [row[0] for row in rows]
@@ -93,7 +93,7 @@ def _assert_index_matches_store(client: ragstore.ClientAPI, col: ragstore.Collec
         stored = index._index.get_items(labels, return_type="numpy")
         expected = np.frombuffer(b"".join(row[1] for row in rows), dtype="<f4").reshape(len(rows), -1)
         assert np.array_equal(stored, expected)
-    for label in set(index._index.get_ids_list()) - index.labels:  # deleted records are marked deleted
+    for label in set(index._index.get_ids_list()) - index.labels:  # deleted records and old vectors are marked deleted
         with pytest.raises(RuntimeError, match="Label not found"):
             index._index.get_items([label])
 

@@ -327,28 +327,26 @@ class LocalAPI:
                 )
             moved = 0  # existing records whose vector really changes
             for i in changed:
-                rowid, _doc, _uri, meta_json, stored = existing[rs.ids[i]]
+                current = existing[rs.ids[i]]
                 change = rs.metadatas[i] if rs.metadatas is not None else None
                 vector = rs.embeddings[i] if rs.embeddings is not None else None
-                if vector is not None and vector.astype("<f4", copy=False).tobytes() == stored:
-                    # Same vector again (a re-run ingestion): leave the index alone. hnswlib's in-place
-                    # update re-links the graph each time, and can even orphan other points.
-                    vector = None
+                if vector is not None and vector.astype("<f4", copy=False).tobytes() == current.embedding:
+                    vector = None  # the same vector again (a re-run ingestion): no new index point
                 moved += vector is not None
                 records.update_record(
                     conn,
                     row.pk,
-                    rowid,
+                    current,
                     seq,
                     vector,
                     rs.documents[i] if rs.documents is not None else None,
                     rs.uris[i] if rs.uris is not None else None,
-                    records.merge_metadata(records.load_metadata(meta_json), change) if change is not None else None,
+                    records.merge_metadata(records.load_metadata(current.metadata_json), change) if change is not None else None,
                     change is not None,
                 )
             vectors_changed = bool(fresh) or moved > 0
             if vectors_changed:
-                conn.execute("UPDATE collections SET last_seq = ?, dimension = coalesce(dimension, ?) WHERE pk = ?", (seq, dim, row.pk))
+                self._advance(conn, row, seq, dim)
         if vectors_changed:
             self._refresh_index(collection_id)
 
@@ -371,23 +369,28 @@ class LocalAPI:
         with self._db.write() as conn:
             row = catalog.get_by_id(conn, collection_id)
             sql, params = self._selection(row, id_list, node)
-            rowids = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT r.rowid FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ?", [*params, -1 if limit is None else limit]
-                )
-            ]
-            if not rowids:
+            doomed = conn.execute(
+                f"SELECT r.rowid, r.label FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ?", [*params, -1 if limit is None else limit]
+            ).fetchall()
+            if not doomed:
                 return 0
             seq = row.last_seq + 1
-            records.delete_rows(conn, row.pk, rowids, seq)
-            floor = row.tombstone_floor
-            if conn.execute("SELECT count(*) FROM tombstones WHERE collection_pk = ?", (row.pk,)).fetchone()[0] > MAX_TOMBSTONES:
-                floor = row.last_seq
-                conn.execute("DELETE FROM tombstones WHERE collection_pk = ? AND seq <= ?", (row.pk, floor))
-            conn.execute("UPDATE collections SET last_seq = ?, tombstone_floor = ? WHERE pk = ?", (seq, floor, row.pk))
+            records.delete_rows(conn, row.pk, doomed, seq)
+            self._advance(conn, row, seq, None)
         self._refresh_index(collection_id)
-        return len(rowids)
+        return len(doomed)
+
+    @staticmethod
+    def _advance(conn: sqlite3.Connection, row: CollectionRow, seq: int, dim: int | None) -> None:
+        """Record a write that changed vectors as sequence ``seq`` (pruning old tombstones)."""
+        floor = row.tombstone_floor
+        if conn.execute("SELECT count(*) FROM tombstones WHERE collection_pk = ?", (row.pk,)).fetchone()[0] > MAX_TOMBSTONES:
+            floor = row.last_seq  # indexes older than this rebuild from SQLite
+            conn.execute("DELETE FROM tombstones WHERE collection_pk = ? AND seq <= ?", (row.pk, floor))
+        conn.execute(
+            "UPDATE collections SET last_seq = ?, tombstone_floor = ?, dimension = coalesce(dimension, ?) WHERE pk = ?",
+            (seq, floor, dim, row.pk),
+        )
 
     # ------------------------------------------------------------------ reads
 

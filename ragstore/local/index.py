@@ -65,7 +65,6 @@ class VectorIndex:
         self.unsaved_changes = 0
         # Vectors overwritten in place since the graph was built (hnswlib's updatePoint links
         # them less well than an insert); counted as stale slots by _needs_compaction().
-        self.replaced = 0
         self.lock = threading.RLock()
         self._saved_token: str | None = None
 
@@ -84,7 +83,11 @@ class VectorIndex:
     # ------------------------------------------------------------------ changes
 
     def apply(self, labels: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32], deleted: Iterable[int], num_threads: int = 1) -> None:
-        """Add or replace ``vectors`` under ``labels``, then drop ``deleted`` labels."""
+        """Add ``vectors`` under ``labels``, then drop ``deleted`` labels.
+
+        Labels are fresh for every new vector (see ``records.label``), so hnswlib never
+        overwrites a point in place; an already-present label would be overwritten.
+        """
         if len(labels):
             is_new = np.fromiter((int(label) not in self.labels for label in labels), dtype=bool, count=len(labels))
             self._reserve(int(is_new.sum()))
@@ -93,7 +96,6 @@ class VectorIndex:
             # catch_up() rebuilds the index (see _needs_compaction).
             self._index.add_items(vectors, labels, num_threads=num_threads, replace_deleted=False)
             self.labels.update(int(label) for label in labels[is_new])
-            self.replaced += int((~is_new).sum())
         for label in deleted:
             if label in self.labels:
                 self._index.mark_deleted(label)
@@ -111,7 +113,7 @@ class VectorIndex:
         if last_seq <= self.applied_seq:
             return
         cursor = conn.execute(
-            "SELECT rowid, embedding FROM records WHERE collection_pk = ? AND seq > ? AND seq <= ?",
+            "SELECT label, embedding FROM records WHERE collection_pk = ? AND seq > ? AND seq <= ?",
             (collection_pk, self.applied_seq, last_seq),
         )
         while batch := cursor.fetchmany(_CATCH_UP_BATCH):
@@ -132,23 +134,21 @@ class VectorIndex:
             self._rebuild(conn, collection_pk, num_threads)
 
     def _needs_compaction(self) -> bool:
-        """Whether stale slots (deleted, or vectors overwritten in place) outnumber live labels.
+        """Whether deleted slots (deleted records and replaced vectors) outnumber live labels.
 
         hnswlib links a new point only to live ones, so once most of the graph is deleted
-        (in particular its entry point and everything near it) new points become unreachable;
-        and every in-place update leaves the graph a little worse linked, until queries miss
-        true neighbours. Rebuilding costs O(live) after more than ``live`` such changes:
+        (in particular its entry point and everything near it) new points become
+        unreachable. Rebuilding costs O(live) after more than ``live`` deletions:
         amortised O(1) each.
         """
-        stale = self._index.get_current_count() - len(self.labels) + self.replaced
-        return bool(stale > len(self.labels))
+        return bool(self._index.get_current_count() - len(self.labels) > len(self.labels))
 
     def _rebuild(self, conn: sqlite3.Connection, collection_pk: int, num_threads: int) -> None:
         """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
         hnsw = {"space": self.space, "max_neighbors": self.max_neighbors, "ef_construction": self.ef_construction}
         fresh = VectorIndex.empty(self.dim, hnsw)
         fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
-        self._index, self.labels, self.replaced = fresh._index, fresh.labels, 0
+        self._index, self.labels = fresh._index, fresh.labels
         self.unsaved_changes += len(self.labels) + 1
 
     # ------------------------------------------------------------------ search
@@ -202,7 +202,6 @@ class VectorIndex:
             "max_neighbors": self.max_neighbors,
             "ef_construction": self.ef_construction,
             "seq": self.applied_seq,
-            "replaced": self.replaced,
             "token": token,
             "files": {p.name: {"size": p.stat().st_size, "crc32": _crc32(p)} for p in (index_path, labels_path)},
         }
@@ -261,8 +260,6 @@ class VectorIndex:
         except (OSError, ValueError, KeyError, TypeError, RuntimeError):
             return None
         loaded = cls(index, dim, built, {int(x) for x in labels}, meta["seq"])
-        replaced = meta.get("replaced", 0)
-        loaded.replaced = replaced if isinstance(replaced, int) and replaced >= 0 else 0
         loaded._saved_token = token
         return loaded
 

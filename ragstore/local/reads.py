@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.index import VectorIndex, exact_search
-from ragstore.local.records import decode_embedding, load_metadata, rowids_condition
+from ragstore.local.records import decode_embedding, labels_condition, load_metadata
 from ragstore.types import GetResult, QueryResult
 
 EXACT_SEARCH_MAX = 20_000
@@ -38,16 +38,16 @@ EXACT_SEARCH_K_FRACTION = 0.1
 Hits = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
 
 
-def _exact(conn: sqlite3.Connection, queries: npt.NDArray[np.float32], rowids: Sequence[int] | None, row: CollectionRow, k: int) -> Hits:
+def _exact(conn: sqlite3.Connection, queries: npt.NDArray[np.float32], labels: Sequence[int] | None, row: CollectionRow, k: int) -> Hits:
     params: list[Any] = [row.pk]
-    where = "r.collection_pk = ?" if rowids is None else "r.collection_pk = ? AND " + rowids_condition(rowids, params)
-    fetched = conn.execute(f"SELECT r.rowid, r.embedding FROM records r WHERE {where}", params).fetchall()
+    where = "r.collection_pk = ?" if labels is None else "r.collection_pk = ? AND " + labels_condition(labels, params)
+    fetched = conn.execute(f"SELECT r.label, r.embedding FROM records r WHERE {where}", params).fetchall()
     if not fetched:
         return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in queries]
     assert row.dimension is not None
-    labels = np.fromiter((r[0] for r in fetched), dtype=np.int64, count=len(fetched))
+    found = np.fromiter((r[0] for r in fetched), dtype=np.int64, count=len(fetched))
     vectors = np.frombuffer(b"".join(r[1] for r in fetched), dtype="<f4").reshape(len(fetched), row.dimension)
-    top, distances = exact_search(queries, labels, vectors, k, row.configuration["hnsw"]["space"])
+    top, distances = exact_search(queries, found, vectors, k, row.configuration["hnsw"]["space"])
     return [(top[i], distances[i]) for i in range(len(queries))]
 
 
@@ -65,7 +65,7 @@ def search(
     ef, threads = hnsw["ef_search"], hnsw.get("num_threads", 1)
     allowed: set[int] | None = None
     if restrict_sql is not None:
-        candidates = [r[0] for r in conn.execute(f"SELECT r.rowid FROM records r WHERE {restrict_sql}", params)]
+        candidates = [r[0] for r in conn.execute(f"SELECT r.label FROM records r WHERE {restrict_sql}", params)]
         if len(candidates) <= max(EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * len(index.labels), k / EXACT_SEARCH_K_FRACTION):
             return _exact(conn, queries, candidates, row, k)
         allowed = set(candidates)
@@ -84,8 +84,8 @@ def search(
     return [(labels[i].astype(np.int64), distances[i]) for i in range(len(queries))]
 
 
-def _columns(include: Sequence[str]) -> list[str]:
-    return ["r.rowid", "r.id", "r.document", "r.uri", "r.metadata_json"] + (["r.embedding"] if "embeddings" in include else [])
+def _columns(include: Sequence[str], key: str = "r.rowid") -> list[str]:
+    return [key, "r.id", "r.document", "r.uri", "r.metadata_json"] + (["r.embedding"] if "embeddings" in include else [])
 
 
 def get_result(
@@ -117,14 +117,16 @@ def _metadata(text: str | None) -> dict[str, Any] | None:
 def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str]) -> QueryResult:
     """Fetch the rows behind ``hits`` and shape a chromadb ``QueryResult``.
 
-    Labels whose rows vanished (deleted after the index was read) are dropped.
+    Labels whose rows vanished or moved on (deleted, or given a new vector, after the
+    index was read) are dropped.
     """
     wanted = sorted({int(label) for labels, _ in hits for label in labels})
     params: list[Any] = []
-    by_rowid: dict[int, tuple[Any, ...]] = {}
+    by_label: dict[int, tuple[Any, ...]] = {}
     if wanted:
-        condition = rowids_condition(wanted, params)
-        by_rowid = {r[0]: r for r in conn.execute(f"SELECT {', '.join(_columns(include))} FROM records r WHERE {condition}", params)}
+        condition = labels_condition(wanted, params)
+        columns = ", ".join(_columns(include, key="r.label"))
+        by_label = {r[0]: r for r in conn.execute(f"SELECT {columns} FROM records r WHERE {condition}", params)}
     result: QueryResult = {
         "ids": [],
         "embeddings": [] if "embeddings" in include else None,
@@ -136,7 +138,7 @@ def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str]) -
         "distances": [] if "distances" in include else None,
     }
     for labels, distances in hits:
-        rows = [(by_rowid[int(label)], float(d)) for label, d in zip(labels, distances, strict=True) if int(label) in by_rowid]
+        rows = [(by_label[int(label)], float(d)) for label, d in zip(labels, distances, strict=True) if int(label) in by_label]
         result["ids"].append([r[1] for r, _ in rows])
         if result["documents"] is not None:
             result["documents"].append([r[2] for r, _ in rows])

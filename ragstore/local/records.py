@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -77,19 +77,33 @@ def chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def existing_rows(
-    conn: sqlite3.Connection, collection_pk: int, ids: Sequence[str]
-) -> dict[str, tuple[int, str | None, str | None, str | None, bytes]]:
-    """``id -> (rowid, document, uri, metadata_json, embedding)`` for the ids that exist."""
-    found: dict[str, tuple[int, str | None, str | None, str | None, bytes]] = {}
+class ExistingRow(NamedTuple):
+    """What a write needs to know about a record that already exists."""
+
+    rowid: int
+    label: int
+    metadata_json: str | None
+    embedding: bytes
+
+
+def existing_rows(conn: sqlite3.Connection, collection_pk: int, ids: Sequence[str]) -> dict[str, ExistingRow]:
+    """``id -> ExistingRow`` for the ids that exist."""
+    found: dict[str, ExistingRow] = {}
     for part in chunks(ids):
         marks = ", ".join("?" for _ in part)
-        for rowid, id_, doc, uri, meta, embedding in conn.execute(
-            f"SELECT rowid, id, document, uri, metadata_json, embedding FROM records WHERE collection_pk = ? AND id IN ({marks})",
+        for id_, rowid, label, meta, embedding in conn.execute(
+            f"SELECT id, rowid, label, metadata_json, embedding FROM records WHERE collection_pk = ? AND id IN ({marks})",
             [collection_pk, *part],
         ):
-            found[id_] = (rowid, doc, uri, meta, embedding)
+            found[id_] = ExistingRow(rowid, label, meta, embedding)
     return found
+
+
+def allocate_labels(conn: sqlite3.Connection, count: int) -> int:
+    """Reserve ``count`` new index labels (never reused, store-wide); returns the first."""
+    first = int(conn.execute("SELECT next FROM label_counter").fetchone()[0])
+    conn.execute("UPDATE label_counter SET next = ?", (first + count,))
+    return first
 
 
 def next_rowid(conn: sqlite3.Connection) -> int:
@@ -110,10 +124,15 @@ def insert_records(
 ) -> None:
     """Insert new records (the caller has checked that none of the ids exist)."""
     first = next_rowid(conn)
+    first_label = allocate_labels(conn, len(ids))
     blobs = [row.astype("<f4", copy=False).tobytes() for row in embeddings]
     conn.executemany(
-        "INSERT INTO records (rowid, collection_pk, id, seq, embedding, document, uri, metadata_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(first + i, collection_pk, ids[i], seq, blobs[i], documents[i], uris[i], dump_metadata(metadatas[i])) for i in range(len(ids))],
+        "INSERT INTO records (rowid, collection_pk, id, seq, embedding, document, uri, metadata_json, label) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (first + i, collection_pk, ids[i], seq, blobs[i], documents[i], uris[i], dump_metadata(metadatas[i]), first_label + i)
+            for i in range(len(ids))
+        ],
     )
     meta_rows = [row for i in range(len(ids)) for row in encode_metadata_rows(collection_pk, first + i, metadatas[i])]
     if meta_rows:
@@ -123,20 +142,24 @@ def insert_records(
 def update_record(
     conn: sqlite3.Connection,
     collection_pk: int,
-    rowid: int,
-    seq: int | None,
+    existing: ExistingRow,
+    seq: int,
     embedding: npt.NDArray[np.float32] | None,
     document: str | None,
     uri: str | None,
     metadata: dict[str, Any] | None,
     metadata_changed: bool,
 ) -> None:
-    """Overwrite the given fields of one record (``None`` leaves a field as it is)."""
+    """Overwrite the given fields of one record (``None`` leaves a field as it is).
+
+    A new vector gets a new label, and the old label a tombstone at ``seq``.
+    """
     sets: list[str] = []
     params: list[Any] = []
     if embedding is not None:
-        sets += ["embedding = ?", "seq = ?"]
-        params += [embedding.astype("<f4", copy=False).tobytes(), seq]
+        sets += ["embedding = ?", "seq = ?", "label = ?"]
+        params += [embedding.astype("<f4", copy=False).tobytes(), seq, allocate_labels(conn, 1)]
+        conn.execute("INSERT INTO tombstones (collection_pk, label, seq) VALUES (?, ?, ?)", (collection_pk, existing.label, seq))
     if document is not None:
         sets.append("document = ?")
         params.append(document)
@@ -146,20 +169,21 @@ def update_record(
     if metadata_changed:
         sets.append("metadata_json = ?")
         params.append(dump_metadata(metadata))
-        conn.execute("DELETE FROM record_metadata WHERE record_rowid = ?", (rowid,))
-        rows = encode_metadata_rows(collection_pk, rowid, metadata)
+        conn.execute("DELETE FROM record_metadata WHERE record_rowid = ?", (existing.rowid,))
+        rows = encode_metadata_rows(collection_pk, existing.rowid, metadata)
         if rows:
             conn.executemany("INSERT INTO record_metadata VALUES (?, ?, ?, ?, ?, ?)", rows)
     if sets:
-        conn.execute(f"UPDATE records SET {', '.join(sets)} WHERE rowid = ?", [*params, rowid])
+        conn.execute(f"UPDATE records SET {', '.join(sets)} WHERE rowid = ?", [*params, existing.rowid])
 
 
-def delete_rows(conn: sqlite3.Connection, collection_pk: int, rowids: Sequence[int], seq: int) -> None:
-    """Delete records by rowid and leave tombstones for the vector indexes."""
-    for part in chunks(rowids):
+def delete_rows(conn: sqlite3.Connection, collection_pk: int, rows: Sequence[tuple[int, int]], seq: int) -> None:
+    """Delete records given as ``(rowid, label)`` and leave tombstones for the vector indexes."""
+    for part in chunks(rows):
         marks = ", ".join("?" for _ in part)
-        conn.execute(f"DELETE FROM records WHERE rowid IN ({marks})", list(part))
-    conn.executemany("INSERT INTO tombstones (collection_pk, label, seq) VALUES (?, ?, ?)", [(collection_pk, r, seq) for r in rowids])
+        conn.execute(f"DELETE FROM records WHERE rowid IN ({marks})", [rowid for rowid, _ in part])
+    tombstones = [(collection_pk, label, seq) for _, label in rows]
+    conn.executemany("INSERT INTO tombstones (collection_pk, label, seq) VALUES (?, ?, ?)", tombstones)
 
 
 def decode_embedding(blob: bytes) -> npt.NDArray[np.float32]:
@@ -175,7 +199,7 @@ def ids_condition(ids: Sequence[str] | None, params: list[Any]) -> str:
     return "r.id IN (SELECT value FROM json_each(?))"
 
 
-def rowids_condition(rowids: Sequence[int], params: list[Any]) -> str:
-    """SQL restricting ``records r`` to ``rowids`` (one parameter)."""
-    params.append(json.dumps([int(r) for r in rowids]))
-    return "r.rowid IN (SELECT value FROM json_each(?))"
+def labels_condition(labels: Sequence[int], params: list[Any]) -> str:
+    """SQL restricting ``records r`` to the index ``labels`` (one parameter)."""
+    params.append(json.dumps([int(label) for label in labels]))
+    return "r.label IN (SELECT value FROM json_each(?))"

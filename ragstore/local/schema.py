@@ -6,8 +6,10 @@ SQLite is the source of truth, vectors included. Tables:
   counts the writes that changed vectors; ``tombstone_floor`` is the newest
   sequence whose tombstones were pruned (an index older than it must rebuild).
 - ``records``: one row per record. ``rowid`` (AUTOINCREMENT, never reused) is
-  the insertion order and the label in the HNSW index; ``seq`` is the write
-  that last changed the record's vector.
+  the insertion order. ``label`` names the record's current vector in the HNSW
+  index: every new vector gets a fresh label (from ``label_counter``) and the
+  old one is tombstoned, so hnswlib never updates a point in place (which can
+  cut other points off the graph). ``seq`` is the write that set the vector.
 - ``record_metadata``: typed key/value rows for filtering. ``value`` has no
   type affinity so SQLite compares ints and floats numerically, while ``type``
   (``s``, ``i``, ``f``, ``b``) keeps bools apart from numbers; ``in_array``
@@ -62,9 +64,15 @@ CREATE TABLE records (
     document TEXT,
     uri TEXT,
     metadata_json TEXT,
+    label INTEGER NOT NULL,
     UNIQUE (collection_pk, id)
 );
 CREATE INDEX records_by_seq ON records (collection_pk, seq);
+CREATE UNIQUE INDEX records_by_label ON records (label);
+CREATE TABLE label_counter (
+    next INTEGER NOT NULL
+);
+INSERT INTO label_counter (next) VALUES (1);
 CREATE TABLE record_metadata (
     collection_pk INTEGER NOT NULL,
     record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
