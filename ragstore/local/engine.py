@@ -35,13 +35,14 @@ import numpy.typing as npt
 
 from ragstore import __version__
 from ragstore.configuration import apply_modification, build_configuration
-from ragstore.errors import AuthorizationError, InvalidArgumentError, InvalidDimensionException, NotFoundError
+from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException, NotFoundError
 from ragstore.filters import combine, parse_where, parse_where_document
 from ragstore.local import catalog, records
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
 from ragstore.local.index import VectorIndex
 from ragstore.local.reads import get_result, query_result, search
+from ragstore.local.sql_filters import compile_filter
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 from ragstore.validation import (
@@ -288,8 +289,6 @@ class LocalAPI:
         """Validate a record set again (the engine trusts no caller)."""
         ids = normalize_ids(rs.ids, op)
         if len(ids) > MAX_BATCH_SIZE:
-            from ragstore.errors import BatchSizeExceededError
-
             raise BatchSizeExceededError(f"Batch size {len(ids)} exceeds maximum batch size {MAX_BATCH_SIZE}")
         embeddings = normalize_embeddings(rs.embeddings, op) if rs.embeddings is not None else None
         allow_none = op != "add"
@@ -457,8 +456,6 @@ class LocalAPI:
     @staticmethod
     def _selection(row: CollectionRow, ids: list[str] | None, node: Any) -> tuple[str, list[Any]]:
         """SQL condition (on ``records r``) selecting the collection's matching records."""
-        from ragstore.local.sql_filters import compile_filter
-
         params: list[Any] = [row.pk]
         id_sql = records.ids_condition(ids, params)
         filter_sql, filter_params = compile_filter(node, row.pk)

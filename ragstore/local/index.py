@@ -86,21 +86,20 @@ class VectorIndex:
         """Add ``vectors`` under ``labels``, then drop ``deleted`` labels.
 
         Labels are fresh for every new vector (see ``records.label``), so hnswlib never
-        overwrites a point in place; an already-present label would be overwritten.
+        overwrites a point in place.
         """
         if len(labels):
-            is_new = np.fromiter((int(label) not in self.labels for label in labels), dtype=bool, count=len(labels))
-            self._reserve(int(is_new.sum()))
+            self._reserve(len(labels))
             # Never reuse deleted slots (replace_deleted): hnswlib then links new points poorly and
             # nearest neighbours go missing. Deleted slots stay in the graph as waypoints until
             # catch_up() rebuilds the index (see _needs_compaction).
             self._index.add_items(vectors, labels, num_threads=num_threads, replace_deleted=False)
-            self.labels.update(int(label) for label in labels[is_new])
-        for label in deleted:
-            if label in self.labels:
-                self._index.mark_deleted(label)
-                self.labels.discard(label)
-        self.unsaved_changes += len(labels)
+            self.labels.update(labels.tolist())
+        dropped = [label for label in deleted if label in self.labels]
+        for label in dropped:
+            self._index.mark_deleted(label)
+        self.labels.difference_update(dropped)
+        self.unsaved_changes += len(labels) + len(dropped)
 
     def _reserve(self, new_items: int) -> None:
         capacity = self._index.get_max_elements()
@@ -128,7 +127,6 @@ class VectorIndex:
             )
         ]
         self.apply(np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32), deleted)
-        self.unsaved_changes += len(deleted)
         self.applied_seq = last_seq
         if self._needs_compaction():
             self._rebuild(conn, collection_pk, num_threads)
