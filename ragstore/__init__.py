@@ -5,6 +5,7 @@ Three client modes share one API (chromadb's, so ``import ragstore as chromadb``
 - :func:`EphemeralClient` / :func:`Client`: in memory, independent per instance.
 - :func:`PersistentClient`: SQLite plus index files under ``path``; safe with
   several processes on one path and with ``kill -9`` at any moment.
+- :func:`HttpClient`: a ``ragstore run`` server (or any Chroma REST v2 server).
 
 Example:
     >>> import ragstore
@@ -31,6 +32,7 @@ from ragstore.embeddings import (
     register_embedding_function,
 )
 from ragstore.errors import (
+    AuthenticationError,
     AuthorizationError,
     BatchSizeExceededError,
     ClosedError,
@@ -40,6 +42,8 @@ from ragstore.errors import (
     InvalidDimensionException,
     NotFoundError,
     RagstoreError,
+    RequestTooLargeError,
+    ServerConnectionError,
     UniqueConstraintError,
 )
 from ragstore.settings import Settings
@@ -89,6 +93,51 @@ def PersistentClient(  # noqa: N802
     return ClientAPI(LocalAPI(path, settings), settings, tenant, database)
 
 
+def HttpClient(  # noqa: N802
+    host: str = "localhost",
+    port: int = 8000,
+    ssl: bool = False,
+    headers: dict[str, str] | None = None,
+    settings: Settings | None = None,
+    tenant: str = DEFAULT_TENANT,
+    database: str = DEFAULT_DATABASE,
+    timeout: float | None = 300.0,
+) -> ClientAPI:
+    """A client of a server started with ``ragstore run`` (same API as the embedded clients).
+
+    Raises :class:`ServerConnectionError` (naming the address) when no server answers.
+
+    Args:
+        host: Host name, or a full ``http(s)://host:port`` URL.
+        port: TCP port (ignored when ``host`` is a URL).
+        ssl: Use HTTPS.
+        headers: Extra headers on every request, e.g. ``{"Authorization": "Bearer <token>"}``.
+        settings: Client settings (``chroma_client_auth_credentials`` sends a token).
+        tenant: Tenant to work in (must exist).
+        database: Database to work in (must exist).
+        timeout: Seconds to wait for an answer (connecting gives up after 10 s).
+
+    Example:
+        >>> try:
+        ...     HttpClient(port=9)  # nothing listens on port 9
+        ... except ServerConnectionError as exc:
+        ...     print(str(exc)[:60])
+        Could not connect to a ragstore server at http://localhost:9
+
+    """
+    from ragstore.http.client import HttpAPI
+    from ragstore.http.transport import request_headers, server_url
+
+    settings = (settings or Settings()).replace(chroma_server_host=host, chroma_server_http_port=port, chroma_server_ssl_enabled=ssl)
+    merged = {**(settings.chroma_server_headers or {}), **(headers or {})}
+    api = HttpAPI(server_url(host, port, ssl), request_headers(merged, settings), timeout=timeout)
+    try:
+        return ClientAPI(api, settings, tenant, database)
+    except BaseException:
+        api.close()
+        raise
+
+
 def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:  # noqa: N802
     """A client configured by ``settings``: persistent when ``is_persistent``, else in memory.
 
@@ -106,6 +155,7 @@ def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, datab
 __all__ = [
     "DEFAULT_DATABASE",
     "DEFAULT_TENANT",
+    "AuthenticationError",
     "AuthorizationError",
     "BatchSizeExceededError",
     "Client",
@@ -119,6 +169,7 @@ __all__ = [
     "EphemeralClient",
     "GetResult",
     "HashingEmbeddingFunction",
+    "HttpClient",
     "Include",
     "InternalError",
     "InvalidArgumentError",
@@ -128,6 +179,8 @@ __all__ = [
     "PersistentClient",
     "QueryResult",
     "RagstoreError",
+    "RequestTooLargeError",
+    "ServerConnectionError",
     "Settings",
     "UniqueConstraintError",
     "Where",

@@ -12,12 +12,15 @@ through :func:`error_class_for`, a registry derived from the classes themselves.
     ├── InvalidArgumentError        (also ValueError)   400
     │   ├── DuplicateIDError                            400
     │   ├── InvalidDimensionException                   400
-    │   └── BatchSizeExceededError                      400
+    │   ├── BatchSizeExceededError                      400
+    │   └── RequestTooLargeError                        413
     ├── NotFoundError               (also ValueError)   404
     ├── UniqueConstraintError       (also ValueError)   409
+    ├── AuthenticationError                             401 (403 for a wrong token)
     ├── AuthorizationError                              403
     ├── InternalError                                   500
-    └── ClosedError                                     500
+    ├── ClosedError                                     500
+    └── ServerConnectionError       (also ConnectionError) no server answered
 
 Validation errors are also ``ValueError`` so code written as
 ``except ValueError`` against chromadb keeps working.
@@ -81,6 +84,13 @@ class BatchSizeExceededError(InvalidArgumentError):
     wire_name = "BatchSizeExceededError"
 
 
+class RequestTooLargeError(InvalidArgumentError):
+    """An HTTP request body is larger than the server accepts (``--max-body-size``)."""
+
+    status_code = 413
+    wire_name = "RequestTooLarge"
+
+
 class NotFoundError(RagstoreError, ValueError):
     """A collection, tenant or database does not exist."""
 
@@ -93,6 +103,13 @@ class UniqueConstraintError(RagstoreError, ValueError):
 
     status_code = 409
     wire_name = "UniqueConstraintError"
+
+
+class AuthenticationError(RagstoreError):
+    """The server wants a token and got none (401) or a wrong one (403)."""
+
+    status_code = 401
+    wire_name = "AuthError"
 
 
 class AuthorizationError(RagstoreError):
@@ -114,6 +131,13 @@ class ClosedError(RagstoreError):
 
     status_code = 500
     wire_name = "ClosedError"
+
+
+class ServerConnectionError(RagstoreError, ConnectionError):
+    """No ragstore server answered at the client's address (refused, unresolvable or timed out)."""
+
+    status_code = 503
+    wire_name = "ServerUnavailable"
 
 
 def _all_subclasses(cls: type[RagstoreError]) -> list[type[RagstoreError]]:

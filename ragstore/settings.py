@@ -36,6 +36,10 @@ class Settings:
         chroma_server_http_port: Port for HTTP clients.
         chroma_server_ssl_enabled: Whether HTTP clients use TLS.
         chroma_server_headers: Extra headers HTTP clients send.
+        chroma_client_auth_provider: chromadb's provider path; a ``basic`` one sends
+            ``Authorization: Basic``, anything else a token.
+        chroma_client_auth_credentials: The token (or ``user:password`` for basic auth).
+        chroma_auth_token_transport_header: ``"Authorization"`` (bearer, the default) or ``"X-Chroma-Token"``.
 
     """
 
@@ -48,6 +52,9 @@ class Settings:
     chroma_server_http_port: int | None = None
     chroma_server_ssl_enabled: bool = False
     chroma_server_headers: dict[str, str] | None = None
+    chroma_client_auth_provider: str | None = None
+    chroma_client_auth_credentials: str | None = None
+    chroma_auth_token_transport_header: str | None = None
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied."""

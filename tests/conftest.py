@@ -9,13 +9,14 @@ tests). Tests that are about embeddings use the real default; others may pass
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
 import ragstore
 
-MODES = ["ephemeral", "persistent"]
+MODES = ["ephemeral", "persistent", "http"]
 
 ClientFactory = Callable[..., ragstore.ClientAPI]
 
@@ -35,20 +36,41 @@ def client_factory(mode: str, tmp_path: Path) -> Iterator[ClientFactory]:
     so it returns the first client again).
     """
     made: list[ragstore.ClientAPI] = []
+    servers = ExitStack()
 
     def make(settings: ragstore.Settings | None = None, **kwargs: object) -> ragstore.ClientAPI:
         if mode == "ephemeral":
             if kwargs.get("reopen") and made:
                 return made[0]
             new = ragstore.EphemeralClient(settings=settings)
-        else:
+        elif mode == "persistent":
             new = ragstore.PersistentClient(path=tmp_path / "store", settings=settings)
+        else:
+            new = _in_process_http_client(tmp_path / "store", settings or ragstore.Settings(), servers)
         made.append(new)
         return new
 
-    yield make
-    for c in made:
-        c.close()
+    with servers:
+        yield make
+        for c in made:
+            c.close()
+
+
+def _in_process_http_client(path: Path, settings: ragstore.Settings, servers: ExitStack) -> ragstore.ClientAPI:
+    """An HTTP client talking to a server app over an in-process ASGI transport.
+
+    Each call wraps a new ``LocalAPI`` on ``path`` (as a new PersistentClient would), so
+    "reopening" goes through a fresh engine; the server's settings are the client's.
+    """
+    from starlette.testclient import TestClient
+
+    from ragstore.http.client import HttpAPI
+    from ragstore.local import LocalAPI
+    from ragstore.server import create_app
+
+    app = create_app(LocalAPI(path, settings.replace(is_persistent=True, persist_directory=str(path))))
+    transport = servers.enter_context(TestClient(app, base_url="http://testserver"))  # runs the app's lifespan
+    return ragstore.ClientAPI(HttpAPI("http://testserver", session=transport), settings)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 
 import ragstore
 from ragstore.errors import (
+    AuthenticationError,
     AuthorizationError,
     BatchSizeExceededError,
     ClosedError,
@@ -26,6 +27,8 @@ from ragstore.errors import (
     InvalidDimensionException,
     NotFoundError,
     RagstoreError,
+    RequestTooLargeError,
+    ServerConnectionError,
     UniqueConstraintError,
     error_class_for,
     error_classes,
@@ -665,6 +668,9 @@ def test_error_tree(client: ragstore.ClientAPI) -> None:
         AuthorizationError: ("AuthorizationError", 403),
         InternalError: ("InternalError", 500),
         ClosedError: ("ClosedError", 500),
+        RequestTooLargeError: ("RequestTooLarge", 413),
+        AuthenticationError: ("AuthError", 401),
+        ServerConnectionError: ("ServerUnavailable", 503),
     }
     for cls, (wire_name, status) in expected.items():
         assert cls in classes
@@ -673,7 +679,8 @@ def test_error_tree(client: ragstore.ClientAPI) -> None:
         assert issubclass(cls, InvalidArgumentError) and issubclass(cls, ValueError)
     assert issubclass(NotFoundError, ValueError) and issubclass(UniqueConstraintError, ValueError)
     assert not issubclass(AuthorizationError, ValueError) and not issubclass(InternalError, ValueError)
-    assert {cls.status_code for cls in classes} <= {400, 403, 404, 409, 500}
+    assert {cls.status_code for cls in classes} <= {400, 401, 403, 404, 409, 413, 500, 503}
+    assert issubclass(ServerConnectionError, ConnectionError)
     for cls in classes:
         assert cls.__module__ == "ragstore.errors", f"{cls.__name__} lives outside the error tree module"
     assert all(getattr(ragstore, cls.__name__) is cls for cls in expected)

@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -620,13 +621,16 @@ def test_query_for_a_large_share_of_the_collection_is_exact(client: ragstore.Cli
         np.testing.assert_allclose(np.sort(got), best, rtol=0, atol=tolerance(space, q, vectors))
 
 
-def test_index_is_rebuilt_once_stale_slots_outnumber_live_ones(client: ragstore.ClientAPI) -> None:
+@pytest.mark.parametrize("embedded", ["ephemeral", "persistent"])
+def test_index_is_rebuilt_once_stale_slots_outnumber_live_ones(embedded: str, tmp_path: Path) -> None:
     """White box: deleted slots never outnumber live records for long.
 
     A new vector gets a new label and retires the old one (hnswlib never updates in place),
     so replaced vectors count as deleted slots; past that point the next catch-up rebuilds
-    the index from the live records.
+    the index from the live records. (It inspects the engine's index cache, so it runs on
+    the embedded modes; over HTTP the same engine sits behind the server.)
     """
+    client = ragstore.EphemeralClient() if embedded == "ephemeral" else ragstore.PersistentClient(tmp_path / "store")
     col = client.create_collection("stale", configuration={"hnsw": {"space": "l2", "num_threads": 1}}, embedding_function=None)
     rng = np.random.default_rng(0)
     ids = [f"r{i}" for i in range(20)]
@@ -646,6 +650,7 @@ def test_index_is_rebuilt_once_stale_slots_outnumber_live_ones(client: ragstore.
     col.delete(ids=ids[10:11])  # 11 deleted > 9 live: rebuilt
     assert (stale(), len(index.labels), index._index.get_current_count()) == (0, 9, 9)
     assert col.query(query_embeddings=rng.random((1, 4)), n_results=9, include=[])["ids"][0] != []
+    client.close()
 
 
 def test_upserting_an_unchanged_vector_leaves_the_index_alone(client: ragstore.ClientAPI) -> None:

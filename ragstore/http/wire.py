@@ -1,0 +1,289 @@
+"""Chroma's REST v2 wire format: the pure encoding shared by the server and both HTTP clients.
+
+Nothing here does I/O. The server decodes request bodies with these
+functions (so untrusted input meets the same checks as local calls) and the
+clients decode responses with them, so both ends agree by construction.
+
+Embeddings travel as JSON float arrays or, faster, as base64 strings of
+little-endian float32 (what chromadb's client sends when the server's
+pre-flight check says ``supports_base64_encoding``). Responses always use
+float arrays, as ``chroma run`` does.
+
+Example:
+    >>> import numpy as np
+    >>> payload = encode_embeddings(np.array([[1.0, 2.0]], dtype=np.float32))
+    >>> payload
+    ['AACAPwAAAEA=']
+    >>> decode_embeddings(payload, "add").tolist()
+    [[1.0, 2.0]]
+
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import orjson
+
+from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError, error_class_for
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
+from ragstore.validation import normalize_embeddings
+
+API_PREFIX = "/api/v2"
+JSON_CONTENT_TYPE = "application/json"
+
+
+# ---------------------------------------------------------------------- JSON
+
+
+def dumps(value: Any) -> bytes:
+    """Serialise to JSON bytes (numpy arrays included, NaN as ``null``)."""
+    return orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def loads(body: bytes | str) -> Any:
+    """Parse JSON; malformed input is an :class:`InvalidArgumentError`.
+
+    Example:
+        >>> loads(b'{"a": 1}')
+        {'a': 1}
+
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidArgumentError(f"Failed to parse the request body as JSON: {exc}") from None
+
+
+def json_object(body: bytes, what: str) -> dict[str, Any]:
+    """Parse a request body that must be a JSON object (an empty body is ``{}``)."""
+    if not body.strip():
+        return {}
+    value = loads(body)
+    if not isinstance(value, dict):
+        raise InvalidArgumentError(f"Expected the {what} request body to be a JSON object, got {type(value).__name__}")
+    return value
+
+
+# ---------------------------------------------------------------------- embeddings
+
+
+def encode_embeddings(embeddings: npt.NDArray[np.float32]) -> list[str]:
+    """One base64 string of little-endian float32 per row."""
+    rows = np.ascontiguousarray(embeddings, dtype="<f4")
+    return [base64.b64encode(row.tobytes()).decode("ascii") for row in rows]
+
+
+def decode_embeddings(payload: Any, op: str) -> npt.NDArray[np.float32]:
+    """Float arrays or base64 strings (not mixed) → a checked ``(n, d)`` float32 array.
+
+    Raises:
+        InvalidArgumentError: not a list, mixed forms, bad base64, ragged, NaN or inf.
+
+    """
+    if isinstance(payload, list) and payload and all(isinstance(item, str) for item in payload):
+        try:
+            raw = [base64.b64decode(item, validate=True) for item in payload]
+        except (binascii.Error, ValueError):
+            raise InvalidArgumentError(f"Expected base64-encoded float32 embeddings in {op}") from None
+        sizes = {len(r) for r in raw}
+        if len(sizes) != 1 or next(iter(sizes)) % 4:
+            raise InvalidArgumentError(f"Expected base64 embeddings of equal length, a multiple of 4 bytes, in {op}")
+        array = np.frombuffer(b"".join(raw), dtype="<f4").reshape(len(raw), -1)
+        return normalize_embeddings(array.astype(np.float32), op)
+    if isinstance(payload, list) and any(isinstance(item, str) for item in payload):
+        raise InvalidArgumentError(f"Expected embeddings to be all float arrays or all base64 strings in {op}, not a mix")
+    if not isinstance(payload, list):
+        raise InvalidArgumentError(f"Expected embeddings to be a list in {op}, got {type(payload).__name__}")
+    return normalize_embeddings(payload, op)
+
+
+def decode_update_embeddings(payload: Any, op: str) -> npt.NDArray[np.float32] | None:
+    """Like :func:`decode_embeddings`, but ``null`` (or all-``null`` items) means "keep the vectors"."""
+    if payload is None or (isinstance(payload, list) and payload and all(item is None for item in payload)):
+        return None
+    if isinstance(payload, list) and any(item is None for item in payload):
+        raise InvalidArgumentError(f"Expected either every embedding or none in {op}; ragstore cannot update only some vectors")
+    return decode_embeddings(payload, op)
+
+
+# ---------------------------------------------------------------------- records
+
+
+def records_to_json(records: RecordSet) -> dict[str, Any]:
+    """A record set as an add/upsert/update body (embeddings as base64)."""
+    return {
+        "ids": records.ids,
+        "embeddings": encode_embeddings(records.embeddings) if records.embeddings is not None else None,
+        "metadatas": list(records.metadatas) if records.metadatas is not None else None,
+        "documents": list(records.documents) if records.documents is not None else None,
+        "uris": list(records.uris) if records.uris is not None else None,
+    }
+
+
+def records_from_json(data: dict[str, Any], op: str) -> RecordSet:
+    """An add/upsert/update body as a record set; the engine validates the rest.
+
+    Example:
+        >>> records_from_json({"ids": ["a"], "embeddings": [[1, 2]]}, "add").embeddings.tolist()
+        [[1.0, 2.0]]
+
+    """
+    if "ids" not in data:
+        raise InvalidArgumentError(f"Expected ids in the {op} request body")
+    if op == "update":
+        embeddings = decode_update_embeddings(data.get("embeddings"), op)
+    elif data.get("embeddings") is None:
+        raise InvalidArgumentError(f"Expected embeddings in the {op} request body (clients embed documents before sending)")
+    else:
+        embeddings = decode_embeddings(data["embeddings"], op)
+    return RecordSet(data["ids"], embeddings, data.get("metadatas"), data.get("documents"), data.get("uris"))
+
+
+# ---------------------------------------------------------------------- collections
+
+
+def collection_to_json(model: CollectionModel) -> dict[str, Any]:
+    """A collection as ``chroma run`` describes it (``schema`` is always ``null``)."""
+    config = dict(model.configuration_json)
+    config.setdefault("spann", None)
+    config.setdefault("embedding_function", None)
+    return {
+        "id": str(model.id),
+        "name": model.name,
+        "configuration_json": config,
+        "schema": None,
+        "metadata": model.metadata,
+        "dimension": model.dimension,
+        "tenant": model.tenant,
+        "database": model.database,
+        "log_position": 0,
+        "version": 0,
+    }
+
+
+def collection_from_json(data: Any) -> CollectionModel:
+    """The inverse of :func:`collection_to_json`."""
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"Expected a collection object from the server, got {type(data).__name__}")
+    config = {k: v for k, v in (data.get("configuration_json") or {}).items() if not (k == "spann" and v is None)}
+    return CollectionModel(
+        id=uuid.UUID(data["id"]),
+        name=data["name"],
+        metadata=data.get("metadata"),
+        configuration_json=config,
+        dimension=data.get("dimension"),
+        tenant=data.get("tenant", DEFAULT_TENANT),
+        database=data.get("database", DEFAULT_DATABASE),
+    )
+
+
+def parse_collection_id(text: str) -> uuid.UUID:
+    """A collection id from a URL path; a malformed one is an :class:`InvalidArgumentError`."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise InvalidArgumentError(f"Invalid collection ID format, expected UUID, got {text[:100]!r}") from None
+
+
+# ---------------------------------------------------------------------- results
+
+
+def get_result_to_json(result: GetResult) -> dict[str, Any]:
+    """A ``GetResult`` as the wire's ``GetResponse`` (``included`` becomes ``include``)."""
+    return {
+        "ids": result["ids"],
+        "embeddings": result["embeddings"],
+        "documents": result["documents"],
+        "uris": result["uris"],
+        "metadatas": result["metadatas"],
+        "include": result["included"],
+    }
+
+
+def get_result_from_json(data: dict[str, Any], include: Sequence[str]) -> GetResult:
+    """The inverse of :func:`get_result_to_json` (embeddings back to float32 arrays)."""
+    embeddings = data.get("embeddings")
+    return {
+        "ids": data["ids"],
+        "embeddings": _matrix(embeddings) if embeddings is not None else None,
+        "documents": data.get("documents"),
+        "uris": data.get("uris"),
+        "included": list(include),
+        "data": None,
+        "metadatas": data.get("metadatas"),
+    }
+
+
+def query_result_to_json(result: QueryResult) -> dict[str, Any]:
+    """A ``QueryResult`` as the wire's ``QueryResponse``."""
+    return {
+        "ids": result["ids"],
+        "embeddings": result["embeddings"],
+        "documents": result["documents"],
+        "uris": result["uris"],
+        "metadatas": result["metadatas"],
+        "distances": result["distances"],
+        "include": result["included"],
+    }
+
+
+def query_result_from_json(data: dict[str, Any], include: Sequence[str]) -> QueryResult:
+    """The inverse of :func:`query_result_to_json`."""
+    embeddings = data.get("embeddings")
+    return {
+        "ids": data["ids"],
+        "embeddings": [_matrix(rows) for rows in embeddings] if embeddings is not None else None,
+        "documents": data.get("documents"),
+        "uris": data.get("uris"),
+        "included": list(include),
+        "data": None,
+        "metadatas": data.get("metadatas"),
+        "distances": data.get("distances"),
+    }
+
+
+def _matrix(rows: list[list[float]]) -> npt.NDArray[np.float32]:
+    array = np.asarray(rows, dtype=np.float32)
+    return array if array.ndim == 2 else array.reshape(len(rows), 0)
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def error_to_json(exc: RagstoreError) -> dict[str, str]:
+    """``{"error": <wire name>, "message": ...}`` for an error the server sends.
+
+    Example:
+        >>> from ragstore.errors import NotFoundError
+        >>> error_to_json(NotFoundError("Collection [x] does not exist"))
+        {'error': 'NotFoundError', 'message': 'Collection [x] does not exist'}
+
+    """
+    return {"error": exc.name(), "message": exc.message}
+
+
+def error_from_json(status: int, body: bytes) -> RagstoreError:
+    """The error a server's non-2xx answer stands for, as the same class it was raised as.
+
+    Example:
+        >>> type(error_from_json(404, b'{"error": "NotFoundError", "message": "gone"}')).__name__
+        'NotFoundError'
+
+    """
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("error"), str):
+        return error_class_for(data["error"])(str(data.get("message", "")))
+    text = body.decode("utf-8", "replace").strip()[:500]
+    if status == 404:
+        return NotFoundError(f"HTTP 404 from the server: {text or 'Not Found'}")
+    return RagstoreError(f"HTTP {status} from the server: {text}")

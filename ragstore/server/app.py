@@ -1,0 +1,119 @@
+"""``create_app``: the REST v2 server as a FastAPI application around one ``LocalAPI``.
+
+There is no second engine: the server wraps the same ``LocalAPI`` a
+``PersistentClient`` uses, so every mode answers alike. Middleware order
+(outermost first): token auth (headers only, before any body is read), then
+the body-size limit, then FastAPI.
+
+Example:
+    >>> from ragstore.local import LocalAPI
+    >>> app = create_app(LocalAPI(None), ServerConfig())
+    >>> app.title
+    'ragstore'
+
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ragstore import __version__
+from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError
+from ragstore.local import LocalAPI
+from ragstore.server import routes_collections, routes_system
+from ragstore.server.handlers import error_response, json_response
+from ragstore.server.security import ASGIApp, BodyLimit, TokenAuth
+
+DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerConfig:
+    """How the server guards itself.
+
+    Attributes:
+        auth_token: Required token (``Authorization: Bearer`` or ``X-Chroma-Token``);
+            ``None`` serves without authentication. Defaults to ``RAGSTORE_AUTH_TOKEN``.
+        max_body_size: Largest request body in bytes (larger ones get 413).
+
+    """
+
+    auth_token: str | None = dataclasses.field(default_factory=lambda: os.environ.get("RAGSTORE_AUTH_TOKEN") or None)
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE
+
+
+class RagstoreApp(FastAPI):
+    """The FastAPI app, with the guards of :class:`ServerConfig` around it."""
+
+    def __init__(self, api: LocalAPI, config: ServerConfig, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.state.api = api
+        self.state.config = config
+        guarded: ASGIApp = BodyLimit(super().__call__, config.max_body_size)
+        if config.auth_token:
+            guarded = TokenAuth(guarded, config.auth_token)
+        self._guarded = guarded
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """ASGI entry point."""
+        await self._guarded(scope, receive, send)
+
+
+async def _ragstore_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RagstoreError)
+    return error_response(exc)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
+    return error_response(InvalidArgumentError(f"Invalid request: {problems}"))
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFoundError(f"No such endpoint: {request.method} {request.url.path}"))
+    return json_response({"error": "HTTPError", "message": str(exc.detail)}, exc.status_code)
+
+
+def create_app(api: LocalAPI, config: ServerConfig | None = None) -> FastAPI:
+    """The server application for ``api`` (serve it with uvicorn).
+
+    The app closes ``api`` when it shuts down (saving index caches).
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        api.close()
+
+    app = RagstoreApp(
+        api,
+        config or ServerConfig(),
+        title="ragstore",
+        version=__version__,
+        description="Chroma-compatible REST v2 API of a ragstore store.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(RagstoreError, _ragstore_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.include_router(routes_system.router)
+    app.include_router(routes_collections.router)
+
+    @app.api_route("/api/v1/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
+    async def v1_gone(rest: str) -> Response:
+        return json_response({"error": "Unimplemented", "message": "The v1 API is deprecated. Please use /v2 apis"}, 410)
+
+    return app

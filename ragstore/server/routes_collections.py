@@ -1,0 +1,241 @@
+"""Collection and record routes under ``/api/v2/tenants/{tenant}/databases/{database}``.
+
+As in ``chroma run``: collections are read and deleted **by name**
+(``/collections/{name}``), modified and written **by id**
+(``/collections/{uuid}/add`` ...), and ``/collections/by-id/{uuid}`` reads by id.
+Bodies are parsed here and validated by the engine, the same checks a
+local call meets.
+
+Example:
+    >>> any(r.path.endswith("/query") for r in router.routes)
+    True
+
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ragstore.errors import InvalidArgumentError, NotFoundError
+from ragstore.http.wire import (
+    API_PREFIX,
+    collection_to_json,
+    decode_embeddings,
+    get_result_to_json,
+    parse_collection_id,
+    query_result_to_json,
+    records_from_json,
+)
+from ragstore.local import LocalAPI
+from ragstore.server import schemas
+from ragstore.server.handlers import call, engine, json_response, read_object
+from ragstore.types import DEFAULT_GET_INCLUDE, DEFAULT_QUERY_INCLUDE, CollectionModel
+
+router = APIRouter(prefix=f"{API_PREFIX}/tenants/{{tenant}}/databases/{{database}}")
+_ERRORS: dict[int | str, dict[str, Any]] = {"4XX": {"model": schemas.Error}}
+
+
+def _scoped(api: LocalAPI, collection_id: str, tenant: str, database: str) -> CollectionModel:
+    """The collection ``collection_id``, which must live in ``tenant``/``database``."""
+    model = api.get_collection_by_id(parse_collection_id(collection_id))
+    if (model.tenant, model.database) != (tenant, database):
+        raise NotFoundError(f"Collection [{collection_id}] does not exist")
+    return model
+
+
+# ---------------------------------------------------------------------- collections
+
+
+@router.get("/collections", tags=["collections"], responses={200: {"model": list[schemas.Collection]}, **_ERRORS})
+async def list_collections(request: Request, tenant: str, database: str, limit: int | None = None, offset: int | None = None) -> Response:
+    """Collections in creation order."""
+    models = await call(engine(request).list_collections, limit, offset, tenant, database)
+    return json_response([collection_to_json(m) for m in models])
+
+
+@router.post(
+    "/collections",
+    tags=["collections"],
+    openapi_extra=schemas.body(schemas.CreateCollection),
+    responses={200: {"model": schemas.Collection}, **_ERRORS},
+)
+async def create_collection(request: Request, tenant: str, database: str) -> Response:
+    """Create a collection; 409 if the name is taken, unless ``get_or_create``."""
+    data = await read_object(request, "create_collection")
+    if data.get("schema") is not None:
+        raise InvalidArgumentError("ragstore does not support schema; use configuration instead")
+    get_or_create = data.get("get_or_create", False)
+    if not isinstance(get_or_create, bool):
+        raise InvalidArgumentError(f"Expected get_or_create to be a boolean, got {type(get_or_create).__name__}")
+    configuration = data.get("configuration")
+    if configuration is not None and not isinstance(configuration, dict):
+        raise InvalidArgumentError(f"Expected configuration to be an object, got {type(configuration).__name__}")
+    model = await call(
+        engine(request).create_collection, data.get("name"), configuration, data.get("metadata"), get_or_create, tenant, database
+    )
+    return json_response(collection_to_json(model))
+
+
+@router.get("/collections_count", tags=["collections"], responses=_ERRORS)
+async def count_collections(request: Request, tenant: str, database: str) -> Response:
+    """How many collections the database holds."""
+    return json_response(await call(engine(request).count_collections, tenant, database))
+
+
+@router.get("/collections/by-id/{collection_id}", tags=["collections"], responses={200: {"model": schemas.Collection}, **_ERRORS})
+async def get_collection_by_id(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """A collection by its UUID."""
+    return json_response(collection_to_json(await call(_scoped, engine(request), collection_id, tenant, database)))
+
+
+@router.get("/collections/{name}", tags=["collections"], responses={200: {"model": schemas.Collection}, **_ERRORS})
+async def get_collection(request: Request, tenant: str, database: str, name: str) -> Response:
+    """A collection by name."""
+    return json_response(collection_to_json(await call(engine(request).get_collection, name, tenant, database)))
+
+
+@router.put(
+    "/collections/{collection_id}",
+    tags=["collections"],
+    openapi_extra=schemas.body(schemas.UpdateCollection),
+    responses={200: {"model": schemas.Collection}, **_ERRORS},
+)
+async def modify_collection(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """Rename, replace metadata or change search-time configuration; answers the updated collection."""
+    data = await read_object(request, "modify_collection")
+    api = engine(request)
+
+    def modify() -> CollectionModel:
+        model = _scoped(api, collection_id, tenant, database)
+        return api.modify_collection(model.id, data.get("new_name"), data.get("new_metadata"), data.get("new_configuration"))
+
+    return json_response(collection_to_json(await call(modify)))
+
+
+@router.delete("/collections/{name}", tags=["collections"], responses=_ERRORS)
+async def delete_collection(request: Request, tenant: str, database: str, name: str) -> Response:
+    """Delete a collection by name, with all its records and files."""
+    await call(engine(request).delete_collection, name, tenant, database)
+    return json_response({})
+
+
+# ---------------------------------------------------------------------- records
+
+
+async def _write(request: Request, op: str, tenant: str, database: str, collection_id: str) -> None:
+    data = await read_object(request, op)
+    api = engine(request)
+
+    def write() -> None:
+        model = _scoped(api, collection_id, tenant, database)
+        getattr(api, op)(model.id, records_from_json(data, op))
+
+    await call(write)
+
+
+@router.post(
+    "/collections/{collection_id}/add", tags=["records"], status_code=201, openapi_extra=schemas.body(schemas.AddRecords), responses=_ERRORS
+)
+async def add(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """Add records; ids that already exist are skipped."""
+    await _write(request, "add", tenant, database, collection_id)
+    return json_response({}, 201)
+
+
+@router.post("/collections/{collection_id}/upsert", tags=["records"], openapi_extra=schemas.body(schemas.AddRecords), responses=_ERRORS)
+async def upsert(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """Insert new records and update existing ones."""
+    await _write(request, "upsert", tenant, database, collection_id)
+    return json_response({})
+
+
+@router.post("/collections/{collection_id}/update", tags=["records"], openapi_extra=schemas.body(schemas.UpdateRecords), responses=_ERRORS)
+async def update(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """Update existing records; missing ids are ignored."""
+    await _write(request, "update", tenant, database, collection_id)
+    return json_response({})
+
+
+@router.post(
+    "/collections/{collection_id}/delete",
+    tags=["records"],
+    openapi_extra=schemas.body(schemas.DeleteRecords),
+    responses={200: {"model": schemas.DeleteResponse}, **_ERRORS},
+)
+async def delete(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """Delete records by id and/or filter; answers how many were really deleted."""
+    data = await read_object(request, "delete")
+    api = engine(request)
+
+    def delete_records() -> int:
+        model = _scoped(api, collection_id, tenant, database)
+        return api.delete(model.id, data.get("ids"), data.get("where") or None, data.get("where_document") or None, data.get("limit"))
+
+    return json_response({"deleted": await call(delete_records)})
+
+
+@router.post(
+    "/collections/{collection_id}/get",
+    tags=["records"],
+    openapi_extra=schemas.body(schemas.GetRecords),
+    responses={200: {"model": schemas.GetResponse}, **_ERRORS},
+)
+async def get(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """Records by id and/or filter, in insertion order."""
+    data = await read_object(request, "get")
+    api = engine(request)
+    include = data.get("include")
+
+    def get_records() -> Any:
+        model = _scoped(api, collection_id, tenant, database)
+        chosen = DEFAULT_GET_INCLUDE if include is None else include
+        result = api.get(
+            model.id, data.get("ids"), data.get("where"), data.get("where_document"), data.get("limit"), data.get("offset"), chosen
+        )
+        return get_result_to_json(result)
+
+    return json_response(await call(get_records))
+
+
+@router.post(
+    "/collections/{collection_id}/query",
+    tags=["records"],
+    openapi_extra=schemas.body(schemas.QueryRecords),
+    responses={200: {"model": schemas.QueryResponse}, **_ERRORS},
+)
+async def query(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """The nearest records to each query embedding, nearest first."""
+    data = await read_object(request, "query")
+    api = engine(request)
+    include = data.get("include")
+    n_results = data.get("n_results")
+
+    def query_records() -> Any:
+        model = _scoped(api, collection_id, tenant, database)
+        if data.get("query_embeddings") is None:
+            raise InvalidArgumentError("Expected query_embeddings in the query request body")
+        queries = decode_embeddings(data["query_embeddings"], "query")
+        chosen = DEFAULT_QUERY_INCLUDE if include is None else include
+        result = api.query(
+            model.id,
+            queries,
+            10 if n_results is None else n_results,
+            data.get("ids"),
+            data.get("where"),
+            data.get("where_document"),
+            chosen,
+        )
+        return query_result_to_json(result)
+
+    return json_response(await call(query_records))
+
+
+@router.get("/collections/{collection_id}/count", tags=["records"], responses=_ERRORS)
+async def count(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+    """How many records the collection holds."""
+    api = engine(request)
+    return json_response(await call(lambda: api.count(_scoped(api, collection_id, tenant, database).id)))

@@ -1,0 +1,167 @@
+"""ASGI middleware that guards the server before any handler runs.
+
+:class:`TokenAuth` checks a bearer token from the request headers alone, so
+an unauthenticated client never gets its body read. :class:`BodyLimit`
+refuses request bodies above a size: at once when ``Content-Length`` says so,
+otherwise while the body streams in. Both answer with Chroma's error shape.
+
+Example:
+    >>> async def app(scope, receive, send): ...
+    >>> guarded = TokenAuth(BodyLimit(app, max_bytes=1024), token="s3cret")
+    >>> guarded.token
+    's3cret'
+
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from ragstore.http.wire import API_PREFIX, dumps
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# Paths anyone may call: liveness checks and the API description (as chromadb's server does).
+OPEN_PATHS = frozenset(
+    {
+        f"{API_PREFIX}/heartbeat",
+        f"{API_PREFIX}/version",
+        f"{API_PREFIX}/healthcheck",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+    }
+)
+
+
+async def send_error(send: Send, status: int, name: str, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer with ``{"error": name, "message": message}`` and ``status``."""
+    payload = dumps({"error": name, "message": message})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(headers or [])],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+def presented_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    """The token in ``Authorization: Bearer <t>`` or ``X-Chroma-Token: <t>``, if any.
+
+    Example:
+        >>> presented_token([(b"authorization", b"Bearer abc")])
+        b'abc'
+        >>> presented_token([(b"x-chroma-token", b"abc")])
+        b'abc'
+
+    """
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, credentials = value.partition(b" ")
+            if scheme.lower() == b"bearer" and credentials.strip():
+                return credentials.strip()
+        elif name == b"x-chroma-token" and value.strip():
+            return value.strip()
+    return None
+
+
+class TokenAuth:
+    """Require a static token on every path outside :data:`OPEN_PATHS`.
+
+    Missing credentials answer 401, a wrong token 403 (``AuthError``); the
+    comparison takes constant time.
+    """
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token
+        self._expected = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
+            await self.app(scope, receive, send)
+            return
+        token = presented_token(scope["headers"])
+        if token is None:
+            await send_error(
+                send,
+                401,
+                "AuthError",
+                "Missing credentials: send 'Authorization: Bearer <token>' or 'X-Chroma-Token: <token>'",
+                [(b"www-authenticate", b"Bearer")],
+            )
+            return
+        if not hmac.compare_digest(token, self._expected):
+            await send_error(send, 403, "AuthError", "Forbidden")
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuse request bodies larger than ``max_bytes`` with 413 ``RequestTooLarge``.
+
+    A declared ``Content-Length`` is checked before anything is read; a chunked
+    body is buffered here up to the limit and then replayed to the app.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _message(self, size: int | None) -> str:
+        got = f"{size} bytes" if size is not None else "more bytes"
+        return (
+            f"Request body of {got} exceeds the server's limit of {self.max_bytes} bytes "
+            "(ragstore run --max-body-size); send smaller batches"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = [value for name, value in scope["headers"] if name == b"content-length"]
+        if declared:
+            try:
+                size = int(declared[0])
+            except ValueError:
+                await send_error(send, 400, "InvalidArgumentError", "Malformed Content-Length header")
+                return
+            if size > self.max_bytes:
+                await send_error(send, 413, "RequestTooLarge", self._message(size))
+                return
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_bytes:
+                await send_error(send, 413, "RequestTooLarge", self._message(None))
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
