@@ -23,6 +23,7 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
+from ragstore.admin import AdminClient as AdminClientAPI
 from ragstore.client import Client as ClientAPI
 from ragstore.collection import Collection, DeleteResult
 from ragstore.embeddings import (
@@ -138,6 +139,19 @@ def HttpClient(  # noqa: N802
         raise
 
 
+def AdminClient(settings: Settings | None = None) -> AdminClientAPI:  # noqa: N802
+    """A client for tenants and databases of the store ``settings`` describe (a server, a path, or memory).
+
+    Example:
+        >>> AdminClient().get_tenant("default_tenant")
+        {'name': 'default_tenant'}
+
+    """
+    from ragstore.admin import admin_client
+
+    return admin_client(settings)
+
+
 def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:  # noqa: N802
     """A client configured by ``settings``: persistent when ``is_persistent``, else in memory.
 
@@ -155,6 +169,8 @@ def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, datab
 __all__ = [
     "DEFAULT_DATABASE",
     "DEFAULT_TENANT",
+    "AdminClient",
+    "AdminClientAPI",
     "AuthenticationError",
     "AuthorizationError",
     "BatchSizeExceededError",

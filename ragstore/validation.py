@@ -426,7 +426,15 @@ def validate_collection_name(name: Any) -> str:
 
 
 def validate_tenant_or_database_name(name: Any, kind: str) -> str:
-    """Check a tenant or database name: a str of at least 3 characters."""
-    if not isinstance(name, str) or len(name) < 3:
-        raise InvalidArgumentError(f"Validation error: name: Expected {kind} name to be a str of at least 3 characters, got {_short(name)}")
+    """Check a tenant name (3-512 characters) or a database name (a collection name's rules, as chromadb).
+
+    Example:
+        >>> validate_tenant_or_database_name("acme", "tenant")
+        'acme'
+
+    """
+    if not isinstance(name, str) or not 3 <= len(name) <= 512:
+        raise InvalidArgumentError(f"Validation error: name: Expected {kind} name to be a str of 3-512 characters, got {_short(name)}")
+    if kind == "database":
+        validate_collection_name(name)
     return name
