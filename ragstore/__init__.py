@@ -5,7 +5,8 @@ Three client modes share one API (chromadb's, so ``import ragstore as chromadb``
 - :func:`EphemeralClient` / :func:`Client`: in memory, independent per instance.
 - :func:`PersistentClient`: SQLite plus index files under ``path``; safe with
   several processes on one path and with ``kill -9`` at any moment.
-- :func:`HttpClient`: a ``ragstore run`` server (or any Chroma REST v2 server).
+- :func:`HttpClient`: a ``ragstore run`` server (or any Chroma REST v2 server);
+  ``await`` :func:`AsyncHttpClient` for the same from asyncio code.
 
 Example:
     >>> import ragstore
@@ -24,6 +25,8 @@ from pathlib import Path
 __version__ = "0.1.0"
 
 from ragstore.admin import AdminClient as AdminClientAPI
+from ragstore.async_client import AsyncClient as AsyncClientAPI
+from ragstore.async_collection import AsyncCollection
 from ragstore.client import Client as ClientAPI
 from ragstore.collection import Collection, DeleteResult
 from ragstore.embeddings import (
@@ -126,12 +129,13 @@ def HttpClient(  # noqa: N802
         Could not connect to a ragstore server at http://localhost:9
 
     """
+    from ragstore.http.base import client_timeout
     from ragstore.http.client import HttpAPI
     from ragstore.http.transport import request_headers, server_url
 
     settings = (settings or Settings()).replace(chroma_server_host=host, chroma_server_http_port=port, chroma_server_ssl_enabled=ssl)
     merged = {**(settings.chroma_server_headers or {}), **(headers or {})}
-    api = HttpAPI(server_url(host, port, ssl), request_headers(merged, settings), timeout=timeout)
+    api = HttpAPI(server_url(host, port, ssl), request_headers(merged, settings), timeout=client_timeout(timeout))
     try:
         return ClientAPI(api, settings, tenant, database)
     except BaseException:
@@ -150,6 +154,54 @@ def AdminClient(settings: Settings | None = None) -> AdminClientAPI:  # noqa: N8
     from ragstore.admin import admin_client
 
     return admin_client(settings)
+
+
+async def AsyncHttpClient(  # noqa: N802
+    host: str = "localhost",
+    port: int = 8000,
+    ssl: bool = False,
+    headers: dict[str, str] | None = None,
+    settings: Settings | None = None,
+    tenant: str = DEFAULT_TENANT,
+    database: str = DEFAULT_DATABASE,
+    timeout: float | None = 300.0,
+) -> AsyncClientAPI:
+    """An asyncio client of a ``ragstore run`` server (a coroutine: await it to connect).
+
+    Arguments are :func:`HttpClient`'s. Collections are :class:`AsyncCollection` objects whose
+    methods are coroutines; embedding functions run in a worker thread, off the event loop.
+    Raises :class:`ServerConnectionError` (naming the address) when no server answers.
+
+    Example:
+        >>> import asyncio
+        >>> async def main() -> None:
+        ...     try:
+        ...         await AsyncHttpClient(port=9)  # nothing listens on port 9
+        ...     except ServerConnectionError as exc:
+        ...         print(str(exc)[:60])
+        >>> asyncio.run(main())
+        Could not connect to a ragstore server at http://localhost:9
+
+    With a server running::
+
+        client = await ragstore.AsyncHttpClient(host="localhost", port=8000)
+        col = await client.get_or_create_collection("docs")
+        await col.add(ids=["a"], documents=["apples are red"])
+        await client.close()
+
+    """
+    from ragstore.http.async_client import AsyncHttpAPI
+    from ragstore.http.base import client_timeout
+    from ragstore.http.transport import request_headers, server_url
+
+    settings = (settings or Settings()).replace(chroma_server_host=host, chroma_server_http_port=port, chroma_server_ssl_enabled=ssl)
+    merged = {**(settings.chroma_server_headers or {}), **(headers or {})}
+    api = AsyncHttpAPI(server_url(host, port, ssl), request_headers(merged, settings), timeout=client_timeout(timeout))
+    try:
+        return await AsyncClientAPI.create(api, settings, tenant, database)
+    except BaseException:
+        await api.close()
+        raise
 
 
 def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:  # noqa: N802
@@ -171,6 +223,9 @@ __all__ = [
     "DEFAULT_TENANT",
     "AdminClient",
     "AdminClientAPI",
+    "AsyncClientAPI",
+    "AsyncCollection",
+    "AsyncHttpClient",
     "AuthenticationError",
     "AuthorizationError",
     "BatchSizeExceededError",

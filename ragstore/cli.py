@@ -45,7 +45,13 @@ def main() -> None:
     type=click.IntRange(1024),
     help="Largest request body in bytes; larger ones get 413.",
 )
-@click.option("--log-level", default="info", show_default=True, type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="Server log verbosity; info prints only the start line and warnings, debug adds an access log.",
+)
 def run(path: str, host: str, port: int, auth_token: str | None, allow_reset: bool, max_body_size: int, log_level: str) -> None:
     """Serve a store over Chroma's REST v2 API until SIGINT or SIGTERM."""
     try:

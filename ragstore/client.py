@@ -17,24 +17,26 @@ from typing import Any
 
 from ragstore.api import API
 from ragstore.collection import Collection
-from ragstore.embeddings.base import build_embedding_function, describe_embedding_function, embedding_functions_conflict
-from ragstore.embeddings.default import default_embedding_function
-from ragstore.errors import InvalidArgumentError
+from ragstore.preparation import DEFAULT_EMBEDDING as DEFAULT_EMBEDDING
+from ragstore.preparation import check_schema, creation_configuration, resolve_embedding_function
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel
 
 
-class _DefaultEmbedding:
-    """Marker for "no embedding function given": use the persisted or default one."""
+class ClientBase:
+    """What every client (sync or async) holds and answers without I/O: settings, tenant, database."""
 
-    def __repr__(self) -> str:
-        return "DefaultEmbeddingFunction()"
+    def __init__(self, settings: Settings, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
+        self._settings = settings
+        self.tenant = str(tenant)
+        self.database = str(database)
+
+    def get_settings(self) -> Settings:
+        """The client's settings."""
+        return self._settings
 
 
-DEFAULT_EMBEDDING = _DefaultEmbedding()
-
-
-class Client:
+class Client(ClientBase):
     """A connection to one store, scoped to a tenant and database.
 
     Build one with :func:`ragstore.EphemeralClient`, :func:`ragstore.PersistentClient`
@@ -42,10 +44,8 @@ class Client:
     """
 
     def __init__(self, api: API, settings: Settings, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
+        super().__init__(settings, tenant, database)
         self._api = api
-        self._settings = settings
-        self.tenant = str(tenant)
-        self.database = str(database)
         self._check_scope(self.tenant, self.database)
 
     def _check_scope(self, tenant: str, database: str) -> None:
@@ -66,10 +66,6 @@ class Client:
     def get_max_batch_size(self) -> int:
         """The largest number of records one write may carry."""
         return self._api.get_max_batch_size()
-
-    def get_settings(self) -> Settings:
-        """The client's settings."""
-        return self._settings
 
     def reset(self) -> bool:
         """Delete everything; only when ``Settings(allow_reset=True)``."""
@@ -134,18 +130,8 @@ class Client:
             'cosine'
 
         """
-        if schema is not None:
-            raise InvalidArgumentError("ragstore does not support schema=; use configuration= instead")
-        ef = default_embedding_function() if embedding_function is DEFAULT_EMBEDDING else embedding_function
-        config = dict(configuration or {})
-        config["embedding_function"] = describe_embedding_function(ef)
-        hnsw = config.get("hnsw")
-        legacy_space = isinstance(metadata, dict) and "hnsw:space" in metadata
-        if ef is not None and not legacy_space and not (isinstance(hnsw, dict) and "space" in hnsw):
-            default_space = getattr(ef, "default_space", None)
-            space = default_space() if callable(default_space) else None
-            if space in ("l2", "cosine", "ip"):
-                config["hnsw"] = {**(hnsw or {}), "space": space}
+        check_schema(schema)
+        config = creation_configuration(configuration, metadata, embedding_function)
         model = self._api.create_collection(name, config, metadata, get_or_create, self.tenant, self.database)
         return self._wrap(model, embedding_function, data_loader)
 
@@ -174,14 +160,4 @@ class Client:
         self._api.delete_collection(name, self.tenant, self.database)
 
     def _wrap(self, model: CollectionModel, embedding_function: Any, data_loader: Any) -> Collection:
-        persisted = model.configuration_json.get("embedding_function")
-        if embedding_function is DEFAULT_EMBEDDING:
-            # Rebuild the persisted function when it is registered here; otherwise there is
-            # none, and embedding texts fails with a clear error instead of using a wrong model.
-            ef = build_embedding_function(persisted)
-        else:
-            conflict = embedding_functions_conflict(persisted, embedding_function)
-            if conflict:
-                raise InvalidArgumentError(conflict)
-            ef = embedding_function
-        return Collection(self._api, model, ef, data_loader)
+        return Collection(self._api, model, resolve_embedding_function(model, embedding_function), data_loader)

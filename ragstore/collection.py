@@ -18,13 +18,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, TypedDict
 
-import numpy as np
-import numpy.typing as npt
-
 from ragstore.api import API
 from ragstore.embeddings.base import embed
-from ragstore.errors import BatchSizeExceededError, InvalidArgumentError
-from ragstore.filters import parse_where, parse_where_document
+from ragstore.preparation import WriteRequest, prepare_delete, prepare_get, prepare_query, prepare_write, write_ids
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
     DEFAULT_QUERY_INCLUDE,
@@ -34,17 +30,6 @@ from ragstore.types import (
     QueryResult,
     RecordSet,
 )
-from ragstore.validation import (
-    check_lengths,
-    normalize_documents,
-    normalize_embeddings,
-    normalize_ids,
-    normalize_metadatas,
-    normalize_uris,
-    validate_include,
-    validate_n_results,
-    validate_non_negative_int,
-)
 
 
 class DeleteResult(TypedDict):
@@ -53,20 +38,19 @@ class DeleteResult(TypedDict):
     deleted: int
 
 
-class Collection:
-    """A named set of records (ids, embeddings, documents, metadata, URIs).
+class CollectionBase:
+    """What every collection handle (sync or async) holds and answers without I/O.
 
-    Get one from a client (``client.get_or_create_collection("docs")``);
-    do not construct it directly.
+    :class:`Collection` and :class:`ragstore.AsyncCollection` add the calls to the engine;
+    argument handling for those calls is in :mod:`ragstore.preparation`.
     """
 
-    def __init__(self, api: API, model: CollectionModel, embedding_function: Any | None, data_loader: Any | None = None) -> None:
-        self._api = api
+    _kind = "Collection"  # shown by repr, as chromadb shows it
+
+    def __init__(self, model: CollectionModel, embedding_function: Any | None, data_loader: Any | None = None) -> None:
         self._model = model
         self._embedding_function = embedding_function
         self._data_loader = data_loader
-
-    # ------------------------------------------------------------------ properties
 
     @property
     def id(self) -> uuid.UUID:
@@ -109,25 +93,30 @@ class Collection:
         return self._embedding_function
 
     def __repr__(self) -> str:
-        return f"Collection(name={self.name})"
+        return f"{self._kind}(name={self.name})"
+
+
+class Collection(CollectionBase):
+    """A named set of records (ids, embeddings, documents, metadata, URIs).
+
+    Get one from a client (``client.get_or_create_collection("docs")``);
+    do not construct it directly.
+    """
+
+    def __init__(self, api: API, model: CollectionModel, embedding_function: Any | None, data_loader: Any | None = None) -> None:
+        super().__init__(model, embedding_function, data_loader)
+        self._api = api
 
     # ------------------------------------------------------------------ writes
 
-    def _prepare(
-        self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any, images: Any, uris: Any
-    ) -> tuple[list[str], npt.NDArray[np.float32] | None, list[Any] | None, list[str | None] | None, list[str | None] | None]:
-        if images is not None:
-            raise InvalidArgumentError(f"ragstore does not embed images; pass embeddings instead in {op}.")
-        id_list = normalize_ids(ids, op)
-        max_batch = self._api.get_max_batch_size()
-        if len(id_list) > max_batch:
-            raise BatchSizeExceededError(f"Batch size {len(id_list)} exceeds maximum batch size {max_batch}")
-        vectors = normalize_embeddings(embeddings, op) if embeddings is not None else None
-        metas = normalize_metadatas(metadatas, op, allow_none_values=op != "add") if metadatas is not None else None
-        docs = normalize_documents(documents, op, allow_none=vectors is not None) if documents is not None else None
-        uri_list = normalize_uris(uris, op) if uris is not None else None
-        check_lengths(op, ids=id_list, embeddings=vectors, metadatas=metas, documents=docs, uris=uri_list)
-        return id_list, vectors, metas, docs, uri_list
+    def _write_request(self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any, images: Any, uris: Any) -> WriteRequest:
+        id_list = write_ids(op, ids, images)
+        return prepare_write(op, id_list, self._api.get_max_batch_size(), embeddings, metadatas, documents, uris)
+
+    def _embed_records(self, request: WriteRequest) -> RecordSet:
+        texts = request.texts_to_embed()
+        vectors = embed(self._embedding_function, texts, query=False, op=request.op) if texts is not None else None
+        return request.record_set(vectors)
 
     def add(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
@@ -144,20 +133,12 @@ class Collection:
             1
 
         """
-        id_list, vectors, metas, docs, uri_list = self._prepare("add", ids, embeddings, metadatas, documents, images, uris)
-        if vectors is None:
-            if docs is None:
-                raise InvalidArgumentError("Exactly one of documents, uris, images must be provided in add.")
-            existing = set(self._api.get(self.id, ids=id_list, include=[])["ids"])
-            keep = [i for i, id_ in enumerate(id_list) if id_ not in existing]
-            if not keep:
+        request = self._write_request("add", ids, embeddings, metadatas, documents, images, uris)
+        if request.skips_existing():
+            request = request.without(self._api.get(self.id, ids=request.ids, include=[])["ids"])
+            if not request.ids:
                 return
-            id_list = [id_list[i] for i in keep]
-            docs = [docs[i] for i in keep]
-            metas = [metas[i] for i in keep] if metas is not None else None
-            uri_list = [uri_list[i] for i in keep] if uri_list is not None else None
-            vectors = embed(self._embedding_function, [d for d in docs if d is not None], query=False, op="add")
-        self._api.add(self.id, RecordSet(id_list, vectors, metas, docs, uri_list))
+        self._api.add(self.id, self._embed_records(request))
 
     def upsert(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
@@ -173,12 +154,8 @@ class Collection:
             [{'v': 1, 'w': 2}]
 
         """
-        id_list, vectors, metas, docs, uri_list = self._prepare("upsert", ids, embeddings, metadatas, documents, images, uris)
-        if vectors is None:
-            if docs is None:
-                raise InvalidArgumentError("Exactly one of documents, images must be provided in upsert.")
-            vectors = embed(self._embedding_function, [d for d in docs if d is not None], query=False, op="upsert")
-        self._api.upsert(self.id, RecordSet(id_list, vectors, metas, docs, uri_list))
+        request = self._write_request("upsert", ids, embeddings, metadatas, documents, images, uris)
+        self._api.upsert(self.id, self._embed_records(request))
 
     def update(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
@@ -194,10 +171,8 @@ class Collection:
             [{'v': 1}]
 
         """
-        id_list, vectors, metas, docs, uri_list = self._prepare("update", ids, embeddings, metadatas, documents, images, uris)
-        if vectors is None and docs is not None:
-            vectors = embed(self._embedding_function, [d for d in docs if d is not None], query=False, op="update")
-        self._api.update(self.id, RecordSet(id_list, vectors, metas, docs, uri_list))
+        request = self._write_request("update", ids, embeddings, metadatas, documents, images, uris)
+        self._api.update(self.id, self._embed_records(request))
 
     def delete(self, ids: Any = None, where: Any = None, where_document: Any = None, limit: int | None = None) -> DeleteResult:
         """Delete records by id and/or filter; returns ``{"deleted": n}`` with the real count.
@@ -210,12 +185,7 @@ class Collection:
             {'deleted': 1}
 
         """
-        if ids is None and not where and not where_document:
-            raise InvalidArgumentError("At least one of ids, where, or where_document must be provided in delete.")
-        id_list = normalize_ids(ids, "delete") if ids is not None else None
-        parse_where(where, "delete")
-        parse_where_document(where_document, "delete")
-        return {"deleted": self._api.delete(self.id, id_list, where or None, where_document or None, limit)}
+        return {"deleted": self._api.delete(self.id, *prepare_delete(ids, where, where_document, limit))}
 
     # ------------------------------------------------------------------ reads
 
@@ -242,14 +212,8 @@ class Collection:
             ['B', 'A']
 
         """
-        include = self._check_include(include, "get", allow_distances=False)
-        id_list = normalize_ids(ids, "get") if ids is not None else None
-        validate_non_negative_int(limit, "limit", "get")
-        validate_non_negative_int(offset, "offset", "get")
-        parse_where(where, "get")
-        parse_where_document(where_document, "get")
-        api_include = [i for i in include if i != "data"]
-        return self._api.get(self.id, id_list, where or None, where_document or None, limit, offset, api_include)
+        args = prepare_get(ids, where, limit, offset, where_document, include, has_data_loader=self._data_loader is not None)
+        return self._api.get(self.id, *args)
 
     def peek(self, limit: int = 10) -> GetResult:
         """The first ``limit`` records with their embeddings."""
@@ -277,34 +241,20 @@ class Collection:
             [['near']]
 
         """
-        if query_images is not None or query_uris is not None:
-            raise InvalidArgumentError("ragstore does not embed images or URIs; pass query_embeddings or query_texts in query.")
-        if query_embeddings is None and query_texts is None:
-            raise InvalidArgumentError("At least one of one of embeddings, documents, images, uris must be provided in query.")
-        if query_embeddings is not None and query_texts is not None:
-            raise InvalidArgumentError("Expected only one of query_embeddings or query_texts in query, got both.")
-        include = self._check_include(include, "query", allow_distances=True)
-        n_results = validate_n_results(n_results)
-        parse_where(where, "query")
-        parse_where_document(where_document, "query")
-        if query_embeddings is not None:
-            vectors = normalize_embeddings(query_embeddings, "query")
-        else:
-            texts = normalize_documents(query_texts, "query", allow_none=False)
-            if not texts:
-                raise InvalidArgumentError("Expected query_texts to be a non-empty list in query.")
-            vectors = embed(self._embedding_function, [t for t in texts if t is not None], query=True, op="query")
-        id_list = None
-        if ids is not None:
-            id_list = [] if isinstance(ids, (list, tuple)) and len(ids) == 0 else normalize_ids(ids, "query")
-        api_include = [i for i in include if i != "data"]
-        return self._api.query(self.id, vectors, n_results, id_list, where or None, where_document or None, api_include)
-
-    def _check_include(self, include: Any, op: str, allow_distances: bool) -> list[str]:
-        checked = validate_include(include, op, allow_distances=allow_distances)
-        if "data" in checked and self._data_loader is None:
-            raise InvalidArgumentError("You must set a data loader on the collection if loading from URIs.")
-        return checked
+        q = prepare_query(
+            query_embeddings,
+            query_texts,
+            query_images,
+            query_uris,
+            ids,
+            n_results,
+            where,
+            where_document,
+            include,
+            has_data_loader=self._data_loader is not None,
+        )
+        vectors = q.embeddings if q.texts is None else embed(self._embedding_function, q.texts, query=True, op="query")
+        return self._api.query(self.id, vectors, q.n_results, q.ids, q.where, q.where_document, q.include)
 
     # ------------------------------------------------------------------ management
 

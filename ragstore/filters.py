@@ -258,7 +258,8 @@ def _check_regex(pattern: str, path: str, op: str | None) -> None:
     try:
         compile_regex(pattern)
     except RegexError as exc:
-        raise _error(f"Regex syntax error: {exc}", path, op) from exc
+        kind = "too costly" if "too costly" in str(exc) else "syntax error"
+        raise _error(f"Regex {kind}: {exc}", path, op) from exc
 
 
 def combine(*nodes: Node | None) -> Node | None:

@@ -45,6 +45,8 @@ def compile_regex(pattern: str) -> Any:
         return re2.compile(pattern, _options())
     except re2.error as exc:
         detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+        if "pattern too large" in detail:
+            detail = f"pattern too costly: it compiles to more than {_MAX_PROGRAM_MEMORY >> 20} MiB ({detail})"
         raise RegexError(detail) from None
 
 

@@ -75,3 +75,7 @@ class RunningServer:
             self.process.kill()
             self.process.wait()
             raise
+        finally:
+            self._reader.join(timeout=10)  # the pipe reaches EOF once the process is gone
+            if self.process.stdout is not None:
+                self.process.stdout.close()

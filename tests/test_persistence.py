@@ -315,8 +315,11 @@ CORRUPTIONS: dict[str, Callable[[Path, Path], None]] = {
 def test_damaged_index_cache_costs_a_rebuild_never_an_answer(tmp_path: Path, corruption: str) -> None:
     path = tmp_path / "store"
     queries = vectors(123, 25)
+    # One build thread: hnswlib's multi-threaded inserts make a graph (and so approximate
+    # answers) that differs from build to build; this test compares answers across a rebuild.
+    single = {"hnsw": {"num_threads": 1}}
     with ragstore.PersistentClient(path) as client:
-        col, other = collection(client, "coll-a"), collection(client, "coll-b")
+        col, other = collection(client, "coll-a", configuration=single), collection(client, "coll-b", configuration=single)
         truth = fill(col, "a", 11, 400)
         fill(other, "b", 12, 400)  # same count and dimension: its files have the same sizes
         expected = col.query(query_embeddings=queries, n_results=10, include=["distances", "documents"])

@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+from ragstore.http.async_client import AsyncHttpAPI
 from ragstore.http.client import HttpAPI
 
-__all__ = ["HttpAPI"]
+__all__ = ["AsyncHttpAPI", "HttpAPI"]

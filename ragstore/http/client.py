@@ -3,7 +3,9 @@
 ``Client`` and ``Collection`` validate and embed exactly as in the embedded
 modes, then call this class, which encodes the call (embeddings as base64
 float32), sends it over a pooled connection, and turns an error answer back
-into the same error class the server raised.
+into the same error class the server raised. Building requests and reading
+answers is shared with ``AsyncHttpAPI`` (:mod:`ragstore.http.base`); only the
+sending is here.
 
 Example:
     >>> api = HttpAPI("http://127.0.0.1:9")  # nothing listens on port 9
@@ -18,25 +20,21 @@ Example:
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
-from urllib.parse import quote
+from typing import Any, TypeVar
 
 import httpx
 
-from ragstore.errors import ClosedError, RequestTooLargeError, ServerConnectionError
-from ragstore.http import wire
-from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error, request_headers
+from ragstore.errors import ServerConnectionError
+from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
+from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 
-
-def _segment(value: str) -> str:
-    return quote(str(value), safe="")
+T = TypeVar("T")
 
 
-class HttpAPI:
+class HttpAPI(BaseHttpAPI):
     """A ragstore (or chroma) server reached over HTTP.
 
     Args:
@@ -56,70 +54,38 @@ class HttpAPI:
         verify: bool | str = True,
         session: httpx.Client | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, headers)
         self._session = session or httpx.Client(
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=40.0),
-            transport=httpx.HTTPTransport(retries=1, verify=verify),
+            timeout=timeout, limits=POOL_LIMITS, transport=httpx.HTTPTransport(retries=RETRIES, verify=verify)
         )
-        self._headers = request_headers(headers)
-        self._pre_flight: dict[str, Any] | None = None
-        self._scopes: dict[uuid.UUID, tuple[str, str]] = {}
-        self._lock = threading.Lock()
-        self._closed = False
 
     # ------------------------------------------------------------------ transport
 
-    def _request(self, method: str, path: str, body: Any = None, params: Mapping[str, Any] | None = None, limit_body: bool = False) -> Any:
-        if self._closed:
-            raise ClosedError("This client has been closed; create a new one.")
-        content = wire.dumps(body) if body is not None else None
-        if limit_body and content is not None:
-            self._check_size(len(content))
-        url = f"{self.base_url}{wire.API_PREFIX}{path}"
-        query = {k: v for k, v in (params or {}).items() if v is not None}
+    def _send(self, call: Call[T]) -> T:
+        self._check_open()
+        content = call.content()
+        if call.limit_body and content is not None:
+            self._check_size(len(content), self.get_pre_flight_checks())
         try:
-            response = self._session.request(method, url, content=content, params=query, headers=self._headers)
+            response = self._session.request(call.method, self.url(call), content=content, params=call.query(), headers=self._headers)
         except httpx.TransportError as exc:
             raise connection_error(self.base_url, exc) from exc
-        if response.status_code >= 400:
-            raise wire.error_from_json(response.status_code, response.content)
-        return wire.loads(response.content) if response.content else None
-
-    def _check_size(self, size: int) -> None:
-        limit = self.get_pre_flight_checks().get("max_payload_size_bytes")
-        if isinstance(limit, int) and size > limit:
-            raise RequestTooLargeError(
-                f"This batch encodes to {size} bytes, above the server's request limit of {limit} bytes; send fewer records per call"
-            )
-
-    def _collection(self, data: Any) -> CollectionModel:
-        model = wire.collection_from_json(data)
-        with self._lock:
-            self._scopes[model.id] = (model.tenant, model.database)
-        return model
-
-    def _base(self, tenant: str, database: str) -> str:
-        return f"/tenants/{_segment(tenant)}/databases/{_segment(database)}"
-
-    def _records_path(self, collection_id: uuid.UUID, action: str) -> str:
-        tenant, database = self._scopes.get(collection_id, (DEFAULT_TENANT, DEFAULT_DATABASE))
-        return f"{self._base(tenant, database)}/collections/{collection_id}/{action}"
+        return call.result(response.status_code, response.content)
 
     # ------------------------------------------------------------------ system
 
     def heartbeat(self) -> int:
         """Server time in nanoseconds; :class:`ServerConnectionError` when no server answers."""
-        return int(self._request("GET", "/heartbeat")["nanosecond heartbeat"])
+        return self._send(self.calls.heartbeat())
 
     def get_version(self) -> str:
         """The server's version."""
-        return str(self._request("GET", "/version"))
+        return self._send(self.calls.get_version())
 
     def get_pre_flight_checks(self) -> dict[str, Any]:
         """The server's limits (fetched once, then cached)."""
         if self._pre_flight is None:
-            self._pre_flight = dict(self._request("GET", "/pre-flight-checks"))
+            self._pre_flight = self._send(self.calls.get_pre_flight_checks())
         return self._pre_flight
 
     def get_max_batch_size(self) -> int:
@@ -128,7 +94,7 @@ class HttpAPI:
 
     def reset(self) -> bool:
         """Delete everything (only when the server allows it)."""
-        return bool(self._request("POST", "/reset"))
+        return self._send(self.calls.reset())
 
     def close(self) -> None:
         """Close the connection pool (idempotent); later calls raise :class:`ClosedError`."""
@@ -140,27 +106,27 @@ class HttpAPI:
 
     def create_tenant(self, name: str) -> None:
         """Create a tenant."""
-        self._request("POST", "/tenants", {"name": name})
+        self._send(self.calls.create_tenant(name))
 
     def get_tenant(self, name: str) -> str:
         """A tenant's name; ``NotFoundError`` when missing."""
-        return str(self._request("GET", f"/tenants/{_segment(name)}")["name"])
+        return self._send(self.calls.get_tenant(name))
 
     def create_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
         """Create a database in ``tenant``."""
-        self._request("POST", f"/tenants/{_segment(tenant)}/databases", {"name": name})
+        self._send(self.calls.create_database(name, tenant))
 
     def get_database(self, name: str, tenant: str = DEFAULT_TENANT) -> dict[str, str]:
         """``{"id", "name", "tenant"}``; ``NotFoundError`` when missing."""
-        return dict(self._request("GET", self._base(tenant, name)))
+        return self._send(self.calls.get_database(name, tenant))
 
     def list_databases(self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT) -> list[dict[str, str]]:
         """A tenant's databases."""
-        return list(self._request("GET", f"/tenants/{_segment(tenant)}/databases", params={"limit": limit, "offset": offset}))
+        return self._send(self.calls.list_databases(limit, offset, tenant))
 
     def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
         """Delete a database and all its collections."""
-        self._request("DELETE", self._base(tenant, name))
+        self._send(self.calls.delete_database(name, tenant))
 
     # ------------------------------------------------------------------ collections
 
@@ -174,32 +140,29 @@ class HttpAPI:
         database: str = DEFAULT_DATABASE,
     ) -> CollectionModel:
         """Create a collection, or return the existing one when ``get_or_create``."""
-        body = {"name": name, "configuration": configuration, "metadata": metadata, "get_or_create": get_or_create}
-        return self._collection(self._request("POST", f"{self._base(tenant, database)}/collections", body))
+        return self._send(self.calls.create_collection(name, configuration, metadata, get_or_create, tenant, database))
 
     def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
         """A collection by name."""
-        return self._collection(self._request("GET", f"{self._base(tenant, database)}/collections/{_segment(name)}"))
+        return self._send(self.calls.get_collection(name, tenant, database))
 
     def get_collection_by_id(self, collection_id: uuid.UUID) -> CollectionModel:
         """A collection by id."""
-        tenant, database = self._scopes.get(collection_id, (DEFAULT_TENANT, DEFAULT_DATABASE))
-        return self._collection(self._request("GET", f"{self._base(tenant, database)}/collections/by-id/{collection_id}"))
+        return self._send(self.calls.get_collection_by_id(collection_id))
 
     def list_collections(
         self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
     ) -> list[CollectionModel]:
         """Collections in creation order."""
-        found = self._request("GET", f"{self._base(tenant, database)}/collections", params={"limit": limit, "offset": offset})
-        return [self._collection(item) for item in found]
+        return self._send(self.calls.list_collections(limit, offset, tenant, database))
 
     def count_collections(self, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> int:
         """How many collections the database holds."""
-        return int(self._request("GET", f"{self._base(tenant, database)}/collections_count"))
+        return self._send(self.calls.count_collections(tenant, database))
 
     def delete_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
         """Delete a collection and everything in it."""
-        self._request("DELETE", f"{self._base(tenant, database)}/collections/{_segment(name)}")
+        self._send(self.calls.delete_collection(name, tenant, database))
 
     def modify_collection(
         self,
@@ -209,20 +172,14 @@ class HttpAPI:
         new_configuration: dict[str, Any] | None = None,
     ) -> CollectionModel:
         """Rename, replace metadata, or change search-time configuration."""
-        tenant, database = self._scopes.get(collection_id, (DEFAULT_TENANT, DEFAULT_DATABASE))
-        body = {"new_name": new_name, "new_metadata": new_metadata, "new_configuration": new_configuration}
-        answer = self._request("PUT", f"{self._base(tenant, database)}/collections/{collection_id}", body)
-        if isinstance(answer, dict) and "id" in answer:
-            return self._collection(answer)
-        return self.get_collection_by_id(collection_id)  # chroma answers {}: ask again
+        model = self._send(self.calls.modify_collection(collection_id, new_name, new_metadata, new_configuration))
+        return model if model is not None else self.get_collection_by_id(collection_id)  # chroma answers {}: ask again
 
     # ------------------------------------------------------------------ records
 
     def _write(self, action: str, collection_id: uuid.UUID, records: RecordSet) -> None:
-        body = wire.records_to_json(records)
-        if not self.get_pre_flight_checks().get("supports_base64_encoding") and records.embeddings is not None:
-            body["embeddings"] = records.embeddings
-        self._request("POST", self._records_path(collection_id, action), body, limit_body=True)
+        base64 = bool(self.get_pre_flight_checks().get("supports_base64_encoding"))
+        self._send(self.calls.write(action, collection_id, records, base64))
 
     def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
         """Insert records; ids that already exist are skipped."""
@@ -245,9 +202,7 @@ class HttpAPI:
         limit: int | None = None,
     ) -> int:
         """Delete matching records; returns how many were really deleted."""
-        body = {"ids": ids, "where": where, "where_document": where_document, "limit": limit}
-        answer = self._request("POST", self._records_path(collection_id, "delete"), body)
-        return int(answer.get("deleted", 0)) if isinstance(answer, dict) else 0
+        return self._send(self.calls.delete(collection_id, ids, where, where_document, limit))
 
     def get(
         self,
@@ -260,8 +215,7 @@ class HttpAPI:
         include: Sequence[str] = ("metadatas", "documents"),
     ) -> GetResult:
         """Matching records in insertion order."""
-        body = {"ids": ids, "where": where, "where_document": where_document, "limit": limit, "offset": offset, "include": list(include)}
-        return wire.get_result_from_json(self._request("POST", self._records_path(collection_id, "get"), body), include)
+        return self._send(self.calls.get(collection_id, ids, where, where_document, limit, offset, include))
 
     def query(
         self,
@@ -274,21 +228,11 @@ class HttpAPI:
         include: Sequence[str] = ("metadatas", "documents", "distances"),
     ) -> QueryResult:
         """The ``n_results`` nearest matching records for each query embedding."""
-        body = {
-            "query_embeddings": query_embeddings,
-            "n_results": n_results,
-            "ids": ids,
-            "where": where,
-            "where_document": where_document,
-            "include": list(include),
-        }
-        return wire.query_result_from_json(
-            self._request("POST", self._records_path(collection_id, "query"), body, limit_body=True), include
-        )
+        return self._send(self.calls.query(collection_id, query_embeddings, n_results, ids, where, where_document, include))
 
     def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""
-        return int(self._request("GET", self._records_path(collection_id, "count")))
+        return self._send(self.calls.count(collection_id))
 
 
 __all__ = ["HttpAPI", "ServerConnectionError"]

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError, error_class_for
+from ragstore.errors import InvalidArgumentError, InvalidDimensionException, NotFoundError, RagstoreError, error_class_for
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 from ragstore.validation import normalize_embeddings
 
@@ -149,8 +149,39 @@ def records_from_json(data: dict[str, Any], op: str) -> RecordSet:
 # ---------------------------------------------------------------------- collections
 
 
+_SCHEMA_HNSW_KEYS = ("ef_construction", "max_neighbors", "ef_search", "num_threads", "batch_size", "sync_threshold", "resize_factor")
+
+
+def schema_to_json(configuration: dict[str, Any]) -> dict[str, Any] | None:
+    """The vector-index part of ``chroma run``'s collection ``schema``, derived from the configuration.
+
+    chromadb's client rewrites this schema locally after ``modify(configuration=...)``
+    and raises if it lacks the vector index, so the server describes the one index a
+    collection has. Its embedding function is ``legacy`` (none): ``configuration_json``
+    carries the real one, and chromadb would otherwise assume its downloading default.
+
+    Example:
+        >>> schema = schema_to_json({"hnsw": {"space": "ip", "ef_search": 50}})
+        >>> schema["keys"]["#embedding"]["float_list"]["vector_index"]["config"]["hnsw"]
+        {'ef_search': 50}
+
+    """
+    hnsw = configuration.get("hnsw")
+    if not isinstance(hnsw, dict):
+        return None
+    index = {
+        "space": hnsw.get("space", "l2"),
+        "embedding_function": {"type": "legacy"},
+        "hnsw": {key: hnsw[key] for key in _SCHEMA_HNSW_KEYS if key in hnsw},
+    }
+    return {
+        "defaults": {"float_list": {"vector_index": {"enabled": False, "config": index}}},
+        "keys": {"#embedding": {"float_list": {"vector_index": {"enabled": True, "config": {**index, "source_key": "#document"}}}}},
+    }
+
+
 def collection_to_json(model: CollectionModel) -> dict[str, Any]:
-    """A collection as ``chroma run`` describes it (``schema`` is always ``null``)."""
+    """A collection as ``chroma run`` describes it (``schema`` covers the vector index only)."""
     config = dict(model.configuration_json)
     config.setdefault("spann", None)
     config.setdefault("embedding_function", None)
@@ -158,7 +189,7 @@ def collection_to_json(model: CollectionModel) -> dict[str, Any]:
         "id": str(model.id),
         "name": model.name,
         "configuration_json": config,
-        "schema": None,
+        "schema": schema_to_json(config),
         "metadata": model.metadata,
         "dimension": model.dimension,
         "tenant": model.tenant,
@@ -257,6 +288,13 @@ def _matrix(rows: list[list[float]]) -> npt.NDArray[np.float32]:
 # ---------------------------------------------------------------------- errors
 
 
+# Errors ``chroma run`` sends as ``InvalidArgumentError`` although chromadb's client knows a
+# name for them that maps to a class *outside* its ``InvalidArgumentError`` (so code written as
+# ``except chromadb.errors.InvalidArgumentError`` would miss them): they travel under chroma's
+# name, and ragstore's own name rides along in ``ragstore_error`` for ragstore's client.
+_SENT_AS_CHROMA = {InvalidDimensionException.wire_name: InvalidArgumentError.wire_name}
+
+
 def error_to_json(exc: RagstoreError) -> dict[str, str]:
     """``{"error": <wire name>, "message": ...}`` for an error the server sends.
 
@@ -264,9 +302,14 @@ def error_to_json(exc: RagstoreError) -> dict[str, str]:
         >>> from ragstore.errors import NotFoundError
         >>> error_to_json(NotFoundError("Collection [x] does not exist"))
         {'error': 'NotFoundError', 'message': 'Collection [x] does not exist'}
+        >>> error_to_json(InvalidDimensionException("Collection expecting embedding with dimension of 3, got 2"))["error"]
+        'InvalidArgumentError'
 
     """
-    return {"error": exc.name(), "message": exc.message}
+    name = exc.name()
+    if name in _SENT_AS_CHROMA:
+        return {"error": _SENT_AS_CHROMA[name], "message": exc.message, "ragstore_error": name}
+    return {"error": name, "message": exc.message}
 
 
 def error_from_json(status: int, body: bytes) -> RagstoreError:
@@ -275,6 +318,8 @@ def error_from_json(status: int, body: bytes) -> RagstoreError:
     Example:
         >>> type(error_from_json(404, b'{"error": "NotFoundError", "message": "gone"}')).__name__
         'NotFoundError'
+        >>> type(error_from_json(400, b'{"error": "InvalidArgumentError", "message": "d", "ragstore_error": "InvalidDimension"}')).__name__
+        'InvalidDimensionException'
 
     """
     try:
@@ -282,7 +327,8 @@ def error_from_json(status: int, body: bytes) -> RagstoreError:
     except orjson.JSONDecodeError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return error_class_for(data["error"])(str(data.get("message", "")))
+        name = data["ragstore_error"] if isinstance(data.get("ragstore_error"), str) else data["error"]
+        return error_class_for(name)(str(data.get("message", "")))
     text = body.decode("utf-8", "replace").strip()[:500]
     if status == 404:
         return NotFoundError(f"HTTP 404 from the server: {text or 'Not Found'}")

@@ -75,10 +75,17 @@ class _Cached:
         self.directory = directory
         self.collection_id = collection_id
 
-    def save(self) -> None:
+    def save(self, min_changes: int = 0) -> None:
         if self.directory is not None:
-            with self.index.lock:
-                self.index.save(self.directory, self.collection_id)
+            self.index.save(self.directory, self.collection_id, min_changes)
+
+
+class _Loading:
+    """One collection's index being loaded: the mutex its loaders queue on, and how many do."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.users = 0
 
 
 def _shutdown(db: Database, cached: dict[int, _Cached]) -> None:
@@ -108,7 +115,10 @@ class LocalAPI:
         self._path = Path(path).expanduser().resolve() if path is not None else None
         self._settings = settings or Settings()
         self._db = Database(self._path)
+        # _cached_lock guards these two dictionaries only and is never held during I/O or a
+        # search; loading a collection's index holds that collection's _Loading.lock instead.
         self._cached: dict[int, _Cached] = {}
+        self._loading: dict[int, _Loading] = {}
         self._cached_lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _shutdown, self._db, self._cached)
 
@@ -471,24 +481,68 @@ class LocalAPI:
             shutil.rmtree(directory, ignore_errors=True)
 
     def _caught_up_index(self, conn: sqlite3.Connection, row: CollectionRow) -> VectorIndex:
-        """The collection's index, loaded or built if needed, caught up to ``row.last_seq``."""
-        assert row.dimension is not None
+        """The collection's index, loaded or built if needed, caught up to ``row.last_seq``.
+
+        Safe to call from many threads: the index is loaded (or built) once, by one thread,
+        without blocking other collections; when it is already caught up, nothing here
+        waits for running searches (see :meth:`VectorIndex.catch_up`).
+        """
+        entry = self._cached_entry(row) or self._load_entry(conn, row)
         hnsw = row.configuration["hnsw"]
+        entry.index.set_ef_search(hnsw["ef_search"])
+        self._catch_up(conn, row, entry)
+        return entry.index
+
+    @staticmethod
+    def _catch_up(conn: sqlite3.Connection, row: CollectionRow, entry: _Cached) -> None:
+        hnsw = row.configuration["hnsw"]
+        index = entry.index
+        index.catch_up(conn, row.pk, row.last_seq, num_threads=hnsw.get("num_threads", 1))
+        threshold = max(hnsw.get("sync_threshold", 1000), len(index.labels) // 4)
+        if entry.directory is not None and index.unsaved_changes >= threshold:
+            entry.save(min_changes=threshold)  # re-checked under the save lock: one thread writes
+
+    def _cached_entry(self, row: CollectionRow) -> _Cached | None:
+        """The cached entry if it can serve ``row`` (right build parameters, not too old)."""
+        assert row.dimension is not None
         with self._cached_lock:
             entry = self._cached.get(row.pk)
-            if entry is None or not entry.index.matches(row.dimension, hnsw) or entry.index.applied_seq < row.tombstone_floor:
-                directory = self._index_dir(str(row.id))
-                loaded = None
-                if directory is not None:
-                    loaded = VectorIndex.load(directory, str(row.id), row.dimension, hnsw, row.last_seq, row.tombstone_floor)
-                entry = _Cached(loaded or VectorIndex.empty(row.dimension, hnsw), directory, str(row.id))
-                self._cached[row.pk] = entry
-        index = entry.index
-        with index.lock:
-            index.catch_up(conn, row.pk, row.last_seq, num_threads=hnsw.get("num_threads", 1))
-            if entry.directory is not None and index.unsaved_changes >= max(hnsw.get("sync_threshold", 1000), len(index.labels) // 4):
-                entry.save()
-        return index
+        if entry is None or not entry.index.matches(row.dimension, row.configuration["hnsw"]):
+            return None
+        # Older than the tombstone floor: the deletes it lacks are forgotten, so it cannot catch up.
+        return entry if entry.index.applied_seq >= row.tombstone_floor else None
+
+    def _load_entry(self, conn: sqlite3.Connection, row: CollectionRow) -> _Cached:
+        """Load or build the collection's index once, however many threads ask at the same time."""
+        with self._cached_lock:
+            slot = self._loading.setdefault(row.pk, _Loading())
+            slot.users += 1
+        try:
+            with slot.lock:
+                entry = self._cached_entry(row)
+                if entry is not None:  # another thread loaded it while this one queued
+                    return entry
+                entry = _Cached(self._load_index(row), self._index_dir(str(row.id)), str(row.id))
+                # Caught up before it is published, so a fresh build happens here, once.
+                self._catch_up(conn, row, entry)
+                with self._cached_lock:
+                    self._cached[row.pk] = entry
+                return entry
+        finally:
+            with self._cached_lock:
+                slot.users -= 1
+                if not slot.users:  # forget it (the dictionary stays small), unless others queue
+                    del self._loading[row.pk]
+
+    def _load_index(self, row: CollectionRow) -> VectorIndex:
+        """The saved index if it is intact and fits, else an empty one (slow: reads files)."""
+        assert row.dimension is not None
+        hnsw = row.configuration["hnsw"]
+        directory = self._index_dir(str(row.id))
+        loaded = None
+        if directory is not None:
+            loaded = VectorIndex.load(directory, str(row.id), row.dimension, hnsw, row.last_seq, row.tombstone_floor)
+        return loaded or VectorIndex.empty(row.dimension, hnsw)
 
     def _refresh_index(self, collection_id: uuid.UUID) -> None:
         """Bring the index up to date right after a write (so queries stay fast)."""

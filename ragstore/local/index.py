@@ -13,6 +13,13 @@ renaming ``meta.json``; a load checks everything and falls back to a rebuild
 from SQLite, so a missing, stale, torn or foreign file never makes a
 collection unreadable.
 
+Threads: every method locks for itself. Searches (and saves, which only read
+the graph) hold :attr:`VectorIndex.lock` shared, so they run in parallel
+(``knn_query`` releases the GIL); changes to the graph hold it exclusively.
+hnswlib's beam width (``set_ef``) is global to the index, so it stays at the
+collection's ``ef_search``; a search that wants a wider beam takes the lock
+exclusively, sets it, and puts it back.
+
 Example:
     >>> import numpy as np
     >>> index = VectorIndex.empty(dim=2, hnsw={"space": "l2", "max_neighbors": 16, "ef_construction": 100})
@@ -33,7 +40,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,17 +48,24 @@ import hnswlib
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.local.rwlock import RWLock
+
 INDEX_FORMAT = 1
 _INITIAL_CAPACITY = 1024
 _STALE_FILE_SECONDS = 60.0
 _CATCH_UP_BATCH = 10_000
+_DEFAULT_EF = 10  # hnswlib's own default, for an index built without ``ef_search``
+
+Labels = npt.NDArray[np.uint64]
+Distances = npt.NDArray[np.float32]
 
 
 class VectorIndex:
     """An hnswlib index plus the set of live labels and the sequence applied.
 
-    Use :meth:`empty` or :meth:`load` to make one. All methods must be called
-    with :attr:`lock` held when several threads share the index.
+    Use :meth:`empty` or :meth:`load` to make one. Methods are thread-safe (they
+    take :attr:`lock` themselves); read attributes such as :attr:`labels` without
+    the lock only where a value that is out of date a moment later does no harm.
     """
 
     def __init__(self, index: Any, dim: int, hnsw: dict[str, Any], labels: set[int], applied_seq: int) -> None:
@@ -63,14 +77,22 @@ class VectorIndex:
         self.labels = labels
         self.applied_seq = applied_seq
         self.unsaved_changes = 0
-        # Vectors overwritten in place since the graph was built (hnswlib's updatePoint links
-        # them less well than an insert); counted as stale slots by _needs_compaction().
-        self.lock = threading.RLock()
+        # Shared by searches and saves, exclusive for changes to the graph or its beam width.
+        self.lock = RWLock()
+        # Saves run beside searches (shared lock), so they need their own mutex: two at once
+        # would race over the file names and the unsaved-changes count.
+        self._save_lock = threading.Lock()
         self._saved_token: str | None = None
+        self._ef = int(hnsw.get("ef_search", _DEFAULT_EF))
+        index.set_ef(self._ef)
 
     @classmethod
     def empty(cls, dim: int, hnsw: dict[str, Any]) -> VectorIndex:
-        """A new index with nothing in it (applied sequence 0)."""
+        """A new index with nothing in it (applied sequence 0).
+
+        ``hnsw`` needs ``space``, ``max_neighbors`` and ``ef_construction``; ``ef_search``
+        is optional (see :meth:`set_ef_search`).
+        """
         index = hnswlib.Index(space=hnsw["space"], dim=dim)
         index.init_index(
             max_elements=_INITIAL_CAPACITY,
@@ -86,8 +108,12 @@ class VectorIndex:
         """Add ``vectors`` under ``labels``, then drop ``deleted`` labels.
 
         Labels are fresh for every new vector (see ``records.label``), so hnswlib never
-        overwrites a point in place.
+        overwrites a point in place. This does not move :attr:`applied_seq` (see :meth:`catch_up`).
         """
+        with self.lock.write():
+            self._apply(labels, vectors, deleted, num_threads)
+
+    def _apply(self, labels: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32], deleted: Iterable[int], num_threads: int) -> None:
         if len(labels):
             self._reserve(len(labels))
             # Never reuse deleted slots (replace_deleted): hnswlib then links new points poorly and
@@ -107,10 +133,31 @@ class VectorIndex:
         if needed > capacity:
             self._index.resize_index(max(needed, int(capacity * 1.5)))
 
-    def catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> None:
-        """Apply every change with a sequence in ``(applied_seq, last_seq]`` from SQLite."""
-        if last_seq <= self.applied_seq:
-            return
+    def catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> bool:
+        """Apply every change with a sequence in ``(applied_seq, last_seq]`` from SQLite.
+
+        Returns whether there was anything to apply. Only then does it take the lock
+        exclusively, so the usual call before a search (nothing new) runs beside other searches.
+
+        Example:
+            >>> import sqlite3
+            >>> index = VectorIndex.empty(dim=2, hnsw={"space": "l2", "max_neighbors": 16, "ef_construction": 100})
+            >>> index.catch_up(sqlite3.connect(":memory:"), collection_pk=1, last_seq=0, num_threads=1)
+            False
+
+        """
+        with self.lock.read():
+            if last_seq <= self.applied_seq:
+                return False
+        # Never upgrade in place (two upgrading readers would wait for each other forever):
+        # let go, queue as a writer, and check again, since another thread may have done the work.
+        with self.lock.write():
+            if last_seq <= self.applied_seq:
+                return False
+            self._catch_up(conn, collection_pk, last_seq, num_threads)
+            return True
+
+    def _catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> None:
         cursor = conn.execute(
             "SELECT label, embedding FROM records WHERE collection_pk = ? AND seq > ? AND seq <= ?",
             (collection_pk, self.applied_seq, last_seq),
@@ -118,7 +165,7 @@ class VectorIndex:
         while batch := cursor.fetchmany(_CATCH_UP_BATCH):
             labels = np.fromiter((row[0] for row in batch), dtype=np.int64, count=len(batch))
             vectors = np.frombuffer(b"".join(row[1] for row in batch), dtype="<f4").reshape(len(batch), self.dim)
-            self.apply(labels, vectors, (), num_threads)
+            self._apply(labels, vectors, (), num_threads)
         deleted = [
             row[0]
             for row in conn.execute(
@@ -126,7 +173,7 @@ class VectorIndex:
                 (collection_pk, self.applied_seq, last_seq),
             )
         ]
-        self.apply(np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32), deleted)
+        self._apply(np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32), deleted, num_threads)
         self.applied_seq = last_seq
         if self._needs_compaction():
             self._rebuild(conn, collection_pk, num_threads)
@@ -143,13 +190,29 @@ class VectorIndex:
 
     def _rebuild(self, conn: sqlite3.Connection, collection_pk: int, num_threads: int) -> None:
         """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
-        hnsw = {"space": self.space, "max_neighbors": self.max_neighbors, "ef_construction": self.ef_construction}
-        fresh = VectorIndex.empty(self.dim, hnsw)
+        hnsw = {"space": self.space, "max_neighbors": self.max_neighbors, "ef_construction": self.ef_construction, "ef_search": self._ef}
+        fresh = VectorIndex.empty(self.dim, hnsw)  # private to this thread until swapped in below
         fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
         self._index, self.labels = fresh._index, fresh.labels
         self.unsaved_changes += len(self.labels) + 1
 
     # ------------------------------------------------------------------ search
+
+    @property
+    def ef_search(self) -> int:
+        """The beam width ordinary searches use (hnswlib's ``ef``)."""
+        return self._ef
+
+    def set_ef_search(self, ef: int) -> None:
+        """Make ``ef`` the beam width of ordinary searches (the collection's ``ef_search``).
+
+        A change waits for running searches; setting the current value costs nothing.
+        """
+        if ef == self._ef:  # the usual case; a stale read only means taking the lock below
+            return
+        with self.lock.write():
+            self._ef = ef
+            self._index.set_ef(ef)
 
     def search(
         self,
@@ -157,18 +220,46 @@ class VectorIndex:
         k: int,
         ef: int,
         num_threads: int,
-        allowed: Callable[[int], bool] | None = None,
-    ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.float32]] | None:
-        """Approximate ``k`` nearest labels per query; ``None`` if hnswlib cannot return ``k``.
+        allowed: set[int] | None = None,
+    ) -> tuple[Labels, Distances] | None:
+        """Approximate nearest labels per query; ``None`` if hnswlib cannot return them.
 
-        ``k`` must not exceed the number of (allowed) live labels.
+        A search whose beam :attr:`ef_search` already covers shares the lock with other
+        searches; a wider one (a retry) needs ``set_ef``, which is global to the index,
+        and so runs alone.
+
+        Args:
+            queries: One query vector per row.
+            k: How many neighbours to return; capped at the number of (allowed) live labels.
+            ef: The beam width wanted; the search uses at least ``max(ef, k)``.
+            num_threads: hnswlib threads (they split the query rows).
+            allowed: If given, only these labels may be returned.
+
         """
+        with self.lock.read():
+            k = self._reachable(k, allowed)
+            # hnswlib searches with max(ef, k) by itself, so k alone never needs set_ef.
+            if max(ef, k) <= max(self._ef, k):
+                return self._knn(queries, k, num_threads, allowed)
+        with self.lock.write():
+            k = self._reachable(k, allowed)
+            self._index.set_ef(ef)
+            try:
+                return self._knn(queries, k, num_threads, allowed)
+            finally:
+                self._index.set_ef(self._ef)
+
+    def _reachable(self, k: int, allowed: set[int] | None) -> int:
+        return min(k, len(self.labels) if allowed is None else len(allowed & self.labels))
+
+    def _knn(self, queries: npt.NDArray[np.float32], k: int, num_threads: int, allowed: set[int] | None) -> tuple[Labels, Distances] | None:
+        """One ``knn_query`` (the caller holds the lock, shared at least)."""
         if k == 0:
             empty = np.empty((len(queries), 0))
             return empty.astype(np.uint64), empty.astype(np.float32)
-        self._index.set_ef(max(ef, k))
+        check = allowed.__contains__ if allowed is not None else None
         try:
-            labels, distances = self._index.knn_query(queries, k=k, num_threads=num_threads, filter=allowed)
+            labels, distances = self._index.knn_query(queries, k=k, num_threads=num_threads, filter=check)
         except RuntimeError:  # "Cannot return the results in a contiguous 2D array": fewer than k reachable
             return None
         return labels, distances
@@ -184,8 +275,22 @@ class VectorIndex:
             self.ef_construction,
         )
 
-    def save(self, directory: Path, collection_id: str) -> None:
-        """Write the index atomically into ``directory`` (see the module docstring)."""
+    def save(self, directory: Path, collection_id: str, min_changes: int = 0) -> bool:
+        """Write the index atomically into ``directory`` (see the module docstring).
+
+        Skipped (returns ``False``) when fewer than ``min_changes`` changes are unsaved, checked
+        under the save lock, so threads that decide to save at once write the file only once.
+        Searches go on meanwhile: writing only reads the graph.
+        """
+        # Order: shared lock, then the save mutex. A writer never waits for the save mutex
+        # (save() takes the shared lock first, re-entrantly for a writer), so this cannot deadlock.
+        with self.lock.read(), self._save_lock:
+            if self.unsaved_changes < min_changes:
+                return False
+            self._save(directory, collection_id)
+            return True
+
+    def _save(self, directory: Path, collection_id: str) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         token = f"{self.applied_seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         index_path = directory / f"index-{token}.bin"
@@ -245,6 +350,7 @@ class VectorIndex:
                 if path.stat().st_size != expected["size"] or _crc32(path) != expected["crc32"]:
                     return None
             built = {"space": meta["space"], "max_neighbors": meta["max_neighbors"], "ef_construction": meta["ef_construction"]}
+            built["ef_search"] = hnsw.get("ef_search", _DEFAULT_EF)
             if (meta["dim"], built["space"], built["max_neighbors"], built["ef_construction"]) != (
                 dim,
                 hnsw["space"],

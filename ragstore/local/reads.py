@@ -9,7 +9,8 @@ for at least a tenth of the candidates (``EXACT_SEARCH_K_FRACTION``) is answered
 exactly too: the index would visit most of its graph anyway, and its recall is
 worst there (the far end of a long result list). If hnswlib cannot return
 enough neighbours (a graph thinned by deletes), the search is retried with a
-wider beam and then answered exactly.
+wider beam and then answered exactly. Index searches on one collection run in
+parallel; only the wider-beam retry runs alone (see :mod:`ragstore.local.index`).
 
 Example:
     >>> EXACT_SEARCH_MAX >= 1000
@@ -69,15 +70,13 @@ def search(
         if len(candidates) <= max(EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * len(index.labels), k / EXACT_SEARCH_K_FRACTION):
             return _exact(conn, queries, candidates, row, k)
         allowed = set(candidates)
-    elif k >= EXACT_SEARCH_K_FRACTION * len(index.labels):
+    elif k >= EXACT_SEARCH_K_FRACTION * len(index.labels):  # len() of a set: a stale count only shifts the plan
         return _exact(conn, queries, None, row, k)
-    with index.lock:
-        reachable = len(index.labels) if allowed is None else len(allowed & index.labels)
-        k_eff = min(k, reachable)
-        check = allowed.__contains__ if allowed is not None else None
-        found = index.search(queries, k_eff, ef, threads, check)
-        if found is None:
-            found = index.search(queries, k_eff, max(ef, k_eff) * 8, threads, check)
+    # Each search locks the index for itself (shared, so queries run in parallel); the graph
+    # may change between the two tries, and each try is consistent on its own.
+    found = index.search(queries, k, ef, threads, allowed)
+    if found is None:
+        found = index.search(queries, k, max(ef, k) * 8, threads, allowed)
     if found is None:
         return _exact(conn, queries, sorted(allowed) if allowed is not None else None, row, k)
     labels, distances = found

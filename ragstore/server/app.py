@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -28,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ragstore import __version__
-from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError
+from ragstore.errors import InternalError, InvalidArgumentError, NotFoundError, RagstoreError
 from ragstore.local import LocalAPI
 from ragstore.server import routes_collections, routes_system
 from ragstore.server.handlers import error_response, json_response
@@ -43,12 +42,13 @@ class ServerConfig:
 
     Attributes:
         auth_token: Required token (``Authorization: Bearer`` or ``X-Chroma-Token``);
-            ``None`` serves without authentication. Defaults to ``RAGSTORE_AUTH_TOKEN``.
+            ``None`` serves without authentication (``ragstore run`` reads ``RAGSTORE_AUTH_TOKEN``;
+            the app itself never looks at the environment).
         max_body_size: Largest request body in bytes (larger ones get 413).
 
     """
 
-    auth_token: str | None = dataclasses.field(default_factory=lambda: os.environ.get("RAGSTORE_AUTH_TOKEN") or None)
+    auth_token: str | None = None
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
 
 
@@ -80,6 +80,12 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return error_response(InvalidArgumentError(f"Invalid request: {problems}"))
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # A failure outside the engine's thread pool (``handlers.call`` covers the engine itself):
+    # answer in Chroma's shape; Starlette re-raises afterwards, so uvicorn still logs the traceback.
+    return error_response(InternalError(f"{type(exc).__name__}: {exc}"))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
@@ -109,6 +115,7 @@ def create_app(api: LocalAPI, config: ServerConfig | None = None) -> FastAPI:
     app.add_exception_handler(RagstoreError, _ragstore_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
     app.include_router(routes_system.router)
     app.include_router(routes_collections.router)
 

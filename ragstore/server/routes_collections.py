@@ -108,10 +108,14 @@ async def modify_collection(request: Request, tenant: str, database: str, collec
     """Rename, replace metadata or change search-time configuration; answers the updated collection."""
     data = await read_object(request, "modify_collection")
     api = engine(request)
+    new_configuration = data.get("new_configuration")
+    if isinstance(new_configuration, dict) and "spann" in new_configuration and new_configuration["spann"] is None:
+        # chromadb's client always sends ``"spann": null`` here; like ``chroma run``, read it as "no change".
+        new_configuration = {k: v for k, v in new_configuration.items() if k != "spann"}
 
     def modify() -> CollectionModel:
         model = _scoped(api, collection_id, tenant, database)
-        return api.modify_collection(model.id, data.get("new_name"), data.get("new_metadata"), data.get("new_configuration"))
+        return api.modify_collection(model.id, data.get("new_name"), data.get("new_metadata"), new_configuration)
 
     return json_response(collection_to_json(await call(modify)))
 

@@ -36,6 +36,7 @@ OPEN_PATHS = frozenset(
         "/openapi.json",
         "/docs",
         "/docs/oauth2-redirect",
+        "/redoc",
     }
 )
 
@@ -118,10 +119,9 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     def _message(self, size: int | None) -> str:
-        got = f"{size} bytes" if size is not None else "more bytes"
+        got = f" of {size} bytes" if size is not None else ""  # a streamed body: its size is unknown
         return (
-            f"Request body of {got} exceeds the server's limit of {self.max_bytes} bytes "
-            "(ragstore run --max-body-size); send smaller batches"
+            f"Request body{got} exceeds the server's limit of {self.max_bytes} bytes (ragstore run --max-body-size); send smaller batches"
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

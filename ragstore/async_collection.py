@@ -1,0 +1,217 @@
+"""``AsyncCollection``: :class:`~ragstore.collection.Collection`'s methods as coroutines.
+
+Arguments are normalised and checked by the same code as the sync collection
+(:mod:`ragstore.preparation`), so results and errors are identical. Embedding
+functions are synchronous and CPU-heavy, so they run in a worker thread
+(``asyncio.to_thread``) and never block the event loop.
+
+Example:
+    >>> import asyncio
+    >>> import uuid
+    >>> from ragstore.http.async_client import AsyncHttpAPI
+    >>> from ragstore.errors import InvalidArgumentError
+    >>> from ragstore.types import CollectionModel
+    >>> model = CollectionModel(id=uuid.uuid4(), name="docs", metadata=None, configuration_json={}, dimension=None)
+    >>> col = AsyncCollection(AsyncHttpAPI("http://127.0.0.1:9"), model, embedding_function=None)
+    >>> col
+    AsyncCollection(name=docs)
+    >>> try:
+    ...     asyncio.run(col.query(query_texts=["needs an embedding function"]))
+    ... except InvalidArgumentError as exc:
+    ...     print(exc)
+    You must provide an embedding function to compute embeddings in query.
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from ragstore.collection import CollectionBase, DeleteResult
+from ragstore.embeddings.base import embed
+from ragstore.preparation import WriteRequest, prepare_delete, prepare_get, prepare_query, prepare_write, write_ids
+from ragstore.types import (
+    DEFAULT_GET_INCLUDE,
+    DEFAULT_QUERY_INCLUDE,
+    PEEK_INCLUDE,
+    CollectionModel,
+    GetResult,
+    QueryResult,
+    RecordSet,
+)
+
+if TYPE_CHECKING:
+    from ragstore.http.async_client import AsyncHttpAPI
+
+
+class AsyncCollection(CollectionBase):
+    """A named set of records, used from asyncio code (``await col.add(...)``).
+
+    Get one from an async client (``await client.get_or_create_collection("docs")``);
+    do not construct it directly. Properties (``id``, ``name``, ``metadata``,
+    ``configuration``, ...) are plain attributes, as on :class:`~ragstore.Collection`.
+
+    Example::
+
+        client = await ragstore.AsyncHttpClient(port=8000)
+        col = await client.get_or_create_collection("docs")
+        await col.add(ids=["a", "b"], documents=["apples are red", "the sky is blue"])
+        (await col.query(query_texts=["red apples"], n_results=1))["ids"]  # [['a']]
+
+    """
+
+    _kind = "AsyncCollection"
+
+    def __init__(self, api: AsyncHttpAPI, model: CollectionModel, embedding_function: Any | None, data_loader: Any | None = None) -> None:
+        super().__init__(model, embedding_function, data_loader)
+        self._api = api
+
+    # ------------------------------------------------------------------ writes
+
+    async def _write_request(
+        self, op: str, ids: Any, embeddings: Any, metadatas: Any, documents: Any, images: Any, uris: Any
+    ) -> WriteRequest:
+        id_list = write_ids(op, ids, images)
+        return prepare_write(op, id_list, await self._api.get_max_batch_size(), embeddings, metadatas, documents, uris)
+
+    async def _embed_records(self, request: WriteRequest) -> RecordSet:
+        texts = request.texts_to_embed()
+        if texts is None:
+            return request.record_set()
+        return request.record_set(await asyncio.to_thread(embed, self._embedding_function, texts, query=False, op=request.op))
+
+    async def add(
+        self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
+    ) -> None:
+        """Add records; ids that already exist are skipped (and never embedded), as in :meth:`ragstore.Collection.add`.
+
+        Example::
+
+            await col.add(ids=["a"], embeddings=[[1.0, 2.0]], metadatas=[{"page": 1}])
+
+        """
+        request = await self._write_request("add", ids, embeddings, metadatas, documents, images, uris)
+        if request.skips_existing():
+            request = request.without((await self._api.get(self.id, ids=request.ids, include=[]))["ids"])
+            if not request.ids:
+                return
+        await self._api.add(self.id, await self._embed_records(request))
+
+    async def upsert(
+        self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
+    ) -> None:
+        """Insert new records and update existing ones (metadata merged key by key, ``None`` deletes a key).
+
+        Example::
+
+            await col.upsert(ids="a", documents="apples are green", metadatas={"v": 2})
+
+        """
+        request = await self._write_request("upsert", ids, embeddings, metadatas, documents, images, uris)
+        await self._api.upsert(self.id, await self._embed_records(request))
+
+    async def update(
+        self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
+    ) -> None:
+        """Update existing records (missing ids are ignored); new documents are re-embedded.
+
+        Example::
+
+            await col.update(ids="a", metadatas={"v": None})  # deletes the key "v"
+
+        """
+        request = await self._write_request("update", ids, embeddings, metadatas, documents, images, uris)
+        await self._api.update(self.id, await self._embed_records(request))
+
+    async def delete(self, ids: Any = None, where: Any = None, where_document: Any = None, limit: int | None = None) -> DeleteResult:
+        """Delete records by id and/or filter; returns ``{"deleted": n}`` with the real count.
+
+        Example::
+
+            await col.delete(where={"page": {"$gt": 10}})  # {'deleted': 3}
+
+        """
+        return {"deleted": await self._api.delete(self.id, *prepare_delete(ids, where, where_document, limit))}
+
+    # ------------------------------------------------------------------ reads
+
+    async def count(self) -> int:
+        """How many records the collection holds."""
+        return await self._api.count(self.id)
+
+    async def get(
+        self,
+        ids: Any = None,
+        where: Any = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        where_document: Any = None,
+        include: Any = DEFAULT_GET_INCLUDE,
+    ) -> GetResult:
+        """Records by id and/or filter, in insertion order, paged by ``limit``/``offset``.
+
+        Example::
+
+            (await col.get(where={"page": 1}, include=["documents"]))["documents"]
+
+        """
+        args = prepare_get(ids, where, limit, offset, where_document, include, has_data_loader=self._data_loader is not None)
+        return await self._api.get(self.id, *args)
+
+    async def peek(self, limit: int = 10) -> GetResult:
+        """The first ``limit`` records with their embeddings."""
+        return await self.get(limit=limit, include=list(PEEK_INCLUDE))
+
+    async def query(
+        self,
+        query_embeddings: Any = None,
+        query_texts: Any = None,
+        query_images: Any = None,
+        query_uris: Any = None,
+        ids: Any = None,
+        n_results: int = 10,
+        where: Any = None,
+        where_document: Any = None,
+        include: Any = DEFAULT_QUERY_INCLUDE,
+    ) -> QueryResult:
+        """The ``n_results`` nearest records to each query, nearest first (query texts embedded in a thread).
+
+        Example::
+
+            (await col.query(query_texts=["red fruit"], n_results=2, where={"page": 1}))["ids"]
+
+        """
+        q = prepare_query(
+            query_embeddings,
+            query_texts,
+            query_images,
+            query_uris,
+            ids,
+            n_results,
+            where,
+            where_document,
+            include,
+            has_data_loader=self._data_loader is not None,
+        )
+        vectors = q.embeddings
+        if q.texts is not None:
+            vectors = await asyncio.to_thread(embed, self._embedding_function, q.texts, query=True, op="query")
+        return await self._api.query(self.id, vectors, q.n_results, q.ids, q.where, q.where_document, q.include)
+
+    # ------------------------------------------------------------------ management
+
+    async def modify(
+        self, name: str | None = None, metadata: dict[str, Any] | None = None, configuration: dict[str, Any] | None = None
+    ) -> None:
+        """Rename the collection, replace its metadata, or change search-time configuration.
+
+        Example::
+
+            await col.modify(configuration={"hnsw": {"ef_search": 200}})
+
+        """
+        self._model = await self._api.modify_collection(self.id, name, metadata, configuration)
+
+
+__all__ = ["AsyncCollection", "DeleteResult"]

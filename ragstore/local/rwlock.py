@@ -1,0 +1,203 @@
+"""A readers-writer lock: many readers at once, or one writer alone.
+
+:class:`RWLock` guards a vector index: searches read it (hnswlib's
+``knn_query`` is safe to run concurrently and releases the GIL, so they run
+in parallel), while changes to the graph write it.
+
+It is *writer-preferring*: once a writer waits, new readers queue behind it,
+so a steady stream of searches cannot starve writes. Readers can in turn
+wait behind a steady stream of writers; writes to one index are serialised
+by SQLite and short, so that stream is bounded in practice.
+
+Re-entry is allowed where it cannot deadlock: the writer may take the lock
+again (as writer or reader), and a reader may take the read lock again even
+while a writer waits (queueing it behind that writer would deadlock, since
+the writer waits for this very reader). Upgrading a read lock to a write lock
+raises :class:`RuntimeError` instead of hanging: release it and acquire the
+write lock, then re-check whatever was decided under the read lock.
+
+Example:
+    >>> lock = RWLock()
+    >>> with lock.read():
+    ...     lock.readers
+    1
+    >>> with lock.write():
+    ...     lock.writing
+    True
+    >>> lock.acquire_read(timeout=0.1)
+    True
+    >>> lock.acquire_write()  # this thread reads: waiting for itself would hang forever
+    Traceback (most recent call last):
+    ...
+    RuntimeError: cannot upgrade a read lock to a write lock; release it first
+    >>> lock.release_read()
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+
+
+class RWLock:
+    """A writer-preferring readers-writer lock (see the module docstring).
+
+    Timeouts are in seconds; ``None`` waits for as long as it takes.
+
+    Example:
+        >>> lock = RWLock()
+        >>> with lock.read(), lock.read():  # re-entry by one thread
+        ...     lock.readers
+        1
+
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers: dict[int, int] = {}  # thread ident -> how many times it holds the read lock
+        self._writer: int | None = None  # ident of the thread that holds the write lock
+        self._writer_depth = 0
+        self._waiting_writers = 0
+
+    # ------------------------------------------------------------------ introspection
+
+    @property
+    def readers(self) -> int:
+        """How many threads hold the read lock now."""
+        return len(self._readers)
+
+    @property
+    def writing(self) -> bool:
+        """Whether some thread holds the write lock now."""
+        return self._writer is not None
+
+    @property
+    def waiting_writers(self) -> int:
+        """How many threads wait for the write lock now."""
+        return self._waiting_writers
+
+    # ------------------------------------------------------------------ reading
+
+    def acquire_read(self, timeout: float | None = None) -> bool:
+        """Take the lock shared; ``False`` if ``timeout`` passed first.
+
+        Example:
+            >>> lock = RWLock()
+            >>> lock.acquire_read(), lock.acquire_read(timeout=0)
+            (True, True)
+            >>> lock.release_read(); lock.release_read()
+
+        """
+        me = threading.get_ident()
+        with self._cond:
+            # Re-entry never waits: the writer we would queue behind may be waiting for us.
+            if self._writer != me and me not in self._readers:
+                free = self._cond.wait_for(lambda: self._writer is None and not self._waiting_writers, timeout)
+                if not free:
+                    return False
+            self._readers[me] = self._readers.get(me, 0) + 1
+            return True
+
+    def release_read(self) -> None:
+        """Give back one hold of the read lock taken by this thread.
+
+        Raises:
+            RuntimeError: This thread does not hold the read lock.
+
+        """
+        me = threading.get_ident()
+        with self._cond:
+            held = self._readers.get(me)
+            if held is None:
+                raise RuntimeError("release_read() by a thread that does not hold the read lock")
+            if held > 1:
+                self._readers[me] = held - 1
+                return
+            del self._readers[me]
+            if not self._readers:
+                self._cond.notify_all()  # a writer may be waiting for the last reader
+
+    @contextlib.contextmanager
+    def read(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the lock shared for the ``with`` block.
+
+        Raises:
+            TimeoutError: ``timeout`` passed before the lock was free.
+
+        """
+        if not self.acquire_read(timeout):
+            raise TimeoutError(f"read lock not acquired within {timeout} s")
+        try:
+            yield
+        finally:
+            self.release_read()
+
+    # ------------------------------------------------------------------ writing
+
+    def acquire_write(self, timeout: float | None = None) -> bool:
+        """Take the lock exclusively; ``False`` if ``timeout`` passed first.
+
+        Raises:
+            RuntimeError: This thread holds the read lock (and not the write lock):
+                waiting would deadlock.
+
+        Example:
+            >>> lock = RWLock()
+            >>> lock.acquire_write(), lock.acquire_write()  # re-entry by the writer
+            (True, True)
+            >>> lock.release_write(); lock.release_write(); lock.writing
+            False
+
+        """
+        me = threading.get_ident()
+        with self._cond:
+            if self._writer == me:
+                self._writer_depth += 1
+                return True
+            if me in self._readers:
+                raise RuntimeError("cannot upgrade a read lock to a write lock; release it first")
+            self._waiting_writers += 1
+            free = False
+            try:
+                free = self._cond.wait_for(lambda: self._writer is None and not self._readers, timeout)
+            finally:
+                self._waiting_writers -= 1
+                if not free:
+                    self._cond.notify_all()  # readers queued behind this writer may go now
+            if not free:
+                return False
+            self._writer, self._writer_depth = me, 1
+            return True
+
+    def release_write(self) -> None:
+        """Give back one hold of the write lock taken by this thread.
+
+        Raises:
+            RuntimeError: This thread does not hold the write lock.
+
+        """
+        with self._cond:
+            if self._writer != threading.get_ident():
+                raise RuntimeError("release_write() by a thread that does not hold the write lock")
+            self._writer_depth -= 1
+            if self._writer_depth == 0:
+                self._writer = None
+                self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def write(self, timeout: float | None = None) -> Iterator[None]:
+        """Hold the lock exclusively for the ``with`` block.
+
+        Raises:
+            TimeoutError: ``timeout`` passed before the lock was free.
+            RuntimeError: This thread holds the read lock (see :meth:`acquire_write`).
+
+        """
+        if not self.acquire_write(timeout):
+            raise TimeoutError(f"write lock not acquired within {timeout} s")
+        try:
+            yield
+        finally:
+            self.release_write()
