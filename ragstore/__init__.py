@@ -129,13 +129,11 @@ def HttpClient(  # noqa: N802
         Could not connect to a ragstore server at http://localhost:9
 
     """
-    from ragstore.http.base import client_timeout
     from ragstore.http.client import HttpAPI
-    from ragstore.http.transport import request_headers, server_url
+    from ragstore.http.transport import connection
 
-    settings = (settings or Settings()).replace(chroma_server_host=host, chroma_server_http_port=port, chroma_server_ssl_enabled=ssl)
-    merged = {**(settings.chroma_server_headers or {}), **(headers or {})}
-    api = HttpAPI(server_url(host, port, ssl), request_headers(merged, settings), timeout=client_timeout(timeout))
+    settings, url, all_headers, timeouts = connection(host, port, ssl, headers, settings, timeout)
+    api = HttpAPI(url, all_headers, timeout=timeouts)
     try:
         return ClientAPI(api, settings, tenant, database)
     except BaseException:
@@ -191,12 +189,10 @@ async def AsyncHttpClient(  # noqa: N802
 
     """
     from ragstore.http.async_client import AsyncHttpAPI
-    from ragstore.http.base import client_timeout
-    from ragstore.http.transport import request_headers, server_url
+    from ragstore.http.transport import connection
 
-    settings = (settings or Settings()).replace(chroma_server_host=host, chroma_server_http_port=port, chroma_server_ssl_enabled=ssl)
-    merged = {**(settings.chroma_server_headers or {}), **(headers or {})}
-    api = AsyncHttpAPI(server_url(host, port, ssl), request_headers(merged, settings), timeout=client_timeout(timeout))
+    settings, url, all_headers, timeouts = connection(host, port, ssl, headers, settings, timeout)
+    api = AsyncHttpAPI(url, all_headers, timeout=timeouts)
     try:
         return await AsyncClientAPI.create(api, settings, tenant, database)
     except BaseException:

@@ -76,6 +76,6 @@ class RunningServer:
             self.process.wait()
             raise
         finally:
-            self._reader.join(timeout=10)  # the pipe reaches EOF once the process is gone
+            self._reader.join(timeout=60)  # the output is complete once the pipe is drained
             if self.process.stdout is not None:
                 self.process.stdout.close()

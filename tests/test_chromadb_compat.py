@@ -180,9 +180,6 @@ def _server(tmp_path_factory: pytest.TempPathFactory, name: str, *args: str) -> 
         yield server
     finally:
         status = server.stop()
-        server._reader.join(timeout=10)  # then close the pipe, or it warns when collected
-        assert server.process.stdout is not None
-        server.process.stdout.close()
         assert status == 0, "".join(server.output)
 
 

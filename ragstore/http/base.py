@@ -28,7 +28,7 @@ import httpx
 
 from ragstore.errors import ClosedError, RequestTooLargeError
 from ragstore.http import wire
-from ragstore.http.transport import DEFAULT_TIMEOUT, request_headers
+from ragstore.http.transport import request_headers
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 
 T = TypeVar("T")
@@ -36,18 +36,6 @@ T = TypeVar("T")
 # One pool per client: enough connections for many concurrent requests, kept alive as chromadb does.
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=40.0)
 RETRIES = 1  # httpx retries a failed connect once (not a request that reached the server)
-
-
-def client_timeout(seconds: float | None) -> httpx.Timeout:
-    """A client factory's ``timeout=`` in seconds as an ``httpx.Timeout``: connecting still gives up after 10 s.
-
-    Example:
-        >>> client_timeout(300.0)
-        Timeout(connect=10.0, read=300.0, write=300.0, pool=300.0)
-
-    """
-    connect = DEFAULT_TIMEOUT.connect if seconds is None or DEFAULT_TIMEOUT.connect is None else min(seconds, DEFAULT_TIMEOUT.connect)
-    return httpx.Timeout(seconds, connect=connect)
 
 
 def _segment(value: str) -> str:

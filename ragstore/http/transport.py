@@ -25,6 +25,34 @@ from ragstore.settings import Settings
 DEFAULT_TIMEOUT = httpx.Timeout(300.0, connect=10.0)
 
 
+def client_timeout(seconds: float | None) -> httpx.Timeout:
+    """A client factory's ``timeout=`` in seconds as an ``httpx.Timeout``: connecting still gives up after 10 s.
+
+    Example:
+        >>> client_timeout(300.0)
+        Timeout(connect=10.0, read=300.0, write=300.0, pool=300.0)
+
+    """
+    connect = DEFAULT_TIMEOUT.connect if seconds is None or DEFAULT_TIMEOUT.connect is None else min(seconds, DEFAULT_TIMEOUT.connect)
+    return httpx.Timeout(seconds, connect=connect)
+
+
+def connection(
+    host: str, port: int | None, ssl: bool, headers: Mapping[str, str] | None, settings: Settings | None, timeout: float | None
+) -> tuple[Settings, str, dict[str, str], httpx.Timeout]:
+    """What the ``HttpClient``/``AsyncHttpClient`` factories need: settings, URL, headers, timeout.
+
+    Example:
+        >>> settings, url, headers, timeout = connection("localhost", 8000, False, {"X-Team": "a"}, None, 30.0)
+        >>> url, headers["X-Team"], timeout.connect
+        ('http://localhost:8000', 'a', 10.0)
+
+    """
+    settings = (settings or Settings()).replace(chroma_server_host=host, chroma_server_http_port=port, chroma_server_ssl_enabled=ssl)
+    merged = {**(settings.chroma_server_headers or {}), **(headers or {})}
+    return settings, server_url(host, port, ssl), request_headers(merged, settings), client_timeout(timeout)
+
+
 def server_url(host: str, port: int | None, ssl: bool) -> str:
     """The server's origin for chromadb-style ``host``/``port``/``ssl`` arguments.
 
