@@ -14,7 +14,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -129,16 +131,45 @@ async def delete_collection(request: Request, tenant: str, database: str, name: 
 
 # ---------------------------------------------------------------------- records
 
+T = TypeVar("T")
+Body = dict[str, Any]
 
-async def _write(request: Request, op: str, tenant: str, database: str, collection_id: str) -> None:
+
+async def _on_collection(
+    request: Request, op: str, tenant: str, database: str, collection_id: str, work: Callable[[LocalAPI, uuid.UUID, Body], T]
+) -> T:
+    """Parse the body, then run ``work`` on the scoped collection in the thread pool."""
     data = await read_object(request, op)
     api = engine(request)
+    return await call(lambda: work(api, _scoped(api, collection_id, tenant, database).id, data))
 
-    def write() -> None:
-        model = _scoped(api, collection_id, tenant, database)
-        getattr(api, op)(model.id, records_from_json(data, op))
 
-    await call(write)
+def _writer(op: str) -> Callable[[LocalAPI, uuid.UUID, Body], None]:
+    def write(api: LocalAPI, cid: uuid.UUID, data: Body) -> None:
+        getattr(api, op)(cid, records_from_json(data, op))
+
+    return write
+
+
+def _delete(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, int]:
+    return {"deleted": api.delete(cid, data.get("ids"), data.get("where") or None, data.get("where_document") or None, data.get("limit"))}
+
+
+def _get(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, Any]:
+    include = data.get("include")
+    chosen = DEFAULT_GET_INCLUDE if include is None else include
+    result = api.get(cid, data.get("ids"), data.get("where"), data.get("where_document"), data.get("limit"), data.get("offset"), chosen)
+    return get_result_to_json(result)
+
+
+def _query(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, Any]:
+    if data.get("query_embeddings") is None:
+        raise InvalidArgumentError("Expected query_embeddings in the query request body")
+    queries = decode_embeddings(data["query_embeddings"], "query")
+    include, n_results = data.get("include"), data.get("n_results")
+    chosen = DEFAULT_QUERY_INCLUDE if include is None else include
+    n = 10 if n_results is None else n_results
+    return query_result_to_json(api.query(cid, queries, n, data.get("ids"), data.get("where"), data.get("where_document"), chosen))
 
 
 @router.post(
@@ -146,21 +177,21 @@ async def _write(request: Request, op: str, tenant: str, database: str, collecti
 )
 async def add(request: Request, tenant: str, database: str, collection_id: str) -> Response:
     """Add records; ids that already exist are skipped."""
-    await _write(request, "add", tenant, database, collection_id)
+    await _on_collection(request, "add", tenant, database, collection_id, _writer("add"))
     return json_response({}, 201)
 
 
 @router.post("/collections/{collection_id}/upsert", tags=["records"], openapi_extra=schemas.body(schemas.AddRecords), responses=_ERRORS)
 async def upsert(request: Request, tenant: str, database: str, collection_id: str) -> Response:
     """Insert new records and update existing ones."""
-    await _write(request, "upsert", tenant, database, collection_id)
+    await _on_collection(request, "upsert", tenant, database, collection_id, _writer("upsert"))
     return json_response({})
 
 
 @router.post("/collections/{collection_id}/update", tags=["records"], openapi_extra=schemas.body(schemas.UpdateRecords), responses=_ERRORS)
 async def update(request: Request, tenant: str, database: str, collection_id: str) -> Response:
     """Update existing records; missing ids are ignored."""
-    await _write(request, "update", tenant, database, collection_id)
+    await _on_collection(request, "update", tenant, database, collection_id, _writer("update"))
     return json_response({})
 
 
@@ -172,14 +203,7 @@ async def update(request: Request, tenant: str, database: str, collection_id: st
 )
 async def delete(request: Request, tenant: str, database: str, collection_id: str) -> Response:
     """Delete records by id and/or filter; answers how many were really deleted."""
-    data = await read_object(request, "delete")
-    api = engine(request)
-
-    def delete_records() -> int:
-        model = _scoped(api, collection_id, tenant, database)
-        return api.delete(model.id, data.get("ids"), data.get("where") or None, data.get("where_document") or None, data.get("limit"))
-
-    return json_response({"deleted": await call(delete_records)})
+    return json_response(await _on_collection(request, "delete", tenant, database, collection_id, _delete))
 
 
 @router.post(
@@ -190,19 +214,7 @@ async def delete(request: Request, tenant: str, database: str, collection_id: st
 )
 async def get(request: Request, tenant: str, database: str, collection_id: str) -> Response:
     """Records by id and/or filter, in insertion order."""
-    data = await read_object(request, "get")
-    api = engine(request)
-    include = data.get("include")
-
-    def get_records() -> Any:
-        model = _scoped(api, collection_id, tenant, database)
-        chosen = DEFAULT_GET_INCLUDE if include is None else include
-        result = api.get(
-            model.id, data.get("ids"), data.get("where"), data.get("where_document"), data.get("limit"), data.get("offset"), chosen
-        )
-        return get_result_to_json(result)
-
-    return json_response(await call(get_records))
+    return json_response(await _on_collection(request, "get", tenant, database, collection_id, _get))
 
 
 @router.post(
@@ -213,29 +225,7 @@ async def get(request: Request, tenant: str, database: str, collection_id: str) 
 )
 async def query(request: Request, tenant: str, database: str, collection_id: str) -> Response:
     """The nearest records to each query embedding, nearest first."""
-    data = await read_object(request, "query")
-    api = engine(request)
-    include = data.get("include")
-    n_results = data.get("n_results")
-
-    def query_records() -> Any:
-        model = _scoped(api, collection_id, tenant, database)
-        if data.get("query_embeddings") is None:
-            raise InvalidArgumentError("Expected query_embeddings in the query request body")
-        queries = decode_embeddings(data["query_embeddings"], "query")
-        chosen = DEFAULT_QUERY_INCLUDE if include is None else include
-        result = api.query(
-            model.id,
-            queries,
-            10 if n_results is None else n_results,
-            data.get("ids"),
-            data.get("where"),
-            data.get("where_document"),
-            chosen,
-        )
-        return query_result_to_json(result)
-
-    return json_response(await call(query_records))
+    return json_response(await _on_collection(request, "query", tenant, database, collection_id, _query))
 
 
 @router.get("/collections/{collection_id}/count", tags=["records"], responses=_ERRORS)
