@@ -6,7 +6,7 @@ all three parts: document ``"<id>|<w>"``, metadata ``{"id", "t", "w"}`` and the
 embedding ``vector_for(w)``, so a reader can tell whether the parts it got came
 from one write.
 
-White-box checks reach into the engine (``client._api``, ``VectorIndex._knn``);
+White-box checks reach into the engine (``client._api``, ``VectorIndex._knn``, ``IndexCache._load_index``);
 they instrument, they never replace behaviour.
 """
 
@@ -29,6 +29,7 @@ import ragstore
 from ragstore.local import LocalAPI
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.index import VectorIndex
+from ragstore.local.index_cache import IndexCache
 from ragstore.types import RecordSet
 
 DIM = 16
@@ -165,7 +166,7 @@ def test_searches_run_in_parallel_while_a_writer_writes(tmp_path: Path) -> None:
     for start in range(0, 3000, 1000):
         write("add", [f"r{i}" for i in range(start, start + 1000)])
     col.query(query_embeddings=vector_for(0)[None, :], n_results=1)  # loads and caches the index
-    (entry,) = client._api._cached.values()  # type: ignore[attr-defined]
+    (entry,) = client._api._indexes._cached.values()  # type: ignore[attr-defined]
     index = entry.index
     index.__class__ = RecordingIndex
     index.instrument()
@@ -206,7 +207,7 @@ def test_searches_run_in_parallel_while_a_writer_writes(tmp_path: Path) -> None:
     assert errors == [], errors[0]
     assert index.violations == []
     assert index.max_inside >= 2 and all(queries_done), (index.max_inside, queries_done)
-    assert [e.index for e in client._api._cached.values()] == [index]  # type: ignore[attr-defined]  # the same index all along
+    assert [e.index for e in client._api._indexes._cached.values()] == [index]  # type: ignore[attr-defined]  # the same index all along
     assert (index.ef_search, index._index.ef) == (40, 40)
     got = col.get(include=["documents", "metadatas", "embeddings"])
     assert sorted(got["ids"]) == sorted(live) and col.count() == len(live)
@@ -267,7 +268,7 @@ def test_a_caught_up_index_is_searched_beside_a_reader_and_caught_up_alone(tmp_p
     col = api.get_collection("cat")
     query = vector_for(1)[None, :]
     api.query(col.id, query, n_results=3)  # loads the index
-    (entry,) = api._cached.values()
+    (entry,) = api._indexes._cached.values()
     index = entry.index
 
     held, release = threading.Event(), threading.Event()
@@ -305,11 +306,10 @@ def test_a_caught_up_index_is_searched_beside_a_reader_and_caught_up_alone(tmp_p
     api.close()
 
 
-class SlowLoadingAPI(LocalAPI):
-    """A ``LocalAPI`` whose index loads can be held up, and which counts them."""
+class SlowLoadingCache(IndexCache):
+    """An ``IndexCache`` whose index loads can be held up, and which counts them (set ``__class__`` on a live one)."""
 
-    def __init__(self, path: Path, slow_collection: str) -> None:
-        super().__init__(path)
+    def instrument(self, slow_collection: str) -> None:
         self.slow_collection = slow_collection
         self.loading_started, self.may_finish = threading.Event(), threading.Event()
         self.loads: dict[str, int] = {}
@@ -336,7 +336,10 @@ class SlowLoadingAPI(LocalAPI):
 def test_a_slow_load_blocks_neither_other_collections_nor_happens_twice(tmp_path: Path) -> None:
     path = tmp_path / "store"
     _store_with_collections(path, ["slow", "fast"])
-    api = SlowLoadingAPI(path, "slow")
+    api = LocalAPI(path)
+    cache = api._indexes
+    cache.__class__ = SlowLoadingCache
+    cache.instrument("slow")
     slow, fast = api.get_collection("slow"), api.get_collection("fast")
     query = vector_for(2)[None, :]
     answers: list[Any] = []
@@ -346,7 +349,7 @@ def test_a_slow_load_blocks_neither_other_collections_nor_happens_twice(tmp_path
 
     first = threading.Thread(target=ask_slow, daemon=True)
     first.start()
-    assert api.loading_started.wait(LONG)
+    assert cache.loading_started.wait(LONG)
     # While "slow" loads: more queries on it wait for that load instead of starting their own ...
     waiting = [threading.Thread(target=ask_slow, daemon=True) for _ in range(3)]
     for thread in waiting:
@@ -358,14 +361,14 @@ def test_a_slow_load_blocks_neither_other_collections_nor_happens_twice(tmp_path
     other.join(LONG)
     assert not other.is_alive() and len(fast_result[0]["ids"][0]) == 5
     assert first.is_alive() and not answers
-    wait_until(lambda: [slot.users for slot in list(api._loading.values())] == [4])  # all four queue on one load
-    api.may_finish.set()
+    wait_until(lambda: [slot.users for slot in list(cache._loading.values())] == [4])  # all four queue on one load
+    cache.may_finish.set()
     for thread in [first, *waiting]:
         thread.join(LONG)
         assert not thread.is_alive()
     assert len(answers) == 4 and all(a == answers[0] for a in answers)
-    assert api.loads == {"slow": 1, "fast": 1} and api.overlaps == []
-    assert len(api._cached) == 2 and api._loading == {}
+    assert cache.loads == {"slow": 1, "fast": 1} and cache.overlaps == []
+    assert len(cache._cached) == 2 and cache._loading == {}
     api.close()
 
 

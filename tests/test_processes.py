@@ -85,7 +85,7 @@ def _assert_index_matches_store(client: ragstore.ClientAPI, col: ragstore.Collec
     with contextlib.closing(sqlite3.connect(db_file)) as conn:
         pk, last_seq = conn.execute("SELECT pk, last_seq FROM collections WHERE id = ?", (str(col.id),)).fetchone()
         rows = conn.execute("SELECT label, embedding FROM records WHERE collection_pk = ? ORDER BY label", (pk,)).fetchall()
-    index = client._api._cached[pk].index  # type: ignore[attr-defined]
+    index = client._api._indexes._cached[pk].index  # type: ignore[attr-defined]
     assert index.applied_seq == last_seq
     labels = [row[0] for row in rows]
     assert index.labels == set(labels), (len(index.labels), len(labels))

@@ -635,7 +635,7 @@ def test_index_is_rebuilt_once_stale_slots_outnumber_live_ones(embedded: str, tm
     rng = np.random.default_rng(0)
     ids = [f"r{i}" for i in range(20)]
     col.add(ids=ids, embeddings=rng.random((20, 4)))
-    (entry,) = client._api._cached.values()  # type: ignore[attr-defined]
+    (entry,) = client._api._indexes._cached.values()  # type: ignore[attr-defined]
     index = entry.index
 
     def stale() -> int:

@@ -1,7 +1,7 @@
 """``LocalAPI``: the one engine, in memory (``path=None``) or on disk.
 
 It implements :class:`ragstore.api.API` over SQLite (the truth) and one
-cached HNSW index per collection (:mod:`ragstore.local.index`). Every public
+cached HNSW index per collection (:mod:`ragstore.local.index_cache`). Every public
 method validates its input again, runs in one SQLite transaction, and maps
 failures to the :mod:`ragstore.errors` tree. The HTTP server wraps this class,
 so all modes share one behaviour.
@@ -19,10 +19,7 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 import sqlite3
-import threading
 import time
 import uuid
 import weakref
@@ -35,12 +32,12 @@ import numpy.typing as npt
 
 from ragstore import __version__
 from ragstore.configuration import apply_modification, build_configuration
-from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException, NotFoundError
+from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException
 from ragstore.filters import combine, parse_where, parse_where_document
 from ragstore.local import catalog, records
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
-from ragstore.local.index import VectorIndex
+from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, query_result, search
 from ragstore.local.sql_filters import compile_filter
 from ragstore.settings import Settings
@@ -61,44 +58,14 @@ from ragstore.validation import (
 )
 
 MAX_BATCH_SIZE = 16_384
-INDEX_DIRECTORY = "indexes"
 # Deleted labels are remembered this long (per collection) so lagging indexes can
 # catch up; past it the oldest are dropped and lagging indexes rebuild from SQLite.
 MAX_TOMBSTONES = 100_000
 
 
-class _Cached:
-    """An index held in memory, with where it is saved."""
-
-    def __init__(self, index: VectorIndex, directory: Path | None, collection_id: str) -> None:
-        self.index = index
-        self.directory = directory
-        self.collection_id = collection_id
-
-    def save(self, min_changes: int = 0) -> None:
-        if self.directory is not None:
-            self.index.save(self.directory, self.collection_id, min_changes)
-
-
-class _Loading:
-    """One collection's index being loaded: the mutex its loaders queue on, and how many do."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
-
-
-def _shutdown(db: Database, cached: dict[int, _Cached]) -> None:
+def _shutdown(db: Database, indexes: IndexCache) -> None:
     """Save unsaved index changes and close connections (also run at interpreter exit)."""
-    if not db.closed:
-        for entry in list(cached.values()):
-            if entry.index.unsaved_changes:
-                with contextlib.suppress(Exception):  # a cache that fails to save is rebuilt later
-                    with db.read() as conn:
-                        # NotFoundError (skip the save) if any client deleted the collection meanwhile:
-                        # saving would bring back the index folder delete_collection removed.
-                        catalog.get_by_id(conn, uuid.UUID(entry.collection_id))
-                    entry.save()
+    indexes.save_unsaved()
     db.close()
 
 
@@ -115,12 +82,9 @@ class LocalAPI:
         self._path = Path(path).expanduser().resolve() if path is not None else None
         self._settings = settings or Settings()
         self._db = Database(self._path)
-        # _cached_lock guards these two dictionaries only and is never held during I/O or a
-        # search; loading a collection's index holds that collection's _Loading.lock instead.
-        self._cached: dict[int, _Cached] = {}
-        self._loading: dict[int, _Loading] = {}
-        self._cached_lock = threading.Lock()
-        self._finalizer = weakref.finalize(self, _shutdown, self._db, self._cached)
+        self._indexes = IndexCache(self._db, self._path)
+        # The finalizer must not hold self (it would never be collected): only what it closes.
+        self._finalizer = weakref.finalize(self, _shutdown, self._db, self._indexes)
 
     # ------------------------------------------------------------------ system
 
@@ -154,10 +118,7 @@ class LocalAPI:
             conn.execute("DELETE FROM collections")
             conn.execute("DELETE FROM databases WHERE NOT (tenant = ? AND name = ?)", (DEFAULT_TENANT, DEFAULT_DATABASE))
             conn.execute("DELETE FROM tenants WHERE name != ?", (DEFAULT_TENANT,))
-        with self._cached_lock:
-            self._cached.clear()
-        if self._path is not None:
-            shutil.rmtree(self._path / INDEX_DIRECTORY, ignore_errors=True)
+        self._indexes.clear()
         self._db.vacuum()
         return True
 
@@ -199,7 +160,7 @@ class LocalAPI:
             ids = [r[0] for r in conn.execute("SELECT id FROM collections WHERE database_id = ?", (db_id,))]
             conn.execute("DELETE FROM databases WHERE id = ?", (db_id,))
         for collection_id in ids:
-            self._drop_index_files(collection_id)
+            self._indexes.remove_files(collection_id)
         self._db.vacuum()
 
     # ------------------------------------------------------------------ collections
@@ -255,9 +216,7 @@ class LocalAPI:
             deleted = conn.execute("SELECT count(*) FROM records WHERE collection_pk = ?", (row.pk,)).fetchone()[0]
             conn.execute("DELETE FROM collections WHERE pk = ?", (row.pk,))
             remaining = conn.execute("SELECT count(*) FROM records").fetchone()[0]
-        with self._cached_lock:
-            self._cached.pop(row.pk, None)
-        self._drop_index_files(str(row.id))
+        self._indexes.forget(row.pk, str(row.id))
         # Merging the text index rewrites all of it: worth it only when a sizeable share
         # went (so the cost is amortised); small leftovers are merged away by later writes.
         self._db.vacuum(merge_text_index=deleted * 10 >= remaining)
@@ -312,52 +271,17 @@ class LocalAPI:
 
     def _write(self, op: str, collection_id: uuid.UUID, unchecked: RecordSet) -> None:
         rs = self._checked(op, unchecked)
-        n = len(rs.ids)
         dim = rs.embeddings.shape[1] if rs.embeddings is not None else None
         with self._db.write() as conn:
             row = catalog.get_by_id(conn, collection_id)
             if dim is not None and row.dimension is not None and dim != row.dimension:
                 raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {dim}")
-            existing = records.existing_rows(conn, row.pk, rs.ids)
             seq = row.last_seq + 1
-            fresh = [i for i in range(n) if rs.ids[i] not in existing] if op != "update" else []
-            changed = [i for i in range(n) if rs.ids[i] in existing] if op != "add" else []
-            if fresh:
-                assert rs.embeddings is not None
-                records.insert_records(
-                    conn,
-                    row.pk,
-                    seq,
-                    [rs.ids[i] for i in fresh],
-                    rs.embeddings[fresh],
-                    [rs.documents[i] for i in fresh] if rs.documents is not None else [None] * len(fresh),
-                    [rs.uris[i] for i in fresh] if rs.uris is not None else [None] * len(fresh),
-                    [records.merge_metadata(None, rs.metadatas[i]) for i in fresh] if rs.metadatas is not None else [None] * len(fresh),
-                )
-            moved = 0  # existing records whose vector really changes
-            for i in changed:
-                current = existing[rs.ids[i]]
-                change = rs.metadatas[i] if rs.metadatas is not None else None
-                vector = rs.embeddings[i] if rs.embeddings is not None else None
-                if vector is not None and vector.astype("<f4", copy=False).tobytes() == current.embedding:
-                    vector = None  # the same vector again (a re-run ingestion): no new index point
-                moved += vector is not None
-                records.update_record(
-                    conn,
-                    row.pk,
-                    current,
-                    seq,
-                    vector,
-                    rs.documents[i] if rs.documents is not None else None,
-                    rs.uris[i] if rs.uris is not None else None,
-                    records.merge_metadata(records.load_metadata(current.metadata_json), change) if change is not None else None,
-                    change is not None,
-                )
-            vectors_changed = bool(fresh) or moved > 0
+            vectors_changed = records.write_records(conn, row.pk, seq, op, rs)
             if vectors_changed:
                 self._advance(conn, row, seq, dim)
         if vectors_changed:
-            self._refresh_index(collection_id)
+            self._indexes.refresh(collection_id)
 
     def delete(
         self,
@@ -386,7 +310,7 @@ class LocalAPI:
             seq = row.last_seq + 1
             records.delete_rows(conn, row.pk, doomed, seq)
             self._advance(conn, row, seq, None)
-        self._refresh_index(collection_id)
+        self._indexes.refresh(collection_id)
         return len(doomed)
 
     @staticmethod
@@ -455,7 +379,7 @@ class LocalAPI:
                     (np.empty(0, np.int64), np.empty(0, np.float32))
                 ] * len(queries)
             else:
-                index = self._caught_up_index(conn, row)
+                index = self._indexes.caught_up(conn, row)
                 restricted = node is not None or id_list is not None
                 sql, params = self._selection(row, id_list, node) if restricted else ("", [])
                 hits = search(conn, index, row, queries, n_results, sql if restricted else None, params)
@@ -471,85 +395,3 @@ class LocalAPI:
         filter_sql, filter_params = compile_filter(node, row.pk)
         params.extend(filter_params)
         return f"r.collection_pk = ? AND {id_sql} AND {filter_sql}", params
-
-    def _index_dir(self, collection_id: str) -> Path | None:
-        return self._path / INDEX_DIRECTORY / collection_id if self._path is not None else None
-
-    def _drop_index_files(self, collection_id: str) -> None:
-        directory = self._index_dir(collection_id)
-        if directory is not None:
-            shutil.rmtree(directory, ignore_errors=True)
-
-    def _caught_up_index(self, conn: sqlite3.Connection, row: CollectionRow) -> VectorIndex:
-        """The collection's index, loaded or built if needed, caught up to ``row.last_seq``.
-
-        Safe to call from many threads: the index is loaded (or built) once, by one thread,
-        without blocking other collections; when it is already caught up, nothing here
-        waits for running searches (see :meth:`VectorIndex.catch_up`).
-        """
-        entry = self._cached_entry(row) or self._load_entry(conn, row)
-        hnsw = row.configuration["hnsw"]
-        entry.index.set_ef_search(hnsw["ef_search"])
-        self._catch_up(conn, row, entry)
-        return entry.index
-
-    @staticmethod
-    def _catch_up(conn: sqlite3.Connection, row: CollectionRow, entry: _Cached) -> None:
-        hnsw = row.configuration["hnsw"]
-        index = entry.index
-        index.catch_up(conn, row.pk, row.last_seq, num_threads=hnsw.get("num_threads", 1))
-        threshold = max(hnsw.get("sync_threshold", 1000), len(index.labels) // 4)
-        if entry.directory is not None and index.unsaved_changes >= threshold:
-            entry.save(min_changes=threshold)  # re-checked under the save lock: one thread writes
-
-    def _cached_entry(self, row: CollectionRow) -> _Cached | None:
-        """The cached entry if it can serve ``row`` (right build parameters, not too old)."""
-        assert row.dimension is not None
-        with self._cached_lock:
-            entry = self._cached.get(row.pk)
-        if entry is None or not entry.index.matches(row.dimension, row.configuration["hnsw"]):
-            return None
-        # Older than the tombstone floor: the deletes it lacks are forgotten, so it cannot catch up.
-        return entry if entry.index.applied_seq >= row.tombstone_floor else None
-
-    def _load_entry(self, conn: sqlite3.Connection, row: CollectionRow) -> _Cached:
-        """Load or build the collection's index once, however many threads ask at the same time."""
-        with self._cached_lock:
-            slot = self._loading.setdefault(row.pk, _Loading())
-            slot.users += 1
-        try:
-            with slot.lock:
-                entry = self._cached_entry(row)
-                if entry is not None:  # another thread loaded it while this one queued
-                    return entry
-                entry = _Cached(self._load_index(row), self._index_dir(str(row.id)), str(row.id))
-                # Caught up before it is published, so a fresh build happens here, once.
-                self._catch_up(conn, row, entry)
-                with self._cached_lock:
-                    self._cached[row.pk] = entry
-                return entry
-        finally:
-            with self._cached_lock:
-                slot.users -= 1
-                if not slot.users:  # forget it (the dictionary stays small), unless others queue
-                    del self._loading[row.pk]
-
-    def _load_index(self, row: CollectionRow) -> VectorIndex:
-        """The saved index if it is intact and fits, else an empty one (slow: reads files)."""
-        assert row.dimension is not None
-        hnsw = row.configuration["hnsw"]
-        directory = self._index_dir(str(row.id))
-        loaded = None
-        if directory is not None:
-            loaded = VectorIndex.load(directory, str(row.id), row.dimension, hnsw, row.last_seq, row.tombstone_floor)
-        return loaded or VectorIndex.empty(row.dimension, hnsw)
-
-    def _refresh_index(self, collection_id: uuid.UUID) -> None:
-        """Bring the index up to date right after a write (so queries stay fast)."""
-        with self._db.read() as conn:
-            try:
-                row = catalog.get_by_id(conn, collection_id)
-            except NotFoundError:
-                return
-            if row.dimension is not None:
-                self._caught_up_index(conn, row)

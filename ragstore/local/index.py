@@ -5,13 +5,8 @@ changed rows (``records.seq``) or leaves tombstones. An index remembers the
 sequence it has applied and *catches up* by reading only what is newer, so a
 process sees every other process's writes before it searches.
 
-On disk (persistent stores) an index is three files in the collection's folder:
-``index-<token>.bin`` (hnswlib), ``labels-<token>.npy`` (the live labels) and
-``meta.json``, which names the token, the sequence, sizes and CRC32 checksums.
-Files are written under fresh names, fsynced, and published by atomically
-renaming ``meta.json``; a load checks everything and falls back to a rebuild
-from SQLite, so a missing, stale, torn or foreign file never makes a
-collection unreadable.
+Persistent stores also save the index (:meth:`VectorIndex.save`, :meth:`VectorIndex.load`);
+the files, and why a bad one is never fatal, are :mod:`ragstore.local.index_files`.
 
 Threads: every method locks for itself. Searches (and saves, which only read
 the graph) hold :attr:`VectorIndex.lock` shared, so they run in parallel
@@ -32,14 +27,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import sqlite3
 import threading
-import time
-import uuid
-import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,11 +37,10 @@ import hnswlib
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.local import index_files
 from ragstore.local.rwlock import RWLock
 
-INDEX_FORMAT = 1
 _INITIAL_CAPACITY = 1024
-_STALE_FILE_SECONDS = 60.0
 _CATCH_UP_BATCH = 10_000
 _DEFAULT_EF = 10  # hnswlib's own default, for an index built without ``ef_search``
 
@@ -190,8 +178,7 @@ class VectorIndex:
 
     def _rebuild(self, conn: sqlite3.Connection, collection_pk: int, num_threads: int) -> None:
         """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
-        hnsw = {"space": self.space, "max_neighbors": self.max_neighbors, "ef_construction": self.ef_construction, "ef_search": self._ef}
-        fresh = VectorIndex.empty(self.dim, hnsw)  # private to this thread until swapped in below
+        fresh = VectorIndex.empty(self.dim, self._hnsw())  # private to this thread until swapped in below
         fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
         self._index, self.labels = fresh._index, fresh.labels
         self.unsaved_changes += len(self.labels) + 1
@@ -266,6 +253,10 @@ class VectorIndex:
 
     # ------------------------------------------------------------------ files
 
+    def _hnsw(self) -> dict[str, Any]:
+        """The HNSW configuration this index was built with, and its beam width."""
+        return {"space": self.space, "max_neighbors": self.max_neighbors, "ef_construction": self.ef_construction, "ef_search": self._ef}
+
     def matches(self, dim: int, hnsw: dict[str, Any]) -> bool:
         """Whether this index was built for the given dimension and build parameters."""
         return (dim, hnsw["space"], hnsw["max_neighbors"], hnsw["ef_construction"]) == (
@@ -276,11 +267,19 @@ class VectorIndex:
         )
 
     def save(self, directory: Path, collection_id: str, min_changes: int = 0) -> bool:
-        """Write the index atomically into ``directory`` (see the module docstring).
+        """Write the index atomically into ``directory`` (see :mod:`ragstore.local.index_files`).
 
         Skipped (returns ``False``) when fewer than ``min_changes`` changes are unsaved, checked
         under the save lock, so threads that decide to save at once write the file only once.
         Searches go on meanwhile: writing only reads the graph.
+
+        Example:
+            >>> import tempfile
+            >>> index = VectorIndex.empty(dim=2, hnsw={"space": "l2", "max_neighbors": 16, "ef_construction": 100})
+            >>> with tempfile.TemporaryDirectory() as tmp:
+            ...     index.save(Path(tmp), "some-collection", min_changes=1)  # nothing unsaved yet
+            False
+
         """
         # Order: shared lock, then the save mutex. A writer never waits for the save mutex
         # (save() takes the shared lock first, re-entrantly for a writer), so this cannot deadlock.
@@ -291,33 +290,11 @@ class VectorIndex:
             return True
 
     def _save(self, directory: Path, collection_id: str) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        token = f"{self.applied_seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        index_path = directory / f"index-{token}.bin"
-        labels_path = directory / f"labels-{token}.npy"
-        self._index.save_index(str(index_path))
-        np.save(labels_path, np.fromiter(self.labels, dtype=np.int64, count=len(self.labels)))
-        meta = {
-            "format": INDEX_FORMAT,
-            "collection_id": collection_id,
-            "dim": self.dim,
-            "space": self.space,
-            "max_neighbors": self.max_neighbors,
-            "ef_construction": self.ef_construction,
-            "seq": self.applied_seq,
-            "token": token,
-            "files": {p.name: {"size": p.stat().st_size, "crc32": _crc32(p)} for p in (index_path, labels_path)},
-        }
-        for path in (index_path, labels_path):
-            _fsync_file(path)
-        tmp = directory / f"meta.json.{token}.tmp"
-        tmp.write_text(json.dumps(meta))
-        _fsync_file(tmp)
-        os.replace(tmp, directory / "meta.json")
-        _fsync_dir(directory)
+        token = index_files.write(directory, collection_id, self._index, self.labels, self.dim, self._hnsw(), self.applied_seq)
         previous, self._saved_token = self._saved_token, token
         self.unsaved_changes = 0
-        _remove_stale_files(directory, keep=token, mine=previous)
+        # Only after the bookkeeping: the files are published, whatever the clean-up meets.
+        index_files.remove_stale(directory, keep=token, mine=previous)
 
     @classmethod
     def load(cls, directory: Path, collection_id: str, dim: int, hnsw: dict[str, Any], max_seq: int, min_seq: int) -> VectorIndex | None:
@@ -331,75 +308,19 @@ class VectorIndex:
             max_seq: The newest sequence in SQLite (a file claiming more is foreign).
             min_seq: The tombstone floor (a file older than it cannot catch up).
 
+        Example:
+            >>> from pathlib import Path
+            >>> VectorIndex.load(Path("/nonexistent"), "some-collection", 2, {"space": "l2"}, max_seq=0, min_seq=0) is None
+            True
+
         """
-        try:
-            meta = json.loads((directory / "meta.json").read_text())
-            if (
-                not isinstance(meta, dict)  # valid JSON, but not what save() writes
-                or meta.get("format") != INDEX_FORMAT
-                or meta.get("collection_id") != collection_id
-                or not isinstance(meta.get("seq"), int)
-                or not min_seq <= meta["seq"] <= max_seq
-            ):
-                return None
-            token = meta["token"]
-            index_path = directory / f"index-{token}.bin"
-            labels_path = directory / f"labels-{token}.npy"
-            for path in (index_path, labels_path):
-                expected = meta["files"][path.name]
-                if path.stat().st_size != expected["size"] or _crc32(path) != expected["crc32"]:
-                    return None
-            built = {"space": meta["space"], "max_neighbors": meta["max_neighbors"], "ef_construction": meta["ef_construction"]}
-            built["ef_search"] = hnsw.get("ef_search", _DEFAULT_EF)
-            if (meta["dim"], built["space"], built["max_neighbors"], built["ef_construction"]) != (
-                dim,
-                hnsw["space"],
-                hnsw["max_neighbors"],
-                hnsw["ef_construction"],
-            ):
-                return None
-            index = hnswlib.Index(space=built["space"], dim=dim)
-            index.load_index(str(index_path), max_elements=0, allow_replace_deleted=True)
-            labels = np.load(labels_path, allow_pickle=False)
-        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        saved = index_files.read(directory, collection_id, dim, hnsw, max_seq, min_seq)
+        if saved is None:
             return None
-        loaded = cls(index, dim, built, {int(x) for x in labels}, meta["seq"])
-        loaded._saved_token = token
+        # read() checked that the files' build parameters are hnsw's, so hnsw describes the graph.
+        loaded = cls(saved.graph, dim, hnsw, saved.labels, saved.seq)
+        loaded._saved_token = saved.token
         return loaded
-
-
-def _crc32(path: Path) -> int:
-    crc = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 22):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a directory be fsynced
-        _fsync_file(path)
-
-
-def _remove_stale_files(directory: Path, keep: str, mine: str | None) -> None:
-    """Remove superseded index files: ours at once, other processes' once they are old."""
-    now = time.time()
-    for path in directory.iterdir():
-        name = path.name
-        if keep in name or name == "meta.json":
-            continue
-        ours = mine is not None and mine in name
-        with contextlib.suppress(OSError):
-            if ours or now - path.stat().st_mtime > _STALE_FILE_SECONDS:
-                path.unlink()
 
 
 def exact_search(

@@ -20,6 +20,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.types import RecordSet
+
 _CHUNK = 900  # stay far below SQLite's limit on bound parameters per statement
 
 
@@ -175,6 +177,62 @@ def update_record(
             conn.executemany("INSERT INTO record_metadata VALUES (?, ?, ?, ?, ?, ?)", rows)
     if sets:
         conn.execute(f"UPDATE records SET {', '.join(sets)} WHERE rowid = ?", [*params, existing.rowid])
+
+
+def write_records(conn: sqlite3.Connection, collection_pk: int, seq: int, op: str, rs: RecordSet) -> bool:
+    """Apply an ``add``, ``upsert`` or ``update`` of checked records as sequence ``seq``.
+
+    ``add`` skips ids that exist (as chromadb does), ``update`` ignores ids that do not,
+    ``upsert`` inserts the new ones and updates the rest. Returns whether any vector
+    changed (a new record, or an existing one given a different vector): only then must
+    the caller advance the collection's sequence, so the indexes catch up.
+
+    Example:
+        >>> from ragstore.local.catalog import create_collection_row
+        >>> from ragstore.local.database import Database
+        >>> rs = RecordSet(["a"], np.zeros((1, 2), dtype=np.float32), None, None, None)
+        >>> with Database(None).write() as conn:
+        ...     pk = create_collection_row(conn, "docs", None, {"hnsw": {}}, "default_tenant", "default_database").pk
+        ...     write_records(conn, pk, 1, "add", rs), write_records(conn, pk, 2, "upsert", rs)
+        (True, False)
+
+    """
+    n = len(rs.ids)
+    existing = existing_rows(conn, collection_pk, rs.ids)
+    fresh = [i for i in range(n) if rs.ids[i] not in existing] if op != "update" else []
+    changed = [i for i in range(n) if rs.ids[i] in existing] if op != "add" else []
+    if fresh:
+        assert rs.embeddings is not None
+        insert_records(
+            conn,
+            collection_pk,
+            seq,
+            [rs.ids[i] for i in fresh],
+            rs.embeddings[fresh],
+            [rs.documents[i] for i in fresh] if rs.documents is not None else [None] * len(fresh),
+            [rs.uris[i] for i in fresh] if rs.uris is not None else [None] * len(fresh),
+            [merge_metadata(None, rs.metadatas[i]) for i in fresh] if rs.metadatas is not None else [None] * len(fresh),
+        )
+    moved = 0  # existing records whose vector really changes
+    for i in changed:
+        current = existing[rs.ids[i]]
+        change = rs.metadatas[i] if rs.metadatas is not None else None
+        vector = rs.embeddings[i] if rs.embeddings is not None else None
+        if vector is not None and vector.astype("<f4", copy=False).tobytes() == current.embedding:
+            vector = None  # the same vector again (a re-run ingestion): no new index point
+        moved += vector is not None
+        update_record(
+            conn,
+            collection_pk,
+            current,
+            seq,
+            vector,
+            rs.documents[i] if rs.documents is not None else None,
+            rs.uris[i] if rs.uris is not None else None,
+            merge_metadata(load_metadata(current.metadata_json), change) if change is not None else None,
+            change is not None,
+        )
+    return bool(fresh) or moved > 0
 
 
 def delete_rows(conn: sqlite3.Connection, collection_pk: int, rows: Sequence[tuple[int, int]], seq: int) -> None:

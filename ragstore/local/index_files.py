@@ -1,0 +1,217 @@
+"""A collection's saved HNSW index: the three files, written atomically and loaded only when intact.
+
+The index is a cache of SQLite (see :mod:`ragstore.local.index`), so its files
+only save rebuilding it. In the collection's folder they are:
+
+* ``index-<token>.bin``: the hnswlib graph;
+* ``labels-<token>.npy``: the live labels (the graph also holds deleted ones);
+* ``meta.json``: the format, the collection, the build parameters, the sequence
+  the graph has applied, the token, and each file's size and CRC32.
+
+The token is new for every save, so a save never overwrites the files a reader
+may be loading. :func:`write` fsyncs the two data files and a temporary
+``meta.json``, then publishes them by renaming it over ``meta.json`` (atomic),
+so a crash leaves either the old index or the new one. :func:`read` checks
+every field, size and checksum, and answers ``None`` for anything missing,
+stale, torn or foreign: the caller then rebuilds from SQLite, so a bad file
+never makes a collection unreadable.
+
+Example:
+    >>> INDEX_FORMAT
+    1
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import time
+import uuid
+import zlib
+from collections.abc import Collection, Mapping
+from pathlib import Path
+from typing import Any
+
+import hnswlib
+import numpy as np
+
+INDEX_FORMAT = 1
+# Another process may still be loading files it found a moment ago; its files go only once
+# they are this old (our own superseded files go at once: no reader of ours still wants them).
+_STALE_FILE_SECONDS = 60.0
+_BUILD_KEYS = ("space", "max_neighbors", "ef_construction")
+
+
+@dataclasses.dataclass(frozen=True)
+class SavedIndex:
+    """An index read back by :func:`read`.
+
+    Attributes:
+        graph: The ``hnswlib.Index``, deleted points still marked deleted.
+        labels: The live labels.
+        seq: The collection sequence the graph has applied.
+        token: The token of the files it came from (see :func:`remove_stale`).
+
+    Example:
+        >>> SavedIndex(graph=None, labels={1}, seq=3, token="3-1-ab").seq
+        3
+
+    """
+
+    graph: Any
+    labels: set[int]
+    seq: int
+    token: str
+
+
+def write(directory: Path, collection_id: str, graph: Any, labels: Collection[int], dim: int, hnsw: Mapping[str, Any], seq: int) -> str:
+    """Save ``graph`` and ``labels`` into ``directory`` atomically; returns the new files' token.
+
+    The caller keeps the graph from changing meanwhile and, afterwards, removes the files
+    this save superseded (:func:`remove_stale`).
+
+    Args:
+        directory: The collection's index folder (created if missing).
+        collection_id: The collection the files belong to.
+        graph: The ``hnswlib.Index``.
+        labels: The live labels.
+        dim: The vectors' dimension.
+        hnsw: The build parameters (``space``, ``max_neighbors``, ``ef_construction``).
+        seq: The collection sequence the graph has applied.
+
+    Example:
+        >>> import tempfile
+        >>> graph = hnswlib.Index(space="l2", dim=2)
+        >>> graph.init_index(max_elements=8, ef_construction=100, M=16)
+        >>> graph.add_items(np.array([[0.0, 0.0], [1.0, 1.0]], dtype=np.float32), [1, 2])
+        >>> hnsw = {"space": "l2", "max_neighbors": 16, "ef_construction": 100}
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     token = write(Path(tmp), "some-collection", graph, {1, 2}, 2, hnsw, seq=5)
+        ...     saved = read(Path(tmp), "some-collection", 2, hnsw, max_seq=5, min_seq=0)
+        >>> (saved.labels, saved.seq, saved.token == token)
+        ({1, 2}, 5, True)
+
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    token = f"{seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    index_path, labels_path = _data_paths(directory, token)
+    graph.save_index(str(index_path))
+    np.save(labels_path, np.fromiter(labels, dtype=np.int64, count=len(labels)))
+    meta = {
+        "format": INDEX_FORMAT,
+        "collection_id": collection_id,
+        "dim": dim,
+        **{key: hnsw[key] for key in _BUILD_KEYS},
+        "seq": seq,
+        "token": token,
+        "files": {p.name: {"size": p.stat().st_size, "crc32": _crc32(p)} for p in (index_path, labels_path)},
+    }
+    for path in (index_path, labels_path):
+        _fsync_file(path)
+    tmp = directory / f"meta.json.{token}.tmp"
+    tmp.write_text(json.dumps(meta))
+    _fsync_file(tmp)
+    os.replace(tmp, directory / "meta.json")  # the commit point: from here on readers see the new files
+    _fsync_dir(directory)
+    return token
+
+
+def read(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, Any], max_seq: int, min_seq: int) -> SavedIndex | None:
+    """The index saved in ``directory`` if it is intact and fits; ``None`` otherwise.
+
+    Args:
+        directory: The collection's index folder.
+        collection_id: The collection the files must belong to.
+        dim: The collection's dimension.
+        hnsw: The collection's HNSW configuration (the build parameters must match).
+        max_seq: The newest sequence in SQLite (files claiming more are foreign).
+        min_seq: The tombstone floor (files older than it cannot catch up).
+
+    Example:
+        >>> read(Path("/nonexistent"), "some-collection", 2, {"space": "l2"}, max_seq=0, min_seq=0) is None
+        True
+
+    """
+    try:
+        meta = json.loads((directory / "meta.json").read_text())
+        if (
+            not isinstance(meta, dict)  # valid JSON, but not what write() writes
+            or meta.get("format") != INDEX_FORMAT
+            or meta.get("collection_id") != collection_id
+            or not isinstance(meta.get("seq"), int)
+            or not min_seq <= meta["seq"] <= max_seq
+        ):
+            return None
+        token = meta["token"]
+        index_path, labels_path = _data_paths(directory, token)
+        for path in (index_path, labels_path):
+            expected = meta["files"][path.name]
+            if path.stat().st_size != expected["size"] or _crc32(path) != expected["crc32"]:
+                return None
+        if (meta["dim"], *(meta[key] for key in _BUILD_KEYS)) != (dim, *(hnsw[key] for key in _BUILD_KEYS)):
+            return None
+        graph = hnswlib.Index(space=meta["space"], dim=dim)
+        graph.load_index(str(index_path), max_elements=0, allow_replace_deleted=True)
+        labels = np.load(labels_path, allow_pickle=False)
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        return None
+    return SavedIndex(graph, {int(x) for x in labels}, meta["seq"], token)
+
+
+def remove_stale(directory: Path, keep: str, mine: str | None) -> None:
+    """Remove superseded index files: ours at once, other processes' once they are old.
+
+    Args:
+        directory: The collection's index folder.
+        keep: The token of the files ``meta.json`` names now.
+        mine: The token of this process's previous save, if any.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     for name in ("index-1-a.bin", "index-2-b.bin", "meta.json"):
+        ...         _ = (Path(tmp) / name).write_text("")
+        ...     remove_stale(Path(tmp), keep="2-b", mine="1-a")
+        ...     sorted(p.name for p in Path(tmp).iterdir())
+        ['index-2-b.bin', 'meta.json']
+
+    """
+    now = time.time()
+    for path in directory.iterdir():
+        name = path.name
+        if keep in name or name == "meta.json":
+            continue
+        ours = mine is not None and mine in name
+        with contextlib.suppress(OSError):
+            if ours or now - path.stat().st_mtime > _STALE_FILE_SECONDS:
+                path.unlink()
+
+
+def _data_paths(directory: Path, token: str) -> tuple[Path, Path]:
+    """The graph file and the labels file of the save named ``token``."""
+    return directory / f"index-{token}.bin", directory / f"labels-{token}.npy"
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 22):  # 4 MiB at a time: index files can be large
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    # Makes the rename itself durable; the files' contents were fsynced before it.
+    with contextlib.suppress(OSError):  # not every file system lets a directory be fsynced
+        _fsync_file(path)
