@@ -28,6 +28,7 @@ from ragstore.http.wire import (
     collection_to_json,
     decode_embeddings,
     get_result_to_json,
+    json_object,
     parse_collection_id,
     query_result_to_json,
     records_from_json,
@@ -139,9 +140,14 @@ async def _on_collection(
     request: Request, op: str, tenant: str, database: str, collection_id: str, work: Callable[[LocalAPI, uuid.UUID, Body], T]
 ) -> T:
     """Parse the body, then run ``work`` on the scoped collection in the thread pool."""
-    data = await read_object(request, op)
+    body = await request.body()
     api = engine(request)
-    return await call(lambda: work(api, _scoped(api, collection_id, tenant, database).id, data))
+
+    def run() -> T:  # one trip to the thread pool: parsing a large body must not block the event loop either
+        data = json_object(body, op)
+        return work(api, _scoped(api, collection_id, tenant, database).id, data)
+
+    return await call(run)
 
 
 def _writer(op: str) -> Callable[[LocalAPI, uuid.UUID, Body], None]:
