@@ -40,6 +40,7 @@ from ragstore.local.database import Database
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, query_result, search
 from ragstore.local.sql_filters import compile_filter
+from ragstore.names import validate_collection_name, validate_tenant_or_database_name
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 from ragstore.validation import (
@@ -50,11 +51,9 @@ from ragstore.validation import (
     normalize_metadatas,
     normalize_uris,
     validate_collection_metadata,
-    validate_collection_name,
     validate_include,
     validate_n_results,
     validate_non_negative_int,
-    validate_tenant_or_database_name,
 )
 
 MAX_BATCH_SIZE = 16_384
