@@ -19,8 +19,8 @@ demo: $(STAMP)
 	$(PY) examples/quickstart.py --path ./ragstore_data
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check ragstore tests examples
-	$(VENV)/bin/ruff format --check ragstore tests examples
+	$(VENV)/bin/ruff check ragstore tests examples benchmarks
+	$(VENV)/bin/ruff format --check ragstore tests examples benchmarks
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP)
