@@ -23,6 +23,7 @@ import pytest
 from servers import RunningServer
 
 import ragstore
+from ragstore.embeddings import HashingEmbeddingFunction
 from ragstore.http.async_client import AsyncHttpAPI
 from ragstore.http.client import HttpAPI
 from ragstore.types import RecordSet
@@ -374,7 +375,7 @@ def test_sixteen_concurrent_tasks_mixing_writes_and_queries(server: RunningServe
     per_writer, writers = 25, 8
 
     async def main(client: ragstore.AsyncClientAPI) -> tuple[int, list[Any]]:
-        col = await client.create_collection(name)
+        col = await client.create_collection(name, embedding_function=HashingEmbeddingFunction())  # about concurrency, not embeddings
         await col.add(ids=["s1", "s2", "s3"], documents=["seed one", "seed two", "seed three"])
 
         async def write(w: int) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ragstore
-from ragstore.embeddings import HashingEmbeddingFunction, register_embedding_function
+from ragstore.embeddings import DefaultEmbeddingFunction, HashingEmbeddingFunction, register_embedding_function
 from tests.conftest import ClientFactory
 
 
@@ -68,7 +68,7 @@ def test_default_configuration(client: ragstore.ClientAPI) -> None:
     assert (hnsw["ef_construction"], hnsw["ef_search"], hnsw["max_neighbors"]) == (100, 100, 16)
     assert hnsw["resize_factor"] == 1.2 and hnsw["sync_threshold"] == 1000 and hnsw["batch_size"] == 100
     assert hnsw["num_threads"] == (os.cpu_count() or 1)
-    assert config["embedding_function"]["name"] == HashingEmbeddingFunction.name()
+    assert config["embedding_function"] == {"type": "known", "name": DefaultEmbeddingFunction.name(), "config": {}}
 
 
 @pytest.mark.parametrize("space", ["l2", "cosine", "ip"])

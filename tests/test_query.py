@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pytest
 
 import ragstore
-from ragstore.embeddings import HashingEmbeddingFunction
+from ragstore.embeddings import DefaultEmbeddingFunction
 from ragstore.local import reads
 
 
@@ -165,6 +165,6 @@ def test_modify_ef_search_takes_effect(client: ragstore.ClientAPI) -> None:
 
 def test_default_embedding_query_by_text(client: ragstore.ClientAPI) -> None:
     col = client.create_collection("texts")
-    assert isinstance(col.embedding_function, HashingEmbeddingFunction)
+    assert isinstance(col.embedding_function, DefaultEmbeddingFunction)  # the real MiniLM model
     col.add(ids=["fruit", "sky", "code"], documents=["apples and pears are fruit", "the sky is blue today", "python code compiles"])
     assert col.query(query_texts=["blue sky"], n_results=1)["ids"] == [["sky"]]

