@@ -1,4 +1,4 @@
-# make demo : create .venv, install ragstore, run the quickstart (data under ./ragstore_data)
+# make demo : create .venv, install ragstore, run the quickstart, then ingest real docs with the offline model and ask (./ragstore_data)
 # make test : create .venv, install with the dev extra, lint, type-check, run the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -17,6 +17,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) examples/quickstart.py --path ./ragstore_data
+	HF_HUB_OFFLINE=1 $(PY) examples/ingest_and_ask.py --path ./ragstore_data
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ragstore tests examples benchmarks

@@ -1,10 +1,8 @@
-"""The ``ragstore`` command line (``ragstore run ...`` or ``python -m ragstore run ...``).
+"""``ragstore run``: serve a store over Chroma's REST v2 API.
 
 Example:
-    >>> from click.testing import CliRunner
-    >>> result = CliRunner().invoke(main, ["--version"])
-    >>> result.output.startswith("ragstore, version")
-    True
+    >>> run.name
+    'run'
 
 """
 
@@ -12,16 +10,8 @@ from __future__ import annotations
 
 import click
 
-from ragstore import __version__
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, prog_name="ragstore")
-def main() -> None:
-    """ragstore: an embeddable vector store for retrieval-augmented generation."""
-
-
-@main.command()
+@click.command()
 @click.option("--path", default="./ragstore_data", show_default=True, type=click.Path(file_okay=False), help="Directory of the store.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes the server to the network).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0 picks a free one).")

@@ -1,0 +1,112 @@
+"""``ragstore query`` (search a collection) and ``ragstore collections`` (list them).
+
+Scores are similarities in [0, 1] derived from the collection's distance
+(``1 - d`` for cosine and inner product on normalised vectors, ``1 - d/4``
+clipped for squared L2 on unit vectors, whose distances lie in [0, 4]).
+
+Example:
+    >>> similarity(0.25, "cosine"), similarity(1.0, "l2")
+    (0.75, 0.75)
+
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ragstore.cli.store import EMBEDDING_HELP, open_client, open_collection, store_options
+
+
+def similarity(distance: float, space: str) -> float:
+    """A score in [0, 1] (higher is closer) for a distance in ``space``."""
+    score = 1.0 - distance / 4.0 if space == "l2" else 1.0 - distance
+    return max(0.0, min(1.0, score))
+
+
+def _snippet(text: str | None, width: int = 160) -> str:
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+@click.command()
+@click.argument("text")
+@click.option("--collection", "-c", required=True, help="Collection to search.")
+@store_options
+@click.option("-k", "--n-results", "k", default=5, show_default=True, type=click.IntRange(1, 1000), help="How many hits.")
+@click.option("--where", default=None, help='Metadata filter as JSON, e.g. \'{"source": "guide.md"}\'.')
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as JSON instead of a table.")
+@click.option("--embedding", default=None, help=EMBEDDING_HELP)
+def query(
+    text: str,
+    collection: str,
+    path: str,
+    host: str | None,
+    port: int,
+    ssl: bool,
+    auth_token: str | None,
+    k: int,
+    where: str | None,
+    as_json: bool,
+    embedding: str | None,
+) -> None:
+    """Print the chunks nearest to TEXT with their score and source."""
+    try:
+        where_filter = json.loads(where) if where else None
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--where") from None
+    client = open_client(path, host, port, ssl, auth_token)
+    target = open_collection(client, collection, embedding, create=False)
+    space = target.configuration.get("hnsw", {}).get("space", "l2")
+    result = target.query(query_texts=[text], n_results=k, where=where_filter, include=["documents", "metadatas", "distances"])
+    client.close()
+    hits: list[dict[str, Any]] = []
+    for id_, doc, meta, distance in zip(
+        result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+    ):
+        meta = meta or {}
+        hits.append(
+            {
+                "id": id_,
+                "score": round(similarity(distance, space), 4),
+                "distance": distance,
+                "source": meta.get("source"),
+                "page": meta.get("page"),
+                "headers": meta.get("headers"),
+                "document": doc,
+                "metadata": meta,
+            }
+        )
+    if as_json:
+        click.echo(json.dumps(hits, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(hits)} hits in '{collection}' for {text!r}")
+    table.add_column("#", justify="right")
+    table.add_column("score", justify="right")
+    table.add_column("source")
+    table.add_column("text")
+    for rank, hit in enumerate(hits, 1):
+        where_in = hit["source"] or hit["id"]
+        if hit["page"] is not None:
+            where_in += f" p.{hit['page']}"
+        table.add_row(str(rank), f"{hit['score']:.3f}", where_in, _snippet(hit["document"]))
+    Console().print(table)
+
+
+@click.command()
+@store_options
+def collections(path: str, host: str | None, port: int, ssl: bool, auth_token: str | None) -> None:
+    """List the store's collections with their record counts."""
+    client = open_client(path, host, port, ssl, auth_token)
+    table = Table(title="Collections")
+    for column in ("name", "records", "space", "embedding"):
+        table.add_column(column, justify="right" if column == "records" else "left")
+    for col in client.list_collections():
+        ef = col.configuration.get("embedding_function") or {}
+        table.add_row(col.name, str(col.count()), str(col.configuration.get("hnsw", {}).get("space", "")), str(ef.get("name", "")))
+    client.close()
+    Console().print(table)

@@ -1,0 +1,88 @@
+"""Options every data command shares: which store (``--path`` or ``--host/--port``) and which embedder.
+
+Example:
+    >>> embedding_function("hashing").name()
+    'ragstore_hashing'
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+import ragstore
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def store_options(command: F) -> F:
+    """Add ``--path``, ``--host``, ``--port``, ``--ssl`` and ``--auth-token`` to a command."""
+    options = [
+        click.option(
+            "--path",
+            default="./ragstore_data",
+            show_default=True,
+            type=click.Path(file_okay=False),
+            help="Local store directory (ignored with --host).",
+        ),
+        click.option("--host", default=None, help="Use a ragstore server on this host instead of a local store."),
+        click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="The server's port."),
+        click.option("--ssl/--no-ssl", default=False, help="Use HTTPS to reach the server."),
+        click.option("--auth-token", envvar="RAGSTORE_AUTH_TOKEN", default=None, help="The server's token [env RAGSTORE_AUTH_TOKEN]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def open_client(path: str, host: str | None, port: int, ssl: bool, auth_token: str | None) -> ragstore.ClientAPI:
+    """A client of the chosen store: remote with ``host``, else persistent at ``path``."""
+    if host:
+        headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
+        return ragstore.HttpClient(host=host, port=port, ssl=ssl, headers=headers)
+    return ragstore.PersistentClient(path)
+
+
+EMBEDDING_HELP = (
+    "Embedding function for a new collection: 'default' (all-MiniLM-L6-v2, offline), 'hashing' (fast, for tests), "
+    "'st:<model name or path>' (a local sentence-transformers model) or 'openai:<model>' (an OpenAI-compatible "
+    "/v1/embeddings server at $OPENAI_BASE_URL, key in $OPENAI_API_KEY). An existing collection keeps its own."
+)
+
+
+def embedding_function(name: str) -> Any:
+    """The embedding function a ``--embedding`` value names."""
+    from ragstore.embeddings import HashingEmbeddingFunction, default_embedding_function
+
+    if name == "default":
+        return default_embedding_function()
+    if name == "hashing":
+        return HashingEmbeddingFunction()
+    kind, _, model = name.partition(":")
+    if kind == "st" and model:
+        from ragstore.embeddings import SentenceTransformerEmbeddingFunction
+
+        return SentenceTransformerEmbeddingFunction(model_name=model)
+    if kind == "openai" and model:
+        import os
+
+        from ragstore.embeddings import OpenAICompatibleEmbeddingFunction
+
+        return OpenAICompatibleEmbeddingFunction(base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"), model=model)
+    raise click.BadParameter(f"unknown embedding {name!r}; use default, hashing, st:<model> or openai:<model>", param_hint="--embedding")
+
+
+def open_collection(client: ragstore.ClientAPI, name: str, embedding: str | None, create: bool) -> Any:
+    """The collection ``name``: its persisted embedder unless ``embedding`` names one; created if ``create``."""
+    ef = embedding_function(embedding) if embedding else None
+    if create:
+        if ef is None:
+            return client.get_or_create_collection(name)
+        return client.get_or_create_collection(name, embedding_function=ef)
+    try:
+        return client.get_collection(name) if ef is None else client.get_collection(name, embedding_function=ef)
+    except ragstore.NotFoundError:
+        raise click.ClickException(f"No collection named {name!r} in this store (see: ragstore collections)") from None
