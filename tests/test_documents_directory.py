@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from shared_data import DOCS, needs_data
 
 from ragstore.documents import (
     LOADERS,
@@ -19,10 +19,6 @@ from ragstore.documents import (
     load_file,
     load_text,
 )
-
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-DOCS = DATA / "docs"
-needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"), reason=f"the shared data is not at {DATA}")
 
 
 @needs_data

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import inspect
 import itertools
-import os
 from pathlib import Path
 
 import bs4
 import pypdf
 import pytest
+from shared_data import DATA, DOCS, GUTENBERG, needs_data
 
 from ragstore import documents
 from ragstore.documents import (
@@ -29,10 +29,6 @@ from ragstore.documents import (
     load_text,
 )
 from ragstore.errors import InvalidArgumentError
-
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-DOCS, GUTENBERG = DATA / "docs", DATA / "text" / "gutenberg"
-needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"), reason=f"the shared data is not at {DATA}")
 
 PDF_PAGES = {
     "R-FAQ.pdf": 52,

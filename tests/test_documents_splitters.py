@@ -7,13 +7,12 @@ whitespace only, so the chunks minus their overlaps give back the text's content
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_data import DOCS, GUTENBERG, needs_data
 
 from ragstore.documents import (
     Chunk,
@@ -28,10 +27,6 @@ from ragstore.documents import (
     split_documents,
 )
 from ragstore.errors import InvalidArgumentError
-
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-DOCS, GUTENBERG = DATA / "docs", DATA / "text" / "gutenberg"
-needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"), reason=f"the shared data is not at {DATA}")
 
 
 def check_chunks(text: str, chunks: list[Chunk], limit: int | None = None, overlap: int | None = None) -> None:

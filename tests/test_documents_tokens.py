@@ -6,22 +6,17 @@ model will see it, on a real book, on Markdown docs, and on adversarial text (lo
 
 from __future__ import annotations
 
-import os
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_data import DOCS, GUTENBERG, needs_data
 
 from ragstore.documents import MarkdownHeaderSplitter, MissingDependencyError, TokenSplitter, load_directory, load_text
 from ragstore.documents import token_splitter as token_module
 from ragstore.errors import InvalidArgumentError
 from tests.test_documents_splitters import check_chunks
-
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
-DOCS, GUTENBERG = DATA / "docs", DATA / "text" / "gutenberg"
-needs_data = pytest.mark.skipif(not DATA.is_dir() and not os.environ.get("CI"), reason=f"the shared data is not at {DATA}")
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,12 @@ from typing import Any
 
 import pytest
 from servers import RunningServer
+from shared_data import GUTENBERG, MARKDOWN
 
 import ragstore
 from ragstore.documents import RecursiveCharacterSplitter, load_directory, split_documents
 from ragstore.ingest import IngestStats, ingest
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-MARKDOWN = DATA / "docs" / "markdown" / "httpx"
-GUTENBERG = DATA / "text" / "gutenberg"
 MARKDOWN_FILES = len(list(MARKDOWN.rglob("*.md")))
 CLI_ENV = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTORE_")}
 
