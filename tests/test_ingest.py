@@ -200,7 +200,9 @@ def test_an_interrupted_ingest_is_consistent_and_the_next_run_finishes(tmp_path:
         shutil.copy(book, books / book.name)
     store = str(tmp_path / "store")
     args = [sys.executable, "-m", "ragstore", "ingest", str(books), "-c", "books", "--path", store, "--embedding", "hashing"]
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLI_ENV)
+    # A background job inherits SIGINT as ignored (as under `make ... &`); Ctrl-C in a terminal is not ignored.
+    restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=CLI_ENV, preexec_fn=restore_sigint)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:  # wait for the first chunks to land
         time.sleep(0.2)
