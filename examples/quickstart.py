@@ -67,7 +67,7 @@ def main() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", reader], check=True)
-    print("\n(HttpClient arrives with the server, `ragstore run`.)")
+    print(f"\nServe the same store to other processes: ragstore run --path {args.path}   (then ragstore.HttpClient(port=8000))")
 
 
 if __name__ == "__main__":
