@@ -1,11 +1,12 @@
 # make demo : create .venv, install ragstore, run the quickstart, then ingest real docs with the offline model and ask (./ragstore_data)
 # make test : create .venv, install with the dev extra, lint, type-check, run the whole suite
+# make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 20k, under 3 minutes
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint pytest install clean
+.PHONY: demo test lint pytest install clean bench bench-quick
 
 $(STAMP): pyproject.toml constraints-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,12 @@ pytest: $(STAMP)
 	$(PY) -m pytest -n 2 --durations=15
 
 test: lint pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/bench.py --quick
 
 clean:
 	rm -rf $(VENV) ragstore_data .pytest_cache .mypy_cache .ruff_cache .hypothesis
