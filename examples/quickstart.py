@@ -1,16 +1,20 @@
 """ragstore quickstart: the client modes on one small collection.
 
 Run with ``make demo`` (or ``python examples/quickstart.py --path ./ragstore_data``).
-It uses the in-memory client, then a persistent store under ``--path``, and
-reads that store back from a brand-new Python process to show it survived.
+It uses the in-memory client, then a persistent store under ``--path``, reads
+that store back from a brand-new Python process to show it survived, and finally
+serves the same store with ``ragstore run`` and queries it through ``HttpClient``.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import ragstore
 
@@ -35,6 +39,30 @@ def show(title: str, result: ragstore.QueryResult) -> None:
     assert result["documents"] is not None and result["distances"] is not None
     for id_, doc, dist in zip(result["ids"][0], result["documents"][0], result["distances"][0], strict=True):
         print(f"    {dist:6.3f}  {id_:<7} {doc}")
+
+
+@contextmanager
+def running_server(path: str) -> Iterator[int]:
+    """``ragstore run --path PATH --port 0`` in a child process; yields the port it bound, stops it with SIGTERM."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "ragstore", "run", "--path", path, "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert server.stdout is not None
+    try:
+        for line in server.stdout:  # the start line names the address once the server listens
+            match = re.search(r"at http://127\.0\.0\.1:(\d+)", line)
+            if match:
+                print(f"  {line.strip()}")
+                yield int(match.group(1))
+                break
+        else:
+            raise RuntimeError("ragstore run exited before it listened")
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
 
 
 def main() -> None:
@@ -67,7 +95,14 @@ def main() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", reader], check=True)
-    print(f"\nServe the same store to other processes: ragstore run --path {args.path}   (then ragstore.HttpClient(port=8000))")
+
+    print(f"\n4. HttpClient against `ragstore run --path {args.path}` (a server process on the same store)")
+    with running_server(args.path) as port, ragstore.HttpClient(host="127.0.0.1", port=port) as remote:
+        remote.heartbeat()
+        col = remote.get_collection("quickstart")
+        print(f"  the server sees {col.count()} records")
+        show("query 'ranking passages for a model':", col.query(query_texts=["ranking passages for a model"], n_results=2))
+    print(f"\nServe it yourself: ragstore run --path {args.path} --port 8000, then ragstore.HttpClient(port=8000)")
 
 
 if __name__ == "__main__":

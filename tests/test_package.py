@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+from servers import RunningServer
+
 import ragstore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +76,31 @@ def test_seed_snippet_runs_as_chromadb_and_persists_across_processes(tmp_path: P
     assert read == {"count": 2, "ids": [["p1"]], "docs": [["Persisted text"]]}
 
 
+SEED_HTTP = """
+import ragstore as chromadb
+client = chromadb.HttpClient(host="localhost", port=PORT, ssl=False, headers={"X-Request-Source": "seed"})
+client.heartbeat()
+col = client.get_or_create_collection("docs")
+col.add(documents=["Persisted text", "Other words"], ids=["p1", "p2"], metadatas=[{"source": "a.md"}, {"source": "b.md"}])
+print(col.query(query_texts=["persisted"], n_results=5, where={"source": "a.md"})["ids"])
+"""
+
+
+def test_seed_snippet_runs_as_chromadb_against_ragstore_run(tmp_path: Path) -> None:
+    # The server as the seed starts it (`ragstore run --path ./chroma_data`), on a free port.
+    server = RunningServer.start(tmp_path / "chroma_data")
+    try:
+        code = f"PORT = {server.port}\n" + textwrap.dedent(SEED_HTTP)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "[['p1']]"
+    finally:
+        assert server.stop() == 0
+    # What the server stored is on disk: a local client on the same path reads it back.
+    read = json.loads(_run(SEED_READ, tmp_path / "chroma_data"))
+    assert read == {"count": 2, "ids": [["p1"]], "docs": [["Persisted text"]]}
+
+
 def test_quickstart_runs(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "quickstart.py"), "--path", str(tmp_path / "data")],
@@ -83,4 +110,5 @@ def test_quickstart_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "new process sees 4 records" in done.stdout
+    assert "the server sees 4 records" in done.stdout  # the third mode: HttpClient against `ragstore run`
     assert (tmp_path / "data" / "ragstore.sqlite3").exists()
