@@ -6,17 +6,22 @@ vectors (50 Gaussian clusters, fixed seed) with a short document and small metad
 
 - ragstore ephemeral (``ragstore.EphemeralClient()``) and persistent (``ragstore.PersistentClient(tmpdir)``);
 - chromadb ephemeral and persistent (same API, telemetry off);
+- ragstore http (``python -m ragstore run --port 0``, ``ragstore.HttpClient``) and chromadb http
+  (``chroma run``, ``chromadb.HttpClient``): one server each for the whole run, stopped with SIGTERM;
 - raw ``hnswlib.Index`` with the collection defaults (M=16, ef_construction=100, ef=100,
   ``num_threads`` = CPU count, as ragstore's default);
 - numpy brute force (exact search, the ground truth for recall).
 
 Stores always get explicit embeddings and ``embedding_function=None``. Metrics per row:
 add throughput (vectors/s, batches of 5,000), single-query latency p50/p99 (k=10; the
-stores return documents, metadatas and distances), and recall@10 against exact search.
+stores return documents, metadatas and distances), recall@10 against exact search, filtered-query
+p50 and recall@10 (``where={"cluster": {"$lt": 5}}``, about 10% of the records, against exact search
+over just those records; numpy masks its exact search, hnswlib has no metadata), and get-by-id p50
+(``get(ids=[one id], include=["documents", "metadatas"])``; stores only).
 Each cell is the median of ``--repeats`` runs with min-max; the systems run interleaved
 inside each repeat so machine-load drift hits all alike. "vs chromadb" divides a row's
 value by the chromadb row of the same mode (hnswlib and numpy: chromadb persistent), so
-above 1x is faster for add and below 1x is faster for latency. Prints one markdown table.
+above 1x is faster for add and below 1x is faster for latency; "-" marks a metric that does not apply. Prints one markdown table.
 
 Usage::
 
@@ -28,106 +33,35 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from _common import DIM, WHERE, Data, K, Row, Run, http_servers, make_data, percentile_ms, recall_at_k
 
-DIM = 384
-K = 10
 BATCH = 5_000
-CLUSTERS = 50
-SEED = 1234
 M, EF_CONSTRUCTION, EF_SEARCH = 16, 100, 100
 THREADS = os.cpu_count() or 1
 INCLUDE = ["documents", "metadatas", "distances"]
 
 
-@dataclass
-class Data:
-    """The benchmark corpus, the queries, and the exact top-``K`` row indices per query."""
-
-    vectors: np.ndarray
-    ids: list[str]
-    documents: list[str]
-    metadatas: list[dict[str, int]]
-    queries: np.ndarray
-    truth: list[set[int]]
-
-
-@dataclass
-class Run:
-    """One system's measurements from one repeat."""
-
-    add_per_s: float
-    p50_ms: float
-    p99_ms: float
-    recall: float
-
-
-@dataclass
-class Row:
-    """One line of the table: a system and its runs over all repeats."""
-
-    name: str
-    baseline: str  # the row whose values the "vs chromadb" column divides by
-    runs: list[Run]
-
-    def median(self, field: str) -> float:
-        return statistics.median(getattr(r, field) for r in self.runs)
-
-    def cell(self, field: str, fmt: str) -> str:
-        values = [getattr(r, field) for r in self.runs]
-        return f"{statistics.median(values):{fmt}} ({min(values):{fmt}}-{max(values):{fmt}})"
-
-
-def exact_topk(vectors: np.ndarray, queries: np.ndarray, k: int = K) -> np.ndarray:
-    """Row indices of the ``k`` nearest vectors (squared L2) for each query, nearest first."""
-    norms = np.einsum("ij,ij->i", vectors, vectors)
-    out = np.empty((len(queries), k), dtype=np.int64)
-    for start in range(0, len(queries), 256):
-        q = queries[start : start + 256]
-        d = norms[None, :] - 2.0 * (q @ vectors.T)
-        part = np.argpartition(d, k, axis=1)[:, :k]
-        order = np.take_along_axis(d, part, axis=1).argsort(axis=1)
-        out[start : start + 256] = np.take_along_axis(part, order, axis=1)
-    return out
-
-
-def make_data(n: int, q: int, seed: int = SEED) -> Data:
-    """``n`` vectors in ``CLUSTERS`` Gaussian clusters, and ``q`` queries near random data points."""
-    rng = np.random.default_rng(seed)
-    centers = rng.normal(0.0, 1.0, (CLUSTERS, DIM)).astype(np.float32)
-    cluster = rng.integers(0, CLUSTERS, n)
-    vectors = (centers[cluster] + rng.normal(0.0, 0.35, (n, DIM))).astype(np.float32)
-    anchors = rng.integers(0, n, q)
-    queries = (vectors[anchors] + rng.normal(0.0, 0.2, (q, DIM))).astype(np.float32)
-    truth = [set(row.tolist()) for row in exact_topk(vectors, queries)]
-    return Data(
-        vectors=vectors,
-        ids=[str(i) for i in range(n)],
-        documents=[f"document {i} about topic {c}" for i, c in enumerate(cluster.tolist())],
-        metadatas=[{"cluster": c, "i": i} for i, c in enumerate(cluster.tolist())],
-        queries=queries,
-        truth=truth,
-    )
-
-
-def summarize(add_seconds: float, n: int, latencies: list[float], hits: list[set[int]], data: Data) -> Run:
-    """Turn raw timings and per-query result sets into a :class:`Run`."""
-    lat_ms = np.array(latencies) * 1000.0
-    recall = float(np.mean([len(h & t) / K for h, t in zip(hits, data.truth, strict=True)]))
-    return Run(n / add_seconds, float(np.percentile(lat_ms, 50)), float(np.percentile(lat_ms, 99)), recall)
+def timed_queries(search: Callable[[np.ndarray], set[int]], queries: np.ndarray) -> tuple[list[float], list[set[int]]]:
+    """Run ``search`` once per query; return the latencies (s) and the returned row-index sets."""
+    latencies, hits = [], []
+    for query in queries:
+        t0 = time.perf_counter()
+        found = search(query)
+        latencies.append(time.perf_counter() - t0)
+        hits.append(found)
+    return latencies, hits
 
 
 def bench_collection(client: Any, data: Data) -> Run:
-    """Add ``data`` to a fresh collection of a chromadb-API client in batches, then query one at a time."""
+    """Add ``data`` to a fresh collection of a chromadb-API client in batches, then query, filter-query and get one at a time."""
     name = f"bench_{uuid.uuid4().hex[:12]}"
     collection = client.create_collection(name, embedding_function=None)
     n = len(data.ids)
@@ -141,14 +75,29 @@ def bench_collection(client: Any, data: Data) -> Run:
             metadatas=data.metadatas[lo:hi],
         )
     add_seconds = time.perf_counter() - start
-    latencies, hits = [], []
-    for query in data.queries:
+
+    def search(query: np.ndarray, where: dict[str, Any] | None = None) -> set[int]:
+        result = collection.query(query_embeddings=[query], n_results=K, where=where, include=INCLUDE)
+        return {int(i) for i in result["ids"][0]}
+
+    latencies, hits = timed_queries(search, data.queries)
+    flatencies, fhits = timed_queries(lambda query: search(query, WHERE), data.queries)
+    get_latencies = []
+    for id_ in data.get_ids:
         t0 = time.perf_counter()
-        result = collection.query(query_embeddings=[query], n_results=K, include=INCLUDE)
-        latencies.append(time.perf_counter() - t0)
-        hits.append({int(i) for i in result["ids"][0]})
+        got = collection.get(ids=[id_], include=["documents", "metadatas"])
+        get_latencies.append(time.perf_counter() - t0)
+        assert got["ids"] == [id_], got["ids"]
     client.delete_collection(name)
-    return summarize(add_seconds, n, latencies, hits, data)
+    return Run(
+        n / add_seconds,
+        percentile_ms(latencies, 50),
+        percentile_ms(latencies, 99),
+        recall_at_k(hits, data.truth),
+        fp50_ms=percentile_ms(flatencies, 50),
+        frecall=recall_at_k(fhits, data.filtered_truth),
+        get_p50_ms=percentile_ms(get_latencies, 50),
+    )
 
 
 def bench_ragstore_ephemeral(data: Data) -> Run:
@@ -193,8 +142,24 @@ def bench_chromadb_persistent(data: Data) -> Run:
         return bench_collection(chromadb.PersistentClient(path, settings=chromadb_settings()), data)
 
 
+def bench_ragstore_http(data: Data, port: int) -> Run:
+    import ragstore
+
+    client = ragstore.HttpClient(host="127.0.0.1", port=port)
+    try:
+        return bench_collection(client, data)
+    finally:
+        client.close()
+
+
+def bench_chromadb_http(data: Data, port: int) -> Run:
+    import chromadb
+
+    return bench_collection(chromadb.HttpClient(host="127.0.0.1", port=port, settings=chromadb_settings()), data)
+
+
 def bench_hnswlib(data: Data) -> Run:
-    """Raw ``hnswlib.Index`` with the collection defaults: the floor a store built on it can reach."""
+    """Raw ``hnswlib.Index`` with the collection defaults: the floor a store built on it can reach (no metadata, no get)."""
     import hnswlib
 
     n = len(data.ids)
@@ -206,80 +171,102 @@ def bench_hnswlib(data: Data) -> Run:
     for lo in range(0, n, BATCH):
         index.add_items(data.vectors[lo : lo + BATCH], np.arange(lo, min(lo + BATCH, n)), num_threads=THREADS)
     add_seconds = time.perf_counter() - start
-    latencies, hits = [], []
-    for query in data.queries:
-        t0 = time.perf_counter()
-        labels, _ = index.knn_query(query, k=K)
-        latencies.append(time.perf_counter() - t0)
-        hits.append(set(labels[0].tolist()))
-    return summarize(add_seconds, n, latencies, hits, data)
+    latencies, hits = timed_queries(lambda query: set(index.knn_query(query, k=K)[0][0].tolist()), data.queries)
+    return Run(n / add_seconds, percentile_ms(latencies, 50), percentile_ms(latencies, 99), recall_at_k(hits, data.truth))
 
 
 def bench_numpy(data: Data) -> Run:
-    """Exact search: "add" stacks the batches into one matrix and precomputes the norms."""
+    """Exact search: "add" stacks the batches into one matrix and precomputes the norms; filtering masks the distances."""
     n = len(data.ids)
     start = time.perf_counter()
     matrix = np.concatenate([data.vectors[lo : lo + BATCH].copy() for lo in range(0, n, BATCH)])
     norms = np.einsum("ij,ij->i", matrix, matrix)
     add_seconds = time.perf_counter() - start
-    latencies, hits = [], []
-    for query in data.queries:
-        t0 = time.perf_counter()
+    excluded = np.array([m["cluster"] >= WHERE["cluster"]["$lt"] for m in data.metadatas])
+
+    def search(query: np.ndarray, mask: np.ndarray | None = None) -> set[int]:
         d = norms - 2.0 * (matrix @ query)
+        if mask is not None:
+            d[mask] = np.inf
         top = np.argpartition(d, K)[:K]
-        top = top[np.argsort(d[top])]
-        latencies.append(time.perf_counter() - t0)
-        hits.append(set(top.tolist()))
-    return summarize(add_seconds, n, latencies, hits, data)
+        return set(top[np.argsort(d[top])].tolist())
+
+    latencies, hits = timed_queries(search, data.queries)
+    flatencies, fhits = timed_queries(lambda query: search(query, excluded), data.queries)
+    return Run(
+        n / add_seconds,
+        percentile_ms(latencies, 50),
+        percentile_ms(latencies, 99),
+        recall_at_k(hits, data.truth),
+        fp50_ms=percentile_ms(flatencies, 50),
+        frecall=recall_at_k(fhits, data.filtered_truth),
+    )
 
 
-SYSTEMS: list[tuple[str, str, Callable[[Data], Run]]] = [
-    ("ragstore ephemeral", "chromadb ephemeral", bench_ragstore_ephemeral),
-    ("ragstore persistent", "chromadb persistent", bench_ragstore_persistent),
-    ("chromadb ephemeral", "chromadb ephemeral", bench_chromadb_ephemeral),
-    ("chromadb persistent", "chromadb persistent", bench_chromadb_persistent),
-    ("hnswlib (raw)", "chromadb persistent", bench_hnswlib),
-    ("numpy brute force", "chromadb persistent", bench_numpy),
-]
+def systems(ports: dict[str, int]) -> list[tuple[str, str, Callable[[Data], Run]]]:
+    """(row name, baseline row, benchmark) for every system; the HTTP rows talk to the servers on ``ports``."""
+    return [
+        ("ragstore ephemeral", "chromadb ephemeral", bench_ragstore_ephemeral),
+        ("ragstore persistent", "chromadb persistent", bench_ragstore_persistent),
+        ("ragstore http", "chromadb http", lambda data: bench_ragstore_http(data, ports["ragstore"])),
+        ("chromadb ephemeral", "chromadb ephemeral", bench_chromadb_ephemeral),
+        ("chromadb persistent", "chromadb persistent", bench_chromadb_persistent),
+        ("chromadb http", "chromadb http", lambda data: bench_chromadb_http(data, ports["chromadb"])),
+        ("hnswlib (raw)", "chromadb persistent", bench_hnswlib),
+        ("numpy brute force", "chromadb persistent", bench_numpy),
+    ]
 
 
-def run_all(data: Data, repeats: int) -> list[Row]:
+def fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else f"{value:{spec}}"
+
+
+def run_all(data: Data, repeats: int, ports: dict[str, int]) -> list[Row]:
     """Run every system once per repeat, interleaved, and collect the rows."""
-    rows = {name: Row(name, baseline, []) for name, baseline, _ in SYSTEMS}
+    table = systems(ports)
+    rows = {name: Row(name, baseline, []) for name, baseline, _ in table}
     for repeat in range(repeats):
-        for name, _, bench in SYSTEMS:
+        for name, _, bench in table:
             t0 = time.perf_counter()
             run = bench(data)
             rows[name].runs.append(run)
             print(
                 f"  repeat {repeat + 1}/{repeats} {name:<20} {time.perf_counter() - t0:6.1f} s  "
-                f"add {run.add_per_s:9.0f}/s  p50 {run.p50_ms:6.2f} ms  recall {run.recall:.3f}",
+                f"add {run.add_per_s:9.0f}/s  p50 {run.p50_ms:6.2f} ms  recall {run.recall:.3f}  "
+                f"filtered p50 {fmt(run.fp50_ms, '6.2f')} ms  recall {fmt(run.frecall, '.3f')}  get p50 {fmt(run.get_p50_ms, '6.2f')} ms",
                 file=sys.stderr,
                 flush=True,
             )
     return list(rows.values())
 
 
+def ratio(row: Row, base: Row, field: str) -> str:
+    value, base_value = row.median(field), base.median(field)
+    return "-" if value is None or base_value is None else f"{value / base_value:.2f}x"
+
+
 def render(rows: list[Row]) -> str:
     """The markdown table: median (min-max) per metric, and ratios to the matching chromadb row."""
     by_name = {row.name: row for row in rows}
     lines = [
-        "| system | add (vectors/s) | query p50 (ms) | query p99 (ms) | recall@10 | vs chromadb: add / p50 |",
-        "|---|--:|--:|--:|--:|--:|",
+        "| system | add (vectors/s) | query p50 (ms) | query p99 (ms) | recall@10 | filtered p50 (ms) | filtered recall@10 "
+        "| get p50 (ms) | vs chromadb: add / p50 / filtered p50 / get p50 |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         base = by_name[row.baseline]
-        ratio = f"{row.median('add_per_s') / base.median('add_per_s'):.2f}x / {row.median('p50_ms') / base.median('p50_ms'):.2f}x"
+        ratios = " / ".join(ratio(row, base, field) for field in ("add_per_s", "p50_ms", "fp50_ms", "get_p50_ms"))
         lines.append(
-            f"| {row.name} | {row.cell('add_per_s', ',.0f')} | {row.cell('p50_ms', '.2f')} | "
-            f"{row.cell('p99_ms', '.2f')} | {row.cell('recall', '.3f')} | {ratio} |"
+            f"| {row.name} | {row.cell('add_per_s', ',.0f')} | {row.cell('p50_ms', '.2f')} | {row.cell('p99_ms', '.2f')} | "
+            f"{row.cell('recall', '.3f')} | {row.cell('fp50_ms', '.2f')} | {row.cell('frecall', '.3f')} | "
+            f"{row.cell('get_p50_ms', '.2f')} | {ratios} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N=20,000, Q=200, 3 repeats (under 3 minutes)")
+    parser.add_argument("--quick", action="store_true", help="N=20,000, Q=200, 3 repeats (about 4 minutes)")
     parser.add_argument("--n", type=int, help="number of vectors (default 100,000; 20,000 with --quick)")
     parser.add_argument("--queries", type=int, help="number of queries (default 1,000; 200 with --quick)")
     parser.add_argument("--repeats", type=int, default=3)
@@ -290,7 +277,8 @@ def main() -> None:
     started = time.perf_counter()
     data = make_data(n, q)
     print(f"data: {n:,} x {DIM} vectors, {q:,} queries, {args.repeats} repeats", file=sys.stderr)
-    rows = run_all(data, args.repeats)
+    with http_servers() as ports:
+        rows = run_all(data, args.repeats, ports)
     import chromadb
 
     print(
