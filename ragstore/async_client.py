@@ -20,11 +20,10 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ragstore.async_collection import AsyncCollection
+from ragstore.async_collection import AsyncCollection, in_thread
 from ragstore.client import ClientBase
 from ragstore.preparation import DEFAULT_EMBEDDING, check_schema, creation_configuration, resolve_embedding_function
 from ragstore.settings import Settings
@@ -108,7 +107,7 @@ class AsyncClient(ClientBase):
     async def list_collections(self, limit: int | None = None, offset: int | None = None) -> list[AsyncCollection]:
         """Collections in creation order."""
         models = await self._api.list_collections(limit, offset, self.tenant, self.database)
-        return await asyncio.to_thread(lambda: [self._wrap(m, DEFAULT_EMBEDDING, None) for m in models])
+        return await in_thread(lambda: [self._wrap(m, DEFAULT_EMBEDDING, None) for m in models])
 
     async def count_collections(self) -> int:
         """How many collections the database holds."""
@@ -134,9 +133,9 @@ class AsyncClient(ClientBase):
 
         """
         check_schema(schema)
-        config = await asyncio.to_thread(creation_configuration, configuration, metadata, embedding_function)
+        config = await in_thread(creation_configuration, configuration, metadata, embedding_function)
         model = await self._api.create_collection(name, config, metadata, get_or_create, self.tenant, self.database)
-        return await asyncio.to_thread(self._wrap, model, embedding_function, data_loader)
+        return await in_thread(self._wrap, model, embedding_function, data_loader)
 
     async def get_collection(self, name: str, embedding_function: Any = DEFAULT_EMBEDDING, data_loader: Any = None) -> AsyncCollection:
         """An existing collection; ``NotFoundError`` when missing.
@@ -144,7 +143,7 @@ class AsyncClient(ClientBase):
         Without ``embedding_function`` the collection's persisted function is rebuilt when known.
         """
         model = await self._api.get_collection(name, self.tenant, self.database)
-        return await asyncio.to_thread(self._wrap, model, embedding_function, data_loader)
+        return await in_thread(self._wrap, model, embedding_function, data_loader)
 
     async def get_or_create_collection(
         self,

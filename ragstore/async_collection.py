@@ -25,8 +25,8 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ragstore.collection import CollectionBase, DeleteResult
 from ragstore.embeddings.base import embed
@@ -43,6 +43,19 @@ from ragstore.types import (
 
 if TYPE_CHECKING:
     from ragstore.http.async_client import AsyncHttpAPI
+
+T = TypeVar("T")
+
+
+async def in_thread(func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``asyncio.to_thread``: run blocking work (embedding, configuration) off the event loop.
+
+    asyncio is imported here, not at module level: whoever awaits this has loaded it
+    already, and ``import ragstore`` stays fast for code that never uses asyncio.
+    """
+    import asyncio
+
+    return await asyncio.to_thread(func, *args, **kwargs)
 
 
 class AsyncCollection(CollectionBase):
@@ -79,7 +92,7 @@ class AsyncCollection(CollectionBase):
         texts = request.texts_to_embed()
         if texts is None:
             return request.record_set()
-        return request.record_set(await asyncio.to_thread(embed, self._embedding_function, texts, query=False, op=request.op))
+        return request.record_set(await in_thread(embed, self._embedding_function, texts, query=False, op=request.op))
 
     async def add(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
@@ -196,7 +209,7 @@ class AsyncCollection(CollectionBase):
         )
         vectors = q.embeddings
         if q.texts is not None:
-            vectors = await asyncio.to_thread(embed, self._embedding_function, q.texts, query=True, op="query")
+            vectors = await in_thread(embed, self._embedding_function, q.texts, query=True, op="query")
         return await self._api.query(self.id, vectors, q.n_results, q.ids, q.where, q.where_document, q.include)
 
     # ------------------------------------------------------------------ management

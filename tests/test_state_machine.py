@@ -31,6 +31,7 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from test_text_index import assert_text_index_matches_records
 
 import ragstore
 
@@ -466,6 +467,7 @@ class StoreMachine(RuleBasedStateMachine):
         got = self.col.get(include=["documents", "metadatas", "embeddings"])
         assert len(set(got["ids"])) == len(got["ids"]), "duplicate ids"
         self.check_get_result(got, list(self.model), ["documents", "metadatas", "embeddings"])
+        assert_text_index_matches_records(self.client)
 
 
 class EphemeralStoreMachine(StoreMachine):

@@ -41,14 +41,16 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import numpy as np
 import numpy.typing as npt
 
 from ragstore.embeddings.base import as_texts, register_embedding_function
 from ragstore.errors import AuthenticationError, InternalError, InvalidArgumentError, RagstoreError, ServerConnectionError
+
+if TYPE_CHECKING:  # httpx is imported on first use: `import ragstore` stays fast
+    import httpx
 
 RETRY_STATUSES = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 MAX_DELAY = 60.0  # no single wait is longer, whatever Retry-After says
@@ -234,6 +236,8 @@ class OpenAICompatibleEmbeddingFunction:
     def _client(self) -> httpx.Client:
         with self._lock:
             if self._http is None:
+                import httpx
+
                 self._http = httpx.Client(timeout=self.timeout)
             return self._http
 
@@ -249,6 +253,8 @@ class OpenAICompatibleEmbeddingFunction:
 
     def _post(self, payload: dict[str, Any]) -> httpx.Response:
         """POST with retries; the successful response, or the right ragstore error."""
+        import httpx
+
         client = self._client()
         failure: RagstoreError
         for attempt in range(self.max_retries + 1):

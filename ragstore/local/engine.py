@@ -34,7 +34,7 @@ from ragstore import __version__
 from ragstore.configuration import apply_modification, build_configuration
 from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException
 from ragstore.filters import combine, parse_where, parse_where_document
-from ragstore.local import catalog, records
+from ragstore.local import catalog, records, text_index
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
 from ragstore.local.index_cache import IndexCache
@@ -114,6 +114,7 @@ class LocalAPI:
         if not self._settings.allow_reset:
             raise AuthorizationError("Reset is disabled by config")
         with self._db.write() as conn:
+            text_index.clear(conn)
             conn.execute("DELETE FROM collections")
             conn.execute("DELETE FROM databases WHERE NOT (tenant = ? AND name = ?)", (DEFAULT_TENANT, DEFAULT_DATABASE))
             conn.execute("DELETE FROM tenants WHERE name != ?", (DEFAULT_TENANT,))
@@ -157,7 +158,8 @@ class LocalAPI:
         with self._db.write() as conn:
             db_id = catalog.database_id(conn, tenant, name)
             ids = [r[0] for r in conn.execute("SELECT id FROM collections WHERE database_id = ?", (db_id,))]
-            conn.execute("DELETE FROM databases WHERE id = ?", (db_id,))
+            text_index.unindex(conn, "collection_pk IN (SELECT pk FROM collections WHERE database_id = ?)", [db_id])
+            conn.execute("DELETE FROM databases WHERE id = ?", (db_id,))  # records go with it (ON DELETE CASCADE)
         for collection_id in ids:
             self._indexes.remove_files(collection_id)
         self._db.vacuum()
@@ -213,7 +215,8 @@ class LocalAPI:
         with self._db.write() as conn:
             row = catalog.get_by_name(conn, name, tenant, database)
             deleted = conn.execute("SELECT count(*) FROM records WHERE collection_pk = ?", (row.pk,)).fetchone()[0]
-            conn.execute("DELETE FROM collections WHERE pk = ?", (row.pk,))
+            text_index.unindex(conn, "collection_pk = ?", [row.pk])
+            conn.execute("DELETE FROM collections WHERE pk = ?", (row.pk,))  # records go with it (ON DELETE CASCADE)
             remaining = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         self._indexes.forget(row.pk, str(row.id))
         # Merging the text index rewrites all of it: worth it only when a sizeable share

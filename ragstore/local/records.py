@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.local import text_index
 from ragstore.types import RecordSet
 
 _CHUNK = 900  # stay far below SQLite's limit on bound parameters per statement
@@ -136,6 +137,7 @@ def insert_records(
             for i in range(len(ids))
         ],
     )
+    text_index.index_rowids(conn, first, first + len(ids) - 1)
     meta_rows = [row for i in range(len(ids)) for row in encode_metadata_rows(collection_pk, first + i, metadatas[i])]
     if meta_rows:
         conn.executemany("INSERT INTO record_metadata VALUES (?, ?, ?, ?, ?, ?)", meta_rows)
@@ -165,6 +167,7 @@ def update_record(
     if document is not None:
         sets.append("document = ?")
         params.append(document)
+        text_index.unindex(conn, "rowid = ?", [existing.rowid])
     if uri is not None:
         sets.append("uri = ?")
         params.append(uri)
@@ -177,6 +180,8 @@ def update_record(
             conn.executemany("INSERT INTO record_metadata VALUES (?, ?, ?, ?, ?, ?)", rows)
     if sets:
         conn.execute(f"UPDATE records SET {', '.join(sets)} WHERE rowid = ?", [*params, existing.rowid])
+    if document is not None:
+        text_index.index_rowids(conn, existing.rowid, existing.rowid)
 
 
 def write_records(conn: sqlite3.Connection, collection_pk: int, seq: int, op: str, rs: RecordSet) -> bool:
@@ -239,7 +244,9 @@ def delete_rows(conn: sqlite3.Connection, collection_pk: int, rows: Sequence[tup
     """Delete records given as ``(rowid, label)`` and leave tombstones for the vector indexes."""
     for part in chunks(rows):
         marks = ", ".join("?" for _ in part)
-        conn.execute(f"DELETE FROM records WHERE rowid IN ({marks})", [rowid for rowid, _ in part])
+        rowids = [rowid for rowid, _ in part]
+        text_index.unindex(conn, f"rowid IN ({marks})", rowids)
+        conn.execute(f"DELETE FROM records WHERE rowid IN ({marks})", rowids)
     tombstones = [(collection_pk, label, seq) for _, label in rows]
     conn.executemany("INSERT INTO tombstones (collection_pk, label, seq) VALUES (?, ?, ?)", tombstones)
 
