@@ -39,7 +39,7 @@ from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, query_result, search
-from ragstore.local.sql_filters import compile_filter
+from ragstore.local.sql_filters import selection
 from ragstore.names import validate_collection_name, validate_tenant_or_database_name
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
@@ -279,10 +279,10 @@ class LocalAPI:
             if dim is not None and row.dimension is not None and dim != row.dimension:
                 raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {dim}")
             seq = row.last_seq + 1
-            vectors_changed = records.write_records(conn, row.pk, seq, op, rs)
-            if vectors_changed:
+            mirrored_changed = records.write_records(conn, row.pk, seq, op, rs)
+            if mirrored_changed:
                 self._advance(conn, row, seq, dim)
-        if vectors_changed:
+        if mirrored_changed:
             self._indexes.refresh(collection_id)
 
     def delete(
@@ -303,7 +303,7 @@ class LocalAPI:
         node = combine(parse_where(where, "delete"), parse_where_document(where_document, "delete"))
         with self._db.write() as conn:
             row = catalog.get_by_id(conn, collection_id)
-            sql, params = self._selection(row, id_list, node)
+            sql, params = selection(row.pk, id_list, node)
             doomed = conn.execute(
                 f"SELECT r.rowid, r.label FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ?", [*params, -1 if limit is None else limit]
             ).fetchall()
@@ -317,7 +317,7 @@ class LocalAPI:
 
     @staticmethod
     def _advance(conn: sqlite3.Connection, row: CollectionRow, seq: int, dim: int | None) -> None:
-        """Record a write that changed vectors as sequence ``seq`` (pruning old tombstones)."""
+        """Record a write that changed vectors or metadata as sequence ``seq`` (pruning old tombstones)."""
         floor = row.tombstone_floor
         if conn.execute("SELECT count(*) FROM tombstones WHERE collection_pk = ?", (row.pk,)).fetchone()[0] > MAX_TOMBSTONES:
             floor = row.last_seq  # indexes older than this rebuild from SQLite
@@ -353,7 +353,7 @@ class LocalAPI:
         node = combine(parse_where(where, "get"), parse_where_document(where_document, "get"))
         with self._db.read() as conn:
             row = catalog.get_by_id(conn, collection_id)
-            sql, params = self._selection(row, id_list, node)
+            sql, params = selection(row.pk, id_list, node)
             return get_result(conn, sql, params, include, limit, offset, row.dimension)
 
     def query(
@@ -381,19 +381,5 @@ class LocalAPI:
                     (np.empty(0, np.int64), np.empty(0, np.float32))
                 ] * len(queries)
             else:
-                index = self._indexes.caught_up(conn, row)
-                restricted = node is not None or id_list is not None
-                sql, params = self._selection(row, id_list, node) if restricted else ("", [])
-                hits = search(conn, index, row, queries, n_results, sql if restricted else None, params)
+                hits = search(conn, self._indexes, row, queries, n_results, node, id_list)
             return query_result(conn, hits, include)
-
-    # ------------------------------------------------------------------ helpers
-
-    @staticmethod
-    def _selection(row: CollectionRow, ids: list[str] | None, node: Any) -> tuple[str, list[Any]]:
-        """SQL condition (on ``records r``) selecting the collection's matching records."""
-        params: list[Any] = [row.pk]
-        id_sql = records.ids_condition(ids, params)
-        filter_sql, filter_params = compile_filter(node, row.pk)
-        params.extend(filter_params)
-        return f"r.collection_pk = ? AND {id_sql} AND {filter_sql}", params

@@ -151,6 +151,9 @@ class VectorIndex:
             (collection_pk, self.applied_seq, last_seq),
         )
         while batch := cursor.fetchmany(_CATCH_UP_BATCH):
+            # A row whose label the graph has already changed only its metadata: labels are
+            # fresh for every new vector, so a known label means a known vector.
+            batch = [row for row in batch if row[0] not in self.labels]
             labels = np.fromiter((row[0] for row in batch), dtype=np.int64, count=len(batch))
             vectors = np.frombuffer(b"".join(row[1] for row in batch), dtype="<f4").reshape(len(batch), self.dim)
             self._apply(labels, vectors, (), num_threads)

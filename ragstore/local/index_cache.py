@@ -10,6 +10,10 @@ index from SQLite) once, however many threads ask at the same time, and without
 holding up other collections: loaders of one collection queue on its own
 mutex, never on a store-wide lock.
 
+The same entry holds the collection's :class:`RecordColumns` (vectors and metadata
+in numpy arrays, for filtered and exact searches) once a search has needed them;
+they are caught up on use, like the index, but never saved.
+
 Saving (persistent stores, under ``<store>/indexes/<collection id>/``): after a
 catch-up that leaves at least ``sync_threshold`` changes unsaved (or a quarter
 of the index, whichever is more, so saving stays amortised O(1) a change), and
@@ -29,6 +33,7 @@ from pathlib import Path
 from ragstore.errors import NotFoundError
 from ragstore.local import catalog
 from ragstore.local.catalog import CollectionRow
+from ragstore.local.columns import RecordColumns
 from ragstore.local.database import Database
 from ragstore.local.index import VectorIndex
 
@@ -36,12 +41,14 @@ INDEX_DIRECTORY = "indexes"
 
 
 class _Cached:
-    """An index held in memory, with where it is saved."""
+    """An index held in memory, with where it is saved, and the collection's columns once built."""
 
     def __init__(self, index: VectorIndex, directory: Path | None, collection_id: str) -> None:
         self.index = index
         self.directory = directory
         self.collection_id = collection_id
+        self.columns: RecordColumns | None = None
+        self.columns_lock = threading.Lock()  # builds the columns once, however many threads ask
 
     def save(self, min_changes: int = 0) -> None:
         if self.directory is not None:
@@ -109,6 +116,39 @@ class IndexCache:
         entry.index.set_ef_search(hnsw["ef_search"])
         self._catch_up(conn, row, entry)
         return entry.index
+
+    def columns(self, conn: sqlite3.Connection, row: CollectionRow) -> RecordColumns:
+        """The collection's :class:`RecordColumns`, built on first use and caught up to ``row.last_seq``.
+
+        Call it after :meth:`caught_up` (it shares that entry). Use the columns under their
+        read lock: another thread may catch them up further meanwhile.
+
+        Example:
+            >>> from ragstore.configuration import build_configuration
+            >>> db = Database(None)
+            >>> with db.write() as conn:
+            ...     config = build_configuration({}, None)
+            ...     row = catalog.create_collection_row(conn, "docs", None, config, "default_tenant", "default_database")
+            ...     _ = conn.execute("UPDATE collections SET dimension = 2 WHERE pk = ?", (row.pk,))
+            ...     row = catalog.get_by_id(conn, row.id)
+            >>> with db.read() as conn:
+            ...     IndexCache(db, path=None).columns(conn, row).live_count
+            0
+
+        """
+        entry = self._cached_entry(row) or self._load_entry(conn, row)
+        assert row.dimension is not None
+        with entry.columns_lock:
+            columns = entry.columns
+            if columns is None or columns.applied_seq < row.tombstone_floor:  # never built, or too old to catch up
+                columns = entry.columns = RecordColumns.load(conn, row.pk, row.dimension, row.last_seq)
+        with columns.lock.read():
+            if columns.applied_seq >= row.last_seq:
+                return columns
+        with columns.lock.write():  # never upgrade in place: see VectorIndex.catch_up
+            if columns.applied_seq < row.last_seq:
+                columns.catch_up(conn, row.pk, row.last_seq)
+        return columns
 
     def refresh(self, collection_id: uuid.UUID) -> None:
         """Bring the index up to date right after a write (so queries stay fast).

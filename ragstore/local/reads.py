@@ -1,15 +1,17 @@
 """Answering ``get`` and ``query``: planning the search and shaping the results.
 
 A query with a filter (``where``, ``where_document`` or ``ids``) first finds
-the matching rows in SQLite. When they are few (at most ``EXACT_SEARCH_MAX``
-rows, or a quarter of the collection) their vectors are compared exactly, so
-the answer is the true nearest matches; otherwise the HNSW index searches with
-the matches as an allow-list. An unfiltered query uses the index alone. A query
-for at least a tenth of the candidates (``EXACT_SEARCH_K_FRACTION``) is answered
-exactly too: the index would visit most of its graph anyway, and its recall is
-worst there (the far end of a long result list). If hnswlib cannot return
-enough neighbours (a graph thinned by deletes), the search is retried with a
-wider beam and then answered exactly. Index searches on one collection run in
+the matching records: metadata filters in the collection's in-memory columns
+(:mod:`ragstore.local.columns`), document conditions and ids in SQLite. When the
+matches are few (at most ``EXACT_SEARCH_MAX`` records, or a quarter of the
+collection) they are compared with the query exactly, so the answer is the true
+nearest matches; otherwise the HNSW index searches with the matches as an
+allow-list. An unfiltered query uses the index alone. A query for at least a
+tenth of the candidates (``EXACT_SEARCH_K_FRACTION``) is answered exactly too:
+the index would visit most of its graph anyway, and its recall is worst there
+(the far end of a long result list). If hnswlib cannot return enough
+neighbours (a graph thinned by deletes), the search is retried with a wider
+beam and then answered exactly. Index searches on one collection run in
 parallel; only the wider-beam retry runs alone (see :mod:`ragstore.local.index`).
 
 Example:
@@ -27,9 +29,13 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.filters import Node
 from ragstore.local.catalog import CollectionRow
-from ragstore.local.index import VectorIndex, exact_search
+from ragstore.local.columns import RecordColumns, Slots
+from ragstore.local.index import VectorIndex
+from ragstore.local.index_cache import IndexCache
 from ragstore.local.records import decode_embedding, labels_condition, load_metadata
+from ragstore.local.sql_filters import selection
 from ragstore.types import GetResult, QueryResult
 
 EXACT_SEARCH_MAX = 20_000
@@ -39,46 +45,81 @@ EXACT_SEARCH_K_FRACTION = 0.1
 Hits = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
 
 
-def _exact(conn: sqlite3.Connection, queries: npt.NDArray[np.float32], labels: Sequence[int] | None, row: CollectionRow, k: int) -> Hits:
-    params: list[Any] = [row.pk]
-    where = "r.collection_pk = ?" if labels is None else "r.collection_pk = ? AND " + labels_condition(labels, params)
-    fetched = conn.execute(f"SELECT r.label, r.embedding FROM records r WHERE {where}", params).fetchall()
-    if not fetched:
-        return [(np.empty(0, np.int64), np.empty(0, np.float32)) for _ in queries]
-    assert row.dimension is not None
-    found = np.fromiter((r[0] for r in fetched), dtype=np.int64, count=len(fetched))
-    vectors = np.frombuffer(b"".join(r[1] for r in fetched), dtype="<f4").reshape(len(fetched), row.dimension)
-    top, distances = exact_search(queries, found, vectors, k, row.configuration["hnsw"]["space"])
-    return [(top[i], distances[i]) for i in range(len(queries))]
-
-
 def search(
     conn: sqlite3.Connection,
-    index: VectorIndex,
+    indexes: IndexCache,
     row: CollectionRow,
     queries: npt.NDArray[np.float32],
     k: int,
-    restrict_sql: str | None,
-    params: list[Any],
+    node: Node | None,
+    ids: list[str] | None,
 ) -> Hits:
-    """Nearest labels and distances for each query (see the module docstring)."""
+    """Nearest labels and distances for each query (see the module docstring).
+
+    Args:
+        conn: A connection inside the caller's read transaction.
+        indexes: The store's index cache.
+        row: The collection (``dimension`` set).
+        queries: One query vector per row.
+        k: How many neighbours per query.
+        node: The parsed ``where`` and ``where_document`` filter, if any.
+        ids: Only these record ids may be returned, if given.
+
+    """
+    index = indexes.caught_up(conn, row)
+    if (
+        node is None and ids is None and k < EXACT_SEARCH_K_FRACTION * len(index.labels)
+    ):  # len() of a set: a stale count only shifts the plan
+        found = _index_search(index, row, queries, k, None)
+        if found is not None:
+            return found
+    columns = indexes.columns(conn, row)
+    with columns.lock.read():
+        slots = _candidates(conn, columns, row, node, ids)
+        if (node is None and ids is None) or len(slots) <= max(
+            EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * columns.live_count, k / EXACT_SEARCH_K_FRACTION
+        ):
+            return _exact(columns, row, queries, slots, k)
+        # Searching under the columns' read lock keeps slots valid for the exact fallback.
+        found = _index_search(index, row, queries, k, set(columns.labels[slots].tolist()))
+        return found if found is not None else _exact(columns, row, queries, slots, k)
+
+
+def _candidates(conn: sqlite3.Connection, columns: RecordColumns, row: CollectionRow, node: Node | None, ids: list[str] | None) -> Slots:
+    """The slots of the live records matching ``node`` and ``ids`` (the caller holds the columns' read lock)."""
+    mask = columns.matching(node)
+    if mask is None:  # document conditions: SQLite's full-text index answers them
+        mask = _mask_of(conn, columns, *selection(row.pk, None, node))
+    if ids is not None:
+        mask &= _mask_of(conn, columns, *selection(row.pk, ids, None))
+    return np.flatnonzero(mask)
+
+
+def _mask_of(conn: sqlite3.Connection, columns: RecordColumns, sql: str, params: list[Any]) -> npt.NDArray[np.bool_]:
+    labels = np.fromiter((r[0] for r in conn.execute(f"SELECT r.label FROM records r WHERE {sql}", params)), dtype=np.int64)
+    mask = np.zeros(columns.size, dtype=bool)
+    mask[columns.slots_of(labels)] = True
+    return mask
+
+
+def _exact(columns: RecordColumns, row: CollectionRow, queries: npt.NDArray[np.float32], slots: Slots, k: int) -> Hits:
+    labels, distances = columns.nearest(queries, slots, k, row.configuration["hnsw"]["space"])
+    return list(zip(labels, distances, strict=True))
+
+
+def _index_search(
+    index: VectorIndex, row: CollectionRow, queries: npt.NDArray[np.float32], k: int, allowed: set[int] | None
+) -> Hits | None:
+    """The index's answer, retried once with a wider beam; ``None`` if it cannot return ``k``."""
     hnsw = row.configuration["hnsw"]
     ef, threads = hnsw["ef_search"], hnsw.get("num_threads", 1)
-    allowed: set[int] | None = None
-    if restrict_sql is not None:
-        candidates = [r[0] for r in conn.execute(f"SELECT r.label FROM records r WHERE {restrict_sql}", params)]
-        if len(candidates) <= max(EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * len(index.labels), k / EXACT_SEARCH_K_FRACTION):
-            return _exact(conn, queries, candidates, row, k)
-        allowed = set(candidates)
-    elif k >= EXACT_SEARCH_K_FRACTION * len(index.labels):  # len() of a set: a stale count only shifts the plan
-        return _exact(conn, queries, None, row, k)
     # Each search locks the index for itself (shared, so queries run in parallel); the graph
     # may change between the two tries, and each try is consistent on its own.
     found = index.search(queries, k, ef, threads, allowed)
     if found is None:
         found = index.search(queries, k, max(ef, k) * 8, threads, allowed)
     if found is None:
-        return _exact(conn, queries, sorted(allowed) if allowed is not None else None, row, k)
+        return None
     labels, distances = found
     return [(labels[i].astype(np.int64), distances[i]) for i in range(len(queries))]
 

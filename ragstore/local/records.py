@@ -156,13 +156,18 @@ def update_record(
 ) -> None:
     """Overwrite the given fields of one record (``None`` leaves a field as it is).
 
-    A new vector gets a new label, and the old label a tombstone at ``seq``.
+    A new vector gets a new label, and the old label a tombstone at ``seq``. A new
+    vector or new metadata stamps the row with ``seq``, so the in-memory mirrors of the
+    collection (index and filter columns) see the change when they catch up.
     """
     sets: list[str] = []
     params: list[Any] = []
+    if embedding is not None or metadata_changed:
+        sets.append("seq = ?")
+        params.append(seq)
     if embedding is not None:
-        sets += ["embedding = ?", "seq = ?", "label = ?"]
-        params += [embedding.astype("<f4", copy=False).tobytes(), seq, allocate_labels(conn, 1)]
+        sets += ["embedding = ?", "label = ?"]
+        params += [embedding.astype("<f4", copy=False).tobytes(), allocate_labels(conn, 1)]
         conn.execute("INSERT INTO tombstones (collection_pk, label, seq) VALUES (?, ?, ?)", (collection_pk, existing.label, seq))
     if document is not None:
         sets.append("document = ?")
@@ -188,9 +193,9 @@ def write_records(conn: sqlite3.Connection, collection_pk: int, seq: int, op: st
     """Apply an ``add``, ``upsert`` or ``update`` of checked records as sequence ``seq``.
 
     ``add`` skips ids that exist (as chromadb does), ``update`` ignores ids that do not,
-    ``upsert`` inserts the new ones and updates the rest. Returns whether any vector
-    changed (a new record, or an existing one given a different vector): only then must
-    the caller advance the collection's sequence, so the indexes catch up.
+    ``upsert`` inserts the new ones and updates the rest. Returns whether the write changed
+    what the in-memory mirrors hold (a new record, a different vector or different
+    metadata): only then must the caller advance the collection's sequence, so they catch up.
 
     Example:
         >>> from ragstore.local.catalog import create_collection_row
@@ -218,14 +223,16 @@ def write_records(conn: sqlite3.Connection, collection_pk: int, seq: int, op: st
             [rs.uris[i] for i in fresh] if rs.uris is not None else [None] * len(fresh),
             [merge_metadata(None, rs.metadatas[i]) for i in fresh] if rs.metadatas is not None else [None] * len(fresh),
         )
-    moved = 0  # existing records whose vector really changes
+    mirrored = 0  # existing records whose vector or metadata really changes
     for i in changed:
         current = existing[rs.ids[i]]
         change = rs.metadatas[i] if rs.metadatas is not None else None
         vector = rs.embeddings[i] if rs.embeddings is not None else None
         if vector is not None and vector.astype("<f4", copy=False).tobytes() == current.embedding:
             vector = None  # the same vector again (a re-run ingestion): no new index point
-        moved += vector is not None
+        metadata = merge_metadata(load_metadata(current.metadata_json), change) if change is not None else None
+        metadata_changed = change is not None and dump_metadata(metadata) != current.metadata_json
+        mirrored += vector is not None or metadata_changed
         update_record(
             conn,
             collection_pk,
@@ -234,10 +241,10 @@ def write_records(conn: sqlite3.Connection, collection_pk: int, seq: int, op: st
             vector,
             rs.documents[i] if rs.documents is not None else None,
             rs.uris[i] if rs.uris is not None else None,
-            merge_metadata(load_metadata(current.metadata_json), change) if change is not None else None,
-            change is not None,
+            metadata,
+            metadata_changed,
         )
-    return bool(fresh) or moved > 0
+    return bool(fresh) or mirrored > 0
 
 
 def delete_rows(conn: sqlite3.Connection, collection_pk: int, rows: Sequence[tuple[int, int]], seq: int) -> None:

@@ -22,9 +22,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ragstore.filters import And, Compare, DocumentMatch, Node, Or
+from ragstore.local.records import ids_condition
 
 _TYPES_OF = {"str": ("s",), "bool": ("b",), "number": ("i", "f")}
 _RANGE_OPS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
@@ -47,6 +49,21 @@ def _sql_value(value: Any) -> Any:
 def _types_sql(kind: str) -> str:
     types = _TYPES_OF[kind]
     return f"type = '{types[0]}'" if len(types) == 1 else "type IN ('i', 'f')"
+
+
+def selection(collection_pk: int, ids: Sequence[str] | None, node: Node | None) -> tuple[str, list[Any]]:
+    """SQL condition (on ``records r``) selecting a collection's records with one of ``ids`` matching ``node``.
+
+    Example:
+        >>> selection(1, ["a"], None)
+        ('r.collection_pk = ? AND r.id IN (SELECT value FROM json_each(?)) AND 1', [1, '["a"]'])
+
+    """
+    params: list[Any] = [collection_pk]
+    id_sql = ids_condition(ids, params)
+    filter_sql, filter_params = compile_filter(node, collection_pk)
+    params.extend(filter_params)
+    return f"r.collection_pk = ? AND {id_sql} AND {filter_sql}", params
 
 
 def compile_filter(node: Node | None, collection_pk: int) -> tuple[str, list[Any]]:
