@@ -1,10 +1,13 @@
 # make demo : create .venv, install ragstore, run the quickstart, then ingest real docs with the offline model and ask (./ragstore_data)
 # make test : create .venv, install with the dev extra, lint, type-check, run the whole suite
-# make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 20k, under 3 minutes
+# make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
+#   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+
+BENCH_ARGS ?=
 
 .PHONY: demo test lint pytest install clean bench bench-quick
 
@@ -31,10 +34,10 @@ pytest: $(STAMP)
 test: lint pytest
 
 bench: $(STAMP)
-	$(PY) benchmarks/bench.py
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench.py $(BENCH_ARGS)
 
 bench-quick: $(STAMP)
-	$(PY) benchmarks/bench.py --quick
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) ragstore_data .pytest_cache .mypy_cache .ruff_cache .hypothesis

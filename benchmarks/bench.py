@@ -1,293 +1,263 @@
-"""Core-engine benchmark: ragstore against chromadb, raw hnswlib and numpy brute force.
+"""Core-engine benchmark: ragstore against chromadb 1.5.9, raw hnswlib and numpy brute force, as one markdown table.
 
-Every system gets the same data in the same run: ``N`` clustered 384-dim float32
-vectors (50 Gaussian clusters, fixed seed) with a short document and small metadata
-(``{"cluster": c, "i": i}``) each, and ``Q`` queries drawn near the data. Rows:
+Rows: ragstore ephemeral / persistent / http (``python -m ragstore run``), chromadb ephemeral /
+persistent / http (``chroma run``), raw ``hnswlib`` and numpy brute force. Every system gets the
+same records, queries and exact answers in the same run (one cached corpus file, see
+``_corpus.py``), with explicit embeddings, ``embedding_function=None`` and the l2 space.
 
-- ragstore ephemeral (``ragstore.EphemeralClient()``) and persistent (``ragstore.PersistentClient(tmpdir)``);
-- chromadb ephemeral and persistent (same API, telemetry off);
-- ragstore http (``python -m ragstore run --port 0``, ``ragstore.HttpClient``) and chromadb http
-  (``chroma run``, ``chromadb.HttpClient``): one server each for the whole run, stopped with SIGTERM;
-- raw ``hnswlib.Index`` with the collection defaults (M=16, ef_construction=100, ef=100,
-  ``num_threads`` = CPU count, as ragstore's default);
-- numpy brute force (exact search, the ground truth for recall).
+The driver runs each system's repeat in a fresh worker process (``bench.py --worker SYSTEM``)
+so its peak RSS is its own; the systems are interleaved inside each repeat, so load drift on
+the machine hits all of them alike. Each cell is ``median (min-max) ratio`` over the repeats,
+where the ratio divides by the chromadb row of the same mode (hnswlib and numpy: chromadb
+persistent). The columns are explained under the table.
 
-Stores always get explicit embeddings and ``embedding_function=None``. Metrics per row:
-add throughput (vectors/s, batches of 5,000), single-query latency p50/p99 (k=10; the
-stores return documents, metadatas and distances), recall@10 against exact search, filtered-query
-p50 and recall@10 (``where={"cluster": {"$lt": 5}}``, about 10% of the records, against exact search
-over just those records; numpy masks its exact search, hnswlib has no metadata), and get-by-id p50
-(``get(ids=[one id], include=["documents", "metadatas"])``; stores only).
-Each cell is the median of ``--repeats`` runs with min-max; the systems run interleaved
-inside each repeat so machine-load drift hits all alike. "vs chromadb" divides a row's
-value by the chromadb row of the same mode (hnswlib and numpy: chromadb persistent), so
-above 1x is faster for add and below 1x is faster for latency; "-" marks a metric that does not apply. Prints one markdown table.
+Data sets (``--dataset``): ``clustered`` (default; 100,000 x 384 synthetic vectors in 50 clusters,
+1,000 queries; ``--quick``: 10,000 and 100), ``sift`` (SIFT-small, 10,000 x 128, 100 queries,
+its own ground truth) and ``scifact`` (5,183 BEIR SciFact abstracts and 300 queries embedded
+with all-MiniLM-L6-v2; computed once, about 200 s, then cached in ``benchmarks/.cache/``).
 
 Usage::
 
-    .venv/bin/python benchmarks/bench.py [--quick] [--n 100000] [--queries 1000] [--repeats 3]
+    .venv/bin/python benchmarks/bench.py [--dataset clustered|sift|scifact] [--quick] [--n N] [--queries Q] [--repeats R]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
+import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import Callable
+from datetime import date
+from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
-import numpy as np
-from _common import DIM, WHERE, Data, K, Row, Run, http_servers, make_data, percentile_ms, recall_at_k
+from _corpus import DELETE_SHARE, K, corpus_file, summary
+from _datasets import DATASETS
+from _table import LABELS, Column, Row, legend, render
 
-BATCH = 5_000
-M, EF_CONSTRUCTION, EF_SEARCH = 16, 100, 100
-THREADS = os.cpu_count() or 1
-INCLUDE = ["documents", "metadatas", "distances"]
+RESULT = "BENCH-RESULT "  # prefix of the worker's one result line on stdout (libraries may print too)
+SYSTEMS = tuple(LABELS)
+
+COLUMNS = [
+    Column(
+        "add_per_s",
+        "add (vec/s)",
+        True,
+        "vectors per second adding the corpus in batches of 5,000 with documents and metadata, timed until "
+        "the last add returns (persistent and HTTP rows have committed to disk by then)",
+    ),
+    Column(
+        "p50_ms",
+        "query p50 (ms)",
+        False,
+        "single-query latency, k=10, including documents, metadatas and distances (hnswlib/numpy: a plain search)",
+    ),
+    Column("p99_ms", "query p99 (ms)", False, "the same queries' 99th percentile"),
+    Column(
+        "batch_qps",
+        "batch (q/s)",
+        True,
+        "queries per second sending 100 query vectors per call (at least 1,000 queries, k=10, same include)",
+    ),
+    Column("recall", "recall@10", True, "share of the exact top 10 returned (ties count)", recall=True),
+    Column(
+        "f10_p50_ms",
+        "10% filter p50 (ms)",
+        False,
+        'query p50 with `where={"cluster": {"$lt": 5}}` (5 of 50 clusters, about 10% of the records)',
+    ),
+    Column(
+        "f10_recall",
+        "10% filter recall",
+        True,
+        "recall@10 against exact search over just the matching records; hnswlib has no metadata",
+        recall=True,
+    ),
+    Column(
+        "f05_p50_ms",
+        "0.5% filter p50 (ms)",
+        False,
+        'query p50 with `where={"i": {"$lt": n/200}}` (the first 0.5% of the records by their integer field i)',
+    ),
+    Column("f05_recall", "0.5% filter recall", True, "recall@10 against exact search over those records", recall=True),
+    Column("get_p50_ms", "get p50 (ms)", False, '`get(ids=[one id], include=["documents", "metadatas"])`; stores only'),
+    Column(
+        "delete_per_s",
+        "delete (rec/s)",
+        True,
+        f"records per second deleting a random {DELETE_SHARE:.0%} by id in calls of 1,000 (hnswlib: mark_deleted; numpy: a mask)",
+    ),
+    Column("del_p50_ms", "after-delete p50 (ms)", False, "single-query p50 on what remains"),
+    Column("del_recall", "after-delete recall", True, "recall@10 against exact search over the remaining records", recall=True),
+    Column(
+        "start_s",
+        "start to 1st query (s)",
+        False,
+        "persistent rows: wall time from spawning a fresh `python -c` that imports "
+        "the library, opens the closed store and answers one query, until the answer (OS page cache warm)",
+    ),
+    Column(
+        "disk_mb",
+        "disk (MiB)",
+        False,
+        "persistent rows: allocated size of the store directory after closing the client (after the deletes)",
+    ),
+    Column(
+        "rss_mb",
+        "peak RSS (MiB)",
+        False,
+        "peak resident memory of the worker process running the row (for HTTP rows the "
+        "client side), including the corpus it holds (see the baseline above)",
+    ),
+    Column(
+        "server_rss_mb",
+        "server RSS (MiB)",
+        False,
+        "HTTP rows: peak resident memory (VmHWM) of the server process, a fresh server per repeat",
+    ),
+    Column(
+        "conc_qps",
+        "32 clients (q/s)",
+        True,
+        "HTTP rows: queries per second from 32 threads in the client process, each "
+        "with its own client, sending single queries for a fixed time",
+    ),
+    Column("conc_p99_ms", "32 clients p99 (ms)", False, "HTTP rows: p99 latency of those queries"),
+]
 
 
-def timed_queries(search: Callable[[np.ndarray], set[int]], queries: np.ndarray) -> tuple[list[float], list[set[int]]]:
-    """Run ``search`` once per query; return the latencies (s) and the returned row-index sets."""
-    latencies, hits = [], []
-    for query in queries:
-        t0 = time.perf_counter()
-        found = search(query)
-        latencies.append(time.perf_counter() - t0)
-        hits.append(found)
-    return latencies, hits
-
-
-def bench_collection(client: Any, data: Data) -> Run:
-    """Add ``data`` to a fresh collection of a chromadb-API client in batches, then query, filter-query and get one at a time."""
-    name = f"bench_{uuid.uuid4().hex[:12]}"
-    collection = client.create_collection(name, embedding_function=None)
-    n = len(data.ids)
-    start = time.perf_counter()
-    for lo in range(0, n, BATCH):
-        hi = lo + BATCH
-        collection.add(
-            ids=data.ids[lo:hi],
-            embeddings=data.vectors[lo:hi],
-            documents=data.documents[lo:hi],
-            metadatas=data.metadatas[lo:hi],
-        )
-    add_seconds = time.perf_counter() - start
-
-    def search(query: np.ndarray, where: dict[str, Any] | None = None) -> set[int]:
-        result = collection.query(query_embeddings=[query], n_results=K, where=where, include=INCLUDE)
-        return {int(i) for i in result["ids"][0]}
-
-    latencies, hits = timed_queries(search, data.queries)
-    flatencies, fhits = timed_queries(lambda query: search(query, WHERE), data.queries)
-    get_latencies = []
-    for id_ in data.get_ids:
-        t0 = time.perf_counter()
-        got = collection.get(ids=[id_], include=["documents", "metadatas"])
-        get_latencies.append(time.perf_counter() - t0)
-        assert got["ids"] == [id_], got["ids"]
-    client.delete_collection(name)
-    return Run(
-        n / add_seconds,
-        percentile_ms(latencies, 50),
-        percentile_ms(latencies, 99),
-        recall_at_k(hits, data.truth),
-        fp50_ms=percentile_ms(flatencies, 50),
-        frecall=recall_at_k(fhits, data.filtered_truth),
-        get_p50_ms=percentile_ms(get_latencies, 50),
-    )
-
-
-def bench_ragstore_ephemeral(data: Data) -> Run:
-    import ragstore
-
-    client = ragstore.EphemeralClient()
+def run_worker(system: str, corpus: Path, full: bool, concurrent_seconds: float, spawns: int, timeout: float) -> dict[str, Any]:
+    """One repeat of one system in a fresh process; its result dict, or ``{"error": ...}`` if it failed."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", system, "--corpus", str(corpus)]
+    cmd += ["--concurrent-seconds", str(concurrent_seconds), "--spawns", str(spawns)] + ([] if full else ["--core"])
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
     try:
-        return bench_collection(client, data)
-    finally:
-        client.close()
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith(RESULT):
+            return dict(json.loads(line[len(RESULT) :]))
+    tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+    print(proc.stderr[-3000:], file=sys.stderr)
+    return {"error": f"exit {proc.returncode}: {tail[0][:200]}"}
 
 
-def bench_ragstore_persistent(data: Data) -> Run:
-    import ragstore
+def worker_main(system: str, corpus_path: Path, full: bool, concurrent_seconds: float, spawns: int) -> None:
+    """Load the corpus, measure one system, print one result line; runs in its own process (see ``run_worker``)."""
+    from _corpus import load
+    from _measure import peak_rss_mb
 
-    with tempfile.TemporaryDirectory(prefix="bench_ragstore_") as path:
-        client = ragstore.PersistentClient(path)
-        try:
-            return bench_collection(client, data)
-        finally:
-            client.close()
+    corpus = load(corpus_path)
+    _ = corpus.ids, corpus.metadatas  # built now, so the baseline below holds everything the benchmark holds
+    base_rss = peak_rss_mb()
+    if system == "hnswlib":
+        from _baselines import measure_hnswlib
 
+        out = measure_hnswlib(corpus, full)
+    elif system == "numpy":
+        from _baselines import measure_numpy
 
-def chromadb_settings() -> Any:
-    import chromadb
-    import chromadb.config
+        out = measure_numpy(corpus, full)
+    else:
+        from _stores import measure_store, open_target
 
-    return chromadb.config.Settings(anonymized_telemetry=False)
-
-
-def bench_chromadb_ephemeral(data: Data) -> Run:
-    """Chromadb's ephemeral clients share one in-process system; the unique collection name keeps repeats apart."""
-    import chromadb
-
-    return bench_collection(chromadb.EphemeralClient(settings=chromadb_settings()), data)
-
-
-def bench_chromadb_persistent(data: Data) -> Run:
-    import chromadb
-
-    with tempfile.TemporaryDirectory(prefix="bench_chromadb_", ignore_cleanup_errors=True) as path:
-        return bench_collection(chromadb.PersistentClient(path, settings=chromadb_settings()), data)
+        with open_target(system) as target:
+            out = measure_store(target, corpus, full, concurrent_seconds, spawns)
+    out.update(rss_mb=peak_rss_mb(), base_rss_mb=base_rss)
+    print(RESULT + json.dumps(out), flush=True)
 
 
-def bench_ragstore_http(data: Data, port: int) -> Run:
-    import ragstore
-
-    client = ragstore.HttpClient(host="127.0.0.1", port=port)
-    try:
-        return bench_collection(client, data)
-    finally:
-        client.close()
-
-
-def bench_chromadb_http(data: Data, port: int) -> Run:
-    import chromadb
-
-    return bench_collection(chromadb.HttpClient(host="127.0.0.1", port=port, settings=chromadb_settings()), data)
-
-
-def bench_hnswlib(data: Data) -> Run:
-    """Raw ``hnswlib.Index`` with the collection defaults: the floor a store built on it can reach (no metadata, no get)."""
-    import hnswlib
-
-    n = len(data.ids)
-    start = time.perf_counter()
-    index = hnswlib.Index(space="l2", dim=DIM)
-    index.init_index(max_elements=n, M=M, ef_construction=EF_CONSTRUCTION)
-    index.set_ef(EF_SEARCH)
-    index.set_num_threads(THREADS)
-    for lo in range(0, n, BATCH):
-        index.add_items(data.vectors[lo : lo + BATCH], np.arange(lo, min(lo + BATCH, n)), num_threads=THREADS)
-    add_seconds = time.perf_counter() - start
-    latencies, hits = timed_queries(lambda query: set(index.knn_query(query, k=K)[0][0].tolist()), data.queries)
-    return Run(n / add_seconds, percentile_ms(latencies, 50), percentile_ms(latencies, 99), recall_at_k(hits, data.truth))
-
-
-def bench_numpy(data: Data) -> Run:
-    """Exact search: "add" stacks the batches into one matrix and precomputes the norms; filtering masks the distances."""
-    n = len(data.ids)
-    start = time.perf_counter()
-    matrix = np.concatenate([data.vectors[lo : lo + BATCH].copy() for lo in range(0, n, BATCH)])
-    norms = np.einsum("ij,ij->i", matrix, matrix)
-    add_seconds = time.perf_counter() - start
-    excluded = np.array([m["cluster"] >= WHERE["cluster"]["$lt"] for m in data.metadatas])
-
-    def search(query: np.ndarray, mask: np.ndarray | None = None) -> set[int]:
-        d = norms - 2.0 * (matrix @ query)
-        if mask is not None:
-            d[mask] = np.inf
-        top = np.argpartition(d, K)[:K]
-        return set(top[np.argsort(d[top])].tolist())
-
-    latencies, hits = timed_queries(search, data.queries)
-    flatencies, fhits = timed_queries(lambda query: search(query, excluded), data.queries)
-    return Run(
-        n / add_seconds,
-        percentile_ms(latencies, 50),
-        percentile_ms(latencies, 99),
-        recall_at_k(hits, data.truth),
-        fp50_ms=percentile_ms(flatencies, 50),
-        frecall=recall_at_k(fhits, data.filtered_truth),
-    )
-
-
-def systems(ports: dict[str, int]) -> list[tuple[str, str, Callable[[Data], Run]]]:
-    """(row name, baseline row, benchmark) for every system; the HTTP rows talk to the servers on ``ports``."""
-    return [
-        ("ragstore ephemeral", "chromadb ephemeral", bench_ragstore_ephemeral),
-        ("ragstore persistent", "chromadb persistent", bench_ragstore_persistent),
-        ("ragstore http", "chromadb http", lambda data: bench_ragstore_http(data, ports["ragstore"])),
-        ("chromadb ephemeral", "chromadb ephemeral", bench_chromadb_ephemeral),
-        ("chromadb persistent", "chromadb persistent", bench_chromadb_persistent),
-        ("chromadb http", "chromadb http", lambda data: bench_chromadb_http(data, ports["chromadb"])),
-        ("hnswlib (raw)", "chromadb persistent", bench_hnswlib),
-        ("numpy brute force", "chromadb persistent", bench_numpy),
-    ]
-
-
-def fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else f"{value:{spec}}"
-
-
-def run_all(data: Data, repeats: int, ports: dict[str, int]) -> list[Row]:
-    """Run every system once per repeat, interleaved, and collect the rows."""
-    table = systems(ports)
-    rows = {name: Row(name, baseline, []) for name, baseline, _ in table}
+def run_all(
+    corpus: Path, systems: list[str], repeats: int, full: bool, concurrent_seconds: float, spawns: int
+) -> tuple[list[Row], list[str]]:
+    """Every system once per repeat, interleaved; the rows and the failed runs. Progress goes to stderr."""
+    rows = {system: Row(system) for system in systems}
+    failures: list[str] = []
     for repeat in range(repeats):
-        for name, _, bench in table:
+        for system in systems:
             t0 = time.perf_counter()
-            run = bench(data)
-            rows[name].runs.append(run)
-            print(
-                f"  repeat {repeat + 1}/{repeats} {name:<20} {time.perf_counter() - t0:6.1f} s  "
-                f"add {run.add_per_s:9.0f}/s  p50 {run.p50_ms:6.2f} ms  recall {run.recall:.3f}  "
-                f"filtered p50 {fmt(run.fp50_ms, '6.2f')} ms  recall {fmt(run.frecall, '.3f')}  get p50 {fmt(run.get_p50_ms, '6.2f')} ms",
-                file=sys.stderr,
-                flush=True,
-            )
-    return list(rows.values())
+            result = run_worker(system, corpus, full, concurrent_seconds, spawns, timeout=3600.0)
+            took = time.perf_counter() - t0
+            if "error" in result:
+                failures.append(f"{LABELS[system][0]}, repeat {repeat + 1}: {result['error']}")
+                print(f"  repeat {repeat + 1}/{repeats} {system:<20} {took:6.1f} s  FAILED: {result['error']}", file=sys.stderr, flush=True)
+                continue
+            rows[system].runs.append(result)
+            shown = "  ".join(f"{key} {value:.4g}" for key, value in result.items() if isinstance(value, float) and key != "base_rss_mb")
+            if result.get("laps"):
+                shown += "  [s: " + " ".join(f"{phase} {sec:g}" for phase, sec in result["laps"].items()) + "]"
+            print(f"  repeat {repeat + 1}/{repeats} {system:<20} {took:6.1f} s  {shown}", file=sys.stderr, flush=True)
+    return list(rows.values()), failures
 
 
-def ratio(row: Row, base: Row, field: str) -> str:
-    value, base_value = row.median(field), base.median(field)
-    return "-" if value is None or base_value is None else f"{value / base_value:.2f}x"
+def describe(info: dict[str, Any], rows: list[Row], repeats: int, spawns: int, concurrent_seconds: float) -> str:
+    """The paragraph above the table: data, parameters, versions."""
+    base = [run["base_rss_mb"] for row in rows for run in row.runs if run.get("base_rss_mb") is not None]
+    baseline = f" A worker holding the corpus (before importing any store) peaks at {min(base):.0f}-{max(base):.0f} MiB." if base else ""
+    from _baselines import EF_CONSTRUCTION, EF_SEARCH, THREADS, M
 
-
-def render(rows: list[Row]) -> str:
-    """The markdown table: median (min-max) per metric, and ratios to the matching chromadb row."""
-    by_name = {row.name: row for row in rows}
-    lines = [
-        "| system | add (vectors/s) | query p50 (ms) | query p99 (ms) | recall@10 | filtered p50 (ms) | filtered recall@10 "
-        "| get p50 (ms) | vs chromadb: add / p50 / filtered p50 / get p50 |",
-        "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
-    ]
-    for row in rows:
-        base = by_name[row.baseline]
-        ratios = " / ".join(ratio(row, base, field) for field in ("add_per_s", "p50_ms", "fp50_ms", "get_p50_ms"))
-        lines.append(
-            f"| {row.name} | {row.cell('add_per_s', ',.0f')} | {row.cell('p50_ms', '.2f')} | {row.cell('p99_ms', '.2f')} | "
-            f"{row.cell('recall', '.3f')} | {row.cell('fp50_ms', '.2f')} | {row.cell('frecall', '.3f')} | "
-            f"{row.cell('get_p50_ms', '.2f')} | {ratios} |"
-        )
-    return "\n".join(lines)
+    return (
+        f"{date.today().isoformat()}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"chromadb {version('chromadb')}, hnswlib {version('hnswlib')}, numpy {version('numpy')}. "
+        f"Data set `{info['dataset']}`: {info['description']}; k={K}; ground truth: {info['truth_note']}. "
+        f"hnswlib: M={M}, ef_construction={EF_CONSTRUCTION}, ef={EF_SEARCH}, {THREADS} threads (the stores' defaults). "
+        f"Median (min-max) of {repeats} repeat(s), each system in a fresh process, interleaved; start-up is the median of "
+        f"{spawns} spawn(s) per repeat; the 32-client phase runs {concurrent_seconds:g} s.{baseline}"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="N=20,000, Q=200, 3 repeats (about 4 minutes)")
-    parser.add_argument("--n", type=int, help="number of vectors (default 100,000; 20,000 with --quick)")
-    parser.add_argument("--queries", type=int, help="number of queries (default 1,000; 200 with --quick)")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    n = args.n or (20_000 if args.quick else 100_000)
-    q = args.queries or (200 if args.quick else 1_000)
-
-    started = time.perf_counter()
-    data = make_data(n, q)
-    print(f"data: {n:,} x {DIM} vectors, {q:,} queries, {args.repeats} repeats", file=sys.stderr)
-    with http_servers() as ports:
-        rows = run_all(data, args.repeats, ports)
-    import chromadb
-
-    print(
-        f"\n{n:,} x {DIM} clustered vectors, {q:,} queries, k={K}, batches of {BATCH:,}; "
-        f"M={M}, ef_construction={EF_CONSTRUCTION}, ef={EF_SEARCH}, {THREADS} threads; "
-        f"median (min-max) of {args.repeats} repeats; chromadb {chromadb.__version__}, "
-        f"Python {platform.python_version()}.\n"
+    parser.add_argument("--dataset", choices=DATASETS, default="clustered")
+    parser.add_argument(
+        "--quick", action="store_true", help="under 3 minutes: 10,000 vectors (clustered), 100 queries, 1 s concurrent phase, 1 spawn"
     )
-    print(render(rows))
+    parser.add_argument("--n", type=int, help="number of vectors (clustered default 100,000; sift/scifact: all, or the first N)")
+    parser.add_argument("--queries", type=int, help="number of queries (clustered default 1,000; sift/scifact: all, or the first Q)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--systems", help=f"comma-separated subset of {','.join(SYSTEMS)}")
+    parser.add_argument("--concurrent-seconds", type=float, help="duration of the 32-client phase (default 5; 1 with --quick)")
+    parser.add_argument("--spawns", type=int, help="cold-start spawns per repeat (default 3; 1 with --quick)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--core", action="store_true", help=argparse.SUPPRESS)  # worker: add + single queries only
+    args = parser.parse_args()
+    # Quick mode keeps 3 repeats but shrinks everything else: each repeat spends about 30 s just starting
+    # 8 worker processes, 2 servers and the cold-start spawns, so 20,000 vectors did not fit in 3 minutes.
+    concurrent_seconds = args.concurrent_seconds or (1.0 if args.quick else 5.0)
+    spawns = args.spawns or (1 if args.quick else 3)
+    if args.worker:
+        worker_main(args.worker, args.corpus, not args.core, concurrent_seconds, spawns)
+        return
+
+    systems = args.systems.split(",") if args.systems else list(SYSTEMS)
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown:
+        parser.error(f"unknown systems {sorted(unknown)}; choose from {','.join(SYSTEMS)}")
+    n, q = args.n, args.queries
+    if args.quick:
+        n = n or (10_000 if args.dataset == "clustered" else None)
+        q = q or 100
+    started = time.perf_counter()
+    corpus = corpus_file(args.dataset, n, q)
+    info = summary(corpus)
+    print(f"{info['dataset']}: {info['n']:,} x {info['dim']}, {info['queries']:,} queries, {args.repeats} repeats", file=sys.stderr)
+    rows, failures = run_all(corpus, systems, args.repeats, True, concurrent_seconds, spawns)
+    print("\n" + describe(info, rows, args.repeats, spawns, concurrent_seconds) + "\n")
+    print(render(rows, COLUMNS))
+    print(
+        "\nEach cell: median (min-max) over the repeats, then the ratio of the median to the chromadb row of the same mode "
+        "(hnswlib and numpy: chromadb persistent; none on the chromadb rows themselves). For columns where higher is better "
+        'a ratio above 1x favours the row, otherwise below 1x does. "-": the metric does not apply.\n'
+    )
+    print(legend(COLUMNS))
+    for line in failures:
+        print(f"\nFailed (its cells use the other repeats): {line}")
     print(f"\ntotal {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
