@@ -1,15 +1,16 @@
 # make demo : create .venv, install ragstore, run the quickstart, then ingest real docs with the offline model and ask (./ragstore_data)
 # make test : create .venv, install with the dev extra, lint, type-check, run the whole suite
 # make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
-#   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets)
+#   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets); make bench-scaling : 10k/100k/1M (SCALING_ARGS="--sizes 10000,100000")
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
 BENCH_ARGS ?=
+SCALING_ARGS ?=
 
-.PHONY: demo test lint pytest install clean bench bench-quick
+.PHONY: demo test lint pytest install clean bench bench-quick bench-scaling
 
 $(STAMP): pyproject.toml constraints-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,9 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) benchmarks/bench.py --quick $(BENCH_ARGS)
+
+bench-scaling: $(STAMP)
+	$(PY) benchmarks/scaling.py $(SCALING_ARGS)
 
 clean:
 	rm -rf $(VENV) ragstore_data .pytest_cache .mypy_cache .ruff_cache .hypothesis
