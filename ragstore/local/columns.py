@@ -33,7 +33,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +43,7 @@ import numpy.typing as npt
 from ragstore.filters import Node
 from ragstore.local.index import exact_search
 from ragstore.local.metadata_columns import KeyColumn, Mask, evaluate
+from ragstore.local.records import load_metadata
 from ragstore.local.rwlock import RWLock
 
 Slots = npt.NDArray[np.int64]
@@ -55,7 +55,8 @@ _MIN_CAPACITY = 1024
 _RERANK_EXTRA = 32
 # Above this share of the slots, one product over the whole (contiguous) matrix is
 # cheaper than gathering the candidate rows first.
-_FULL_PRODUCT_SHARE = 0.3
+_FULL_PRODUCT_SHARE = 0.5
+_GATHER_BLOCK = 1024
 
 
 class RecordColumns:
@@ -200,7 +201,12 @@ class RecordColumns:
         if len(slots) > _FULL_PRODUCT_SHARE * self.size:
             products = (q @ self.vectors[: self.size].T)[:, slots]  # contiguous: faster than gathering most rows
         else:
-            products = q @ self.vectors[slots].T
+            # Gather and multiply a cache-sized block at a time: the gathered rows are used
+            # while still in cache instead of being written out and read back.
+            products = np.empty((len(q), len(slots)), dtype=np.float32)
+            for start in range(0, len(slots), _GATHER_BLOCK):
+                block = slots[start : start + _GATHER_BLOCK]
+                products[:, start : start + len(block)] = q @ self.vectors[block].T
         if space == "ip":
             scores: npt.NDArray[np.float32] = -products
         elif space == "l2":
@@ -260,7 +266,7 @@ class RecordColumns:
 def _decode(rows: Sequence[Any], dim: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], list[Any]]:
     labels = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
     vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
-    metadatas = [json.loads(r[2]) if r[2] else None for r in rows]
+    metadatas = [load_metadata(r[2]) for r in rows]
     return labels, vectors, metadatas
 
 

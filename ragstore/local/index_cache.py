@@ -114,7 +114,9 @@ class IndexCache:
         entry = self._cached_entry(row) or self._load_entry(conn, row)
         hnsw = row.configuration["hnsw"]
         entry.index.set_ef_search(hnsw["ef_search"])
-        self._catch_up(conn, row, entry)
+        # applied_seq only grows, so reading it without the lock can only send us the long way.
+        if entry.index.applied_seq < row.last_seq:
+            self._catch_up(conn, row, entry)
         return entry.index
 
     def columns(self, conn: sqlite3.Connection, row: CollectionRow) -> RecordColumns:

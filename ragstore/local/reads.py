@@ -160,10 +160,12 @@ def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str]) -
     Labels whose rows vanished or moved on (deleted, or given a new vector, after the
     index was read) are dropped.
     """
-    wanted = sorted({int(label) for labels, _ in hits for label in labels})
-    params: list[Any] = []
+    # Plain lists (tolist() converts in C): this runs for every query, so it stays lean.
+    per_query = [(labels.tolist(), distances.tolist()) for labels, distances in hits]
+    wanted = sorted(set().union(*(labels for labels, _ in per_query)))
     by_label: dict[int, tuple[Any, ...]] = {}
     if wanted:
+        params: list[Any] = []
         condition = labels_condition(wanted, params)
         columns = ", ".join(_columns(include, key="r.label"))
         by_label = {r[0]: r for r in conn.execute(f"SELECT {columns} FROM records r WHERE {condition}", params)}
@@ -177,15 +179,15 @@ def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str]) -
         "metadatas": [] if "metadatas" in include else None,
         "distances": [] if "distances" in include else None,
     }
-    for labels, distances in hits:
-        rows = [(by_label[int(label)], float(d)) for label, d in zip(labels, distances, strict=True) if int(label) in by_label]
+    for labels, distances in per_query:
+        rows = [(by_label[label], d) for label, d in zip(labels, distances, strict=True) if label in by_label]
         result["ids"].append([r[1] for r, _ in rows])
         if result["documents"] is not None:
             result["documents"].append([r[2] for r, _ in rows])
         if result["uris"] is not None:
             result["uris"].append([r[3] for r, _ in rows])
         if result["metadatas"] is not None:
-            result["metadatas"].append([_metadata(r[4]) for r, _ in rows])
+            result["metadatas"].append([load_metadata(r[4]) for r, _ in rows])
         if result["distances"] is not None:
             result["distances"].append([d for _, d in rows])
         if result["embeddings"] is not None:

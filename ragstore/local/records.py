@@ -19,6 +19,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from ragstore.local import text_index
 from ragstore.types import RecordSet
@@ -48,13 +49,22 @@ def encode_metadata_rows(collection_pk: int, rowid: int, metadata: dict[str, Any
 
 
 def dump_metadata(metadata: dict[str, Any] | None) -> str | None:
-    """Metadata as stored JSON (``None`` when absent or empty)."""
-    return json.dumps(metadata, ensure_ascii=False, allow_nan=False) if metadata else None
+    """Metadata as stored JSON (``None`` when absent or empty); values were validated (finite, 64-bit ints).
+
+    orjson, not json: every query result decodes up to ``n_results`` of these, 4x faster.
+    """
+    return orjson.dumps(metadata).decode() if metadata else None
 
 
-def load_metadata(text: str | None) -> dict[str, Any] | None:
-    """The inverse of :func:`dump_metadata`."""
-    return json.loads(text) if text else None
+def load_metadata(text: str | bytes | None) -> dict[str, Any] | None:
+    """The inverse of :func:`dump_metadata` (also reads what ``json.dumps`` wrote).
+
+    Example:
+        >>> load_metadata(dump_metadata({"page": 2, "tags": ["é"]}))
+        {'page': 2, 'tags': ['é']}
+
+    """
+    return orjson.loads(text) if text else None
 
 
 def merge_metadata(old: Mapping[str, Any] | None, change: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -272,6 +282,19 @@ def ids_condition(ids: Sequence[str] | None, params: list[Any]) -> str:
 
 
 def labels_condition(labels: Sequence[int], params: list[Any]) -> str:
-    """SQL restricting ``records r`` to the index ``labels`` (one parameter)."""
+    """SQL restricting ``records r`` to the index ``labels``.
+
+    A query's few labels are bound one by one (cheapest for SQLite); many go as one
+    JSON parameter, since a statement may bind only so many.
+
+    Example:
+        >>> params = []
+        >>> labels_condition([3, 5], params), params
+        ('r.label IN (?, ?)', [3, 5])
+
+    """
+    if len(labels) <= _CHUNK:
+        params.extend(int(label) for label in labels)
+        return f"r.label IN ({', '.join('?' * len(labels))})"
     params.append(json.dumps([int(label) for label in labels]))
     return "r.label IN (SELECT value FROM json_each(?))"
