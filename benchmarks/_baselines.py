@@ -16,8 +16,12 @@ from _corpus import Corpus, K, recall_at_k
 from _measure import batch_rate, percentile_ms, timed_each
 from _stores import ADD_BATCH, BATCH_AT_LEAST, DELETE_BATCH, QUERY_BATCH
 
-# hnswlib with the collection defaults of both stores, and all cores, as ragstore uses by default.
-M, EF_CONSTRUCTION, EF_SEARCH = 16, 100, 100
+from ragstore.configuration import default_hnsw
+
+# hnswlib with ragstore's collection defaults (the floor ragstore is held to: M=32, where chromadb
+# uses 16), and all cores, as ragstore uses by default.
+_DEFAULTS = default_hnsw()
+M, EF_CONSTRUCTION, EF_SEARCH = _DEFAULTS["max_neighbors"], _DEFAULTS["ef_construction"], _DEFAULTS["ef_search"]
 THREADS = os.cpu_count() or 1
 
 

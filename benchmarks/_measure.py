@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import resource
+import gc
 import subprocess
 import sys
 import threading
@@ -111,9 +111,29 @@ def concurrent_rate(
     return len(every) / elapsed, percentile_ms(every, 99)
 
 
+def _status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (``VmRSS``, ``VmHWM``) in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def start_memory_window() -> float:
+    """Reset this process's peak RSS to its current RSS (Linux ``clear_refs`` 5); return that RSS in MiB.
+
+    Loading the corpus peaks higher than anything a store does afterwards (decompression,
+    ground truth), so a plain ``ru_maxrss`` would report the loader. After the reset,
+    :func:`peak_rss_mb` minus this value is what the system under test added at its peak.
+    """
+    gc.collect()
+    Path("/proc/self/clear_refs").write_text("5")
+    return _status_mb("VmRSS")
+
+
 def peak_rss_mb() -> float:
-    """This process's peak resident set size in MiB (Linux reports ``ru_maxrss`` in KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident set size since :func:`start_memory_window`, in MiB."""
+    return _status_mb("VmHWM")
 
 
 def disk_mb(path: Path) -> float:

@@ -24,6 +24,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import json
 import os
 import platform
@@ -108,10 +110,10 @@ COLUMNS = [
     ),
     Column(
         "rss_mb",
-        "peak RSS (MiB)",
+        "peak memory (MiB)",
         False,
-        "peak resident memory of the worker process running the row (for HTTP rows the "
-        "client side), including the corpus it holds (see the baseline above)",
+        "the worker's peak resident memory while it runs the row, minus what it held before (the corpus): what the "
+        "system itself needed at its peak (HTTP rows: the client side only). The vectors alone are n x dim x 4 bytes",
     ),
     Column(
         "server_rss_mb",
@@ -150,11 +152,11 @@ def run_worker(system: str, corpus: Path, full: bool, concurrent_seconds: float,
 def worker_main(system: str, corpus_path: Path, full: bool, concurrent_seconds: float, spawns: int) -> None:
     """Load the corpus, measure one system, print one result line; runs in its own process (see ``run_worker``)."""
     from _corpus import load
-    from _measure import peak_rss_mb
+    from _measure import peak_rss_mb, start_memory_window
 
     corpus = load(corpus_path)
     _ = corpus.ids, corpus.metadatas  # built now, so the baseline below holds everything the benchmark holds
-    base_rss = peak_rss_mb()
+    base_rss = start_memory_window()
     if system == "hnswlib":
         from _baselines import measure_hnswlib
 
@@ -168,7 +170,7 @@ def worker_main(system: str, corpus_path: Path, full: bool, concurrent_seconds: 
 
         with open_target(system) as target:
             out = measure_store(target, corpus, full, concurrent_seconds, spawns)
-    out.update(rss_mb=peak_rss_mb(), base_rss_mb=base_rss)
+    out.update(rss_mb=peak_rss_mb() - base_rss, base_rss_mb=base_rss)
     print(RESULT + json.dumps(out), flush=True)
 
 
@@ -198,17 +200,25 @@ def run_all(
 def describe(info: dict[str, Any], rows: list[Row], repeats: int, spawns: int, concurrent_seconds: float) -> str:
     """The paragraph above the table: data, parameters, versions."""
     base = [run["base_rss_mb"] for row in rows for run in row.runs if run.get("base_rss_mb") is not None]
-    baseline = f" A worker holding the corpus (before importing any store) peaks at {min(base):.0f}-{max(base):.0f} MiB." if base else ""
+    baseline = f" A worker holds {min(base):.0f}-{max(base):.0f} MiB of corpus before it imports any store." if base else ""
     from _baselines import EF_CONSTRUCTION, EF_SEARCH, THREADS, M
 
     return (
         f"{date.today().isoformat()}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"chromadb {version('chromadb')}, hnswlib {version('hnswlib')}, numpy {version('numpy')}. "
         f"Data set `{info['dataset']}`: {info['description']}; k={K}; ground truth: {info['truth_note']}. "
-        f"hnswlib: M={M}, ef_construction={EF_CONSTRUCTION}, ef={EF_SEARCH}, {THREADS} threads (the stores' defaults). "
+        f"hnswlib: M={M}, ef_construction={EF_CONSTRUCTION}, ef={EF_SEARCH}, {THREADS} threads (ragstore's defaults; "
+        f"chromadb's are the same but M=16). "
         f"Median (min-max) of {repeats} repeat(s), each system in a fresh process, interleaved; start-up is the median of "
         f"{spawns} spawn(s) per repeat; the 32-client phase runs {concurrent_seconds:g} s.{baseline}"
     )
+
+
+def ragstore_package() -> str:
+    """The directory of the ragstore package this interpreter imports (without importing it)."""
+    spec = importlib.util.find_spec("ragstore")
+    assert spec is not None and spec.origin is not None, "ragstore is not installed in this environment"
+    return spec.origin
 
 
 def main() -> None:
@@ -244,6 +254,9 @@ def main() -> None:
         n = n or (10_000 if args.dataset == "clustered" else None)
         q = q or 100
     started = time.perf_counter()
+    # An installed wheel carries compiled bytecode (chromadb's does); this editable checkout, run with
+    # PYTHONDONTWRITEBYTECODE=1 here, would otherwise compile every ragstore module at each cold start.
+    compileall.compile_dir(str(Path(ragstore_package()).parent), quiet=1)
     corpus = corpus_file(args.dataset, n, q)
     info = summary(corpus)
     print(f"{info['dataset']}: {info['n']:,} x {info['dim']}, {info['queries']:,} queries, {args.repeats} repeats", file=sys.stderr)

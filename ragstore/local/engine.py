@@ -33,12 +33,12 @@ import numpy.typing as npt
 from ragstore import __version__
 from ragstore.configuration import apply_modification, build_configuration
 from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException
-from ragstore.filters import combine, parse_where, parse_where_document
+from ragstore.filters import Node, combine, parse_where, parse_where_document
 from ragstore.local import catalog, records, text_index
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
 from ragstore.local.index_cache import IndexCache
-from ragstore.local.reads import get_result, query_result, search
+from ragstore.local.reads import get_result, needs_no_catching_up, query_result, search
 from ragstore.local.sql_filters import selection
 from ragstore.names import validate_collection_name, validate_tenant_or_database_name
 from ragstore.settings import Settings
@@ -372,14 +372,31 @@ class LocalAPI:
         n_results = validate_n_results(n_results)
         id_list = list(normalize_ids(ids, "query")) if ids is not None and len(ids) > 0 else ([] if ids is not None else None)
         node = combine(parse_where(where, "query"), parse_where_document(where_document, "query"))
-        with self._db.read() as conn:
+        # Usually the caches are current and the query needs no snapshot (two statements
+        # fewer); only a query that must load or catch up a cache reads in a transaction.
+        with self._db.read(snapshot=False) as conn:
             row = catalog.get_by_id(conn, collection_id)
-            if row.dimension is not None and queries.shape[1] != row.dimension:
-                raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {queries.shape[1]}")
-            if row.dimension is None or id_list == []:
-                hits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = [
-                    (np.empty(0, np.int64), np.empty(0, np.float32))
-                ] * len(queries)
-            else:
-                hits = search(conn, self._indexes, row, queries, n_results, node, id_list)
-            return query_result(conn, hits, include)
+            if row.dimension is None or needs_no_catching_up(self._indexes, row, n_results, node, id_list):
+                return self._query(conn, row, queries, n_results, node, id_list, include)
+        with self._db.read() as conn:
+            return self._query(conn, catalog.get_by_id(conn, collection_id), queries, n_results, node, id_list, include)
+
+    def _query(
+        self,
+        conn: sqlite3.Connection,
+        row: CollectionRow,
+        queries: npt.NDArray[np.float32],
+        n_results: int,
+        node: Node | None,
+        id_list: list[str] | None,
+        include: Sequence[str],
+    ) -> QueryResult:
+        if row.dimension is not None and queries.shape[1] != row.dimension:
+            raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {queries.shape[1]}")
+        if row.dimension is None or id_list == []:
+            hits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = [(np.empty(0, np.int64), np.empty(0, np.float32))] * len(
+                queries
+            )
+        else:
+            hits = search(conn, self._indexes, row, queries, n_results, node, id_list)
+        return query_result(conn, hits, include)

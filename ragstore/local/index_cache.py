@@ -119,6 +119,26 @@ class IndexCache:
             self._catch_up(conn, row, entry)
         return entry.index
 
+    def current(self, row: CollectionRow) -> tuple[VectorIndex | None, RecordColumns | None]:
+        """The index and the columns of ``row``, each only if it needs no SQL to load or catch up.
+
+        A stale answer is harmless: caches only move forward, so what is current stays current.
+
+        Example:
+            >>> from ragstore.configuration import build_configuration
+            >>> row = CollectionRow(1, uuid.uuid4(), "docs", 2, None, build_configuration({}, None), 0, 0, "t", "d")
+            >>> IndexCache(Database(None), path=None).current(row)
+            (None, None)
+
+        """
+        entry = self._cached_entry(row)
+        if entry is None or entry.index.applied_seq < row.last_seq:
+            return None, None
+        columns = entry.columns
+        if columns is None or columns.applied_seq < max(row.last_seq, row.tombstone_floor):
+            return entry.index, None
+        return entry.index, columns
+
     def columns(self, conn: sqlite3.Connection, row: CollectionRow) -> RecordColumns:
         """The collection's :class:`RecordColumns`, built on first use and caught up to ``row.last_seq``.
 

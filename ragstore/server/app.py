@@ -3,7 +3,8 @@
 There is no second engine: the server wraps the same ``LocalAPI`` a
 ``PersistentClient`` uses, so every mode answers alike. Middleware order
 (outermost first): token auth (headers only, before any body is read), then
-the body-size limit, then FastAPI.
+the body-size limit, then the record routes' own dispatch
+(:mod:`ragstore.server.record_dispatch`), then FastAPI.
 
 Example:
     >>> from ragstore.local import LocalAPI
@@ -31,6 +32,7 @@ from ragstore.errors import InternalError, InvalidArgumentError, NotFoundError, 
 from ragstore.local import LocalAPI
 from ragstore.server import routes_collections, routes_system
 from ragstore.server.handlers import error_response, json_response
+from ragstore.server.record_dispatch import RecordDispatch
 from ragstore.server.security import ASGIApp, BodyLimit, TokenAuth
 
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
@@ -59,7 +61,7 @@ class RagstoreApp(FastAPI):
         super().__init__(**kwargs)
         self.state.api = api
         self.state.config = config
-        guarded: ASGIApp = BodyLimit(super().__call__, config.max_body_size)
+        guarded: ASGIApp = BodyLimit(RecordDispatch(super().__call__, owner=self), config.max_body_size)
         if config.auth_token:
             guarded = TokenAuth(guarded, config.auth_token)
         self._guarded = guarded
