@@ -46,6 +46,7 @@ INDEX_FORMAT = 2  # 2: XXH3 checksums (1 had CRC32; its files are rebuilt once)
 # they are this old (our own superseded files go at once: no reader of ours still wants them).
 _STALE_FILE_SECONDS = 60.0
 _BUILD_KEYS = ("space", "max_neighbors", "ef_construction")
+_DIGEST_WINDOW = 16 * 1024 * 1024  # a multiple of the page size, as mmap offsets must be
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,12 +200,19 @@ def _data_paths(directory: Path, token: str) -> tuple[Path, Path]:
 
 
 def _digest(path: Path) -> str:
-    """The file's XXH3 (64-bit) checksum, hex."""
+    """The file's XXH3 (64-bit) checksum, hex.
+
+    Read through a memory map, one window at a time: mapping the whole file would make
+    all of it count as this process's memory until the map is closed.
+    """
+    digest = xxhash.xxh3_64()
     with path.open("rb") as handle:
-        if os.fstat(handle.fileno()).st_size == 0:  # an empty file cannot be mapped
-            return xxhash.xxh3_64_hexdigest(b"")
-        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            return xxhash.xxh3_64_hexdigest(mapped)
+        size = os.fstat(handle.fileno()).st_size
+        for offset in range(0, size, _DIGEST_WINDOW):
+            length = min(_DIGEST_WINDOW, size - offset)
+            with mmap.mmap(handle.fileno(), length, offset=offset, access=mmap.ACCESS_READ) as window:
+                digest.update(window)
+    return digest.hexdigest()
 
 
 def _fsync_file(path: Path) -> None:
