@@ -269,6 +269,37 @@ def _scalar_kind(value: Any) -> str | None:
     return None
 
 
+def _plain_metadata(metadata: dict[Any, Any]) -> bool:
+    """Whether ``metadata`` is certainly valid: str keys and plain finite scalars (the usual case).
+
+    ``False`` only means "look closer": :func:`validate_metadata` then checks every rule
+    and names the problem. Ingestion validates every record twice (client and engine),
+    so this fast path is most of a write's validation time.
+    """
+    if not metadata:
+        return False
+    texts: list[str] = []
+    for key, value in metadata.items():
+        if type(key) is not str or not key or key[0] in "$#" or key == RESERVED_METADATA_KEY:
+            return False
+        kind = type(value)
+        if kind is str:
+            texts.append(value)
+        elif kind is int:
+            if not INT64_MIN <= value <= INT64_MAX:
+                return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is not bool:
+            return False
+    try:  # one encode finds a lone surrogate in any key or value
+        "".join([*metadata, *texts]).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_metadata(metadata: Any, op: str | None, *, allow_none_values: bool) -> dict[str, Any]:
     """Check one record's metadata dict and return a plain ``dict`` copy.
 
@@ -280,6 +311,8 @@ def validate_metadata(metadata: Any, op: str | None, *, allow_none_values: bool)
         {'page': 3, 'tags': ['a', 'b']}
 
     """
+    if type(metadata) is dict and _plain_metadata(metadata):
+        return dict(metadata)
     if not isinstance(metadata, Mapping):
         raise _fail(f"Expected metadata to be a dict or None, got {_short(metadata)} as metadata", op)
     if len(metadata) == 0:
