@@ -11,12 +11,17 @@ only save rebuilding it. In the collection's folder they are:
   and opening a store is what users wait for).
 
 The token is new for every save, so a save never overwrites the files a reader
-may be loading. :func:`write` fsyncs the two data files and a temporary
+may be loading. :func:`write` writes the two data files and a temporary
 ``meta.json``, then publishes them by renaming it over ``meta.json`` (atomic),
-so a crash leaves either the old index or the new one. :func:`read` checks
-every field, size and checksum, and answers ``None`` for anything missing,
-stale, torn or foreign: the caller then rebuilds from SQLite, so a bad file
-never makes a collection unreadable.
+so a crashed process leaves either the old index or the new one. :func:`read`
+checks every field, size and checksum, and answers ``None`` for anything
+missing, stale, torn or foreign: the caller then rebuilds from SQLite, so a bad
+file never makes a collection unreadable.
+
+Nothing here is fsynced. SQLite holds every vector durably, and the checksums catch
+whatever a power cut leaves half-written (the rename may reach the disk before the
+data), so the worst a lost cache costs is a rebuild. Syncing ~200 MB at every save
+cost ingestion more than the rebuild it might spare.
 
 Example:
     >>> INDEX_FORMAT
@@ -113,13 +118,9 @@ def write(directory: Path, collection_id: str, graph: Any, labels: Collection[in
         "token": token,
         "files": {p.name: {"size": p.stat().st_size, "xxh3": _digest(p)} for p in (index_path, labels_path)},
     }
-    for path in (index_path, labels_path):
-        _fsync_file(path)
     tmp = directory / f"meta.json.{token}.tmp"
     tmp.write_text(json.dumps(meta))
-    _fsync_file(tmp)
     os.replace(tmp, directory / "meta.json")  # the commit point: from here on readers see the new files
-    _fsync_dir(directory)
     return token
 
 
@@ -213,17 +214,3 @@ def _digest(path: Path) -> str:
             with mmap.mmap(handle.fileno(), length, offset=offset, access=mmap.ACCESS_READ) as window:
                 digest.update(window)
     return digest.hexdigest()
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # Makes the rename itself durable; the files' contents were fsynced before it.
-    with contextlib.suppress(OSError):  # not every file system lets a directory be fsynced
-        _fsync_file(path)
