@@ -506,6 +506,21 @@ def test_deleting_frees_space(tmp_path: Path) -> None:
     assert max(sizes) < full * 1.2, sizes
 
 
+def test_deleting_most_records_gives_the_space_back(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    _fill_big(path, "big-one")
+    full = _store_bytes(path)
+    with ragstore.PersistentClient(path) as client:
+        col = collection(client, "big-one")
+        for start in range(0, 14_000, 2_000):  # 70%, in several calls, as applications delete
+            col.delete(ids=[f"big{i}" for i in range(start, start + 2_000)])
+        assert col.count() == 6_000
+        assert col.get(ids=["big19999"], include=["documents"])["documents"] == [
+            "record 19999: lorem ipsum dolor sit amet, consectetur adipiscing elit 17"
+        ]
+    assert _store_bytes(path) < full * 0.6, (full, _store_bytes(path))
+
+
 # ---------------------------------------------------------------- deletes and tombstones
 
 

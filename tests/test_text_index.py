@@ -18,7 +18,9 @@ from ragstore.local import LocalAPI
 
 
 def assert_text_index_matches_records(client: ragstore.ClientAPI) -> None:
-    """Raise if ``documents_fts`` holds other (term, record, position) entries than a fresh index of ``records`` would.
+    """Raise if ``documents_fts`` holds other (term, record, position) entries than a fresh index would.
+
+    The fresh index holds the documents of the collections indexed so far (``text_indexed``).
 
     FTS5's own ``integrity-check`` cannot be used: it expects every content row to be
     indexed, and records without a document are (rightly) not.
@@ -28,7 +30,8 @@ def assert_text_index_matches_records(client: ragstore.ClientAPI) -> None:
     with api._db.write() as conn:  # the temp tables are private to this connection and dropped below
         for statement in (
             "CREATE VIRTUAL TABLE temp.fresh USING fts5(document, tokenize='trigram case_sensitive 1')",
-            "INSERT INTO temp.fresh (rowid, document) SELECT rowid, document FROM main.records WHERE document IS NOT NULL",
+            "INSERT INTO temp.fresh (rowid, document) SELECT rowid, document FROM main.records "
+            "WHERE document IS NOT NULL AND collection_pk IN (SELECT pk FROM main.collections WHERE text_indexed)",
             "CREATE VIRTUAL TABLE temp.fresh_terms USING fts5vocab(temp, fresh, instance)",
             "CREATE VIRTUAL TABLE temp.kept_terms USING fts5vocab(main, documents_fts, instance)",
         ):
@@ -59,14 +62,24 @@ def contains(col: ragstore.Collection, text: str) -> list[str]:
     return sorted(col.get(where_document={"$contains": text}, include=[])["ids"])
 
 
+def indexed_documents(client: ragstore.ClientAPI) -> int:
+    api = client._api
+    assert isinstance(api, LocalAPI)
+    with api._db.read() as conn:
+        return int(conn.execute("SELECT count(*) FROM documents_fts_docsize").fetchone()[0])
+
+
 def test_every_write_path_keeps_the_index_in_step(embedded: ragstore.ClientAPI) -> None:
     col = embedded.create_collection("docs", embedding_function=ragstore.HashingEmbeddingFunction(dim=4))
     other = embedded.create_collection("other", embedding_function=None)
     ids = [f"d{i}" for i in range(300)]
     col.add(ids=ids, embeddings=vectors(300), documents=[f"alpha doc {i}" if i % 3 else None for i in range(300)])
     other.add(ids=["o1"], embeddings=vectors(1), documents=["alpha elsewhere"])
-    assert_text_index_matches_records(embedded)
+    assert indexed_documents(embedded) == 0  # nothing is indexed before a document filter needs it
     assert len(contains(col, "alpha")) == 200
+    assert contains(other, "alpha") == ["o1"]
+    assert indexed_documents(embedded) == 201
+    assert_text_index_matches_records(embedded)
 
     col.upsert(ids=ids[:50], embeddings=vectors(50, 1), documents=[f"beta doc {i}" for i in range(50)])  # replaces, some were None
     col.update(ids=ids[50:60], documents=[f"gamma {i}" for i in range(10)])
@@ -115,6 +128,8 @@ def test_a_store_made_with_index_triggers_is_migrated(tmp_path: Path) -> None:
     # Turn it back into a version-1 store: its triggers, and user_version 1.
     triggers = MIGRATIONS[0][MIGRATIONS[0].index("CREATE TRIGGER") : MIGRATIONS[0].index("INSERT INTO tenants")]
     conn = sqlite3.connect(path / "ragstore.sqlite3", isolation_level=None)
+    conn.execute("INSERT INTO documents_fts (rowid, document) SELECT rowid, document FROM records")  # its triggers had indexed them
+    conn.execute("ALTER TABLE collections DROP COLUMN text_indexed")
     conn.executescript(triggers + "PRAGMA user_version = 1;")
     assert conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").fetchone()[0] == 3
     conn.close()
@@ -125,4 +140,50 @@ def test_a_store_made_with_index_triggers_is_migrated(tmp_path: Path) -> None:
         assert contains(col, "needle") == ["old"]
         col.upsert(ids=["old", "new"], embeddings=vectors(2), documents=["changed text", "new needle"])
         assert contains(col, "needle") == ["new"]
+        assert_text_index_matches_records(client)
+
+
+def test_a_collection_is_indexed_on_its_first_document_filter_only(embedded: ragstore.ClientAPI) -> None:
+    plain = embedded.create_collection("plain", embedding_function=None)
+    plain.add(ids=["a", "b"], embeddings=vectors(2), documents=["needle in a haystack", "just hay"])
+    plain.query(query_embeddings=vectors(1), n_results=2, where_document={"$contains": "ne"})  # 2 characters: no index needed
+    plain.get(where={"page": 1})
+    assert indexed_documents(embedded) == 0
+    found = plain.query(query_embeddings=vectors(1), n_results=2, where_document={"$contains": "needle"}, include=[])
+    assert found["ids"] == [["a"]]
+    assert indexed_documents(embedded) == 2  # the whole collection, once
+    plain.add(ids=["c"], embeddings=vectors(1, 3), documents=["another needle"])  # indexed from now on
+    assert contains(plain, "needle") == ["a", "c"]
+    assert plain.delete(where={"#document": {"$not_contains": "needle"}}) == {"deleted": 1}
+    assert_text_index_matches_records(embedded)
+
+
+def test_a_client_that_saw_no_index_indexes_once_another_built_it(tmp_path: Path) -> None:
+    """The flag is read in the same transaction as every write, so no client's writes slip past a new index."""
+    with ragstore.PersistentClient(tmp_path / "s") as first, ragstore.PersistentClient(tmp_path / "s") as second:
+        mine = first.create_collection("docs", embedding_function=None)
+        mine.add(ids=["a"], embeddings=vectors(1), documents=["first needle"])
+        theirs = second.get_collection("docs", embedding_function=None)
+        assert contains(theirs, "needle") == ["a"]  # the second client builds the index
+        mine.upsert(ids=["a", "b"], embeddings=vectors(2, 4), documents=["changed", "second needle"])
+        assert contains(theirs, "needle") == ["b"]
+        assert contains(mine, "changed") == ["a"]
+        assert_text_index_matches_records(first)
+
+
+def test_collections_of_an_older_store_stay_indexed(tmp_path: Path) -> None:
+    """Migration 3 marks the collections of a store whose writes all indexed their documents."""
+    path = tmp_path / "store"
+    with ragstore.PersistentClient(path) as client:
+        client.create_collection("docs", embedding_function=None).add(ids=["x"], embeddings=vectors(1), documents=["old needle"])
+    conn = sqlite3.connect(path / "ragstore.sqlite3", isolation_level=None)
+    conn.execute("INSERT INTO documents_fts (rowid, document) SELECT rowid, document FROM records")  # what version 2 had done
+    conn.execute("ALTER TABLE collections DROP COLUMN text_indexed")
+    conn.execute("PRAGMA user_version = 2")
+    conn.close()
+    with ragstore.PersistentClient(path) as client:
+        assert indexed_documents(client) == 1
+        col = client.get_collection("docs", embedding_function=None)
+        col.upsert(ids=["x"], embeddings=vectors(1), documents=["new text"])
+        assert contains(col, "needle") == [] and contains(col, "new") == ["x"]
         assert_text_index_matches_records(client)

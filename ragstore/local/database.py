@@ -33,6 +33,7 @@ from ragstore.regex import RegexError, regex_search
 
 DATABASE_FILENAME = "ragstore.sqlite3"
 BUSY_TIMEOUT_MS = 120_000
+_MIN_RECLAIM_PAGES = 256  # 1 MiB of 4 KiB pages: smaller free lists are left for reuse
 
 
 def _regex_sql(pattern: str, text: str | None) -> int:
@@ -147,6 +148,20 @@ class Database:
                 if merge_text_index:
                     conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
                 # execute() would run the pragma one step, freeing a single page; a script runs it to the end.
+                conn.executescript("PRAGMA incremental_vacuum;")
+
+    def reclaim(self) -> None:
+        """Return free pages to the file system once they are a quarter of the file (file stores only).
+
+        Deleted records free their pages inside the file, where later writes reuse them;
+        after a large delete, handing them back is worth moving the pages behind them.
+        """
+        if self.file is None:
+            return
+        with self._write_lock:
+            conn = self.connection()
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            if free > max(_MIN_RECLAIM_PAGES, conn.execute("PRAGMA page_count").fetchone()[0] // 4):
                 conn.executescript("PRAGMA incremental_vacuum;")
 
     @property

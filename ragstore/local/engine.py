@@ -39,7 +39,7 @@ from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, needs_no_catching_up, query_result, search
-from ragstore.local.sql_filters import selection
+from ragstore.local.sql_filters import selection, uses_text_index
 from ragstore.names import validate_collection_name, validate_tenant_or_database_name
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
@@ -303,6 +303,8 @@ class LocalAPI:
         node = combine(parse_where(where, "delete"), parse_where_document(where_document, "delete"))
         with self._db.write() as conn:
             row = catalog.get_by_id(conn, collection_id)
+            if uses_text_index(node):
+                text_index.ensure_indexed(conn, row.pk)
             sql, params = selection(row.pk, id_list, node)
             doomed = conn.execute(
                 f"SELECT r.rowid, r.label FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ?", [*params, -1 if limit is None else limit]
@@ -313,7 +315,19 @@ class LocalAPI:
             records.delete_rows(conn, row.pk, doomed, seq)
             self._advance(conn, row, seq, None)
         self._indexes.refresh(collection_id)
+        self._db.reclaim()
         return len(doomed)
+
+    def _ensure_text_index(self, collection_id: uuid.UUID, node: Node | None) -> None:
+        """Build the collection's full-text index before its first document filter that needs it."""
+        if not uses_text_index(node):
+            return
+        with self._db.read() as conn:
+            row = catalog.get_by_id(conn, collection_id)
+            if conn.execute("SELECT text_indexed FROM collections WHERE pk = ?", (row.pk,)).fetchone()[0]:
+                return
+        with self._db.write() as conn:
+            text_index.ensure_indexed(conn, catalog.get_by_id(conn, collection_id).pk)
 
     @staticmethod
     def _advance(conn: sqlite3.Connection, row: CollectionRow, seq: int, dim: int | None) -> None:
@@ -351,6 +365,7 @@ class LocalAPI:
         limit = validate_non_negative_int(limit, "limit", "get")
         offset = validate_non_negative_int(offset, "offset", "get")
         node = combine(parse_where(where, "get"), parse_where_document(where_document, "get"))
+        self._ensure_text_index(collection_id, node)
         with self._db.read() as conn:
             row = catalog.get_by_id(conn, collection_id)
             sql, params = selection(row.pk, id_list, node)
@@ -372,6 +387,7 @@ class LocalAPI:
         n_results = validate_n_results(n_results)
         id_list = list(normalize_ids(ids, "query")) if ids is not None and len(ids) > 0 else ([] if ids is not None else None)
         node = combine(parse_where(where, "query"), parse_where_document(where_document, "query"))
+        self._ensure_text_index(collection_id, node)
         # Usually the caches are current and the query needs no snapshot (two statements
         # fewer); only a query that must load or catch up a cache reads in a transaction.
         with self._db.read(snapshot=False) as conn:

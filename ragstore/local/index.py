@@ -1,6 +1,6 @@
 """The in-memory HNSW index of one collection: a cache of SQLite, never the truth.
 
-Every write that changes vectors bumps ``collections.last_seq`` and stamps the
+Every write that changes vectors (or metadata) bumps ``collections.last_seq`` and stamps the
 changed rows (``records.seq``) or leaves tombstones. An index remembers the
 sequence it has applied and *catches up* by reading only what is newer, so a
 process sees every other process's writes before it searches.

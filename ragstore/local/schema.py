@@ -3,20 +3,23 @@
 SQLite is the source of truth, vectors included. Tables:
 
 - ``tenants``, ``databases``, ``collections``: the catalog. ``collections.last_seq``
-  counts the writes that changed vectors; ``tombstone_floor`` is the newest
+  counts the writes that changed vectors or metadata; ``tombstone_floor`` is the newest
   sequence whose tombstones were pruned (an index older than it must rebuild).
+  ``text_indexed`` says whether the collection's documents are in ``documents_fts``.
 - ``records``: one row per record. ``rowid`` (AUTOINCREMENT, never reused) is
   the insertion order. ``label`` names the record's current vector in the HNSW
   index: every new vector gets a fresh label (from ``label_counter``) and the
   old one is tombstoned, so hnswlib never updates a point in place (which can
-  cut other points off the graph). ``seq`` is the write that set the vector.
+  cut other points off the graph). ``seq`` is the last write that changed its
+  vector or metadata (what the in-memory index and columns catch up on).
 - ``record_metadata``: typed key/value rows for filtering. ``value`` has no
   type affinity so SQLite compares ints and floats numerically, while ``type``
   (``s``, ``i``, ``f``, ``b``) keeps bools apart from numbers; ``in_array``
   marks elements of list values.
 - ``tombstones``: labels of deleted records with the sequence that deleted them.
 - ``documents_fts``: FTS5 trigram index (case-sensitive) over ``records.document``
-  for substring filters, kept in step by :mod:`ragstore.local.text_index`.
+  for substring filters, built per collection on first use and kept in step by
+  :mod:`ragstore.local.text_index`.
 
 Migrations are numbered; ``PRAGMA user_version`` records the last one applied.
 
@@ -117,7 +120,14 @@ DROP TRIGGER records_fts_delete;
 DROP TRIGGER records_fts_update;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# Collections get their full-text index on first use (ragstore.local.text_index); those
+# that exist already are indexed.
+_V3 = """
+ALTER TABLE collections ADD COLUMN text_indexed INTEGER NOT NULL DEFAULT 0;
+UPDATE collections SET text_indexed = 1;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 
 def migrate(conn: sqlite3.Connection) -> None:

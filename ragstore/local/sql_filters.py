@@ -51,6 +51,20 @@ def _types_sql(kind: str) -> str:
     return f"type = '{types[0]}'" if len(types) == 1 else "type IN ('i', 'f')"
 
 
+def uses_text_index(node: Node | None) -> bool:
+    """Whether the SQL for ``node`` searches the full-text index (a document substring of 3+ characters).
+
+    Example:
+        >>> from ragstore.filters import parse_where_document
+        >>> uses_text_index(parse_where_document({"$contains": "hnsw"})), uses_text_index(parse_where_document({"$contains": "ab"}))
+        (True, False)
+
+    """
+    if isinstance(node, (And, Or)):
+        return any(uses_text_index(child) for child in node.children)
+    return isinstance(node, DocumentMatch) and node.op in ("$contains", "$not_contains") and len(node.pattern) >= _MIN_TRIGRAM
+
+
 def selection(collection_pk: int, ids: Sequence[str] | None, node: Node | None) -> tuple[str, list[Any]]:
     """SQL condition (on ``records r``) selecting a collection's records with one of ``ids`` matching ``node``.
 
