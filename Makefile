@@ -1,7 +1,8 @@
 # make demo : create .venv, install ragstore, run the quickstart, then ingest real docs with the offline model and ask (./ragstore_data)
 # make test : create .venv, install with the dev extra, lint, type-check, run the whole suite
 # make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
-#   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets); make bench-scaling : 10k/100k/1M (SCALING_ARGS="--sizes 10000,100000")
+#   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets); make bench-scaling : 10k/100k/1M (SCALING_ARGS="--sizes 10000,100000");
+#   make bench-breakdown : where add and query time goes inside ragstore, next to raw hnswlib
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.installed
 BENCH_ARGS ?=
 SCALING_ARGS ?=
 
-.PHONY: demo test lint pytest install clean bench bench-quick bench-scaling
+.PHONY: demo test lint pytest install clean bench bench-quick bench-scaling bench-breakdown
 
 $(STAMP): pyproject.toml constraints-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +43,9 @@ bench-quick: $(STAMP)
 
 bench-scaling: $(STAMP)
 	$(PY) benchmarks/scaling.py $(SCALING_ARGS)
+
+bench-breakdown: $(STAMP)
+	$(PY) benchmarks/breakdown.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) ragstore_data .pytest_cache .mypy_cache .ruff_cache .hypothesis
