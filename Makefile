@@ -1,5 +1,5 @@
 # make demo : create .venv, install ragstore, run the quickstart, then ingest real docs with the offline model and ask (./ragstore_data)
-# make test : create .venv, install with the dev extra, lint, type-check, run the whole suite
+# make test : create .venv, install with the dev extra and the integrations, lint, type-check, run the whole suite and the integrations' suites
 # make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
 #   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets); make bench-scaling : 10k/100k/1M (SCALING_ARGS="--sizes 10000,100000");
 #   make bench-breakdown : where add and query time goes inside ragstore, next to raw hnswlib
@@ -7,16 +7,18 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Separate distributions (LangChain, LlamaIndex), installed editable beside ragstore; each runs its own suite.
+INTEGRATIONS := integrations/langchain-ragstore integrations/llama-index-vector-stores-ragstore
 
 BENCH_ARGS ?=
 SCALING_ARGS ?=
 
 .PHONY: demo test lint pytest install clean bench bench-quick bench-scaling bench-breakdown
 
-$(STAMP): pyproject.toml constraints-dev.txt
+$(STAMP): pyproject.toml constraints-dev.txt $(addsuffix /pyproject.toml,$(INTEGRATIONS))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints-dev.txt -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints-dev.txt -e ".[dev]" $(foreach d,$(INTEGRATIONS),-e "$(d)[test]")
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -29,9 +31,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check ragstore tests examples benchmarks
 	$(VENV)/bin/ruff format --check ragstore tests examples benchmarks
 	$(VENV)/bin/mypy
+	for d in $(INTEGRATIONS); do \
+	  (cd $$d && ../../$(VENV)/bin/ruff check --config ../../pyproject.toml . \
+	    && ../../$(VENV)/bin/ruff format --check --config ../../pyproject.toml . && ../../$(VENV)/bin/mypy) || exit 1; \
+	done
 
 pytest: $(STAMP)
 	$(PY) -m pytest -n 2 --durations=15
+	for d in $(INTEGRATIONS); do (cd $$d && HF_HUB_OFFLINE=1 ../../$(PY) -m pytest -n 2) || exit 1; done
 
 test: lint pytest
 

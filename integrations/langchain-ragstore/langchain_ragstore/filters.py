@@ -1,0 +1,71 @@
+"""Normalise LangChain-style filters into ragstore ``where`` / ``where_document`` clauses.
+
+LangChain users (and LangChain's own docs) often write a metadata filter with several
+keys, ``{"year": 2024, "lang": "en"}``. Chroma rejects that ("Expected where to have
+exactly one operator"); here a dict with several keys means an implicit ``$and`` of one
+clause per key, at every level of nesting.
+
+Example:
+    >>> normalize_filter({"year": 2024, "lang": "en"})
+    {'$and': [{'year': 2024}, {'lang': 'en'}]}
+    >>> normalize_filter({"$or": [{"a": 1, "b": 2}, {"c": 3}]})
+    {'$or': [{'$and': [{'a': 1}, {'b': 2}]}, {'c': 3}]}
+    >>> normalize_filter({}) is None
+    True
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+_LOGICAL = ("$and", "$or")
+
+
+class InvalidFilterError(TypeError):
+    """A filter that is not a dict (or a logical operator whose operand is not a list of dicts).
+
+    Example:
+        >>> normalize_filter("year = 2024")
+        Traceback (most recent call last):
+        ...
+        langchain_ragstore.filters.InvalidFilterError: Expected a filter dict such as {'year': {'$gte': 2020}}, got str
+
+    """
+
+
+def normalize_filter(filter: Mapping[str, Any] | None) -> dict[str, Any] | None:  # noqa: A002 - LangChain's parameter name
+    """Return ``filter`` as a ragstore clause, turning multi-key dicts into ``$and`` lists.
+
+    Args:
+        filter: A ragstore ``where`` or ``where_document`` dict, or ``None``.
+
+    Returns:
+        The equivalent clause with exactly one key per dict, or ``None`` for no filter.
+
+    Raises:
+        InvalidFilterError: ``filter`` is not a mapping, or ``$and``/``$or`` is not given a list of mappings.
+
+    Example:
+        >>> normalize_filter({"$contains": "http", "$not_contains": "ftp"})
+        {'$and': [{'$contains': 'http'}, {'$not_contains': 'ftp'}]}
+
+    """
+    if filter is None:
+        return None
+    if not isinstance(filter, Mapping):
+        raise InvalidFilterError(f"Expected a filter dict such as {{'year': {{'$gte': 2020}}}}, got {type(filter).__name__}")
+    if not filter:
+        return None
+    clauses = [_clause(key, value) for key, value in filter.items()]
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _clause(key: str, value: Any) -> dict[str, Any]:
+    if key in _LOGICAL:
+        if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+            raise InvalidFilterError(f"Expected {key} to be given a list of filter dicts, got {value!r}")
+        parts = [normalize_filter(item) for item in value]
+        return {key: [part for part in parts if part is not None]}
+    return {key: value}
