@@ -3,6 +3,7 @@
 # make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
 #   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets); make bench-scaling : 10k/100k/1M (SCALING_ARGS="--sizes 10000,100000");
 #   make bench-breakdown : where add and query time goes inside ragstore, next to raw hnswlib
+# make chat : the terminal chatbot over ./ragstore_data (ingests the shared Markdown docs on first run)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,7 @@ INTEGRATIONS := integrations/langchain-ragstore integrations/llama-index-vector-
 BENCH_ARGS ?=
 SCALING_ARGS ?=
 
-.PHONY: demo test lint pytest install clean bench bench-quick bench-scaling bench-breakdown
+.PHONY: demo chat test lint pytest install clean bench bench-quick bench-scaling bench-breakdown
 
 $(STAMP): pyproject.toml constraints-dev.txt $(addsuffix /pyproject.toml,$(INTEGRATIONS))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(PY) examples/quickstart.py --path ./ragstore_data
 	HF_HUB_OFFLINE=1 $(PY) examples/ingest_and_ask.py --path ./ragstore_data
+
+chat: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m examples.chatbot --path ./ragstore_data --collection docs
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ragstore tests examples benchmarks

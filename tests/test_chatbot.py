@@ -1,0 +1,272 @@
+"""The example chatbot (examples/chatbot): engine, memory, budget, streaming LLM client and the terminal program."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from shared_data import MARKDOWN, needs_data
+
+import ragstore
+from examples.chatbot.budget import approximate_tokens, fit_passages, token_counter
+from examples.chatbot.engine import NOTHING_FOUND, SYSTEM_PROMPT, ChatEngine
+from examples.chatbot.llm import ChatLLM, LLMError, parse_sse_line
+from examples.chatbot.memory import Conversation, is_follow_up
+from examples.chatbot.retrieval import Passage, Retriever
+from examples.chatbot.store import ingest_folder, open_client, open_collection
+from examples.chatbot.terminal import print_reply
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = needs_data
+FILES = ("advanced/timeouts.md", "advanced/proxies.md", "http2.md")
+TIMEOUT_QUESTION = "How do I set a timeout on requests?"
+OFF_TOPIC = "What is the recipe for banana bread?"
+
+
+@pytest.fixture(scope="module")
+def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with three real httpx documentation files."""
+    folder = tmp_path_factory.mktemp("docs")
+    for name in FILES:
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(MARKDOWN / name, target)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def collection(docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A persistent store filled from ``docs`` with the default embedder, through the chatbot's ingestion."""
+    client = open_client(tmp_path_factory.mktemp("store"))
+    col = open_collection(client, "docs")
+    stats = ingest_folder(col, docs)
+    assert stats.files == len(FILES) and not stats.failed and stats.written == col.count() > 0
+    yield col
+    client.close()
+
+
+def test_extractive_answer_quotes_the_right_document_and_lists_it(collection: Any) -> None:
+    engine = ChatEngine(Retriever(collection))
+    reply = engine.ask(TIMEOUT_QUESTION)
+    text = reply.text()
+    assert reply.mode == "extractive"
+    assert reply.passages[0].source == "advanced/timeouts.md"
+    assert "timeout" in text.lower() and "[1]" in text
+    timeouts = (MARKDOWN / "advanced/timeouts.md").read_text()
+    sentence = text.split(" [")[0]
+    assert sentence.split()[0] in timeouts  # quoted from the documentation
+    labels = [p.label for p in reply.passages]
+    assert any(label.startswith("advanced/timeouts.md · ") for label in labels)  # with its section heading
+    assert all(0 < p.score <= 1 for p in reply.passages)
+    assert [t.question for t in engine.memory.turns] == [TIMEOUT_QUESTION]
+
+
+def test_nothing_relevant_gives_a_clear_message_and_no_sources(collection: Any) -> None:
+    engine = ChatEngine(Retriever(collection))
+    reply = engine.ask(OFF_TOPIC)
+    assert (reply.mode, reply.passages, reply.text()) == ("none", [], NOTHING_FOUND)
+    assert not engine.memory.turns
+    # The threshold decides: the same question passes when everything counts as relevant...
+    assert Retriever(collection, max_distance=2.0).retrieve(OFF_TOPIC)
+    # ...and an on-topic question fails when nothing does.
+    assert Retriever(collection, max_distance=0.0).retrieve(TIMEOUT_QUESTION) == []
+
+
+def test_follow_up_questions_are_searched_with_the_previous_one(collection: Any) -> None:
+    engine = ChatEngine(Retriever(collection))
+    engine.ask(TIMEOUT_QUESTION).text()
+    reply = engine.ask("What is its default value?")
+    assert reply.query == f"{TIMEOUT_QUESTION} What is its default value?"
+    assert reply.passages[0].source == "advanced/timeouts.md"
+    # A new topic is searched as it is.
+    topic = "How can I send requests through a proxy server?"
+    reply = engine.ask(topic)
+    assert reply.query == topic and reply.passages[0].source == "advanced/proxies.md"
+
+
+def test_follow_up_rule() -> None:
+    assert is_follow_up("And for HTTP/2?")  # short
+    assert is_follow_up("Can you show me an example of configuring it?")  # pronoun
+    assert is_follow_up("what about the connection pool limits then?")  # continuation
+    assert not is_follow_up("How can I send requests through a proxy server?")
+    memory = Conversation(max_turns=2, context_questions=2)
+    assert memory.retrieval_query("And then?") == "And then?"  # no history, nothing to combine
+    for q in ("q1?", "q2?", "q3?"):
+        memory.add(q, "a")
+    assert memory.retrieval_query("And then?") == "q2? q3? And then?"
+    memory.clear()
+    assert memory.retrieval_query("And then?") == "And then?"
+
+
+def test_token_budget_drops_the_lowest_ranked_passages_first(collection: Any) -> None:
+    passages = [Passage(str(i), "word " * 100, {"source": f"{i}.md"}, 0.1 * i) for i in range(4)]  # 125 tokens each (approx.)
+    assert [p.id for p in fit_passages(passages, 400, approximate_tokens)] == ["0", "1", "2"]
+    assert [p.id for p in fit_passages(passages, 10_000, approximate_tokens)] == ["0", "1", "2", "3"]
+    cut = fit_passages(passages, 50, approximate_tokens)  # the best one always stays, shortened to fit
+    assert [p.id for p in cut] == ["0"] and approximate_tokens(cut[0].text) <= 50
+    count = token_counter()
+    assert count("Hello world") == 2 and count(passages[0].text) == 100  # the real tokenizer, not the approximation
+
+    llm = ChatLLM("http://127.0.0.1:9/v1", "m")
+    roomy = ChatEngine(Retriever(collection), llm, context_tokens=100_000)
+    passages = roomy.retriever.retrieve(TIMEOUT_QUESTION)
+    assert len(roomy.messages(TIMEOUT_QUESTION, passages)[1]) == len(passages) == 4
+    fixed = count(SYSTEM_PROMPT) + count(TIMEOUT_QUESTION) + 16
+    tight_budget = fixed + sum(count(p.text) for p in passages[:2])
+    tight = ChatEngine(Retriever(collection), llm, context_tokens=tight_budget)
+    messages, kept = tight.messages(TIMEOUT_QUESTION, passages)
+    assert kept == passages[:2]
+    assert passages[2].text.strip() not in messages[-1]["content"]
+
+
+def test_sse_lines() -> None:
+    assert parse_sse_line('data: {"choices": [{"delta": {"content": "x"}}]}') == "x"
+    assert parse_sse_line('data: {"choices": [{"delta": {"role": "assistant"}}]}') == ""
+    assert parse_sse_line(": keep-alive") == ""
+    assert parse_sse_line("data: [DONE]") is None
+    with pytest.raises(LLMError, match="overloaded"):
+        parse_sse_line('data: {"error": {"message": "overloaded"}}')
+
+
+class _ChatServer(ThreadingHTTPServer):
+    """OpenAI's POST /v1/chat/completions with ``stream: true``, answering with fixed tokens over SSE."""
+
+    tokens = ("You ", "pass ", "`timeout=5.0`", " [1].")
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ChatHandler)
+        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
+        self.first_token_printed = threading.Event()
+        self.streamed = False
+
+
+class _ChatHandler(BaseHTTPRequestHandler):
+    server: _ChatServer
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.server.requests.append((self.path, dict(self.headers), body))
+        if self.path != "/v1/chat/completions":
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        first, *rest = self.server.tokens
+        self._event({"choices": [{"delta": {"role": "assistant"}}]})
+        self._event({"choices": [{"delta": {"content": first}}]})
+        # The rest waits until the client has printed the first token: proof that it streams.
+        self.server.streamed = self.server.first_token_printed.wait(10)
+        for token in rest:
+            self._event({"choices": [{"delta": {"content": token}}]})
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
+
+    def _event(self, data: dict[str, Any]) -> None:
+        self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+        self.wfile.flush()
+
+
+@pytest.fixture
+def chat_server() -> Iterator[_ChatServer]:
+    server = _ChatServer()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+class _Output:
+    """A text stream recording every write (and telling the server when the first token is out)."""
+
+    def __init__(self, server: _ChatServer) -> None:
+        self.writes: list[str] = []
+        self.server = server
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        if text == _ChatServer.tokens[0]:
+            self.server.first_token_printed.set()
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_streaming_llm_answer_through_an_openai_compatible_server(collection: Any, chat_server: _ChatServer) -> None:
+    url = f"http://127.0.0.1:{chat_server.server_address[1]}/v1"
+    llm = ChatLLM(url, "tiny-model", api_key="secret")
+    engine = ChatEngine(Retriever(collection), llm)
+    reply = engine.ask(TIMEOUT_QUESTION)
+    out = _Output(chat_server)
+    print_reply(reply, out)  # type: ignore[arg-type]
+
+    assert chat_server.streamed
+    tokens = [w for w in out.writes if w in _ChatServer.tokens]
+    assert tokens == list(_ChatServer.tokens)  # printed one by one, in order
+    printed = "".join(out.writes)
+    assert "".join(_ChatServer.tokens) in printed
+    assert "Sources:" in printed and "advanced/timeouts.md" in printed and "score 0." in printed
+
+    [(path, headers, body)] = chat_server.requests
+    assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer secret"
+    assert body["model"] == "tiny-model" and body["stream"] is True
+    user = body["messages"][-1]
+    assert user["role"] == "user" and TIMEOUT_QUESTION in user["content"]
+    assert reply.passages[0].text.strip() in user["content"]  # the retrieved context
+    assert body["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+
+    # The next question carries the conversation so far.
+    chat_server.first_token_printed.set()
+    engine.ask("What is its default value?").text()
+    history = chat_server.requests[-1][2]["messages"]
+    assert [m["role"] for m in history] == ["system", "user", "assistant", "user"]
+    assert history[2]["content"] == "".join(_ChatServer.tokens)
+
+
+def _unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_unreachable_llm_falls_back_to_the_extractive_answer(collection: Any) -> None:
+    engine = ChatEngine(Retriever(collection), ChatLLM(f"http://127.0.0.1:{_unused_port()}/v1", "m", timeout=5))
+    text = engine.ask(TIMEOUT_QUESTION).text()
+    assert "LLM unavailable" in text and "[1]" in text
+
+
+@pytest.mark.slow
+def test_terminal_chatbot_answers_a_question_and_a_follow_up(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"  # one file keeps the first-run ingestion short
+    (docs / "advanced").mkdir(parents=True)
+    shutil.copy(MARKDOWN / "advanced/timeouts.md", docs / "advanced/timeouts.md")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTORE_LLM_")}
+    env["HF_HUB_OFFLINE"] = "1"
+    questions = f"{TIMEOUT_QUESTION}\nWhat is its default value?\n"
+    command = [sys.executable, "-m", "examples.chatbot", "--path", str(tmp_path / "data"), "--collection", "docs", "--docs", str(docs)]
+    done = subprocess.run(command, input=questions, capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "Ingested 1 files" in done.stderr  # first run: the empty collection was filled
+    answers = done.stdout.split("bot> ")[1:]
+    assert len(answers) == 2
+    for answer in answers:
+        assert "Sources:" in answer and "advanced/timeouts.md" in answer and "[1]" in answer
+    assert done.stdout.rstrip().endswith("Bye.")
+    with ragstore.PersistentClient(tmp_path / "data") as client:
+        assert client.get_collection("docs").count() > 0
