@@ -68,6 +68,10 @@ def extractive_answer(question: str, docs: list[Document], embeddings: Embedding
     return " ".join(f"{candidates[i][0]} [{candidates[i][1]}]" for i in best)
 
 
+class LLMError(RuntimeError):
+    """The chat endpoint could not be reached or gave no usable answer (a one-line message)."""
+
+
 def llm_answer(question: str, docs: list[Document], url: str, model: str, api_key: str | None) -> str:
     """An answer from an OpenAI-compatible chat endpoint, told to use only the retrieved context."""
     import httpx
@@ -81,9 +85,18 @@ def llm_answer(question: str, docs: list[Document], url: str, model: str, api_ke
         {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"},
     ]
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    response = httpx.post(f"{url.rstrip('/')}/chat/completions", json={"model": model, "messages": messages}, headers=headers, timeout=120)
-    response.raise_for_status()
-    return str(response.json()["choices"][0]["message"]["content"]).strip()
+    endpoint = f"{url.rstrip('/')}/chat/completions"
+    try:
+        response = httpx.post(endpoint, json={"model": model, "messages": messages}, headers=headers, timeout=120)
+    except httpx.HTTPError as exc:
+        raise LLMError(f"cannot reach the chat endpoint {endpoint}: {str(exc) or type(exc).__name__}") from exc
+    if response.is_error:
+        body = " ".join(response.text.split())[:200]
+        raise LLMError(f"the chat endpoint {endpoint} answered HTTP {response.status_code}" + (f": {body}" if body else ""))
+    try:
+        return str(response.json()["choices"][0]["message"]["content"]).strip()
+    except (ValueError, LookupError, TypeError) as exc:
+        raise LLMError(f"unexpected response from the chat endpoint {endpoint}: {' '.join(response.text.split())[:200]}") from exc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,7 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     for question in args.question or QUESTIONS:
         docs = retriever.invoke(question)
         if args.llm_url:
-            answer = llm_answer(question, docs, args.llm_url, args.llm_model, os.environ.get("LLM_API_KEY"))
+            try:
+                answer = llm_answer(question, docs, args.llm_url, args.llm_model, os.environ.get("LLM_API_KEY"))
+            except LLMError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                store.close()
+                return 1
         else:
             answer = extractive_answer(question, docs, embeddings)
         print(f"\nQ: {question}\nA: {answer}\nSources:")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,10 @@ def extractive_answer(question: str, hits: list[NodeWithScore], embed: RagstoreE
     return " ".join(f"{candidates[i][0]} [{candidates[i][1]}]" for i in best)
 
 
+class LLMError(RuntimeError):
+    """The chat endpoint could not be reached or gave no usable answer (a one-line message)."""
+
+
 def llm_answer(question: str, hits: list[NodeWithScore], url: str, model: str, api_key: str | None) -> str:
     """Ask an OpenAI-compatible chat endpoint to answer from the retrieved passages only."""
     context = "\n\n".join(f"[{source_name(h)}]\n{h.node.get_content()}" for h in hits)
@@ -91,12 +96,21 @@ def llm_answer(question: str, hits: list[NodeWithScore], url: str, model: str, a
         {"role": "user", "content": f"Context:\n{context}\n\nQuestion: {question}"},
     ]
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    response = httpx.post(f"{url.rstrip('/')}/chat/completions", json={"model": model, "messages": messages}, headers=headers, timeout=120)
-    response.raise_for_status()
-    return str(response.json()["choices"][0]["message"]["content"]).strip()
+    endpoint = f"{url.rstrip('/')}/chat/completions"
+    try:
+        response = httpx.post(endpoint, json={"model": model, "messages": messages}, headers=headers, timeout=120)
+    except httpx.HTTPError as exc:
+        raise LLMError(f"cannot reach the chat endpoint {endpoint}: {str(exc) or type(exc).__name__}") from exc
+    if response.is_error:
+        body = " ".join(response.text.split())[:200]
+        raise LLMError(f"the chat endpoint {endpoint} answered HTTP {response.status_code}" + (f": {body}" if body else ""))
+    try:
+        return str(response.json()["choices"][0]["message"]["content"]).strip()
+    except (ValueError, LookupError, TypeError) as exc:
+        raise LLMError(f"unexpected response from the chat endpoint {endpoint}: {' '.join(response.text.split())[:200]}") from exc
 
 
-def main() -> None:
+def main() -> int:
     """Index the folder, retrieve passages for the question, print the answer and its sources."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("folder", nargs="?", type=Path, default=SHARED_DOCS)
@@ -122,14 +136,20 @@ def main() -> None:
 
     hits = index.as_retriever(similarity_top_k=args.k).retrieve(args.question)
     if args.llm_url and args.llm_model:
-        answer = llm_answer(args.question, hits, args.llm_url, args.llm_model, os.environ.get("LLM_API_KEY"))
+        try:
+            answer = llm_answer(args.question, hits, args.llm_url, args.llm_model, os.environ.get("LLM_API_KEY"))
+        except LLMError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            store.close()
+            return 1
     else:
         answer = extractive_answer(args.question, hits, embed)
     print(f"\nQ: {args.question}\nA: {answer}\n\nSources:")
     for hit in hits:
         print(f"  - {source_name(hit)} (score {hit.score:.3f})")
     store.close()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
