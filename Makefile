@@ -14,7 +14,7 @@ INTEGRATIONS := integrations/langchain-ragstore integrations/llama-index-vector-
 BENCH_ARGS ?=
 SCALING_ARGS ?=
 
-.PHONY: demo chat test lint pytest install clean bench bench-quick bench-scaling bench-breakdown
+.PHONY: demo chat chat-web quickstart test lint pytest install chromium clean bench bench-quick bench-scaling bench-breakdown
 
 $(STAMP): pyproject.toml constraints-dev.txt $(addsuffix /pyproject.toml,$(INTEGRATIONS))
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,7 +40,17 @@ lint: $(STAMP)
 	    && ../../$(VENV)/bin/ruff format --check --config ../../pyproject.toml . && ../../$(VENV)/bin/mypy) || exit 1; \
 	done
 
-pytest: $(STAMP)
+# The web chatbot's browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || [ -n "$$RAGSTORE_CHROMIUM" ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "warning: no chromium and no apt-get: the browser tests will be skipped (they fail in CI)"; fi
+
+pytest: $(STAMP) chromium
 	$(PY) -m pytest -n 2 --durations=15
 	for d in $(INTEGRATIONS); do (cd $$d && HF_HUB_OFFLINE=1 ../../$(PY) -m pytest -n 2) || exit 1; done
 

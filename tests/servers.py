@@ -2,7 +2,8 @@
 
 ``RunningServer.start(path, ...)`` launches ``python -m ragstore run --port 0``,
 waits for its start line to learn the port, and ``stop()`` sends SIGTERM and
-waits for a clean exit.
+waits for a clean exit. ``RunningServer.launch(command, start_line, ...)`` does
+the same for any server program that prints its port (the web chatbot).
 """
 
 from __future__ import annotations
@@ -42,12 +43,26 @@ class RunningServer:
     def start(cls, path: Path, extra_args: Sequence[str] = (), env: dict[str, str] | None = None, timeout: float = 60.0) -> RunningServer:
         """Start a server on ``path`` and wait until it listens."""
         command = [sys.executable, "-m", "ragstore", "run", "--path", str(path), "--port", "0", *extra_args]
+        return cls.launch(command, _START_LINE, path, env=env, timeout=timeout)
+
+    @classmethod
+    def launch(
+        cls,
+        command: Sequence[str],
+        start_line: re.Pattern[str],
+        path: Path,
+        env: dict[str, str] | None = None,
+        timeout: float = 60.0,
+        cwd: Path | None = None,
+    ) -> RunningServer:
+        """Run ``command`` and wait for a line matching ``start_line`` (with a ``port`` group)."""
         process = subprocess.Popen(
-            command,
+            list(command),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         assert process.stdout is not None
         deadline = time.monotonic() + timeout
@@ -57,13 +72,13 @@ class RunningServer:
             if not line:
                 break
             seen.append(line)
-            match = _START_LINE.search(line)
+            match = start_line.search(line)
             if match:
                 server = cls(process, int(match["port"]), path)
                 server.output.extend(seen)
                 return server
         process.kill()
-        raise RuntimeError(f"ragstore run did not start: {''.join(seen)}")
+        raise RuntimeError(f"{command[:4]} did not start: {''.join(seen)}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         """Signal the server and wait for it to exit; returns its exit status."""

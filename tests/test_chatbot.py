@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -10,11 +9,11 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openai_server import OpenAIServer
 from shared_data import MARKDOWN, needs_data
 
 import ragstore
@@ -138,105 +137,51 @@ def test_sse_lines() -> None:
         parse_sse_line('data: {"error": {"message": "overloaded"}}')
 
 
-class _ChatServer(ThreadingHTTPServer):
-    """OpenAI's POST /v1/chat/completions with ``stream: true``, answering with fixed tokens over SSE."""
-
-    tokens = ("You ", "pass ", "`timeout=5.0`", " [1].")
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _ChatHandler)
-        self.requests: list[tuple[str, dict[str, str], dict[str, Any]]] = []
-        self.first_token_printed = threading.Event()
-        self.streamed = False
-
-
-class _ChatHandler(BaseHTTPRequestHandler):
-    server: _ChatServer
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
-
-    def do_POST(self) -> None:
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append((self.path, dict(self.headers), body))
-        if self.path != "/v1/chat/completions":
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        first, *rest = self.server.tokens
-        self._event({"choices": [{"delta": {"role": "assistant"}}]})
-        self._event({"choices": [{"delta": {"content": first}}]})
-        # The rest waits until the client has printed the first token: proof that it streams.
-        self.server.streamed = self.server.first_token_printed.wait(10)
-        for token in rest:
-            self._event({"choices": [{"delta": {"content": token}}]})
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
-
-    def _event(self, data: dict[str, Any]) -> None:
-        self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
-        self.wfile.flush()
-
-
-@pytest.fixture
-def chat_server() -> Iterator[_ChatServer]:
-    server = _ChatServer()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(5)
-
-
 class _Output:
-    """A text stream recording every write (and telling the server when the first token is out)."""
+    """A text stream recording every write; it releases the server's held stream once the first token is out."""
 
-    def __init__(self, server: _ChatServer) -> None:
+    def __init__(self, server: OpenAIServer) -> None:
         self.writes: list[str] = []
         self.server = server
 
     def write(self, text: str) -> int:
         self.writes.append(text)
-        if text == _ChatServer.tokens[0]:
-            self.server.first_token_printed.set()
+        if text == self.server.tokens[0] and self.server.hold is not None:
+            self.server.hold.set()
         return len(text)
 
     def flush(self) -> None:
         pass
 
 
-def test_streaming_llm_answer_through_an_openai_compatible_server(collection: Any, chat_server: _ChatServer) -> None:
-    url = f"http://127.0.0.1:{chat_server.server_address[1]}/v1"
-    llm = ChatLLM(url, "tiny-model", api_key="secret")
-    engine = ChatEngine(Retriever(collection), llm)
-    reply = engine.ask(TIMEOUT_QUESTION)
-    out = _Output(chat_server)
-    print_reply(reply, out)  # type: ignore[arg-type]
+def test_streaming_llm_answer_through_an_openai_compatible_server(collection: Any) -> None:
+    with OpenAIServer(hold=threading.Event()) as server:
+        llm = ChatLLM(server.url, "tiny-model", api_key="secret")
+        engine = ChatEngine(Retriever(collection), llm)
+        reply = engine.ask(TIMEOUT_QUESTION)
+        out = _Output(server)
+        print_reply(reply, out)  # type: ignore[arg-type]
 
-    assert chat_server.streamed
-    tokens = [w for w in out.writes if w in _ChatServer.tokens]
-    assert tokens == list(_ChatServer.tokens)  # printed one by one, in order
-    printed = "".join(out.writes)
-    assert "".join(_ChatServer.tokens) in printed
-    assert "Sources:" in printed and "advanced/timeouts.md" in printed and "score 0." in printed
+        assert server.streamed  # the rest of the answer was sent only after the first token was printed
+        tokens = [w for w in out.writes if w in server.tokens]
+        assert tokens == list(server.tokens)  # printed one by one, in order
+        printed = "".join(out.writes)
+        assert server.answer in printed
+        assert "Sources:" in printed and "advanced/timeouts.md" in printed and "score 0." in printed
 
-    [(path, headers, body)] = chat_server.requests
-    assert path == "/v1/chat/completions" and headers["Authorization"] == "Bearer secret"
-    assert body["model"] == "tiny-model" and body["stream"] is True
-    user = body["messages"][-1]
-    assert user["role"] == "user" and TIMEOUT_QUESTION in user["content"]
-    assert reply.passages[0].text.strip() in user["content"]  # the retrieved context
-    assert body["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
+        [request] = server.requests
+        assert request.path == "/v1/chat/completions" and request.headers["authorization"] == "Bearer secret"
+        assert request.body["model"] == "tiny-model" and request.body["stream"] is True
+        user = request.body["messages"][-1]
+        assert user["role"] == "user" and TIMEOUT_QUESTION in user["content"]
+        assert reply.passages[0].text.strip() in user["content"]  # the retrieved context
+        assert request.body["messages"][0] == {"role": "system", "content": SYSTEM_PROMPT}
 
-    # The next question carries the conversation so far.
-    chat_server.first_token_printed.set()
-    engine.ask("What is its default value?").text()
-    history = chat_server.requests[-1][2]["messages"]
-    assert [m["role"] for m in history] == ["system", "user", "assistant", "user"]
-    assert history[2]["content"] == "".join(_ChatServer.tokens)
+        # The next question carries the conversation so far.
+        engine.ask("What is its default value?").text()
+        history = server.requests[-1].body["messages"]
+        assert [m["role"] for m in history] == ["system", "user", "assistant", "user"]
+        assert history[2]["content"] == server.answer
 
 
 def _unused_port() -> int:

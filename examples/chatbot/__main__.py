@@ -1,4 +1,4 @@
-"""``python -m examples.chatbot``: the terminal chatbot (see :mod:`examples.chatbot.terminal`)."""
+"""``python -m examples.chatbot``: the terminal or web chatbot (see :mod:`examples.chatbot.cli`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default model ships with ragstore; never download
 
-from examples.chatbot.terminal import main  # imported after the environment is set
+from examples.chatbot.cli import main  # imported after the environment is set
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -18,7 +18,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import uvicorn
@@ -31,12 +31,23 @@ from ragstore.settings import Settings
 logger = logging.getLogger("ragstore.server")
 
 
-class _AnnouncingServer(uvicorn.Server):
-    """A uvicorn server that prints one line with the real address once it listens."""
+class AnnouncingServer(uvicorn.Server):
+    """A uvicorn server that reports its real address once it listens, and exits 0 on SIGINT/SIGTERM.
 
-    def __init__(self, config: uvicorn.Config, path: Path, auth: bool, allow_reset: bool) -> None:
+    Args:
+        config: The uvicorn configuration (``port=0`` picks a free port).
+        announce: Called with the bound host and port (port 0 resolved) once the socket listens.
+
+    Example:
+        >>> server = AnnouncingServer(uvicorn.Config(app=None, port=0), lambda host, port: print(host, port))
+        >>> server.started
+        False
+
+    """
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[str, int], None]) -> None:
         super().__init__(config)
-        self._path, self._auth, self._allow_reset = path, auth, allow_reset
+        self._announce = announce
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -65,12 +76,19 @@ class _AnnouncingServer(uvicorn.Server):
             for sock in server.sockets:
                 host, port = sock.getsockname()[:2]
                 break
-        shown = f"[{host}]" if ":" in str(host) else host
-        print(
-            f"ragstore {__version__} serving {self._path} at http://{shown}:{port} "
-            f"(auth {'on' if self._auth else 'off'}, reset {'allowed' if self._allow_reset else 'disabled'})",
-            flush=True,
-        )
+        self._announce(str(host), int(port))
+
+
+def url_of(host: str, port: int) -> str:
+    """The ``http://`` address of a bound socket (IPv6 hosts in brackets).
+
+    Example:
+        >>> url_of("127.0.0.1", 8000), url_of("::1", 8000)
+        ('http://127.0.0.1:8000', 'http://[::1]:8000')
+
+    """
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 def serve(
@@ -96,7 +114,15 @@ def serve(
         timeout_graceful_shutdown=30,
         server_header=False,
     )
-    server = _AnnouncingServer(config, store, bool(auth_token), allow_reset)
+
+    def announce(bound_host: str, bound_port: int) -> None:
+        print(
+            f"ragstore {__version__} serving {store} at {url_of(bound_host, bound_port)} "
+            f"(auth {'on' if auth_token else 'off'}, reset {'allowed' if allow_reset else 'disabled'})",
+            flush=True,
+        )
+
+    server = AnnouncingServer(config, announce)
     try:
         server.run()
     finally:

@@ -112,17 +112,22 @@ class BodyLimit:
 
     A declared ``Content-Length`` is checked before anything is read; a chunked
     body is buffered here up to the limit and then replayed to the app.
+
+    Args:
+        app: The application behind the limit.
+        max_bytes: Largest body accepted.
+        hint: Appended to the error message (what the client can do about it).
+
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, hint: str = " (ragstore run --max-body-size); send smaller batches") -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.hint = hint
 
     def _message(self, size: int | None) -> str:
         got = f" of {size} bytes" if size is not None else ""  # a streamed body: its size is unknown
-        return (
-            f"Request body{got} exceeds the server's limit of {self.max_bytes} bytes (ragstore run --max-body-size); send smaller batches"
-        )
+        return f"Request body{got} exceeds the server's limit of {self.max_bytes} bytes{self.hint}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
