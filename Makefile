@@ -1,9 +1,9 @@
-# make demo : create .venv, install ragstore, run the quickstart, then ingest real docs with the offline model and ask (./ragstore_data)
+# make demo : create .venv, install, ingest real docs into ./ragstore_data with the offline model, answer three questions with sources
+# make chat / make chat-web : the terminal / web chatbot over ./ragstore_data (http://127.0.0.1:8080/); make quickstart : the API tour
 # make test : create .venv, install with the dev extra and the integrations, lint, type-check, run the whole suite and the integrations' suites
 # make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
 #   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets); make bench-scaling : 10k/100k/1M (SCALING_ARGS="--sizes 10000,100000");
 #   make bench-breakdown : where add and query time goes inside ragstore, next to raw hnswlib
-# make chat : the terminal chatbot over ./ragstore_data (ingests the shared Markdown docs on first run)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -25,11 +25,16 @@ $(STAMP): pyproject.toml constraints-dev.txt $(addsuffix /pyproject.toml,$(INTEG
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(PY) examples/quickstart.py --path ./ragstore_data
-	HF_HUB_OFFLINE=1 $(PY) examples/ingest_and_ask.py --path ./ragstore_data
+	HF_HUB_OFFLINE=1 $(PY) -m examples.demo --path ./ragstore_data
 
 chat: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m examples.chatbot --path ./ragstore_data --collection docs
+
+chat-web: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) -m examples.chatbot --path ./ragstore_data --collection docs --web
+
+quickstart: $(STAMP)
+	$(PY) examples/quickstart.py --path ./ragstore_quickstart
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ragstore tests examples benchmarks
@@ -69,4 +74,4 @@ bench-breakdown: $(STAMP)
 	$(PY) benchmarks/breakdown.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) ragstore_data .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) ragstore_data ragstore_quickstart .pytest_cache .mypy_cache .ruff_cache .hypothesis

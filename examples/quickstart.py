@@ -1,6 +1,6 @@
 """ragstore quickstart: the client modes on one small collection.
 
-Run with ``make demo`` (or ``python examples/quickstart.py --path ./ragstore_data``).
+Run with ``make quickstart`` (or ``python examples/quickstart.py --path ./ragstore_quickstart``).
 It uses the in-memory client, then a persistent store under ``--path``, reads
 that store back from a brand-new Python process to show it survived, and finally
 serves the same store with ``ragstore run`` and queries it through ``HttpClient``.

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from openai_server import OpenAIServer
+from servers import RunningServer
 from shared_data import MARKDOWN, needs_data
 
 import ragstore
@@ -197,15 +198,26 @@ def test_unreachable_llm_falls_back_to_the_extractive_answer(collection: Any) ->
 
 
 @pytest.mark.slow
-def test_terminal_chatbot_answers_a_question_and_a_follow_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["persistent", "ephemeral", "http"])
+def test_terminal_chatbot_answers_a_question_and_a_follow_up(tmp_path: Path, mode: str) -> None:
     docs = tmp_path / "docs"  # one file keeps the first-run ingestion short
     (docs / "advanced").mkdir(parents=True)
     shutil.copy(MARKDOWN / "advanced/timeouts.md", docs / "advanced/timeouts.md")
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTORE_LLM_")}
     env["HF_HUB_OFFLINE"] = "1"
     questions = f"{TIMEOUT_QUESTION}\nWhat is its default value?\n"
-    command = [sys.executable, "-m", "examples.chatbot", "--path", str(tmp_path / "data"), "--collection", "docs", "--docs", str(docs)]
-    done = subprocess.run(command, input=questions, capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    store = ["--path", str(tmp_path / "data")]
+    server = RunningServer.start(tmp_path / "data") if mode == "http" else None  # `ragstore run` on the store path
+    if server is not None:
+        store = ["--host", "127.0.0.1", "--port", str(server.port)]
+    elif mode == "ephemeral":
+        store = ["--ephemeral"]
+    command = [sys.executable, "-m", "examples.chatbot", *store, "--collection", "docs", "--docs", str(docs)]
+    try:
+        done = subprocess.run(command, input=questions, capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
+    finally:
+        if server is not None:
+            assert server.stop() == 0
     assert done.returncode == 0, done.stderr
     assert "Ingested 1 files" in done.stderr  # first run: the empty collection was filled
     answers = done.stdout.split("bot> ")[1:]
@@ -213,5 +225,6 @@ def test_terminal_chatbot_answers_a_question_and_a_follow_up(tmp_path: Path) -> 
     for answer in answers:
         assert "Sources:" in answer and "advanced/timeouts.md" in answer and "[1]" in answer
     assert done.stdout.rstrip().endswith("Bye.")
-    with ragstore.PersistentClient(tmp_path / "data") as client:
-        assert client.get_collection("docs").count() > 0
+    if mode != "ephemeral":  # the in-memory store is gone with the process; the others keep the ingested docs
+        with ragstore.PersistentClient(tmp_path / "data") as client:
+            assert client.get_collection("docs").count() > 0

@@ -237,15 +237,3 @@ def test_default_model_end_to_end(tmp_path: Path) -> None:
         hits = col.query(query_texts=["How do I configure an HTTP proxy?"], n_results=3)
         assert hits["metadatas"] is not None
         assert hits["metadatas"][0][0]["source"] == "proxies.md"
-
-
-@pytest.mark.slow
-def test_the_demo_ingests_real_docs_and_answers_with_sources(tmp_path: Path) -> None:
-    script = Path(__file__).resolve().parents[1] / "examples" / "ingest_and_ask.py"
-    env = {**CLI_ENV, "HF_HUB_OFFLINE": "1"}
-    run = subprocess.run(
-        [sys.executable, str(script), "--path", str(tmp_path / "store")], capture_output=True, text=True, env=env, timeout=600
-    )
-    assert run.returncode == 0, run.stderr
-    assert run.stdout.count("\nQ: ") == 3
-    assert "[advanced/proxies.md" in run.stdout.split("through a proxy?")[1].split("\nQ: ")[0]  # the proxy question finds the proxy page

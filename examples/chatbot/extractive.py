@@ -2,7 +2,7 @@
 
 The top passages are cut into sentences (at ``.``/``!``/``?`` followed by
 space, and at blank lines); Markdown decoration (heading marks, emphasis,
-backticks, link targets) is removed; headings, code, tables and fragments of fewer than
+backticks, link targets) is removed, code spans and identifiers kept whole; headings, code, tables and fragments of fewer than
 four words are left out. The rest are embedded with the collection's own
 embedding function, scored by cosine similarity to the question, and the best
 few are returned in reading order, each followed by its passage number (``[1]``).
@@ -30,18 +30,25 @@ NO_ANSWER = "The retrieved passages contain no sentence that answers this."
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s.*$", re.MULTILINE)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n\s*\n")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_DECORATION = re.compile(r"^#+\s*|[*_`]{1,3}", re.MULTILINE)
+_HEADING_MARK = re.compile(r"^#+\s*", re.MULTILINE)
+_CODE_SPAN = re.compile(r"`+([^`]*)`+")
+# Emphasis marks open before a non-space or close after one, never inside a word: snake_case stays whole.
+_EMPHASIS = re.compile(r"(?<![\w*])[*_]{1,3}(?=\S)|(?<=\S)[*_]{1,3}(?![\w*])")
 
 
 def clean(text: str) -> str:
-    """Markdown decoration removed and whitespace collapsed.
+    """Markdown decoration removed and whitespace collapsed; code spans and identifiers kept as written.
 
     Example:
         >>> clean("## Use `httpx.get()` — see [docs](http://x)")
         'Use httpx.get() — see docs'
+        >>> clean("Pass **`query_texts`** or _a_ `__init__` path like ./ragstore_data")
+        'Pass query_texts or a __init__ path like ./ragstore_data'
 
     """
-    return " ".join(_DECORATION.sub("", _LINK.sub(r"\1", text)).split())
+    parts = _CODE_SPAN.split(_HEADING_MARK.sub("", _LINK.sub(r"\1", text)))
+    kept = [part if odd else _EMPHASIS.sub("", part) for odd, part in zip([False, True] * len(parts), parts, strict=False)]
+    return " ".join("".join(kept).split())
 
 
 def split_sentences(passage: Passage) -> list[str]:

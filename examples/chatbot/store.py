@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +67,16 @@ def open_collection(client: ragstore.ClientAPI, name: str) -> Any:
     return client.get_or_create_collection(name)
 
 
-def ingest_folder(collection: Any, folder: Path, console: Console | None = None) -> IngestStats:
+def ingest_folder(collection: Any, folder: Path, console: Console | None = None, glob: str | Sequence[str] = "**/*") -> IngestStats:
     """Ingest ``folder`` into ``collection`` with a progress bar, and print a one-line summary.
+
+    Files already stored unchanged are not embedded again, so a second run is quick.
 
     Args:
         collection: The collection to fill.
         folder: Folder (or file) of documents; every loadable file, hidden ones excepted.
         console: Where the bar and summary go (default: stderr).
+        glob: Pattern(s) of the files to take under ``folder``.
 
     Returns:
         What the ingestion did.
@@ -100,8 +104,12 @@ def ingest_folder(collection: Any, folder: Path, console: Console | None = None)
         def progress(stats: IngestStats) -> None:
             bar.update(task, total=stats.files, completed=stats.files_done, chunks=stats.written)
 
-        stats = ingest(collection, [folder], splitter=splitter, progress=progress)
+        stats = ingest(collection, [folder], glob=glob, splitter=splitter, progress=progress)
     for failure in stats.failed:
-        console.print(f"[red]skipped[/] {failure.source}: {failure.error}")
-    console.print(f"Ingested {stats.files - len(stats.failed)} files of {folder} as {stats.chunks} chunks in {stats.seconds:.1f} s")
+        console.print(f"[red]skipped[/] {failure.source}: {failure.error}", soft_wrap=True)
+    fresh = f", {stats.written} embedded now" if stats.written != stats.chunks else ""
+    console.print(
+        f"Ingested {stats.files - len(stats.failed)} files of {folder} as {stats.chunks} chunks{fresh} in {stats.seconds:.1f} s",
+        soft_wrap=True,
+    )
     return stats
