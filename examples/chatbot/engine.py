@@ -23,7 +23,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -102,6 +102,18 @@ def context_block(passages: list[Passage]) -> str:
     return "\n\n".join(f"[{n}] {p.label}\n{p.text.strip()}" for n, p in enumerate(passages, 1))
 
 
+def prompt(question: str, passages: list[Passage], history: Sequence[Message] = ()) -> list[Message]:
+    """The chat messages asking an LLM to answer ``question`` from ``passages`` only (after ``history``).
+
+    Example:
+        >>> [m["role"] for m in prompt("Why?", [Passage("a", "Because.", {"source": "a.md"})])]
+        ['system', 'user']
+
+    """
+    user = f"Context:\n{context_block(passages)}\n\nQuestion: {question}"
+    return [{"role": "system", "content": SYSTEM_PROMPT}, *history, {"role": "user", "content": user}]
+
+
 class ChatEngine:
     """Retrieval-augmented chat over one collection, with memory and an optional LLM.
 
@@ -149,8 +161,7 @@ class ChatEngine:
             history += [{"role": "user", "content": turn.question}, {"role": "assistant", "content": turn.answer}]
         fixed = count(SYSTEM_PROMPT) + count(question) + sum(count(m["content"]) for m in history) + 16
         kept = fit_passages(passages, self.context_tokens - fixed, count)
-        user = f"Context:\n{context_block(kept)}\n\nQuestion: {question}"
-        return [{"role": "system", "content": SYSTEM_PROMPT}, *history, {"role": "user", "content": user}], kept
+        return prompt(question, kept, history), kept
 
     def ask(self, question: str) -> Reply:
         """Answer ``question`` (see the module docstring); nothing is computed past retrieval until the reply is read."""

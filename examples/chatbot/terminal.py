@@ -24,9 +24,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import TextIO
+import sys
+from typing import Any, TextIO
 
-from examples.chatbot.engine import ChatEngine, Reply
+from examples.chatbot.engine import ChatEngine, Reply, prompt
+from examples.chatbot.extractive import extractive_answer
+from examples.chatbot.llm import ChatLLM, LLMError
+from examples.chatbot.retrieval import Passage
 
 
 def print_reply(reply: Reply, out: TextIO) -> None:
@@ -87,3 +91,41 @@ def chat(engine: ChatEngine, lines: TextIO, out: TextIO, prompt: bool) -> int:
             print_reply(engine.ask(question), out)
         except KeyboardInterrupt:
             out.write("\n(interrupted)\n\n")
+
+
+def print_answer(question: str, passages: list[Passage], llm: ChatLLM | None, embed: Any, scores: bool = True) -> bool:
+    """Answer one question from given passages (no memory): ``Q:``, ``A:`` as it streams, numbered sources.
+
+    For scripts that retrieve by other means (the LangChain and LlamaIndex examples). The answer
+    is the LLM's when ``llm`` is given, else the extractive one (``embed`` picks its sentences).
+
+    Returns:
+        ``False`` when the LLM failed (the reason printed on stderr as one ``error:`` line).
+
+    Example:
+        >>> import ragstore
+        >>> print_answer("Colour?", [Passage("a", "Apples are red and sweet.", {"source": "a.md"}, 0.2)], None,
+        ...              ragstore.HashingEmbeddingFunction())
+        <BLANKLINE>
+        Q: Colour?
+        A: Apples are red and sweet. [1]
+        Sources:
+          [1] a.md (score 0.80)
+        True
+
+    """
+    print(f"\nQ: {question}\nA: ", end="", flush=True)
+    if llm is None:
+        print(extractive_answer(question, passages, embed))
+    else:
+        try:
+            for piece in llm.stream(prompt(question, passages)):
+                print(piece, end="", flush=True)
+            print()
+        except LLMError as exc:
+            print(f"\nerror: {exc}", file=sys.stderr)
+            return False
+    print("Sources:")
+    for number, passage in enumerate(passages, 1):
+        print(f"  [{number}] {passage.label}" + (f" (score {passage.score:.2f})" if scores else ""))
+    return True
