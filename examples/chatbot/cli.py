@@ -112,6 +112,9 @@ def serve_web(args: argparse.Namespace, collection: Any, new_engine: Any, llm: C
         print(f"The web chatbot needs FastAPI and uvicorn: pip install 'ragstore[server]' ({exc})", file=sys.stderr)
         return 1
 
+    if args.web_host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: no login: anyone who can reach {args.web_host} can read the collection through the page", file=sys.stderr)
+
     def info() -> dict[str, Any]:
         return {"collection": args.collection, "passages": collection.count(), "answers": answers_description(llm)}
 
