@@ -87,7 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     corpus = OWN if args.own_docs else demo_corpus()
-    llm = ChatLLM.from_env()
+    try:
+        llm = ChatLLM.from_env()
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print(f"ragstore demo: the {corpus.name} ({corpus.folder}) into {args.path}, collection {args.collection!r}\n", flush=True)
     with open_client(args.path) as client:
         collection = open_collection(client, args.collection)

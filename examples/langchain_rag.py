@@ -66,12 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", type=Path, default=None, help="persistent store directory (default: a temporary one)")
     parser.add_argument("--glob", default="**/*.md")
     parser.add_argument("-k", type=int, default=4, help="chunks to retrieve per question")
-    parser.add_argument("--llm-url", default=os.environ.get("RAGSTORE_LLM_URL"), help="OpenAI-compatible base URL [env RAGSTORE_LLM_URL]")
-    parser.add_argument("--llm-model", default=os.environ.get("RAGSTORE_LLM_MODEL"), help="model name [env RAGSTORE_LLM_MODEL]")
+    parser.add_argument("--llm-url", help="OpenAI-compatible base URL [env RAGSTORE_LLM_URL]")
+    parser.add_argument("--llm-model", help="model name [env RAGSTORE_LLM_MODEL]")
     args = parser.parse_args(argv)
-    if bool(args.llm_url) != bool(args.llm_model):
-        parser.error("--llm-url and --llm-model go together")
-    llm = ChatLLM.from_env(args.llm_url, args.llm_model)
+    try:
+        llm = ChatLLM.from_env(args.llm_url, args.llm_model)
+    except ValueError as exc:
+        parser.error(str(exc))
     if not args.folder.exists():
         parser.error(f"no such folder: {args.folder}")
 

@@ -91,12 +91,13 @@ def main() -> int:
     parser.add_argument("--collection", default="llamaindex-docs")
     parser.add_argument("--question", default=DEFAULT_QUESTION)
     parser.add_argument("-k", type=int, default=4, help="passages to retrieve")
-    parser.add_argument("--llm-url", default=os.environ.get("RAGSTORE_LLM_URL"), help="OpenAI-compatible base URL [env RAGSTORE_LLM_URL]")
-    parser.add_argument("--llm-model", default=os.environ.get("RAGSTORE_LLM_MODEL"), help="model name [env RAGSTORE_LLM_MODEL]")
+    parser.add_argument("--llm-url", help="OpenAI-compatible base URL [env RAGSTORE_LLM_URL]")
+    parser.add_argument("--llm-model", help="model name [env RAGSTORE_LLM_MODEL]")
     args = parser.parse_args()
-    if bool(args.llm_url) != bool(args.llm_model):
-        parser.error("--llm-url and --llm-model go together")
-    llm = ChatLLM.from_env(args.llm_url, args.llm_model)
+    try:
+        llm = ChatLLM.from_env(args.llm_url, args.llm_model)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     embed = RagstoreEmbedding()
     store = RagstoreVectorStore.from_params(args.collection, persist_dir=args.path)

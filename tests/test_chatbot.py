@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 from openai_server import OpenAIServer
 from servers import RunningServer
-from shared_data import MARKDOWN, needs_data
+from shared_data import MARKDOWN, copy_markdown, needs_data
 
 import ragstore
 from examples.chatbot.budget import approximate_tokens, fit_passages, token_counter
@@ -36,12 +35,7 @@ OFF_TOPIC = "What is the recipe for banana bread?"
 @pytest.fixture(scope="module")
 def docs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with three real httpx documentation files."""
-    folder = tmp_path_factory.mktemp("docs")
-    for name in FILES:
-        target = folder / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(MARKDOWN / name, target)
-    return folder
+    return copy_markdown(FILES, tmp_path_factory.mktemp("docs"))
 
 
 @pytest.fixture(scope="module")
@@ -200,9 +194,7 @@ def test_unreachable_llm_falls_back_to_the_extractive_answer(collection: Any) ->
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["persistent", "ephemeral", "http"])
 def test_terminal_chatbot_answers_a_question_and_a_follow_up(tmp_path: Path, mode: str) -> None:
-    docs = tmp_path / "docs"  # one file keeps the first-run ingestion short
-    (docs / "advanced").mkdir(parents=True)
-    shutil.copy(MARKDOWN / "advanced/timeouts.md", docs / "advanced/timeouts.md")
+    docs = copy_markdown(["advanced/timeouts.md"], tmp_path / "docs")  # one file keeps the first-run ingestion short
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTORE_LLM_")}
     env["HF_HUB_OFFLINE"] = "1"
     questions = f"{TIMEOUT_QUESTION}\nWhat is its default value?\n"

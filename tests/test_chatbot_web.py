@@ -23,7 +23,7 @@ import httpx
 import pytest
 from openai_server import OpenAIServer
 from servers import RunningServer
-from shared_data import MARKDOWN, needs_data
+from shared_data import MARKDOWN, copy_markdown, needs_data
 
 from examples.chatbot.engine import NOTHING_FOUND, SYSTEM_PROMPT
 
@@ -40,12 +40,7 @@ pytestmark = [needs_data, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A docs folder of three real files, and the (still empty) store path the chatbot fills on first run."""
-    docs = tmp_path_factory.mktemp("docs")
-    for name in FILES:
-        target = docs / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(MARKDOWN / name, target)
-    return docs, tmp_path_factory.mktemp("store") / "data"
+    return copy_markdown(FILES, tmp_path_factory.mktemp("docs")), tmp_path_factory.mktemp("store") / "data"
 
 
 def start_chatbot(store: tuple[Path, Path], *extra: str) -> RunningServer:

@@ -9,14 +9,13 @@ OpenAI-compatible server (tests/openai_server.py). Each needs its integration in
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from openai_server import OpenAIServer
-from shared_data import MARKDOWN, needs_data
+from shared_data import MARKDOWN, copy_markdown, needs_data
 
 from examples.chatbot.engine import SYSTEM_PROMPT
 
@@ -29,10 +28,7 @@ pytestmark = [needs_data, pytest.mark.slow]
 
 
 def run_example(name: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    folder = tmp_path / "docs"
-    folder.mkdir(exist_ok=True)
-    for file in FILES:
-        shutil.copy(MARKDOWN / file, folder / file)
+    folder = copy_markdown(FILES, tmp_path / "docs")
     base = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTORE_LLM_")}
     command = [sys.executable, "-m", f"examples.{name}", str(folder), "--path", str(tmp_path / "store"), "--question", QUESTION, *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300, env={**base, "HF_HUB_OFFLINE": "1", **env})

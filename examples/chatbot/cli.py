@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +76,10 @@ def answers_description(llm: ChatLLM | None) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chatbot the command line asks for; returns the exit status."""
     args = parse_args(argv)
-    llm = ChatLLM.from_env(args.llm_url, args.llm_model)
-    if bool(args.llm_url or os.environ.get("RAGSTORE_LLM_URL")) != bool(args.llm_model or os.environ.get("RAGSTORE_LLM_MODEL")):
-        print("--llm-url and --llm-model (or RAGSTORE_LLM_URL and RAGSTORE_LLM_MODEL) go together", file=sys.stderr)
+    try:
+        llm = ChatLLM.from_env(args.llm_url, args.llm_model)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
     client = open_client(args.path, args.host, args.port, args.ssl, args.auth_token, args.ephemeral)
     try:
@@ -104,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         client.close()
 
 
-def serve_web(args: argparse.Namespace, collection: Any, new_engine: Any, llm: ChatLLM | None) -> int:
+def serve_web(args: argparse.Namespace, collection: Any, new_engine: Callable[[], ChatEngine], llm: ChatLLM | None) -> int:
     """Serve the web chatbot (imported here: FastAPI and uvicorn are needed only for it)."""
     try:
         from examples.chatbot.web import create_app, serve

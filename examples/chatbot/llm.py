@@ -86,7 +86,10 @@ class ChatLLM:
 
     @classmethod
     def from_env(cls, base_url: str | None = None, model: str | None = None) -> ChatLLM | None:
-        """A client from the arguments, else ``RAGSTORE_LLM_URL``/``_MODEL``/``_API_KEY``; ``None`` if no URL or model.
+        """A client from the arguments, else ``RAGSTORE_LLM_URL``/``_MODEL``/``_API_KEY``; ``None`` if neither is set.
+
+        Raises:
+            ValueError: Only one of the URL and the model is set (a half configuration is a mistake, not "no LLM").
 
         Example:
             >>> ChatLLM.from_env(base_url="", model="") is None
@@ -95,6 +98,8 @@ class ChatLLM:
         """
         url = base_url or os.environ.get("RAGSTORE_LLM_URL")
         name = model or os.environ.get("RAGSTORE_LLM_MODEL")
+        if bool(url) != bool(name):
+            raise ValueError("--llm-url and --llm-model (or RAGSTORE_LLM_URL and RAGSTORE_LLM_MODEL) go together")
         if not url or not name:
             return None
         return cls(url, name, api_key=os.environ.get("RAGSTORE_LLM_API_KEY") or None)
