@@ -48,6 +48,7 @@ from ragstore.errors import (
     RagstoreError,
     RequestTooLargeError,
     ServerConnectionError,
+    StorageError,
     UniqueConstraintError,
 )
 from ragstore.settings import Settings
@@ -249,6 +250,7 @@ __all__ = [
     "RequestTooLargeError",
     "ServerConnectionError",
     "Settings",
+    "StorageError",
     "UniqueConstraintError",
     "Where",
     "WhereDocument",

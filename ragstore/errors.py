@@ -18,6 +18,7 @@ through :func:`error_class_for`, a registry derived from the classes themselves.
     ├── UniqueConstraintError       (also ValueError)   409
     ├── AuthenticationError                             401 (403 for a wrong token)
     ├── AuthorizationError                              403
+    ├── StorageError                                    507 (disk full, read-only store)
     ├── InternalError                                   500
     ├── ClosedError                                     500
     └── ServerConnectionError       (also ConnectionError) no server answered
@@ -117,6 +118,17 @@ class AuthorizationError(RagstoreError):
 
     status_code = 403
     wire_name = "AuthorizationError"
+
+
+class StorageError(RagstoreError):
+    """The store cannot take a write: its disk is full or it is read-only. Nothing was changed.
+
+    507 (Insufficient Storage): the server cannot store what the request asks it to; the
+    request itself is fine and may succeed once space is freed or the store is writable.
+    """
+
+    status_code = 507
+    wire_name = "StorageError"
 
 
 class InternalError(RagstoreError):

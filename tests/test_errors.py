@@ -29,6 +29,7 @@ from ragstore.errors import (
     RagstoreError,
     RequestTooLargeError,
     ServerConnectionError,
+    StorageError,
     UniqueConstraintError,
     error_class_for,
     error_classes,
@@ -671,6 +672,7 @@ def test_error_tree(client: ragstore.ClientAPI) -> None:
         RequestTooLargeError: ("RequestTooLarge", 413),
         AuthenticationError: ("AuthError", 401),
         ServerConnectionError: ("ServerUnavailable", 503),
+        StorageError: ("StorageError", 507),
     }
     for cls, (wire_name, status) in expected.items():
         assert cls in classes
@@ -679,7 +681,7 @@ def test_error_tree(client: ragstore.ClientAPI) -> None:
         assert issubclass(cls, InvalidArgumentError) and issubclass(cls, ValueError)
     assert issubclass(NotFoundError, ValueError) and issubclass(UniqueConstraintError, ValueError)
     assert not issubclass(AuthorizationError, ValueError) and not issubclass(InternalError, ValueError)
-    assert {cls.status_code for cls in classes} <= {400, 401, 403, 404, 409, 413, 500, 503}
+    assert {cls.status_code for cls in classes} <= {400, 401, 403, 404, 409, 413, 500, 503, 507}
     assert issubclass(ServerConnectionError, ConnectionError)
     for cls in classes:
         assert cls.__module__ == "ragstore.errors", f"{cls.__name__} lives outside the error tree module"

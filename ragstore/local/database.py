@@ -8,6 +8,21 @@ in-memory store has one connection, shared under a lock.
 Durability: ``journal_mode=WAL`` with ``synchronous=FULL``, so a write is on
 disk when its call returns, even across ``kill -9`` or power loss.
 
+Read-only stores (a read-only mount, or files this user may not write) open
+read-only: reads work, :meth:`Database.write` raises :class:`StorageError`.
+A WAL database is read with ``mode=ro`` when its ``-wal`` and ``-shm`` files
+exist (SQLite needs them, and cannot create them in a read-only folder);
+a cleanly closed store has neither, and is read with ``immutable=1`` (no
+locks, no WAL), which is safe because an empty or missing ``-wal`` means
+every commit is in the main file; a process writing the same files through
+another, writable path meanwhile is not seen (and not supported). A store with
+a non-empty ``-wal`` but no ``-shm`` cannot be read correctly without write
+access, so it is refused.
+
+A disk that fills up during a write (``SQLITE_FULL``) rolls the transaction
+back and raises :class:`StorageError`; the store stays usable and the same
+write succeeds once space is freed.
+
 Example:
     >>> db = Database(None)
     >>> with db.write() as conn:
@@ -22,18 +37,27 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
-from ragstore.errors import ClosedError
+from ragstore.errors import ClosedError, StorageError
 from ragstore.local.schema import migrate
 from ragstore.regex import RegexError, regex_search
 
 DATABASE_FILENAME = "ragstore.sqlite3"
 BUSY_TIMEOUT_MS = 120_000
 _MIN_RECLAIM_PAGES = 256  # 1 MiB of 4 KiB pages: smaller free lists are left for reuse
+# SQLite's primary result codes (the low byte of an extended code) that mean "cannot store".
+_SQLITE_READONLY = 8
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+
+logger = logging.getLogger("ragstore.store")
 
 
 def _regex_sql(pattern: str, text: str | None) -> int:
@@ -41,6 +65,14 @@ def _regex_sql(pattern: str, text: str | None) -> int:
         return 1 if regex_search(pattern, text) else 0
     except RegexError:
         return 0  # patterns are checked before a query runs; never fail mid-scan
+
+
+def _writable(file: Path) -> bool:
+    """Whether this process may write ``file`` and create its ``-wal`` and ``-shm`` files beside it.
+
+    ``os.access`` answers for the real user and for read-only mounts (``EROFS``), even for root.
+    """
+    return os.access(file.parent, os.W_OK) and (not file.exists() or os.access(file, os.W_OK))
 
 
 class Database:
@@ -60,17 +92,63 @@ class Database:
         self._all_lock = threading.Lock()
         self._closed = False
         self._shared: sqlite3.Connection | None = None
+        # What every connection opens: the file itself, or a read-only URI (see the module docstring).
+        self._target = ":memory:"
+        self._read_only = False
         if self.file is None:
-            self._shared = self._open(":memory:")
+            self._shared = self._open()
         else:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-        migrate(self.connection())
+            self._target = str(self.file)
+            try:
+                self.file.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"Cannot create the store at {self.file.parent}: {exc.strerror}") from exc
+            if not _writable(self.file):
+                if not self.file.exists():
+                    raise StorageError(f"Cannot create the store at {self.file.parent}: the folder is read-only")
+                self._open_read_only()
+        try:
+            with self._translated():
+                migrate(self.connection())
+        except StorageError:
+            self.close()
+            raise
 
-    def _open(self, target: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(target, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only (writes raise :class:`StorageError`)."""
+        return self._read_only
+
+    def _open_read_only(self) -> None:
+        """Switch to a read-only URI that SQLite can read here (see the module docstring)."""
+        assert self.file is not None
+        self._read_only = True
+        logger.warning("The store at %s is read-only: serving reads only (writes are refused)", self.path)
+        quoted = urllib.parse.quote(str(self.file))
+        self._target = f"file:{quoted}?mode=ro"
+        try:
+            self.connection().execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != _SQLITE_CANTOPEN:
+                raise
+        self._forget_connection()
+        wal = self.file.with_name(self.file.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:  # immutable=1 would ignore these commits
+            raise StorageError(
+                f"The store at {self.path} is read-only and holds unfinished writes (a non-empty "
+                f"{wal.name} without its -shm file); open it once with write access"
+            )
+        self._target = f"file:{quoted}?immutable=1"
+
+    def _open(self) -> sqlite3.Connection:
+        target = self._target
+        conn = sqlite3.connect(
+            target, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000, uri=target.startswith("file:")
+        )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        if target != ":memory:":
+        if target != ":memory:" and not self._read_only:
             # auto_vacuum only takes effect on a new, empty database file.
             conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             conn.execute("PRAGMA journal_mode = WAL")
@@ -79,6 +157,39 @@ class Database:
         with self._all_lock:
             self._all.append(conn)
         return conn
+
+    def _forget_connection(self) -> None:
+        """Close this thread's connection (the next :meth:`connection` opens ``_target`` anew)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            del self._local.conn
+            with self._all_lock:
+                self._all.remove(conn)
+            conn.close()
+
+    def _storage_error(self, code: int) -> StorageError | None:
+        """The :class:`StorageError` a SQLite result code stands for, if it means "cannot store".
+
+        The message names the store's folder, never its absolute path: it may travel to a
+        remote client.
+        """
+        name = repr(self.path.name) if self.path is not None else "in memory"
+        if code & 0xFF == _SQLITE_FULL:
+            return StorageError(f"The disk holding the store {name} is full: the write was rolled back (free some space and retry)")
+        if code & 0xFF == _SQLITE_READONLY:
+            return StorageError(f"The store {name} is read-only: writes are refused")
+        return None
+
+    @contextlib.contextmanager
+    def _translated(self) -> Iterator[None]:
+        """Raise SQLite's "disk full" and "read-only" failures as :class:`StorageError`."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            translated = self._storage_error(getattr(exc, "sqlite_errorcode", 0))
+            if translated is None:
+                raise
+            raise translated from exc
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (the shared one for an in-memory store)."""
@@ -89,7 +200,7 @@ class Database:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             assert self.file is not None
-            conn = self._open(str(self.file))
+            conn = self._open()
             self._local.conn = conn
         return conn
 
@@ -102,7 +213,7 @@ class Database:
         querying at once). The in-memory store needs no snapshot either way: its one
         connection is held for the whole block, so no write can come in between.
         """
-        with self._maybe_locked():
+        with self._maybe_locked(), self._translated():
             conn = self.connection()
             if conn.in_transaction or not snapshot or self._shared is not None:
                 yield conn  # nested inside a write or read (reuse it), or no snapshot needed
@@ -115,16 +226,28 @@ class Database:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed when the block ends, rolled back on error."""
-        with self._write_lock:
+        """A write transaction: committed when the block ends, rolled back on error.
+
+        Raises:
+            StorageError: The store is read-only, or the disk filled up (rolled back).
+
+        """
+        refused = self._storage_error(_SQLITE_READONLY) if self._read_only else None
+        if refused is not None:
+            raise refused
+        with self._write_lock, self._translated():
             conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                # A failed COMMIT (SQLITE_FULL) leaves the transaction open, and SQLite may
+                # already have rolled back after some errors: end it either way, so the
+                # connection is usable for the next write.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     @contextlib.contextmanager
     def _maybe_locked(self) -> Iterator[None]:
@@ -142,8 +265,8 @@ class Database:
         With ``merge_text_index`` the full-text index is optimized (merged) first,
         which rewrites all of it; without, its space comes back as later writes merge.
         """
-        if self.file is not None:
-            with self._write_lock:
+        if self.file is not None and not self._read_only:
+            with self._write_lock, self._best_effort("vacuum"):
                 conn = self.connection()
                 if merge_text_index:
                     conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('optimize')")
@@ -156,13 +279,30 @@ class Database:
         Deleted records free their pages inside the file, where later writes reuse them;
         after a large delete, handing them back is worth moving the pages behind them.
         """
-        if self.file is None:
+        if self.file is None or self._read_only:
             return
-        with self._write_lock:
+        with self._write_lock, self._best_effort("reclaim"):
             conn = self.connection()
             free = conn.execute("PRAGMA freelist_count").fetchone()[0]
             if free > max(_MIN_RECLAIM_PAGES, conn.execute("PRAGMA page_count").fetchone()[0] // 4):
                 conn.executescript("PRAGMA incremental_vacuum;")
+
+    @contextlib.contextmanager
+    def _best_effort(self, what: str) -> Iterator[None]:
+        """Log and skip a failed clean-up after a committed write (the write's answer must stay "done").
+
+        A failed step changes nothing (SQLite rolls the statement back), and the free pages stay
+        inside the file for later writes to reuse.
+        """
+        try:
+            yield
+        except sqlite3.Error as exc:
+            if self._storage_error(getattr(exc, "sqlite_errorcode", 0)) is None:
+                raise
+            logger.warning("Skipped the %s of the store at %s: %s", what, self.path, exc)
+            conn = self.connection()
+            if conn.in_transaction:  # the error may have come from inside an implicit transaction
+                conn.execute("ROLLBACK")
 
     @property
     def closed(self) -> bool:

@@ -180,6 +180,11 @@ class LocalAPI:
         metadata = validate_collection_metadata(metadata)
         ef = (configuration or {}).get("embedding_function") if isinstance(configuration, dict) else None
         config = build_configuration({k: v for k, v in (configuration or {}).items() if k != "embedding_function"}, metadata, ef)
+        if get_or_create:  # an existing collection needs no write transaction (a read-only store has it too)
+            with self._db.read() as conn:
+                found = catalog.find_by_name(conn, name, tenant, database)
+            if found is not None:
+                return found.model()
         with self._db.write() as conn:
             existing = catalog.find_by_name(conn, name, tenant, database)
             if existing is not None and get_or_create:

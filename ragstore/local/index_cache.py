@@ -19,11 +19,18 @@ catch-up that leaves at least ``sync_threshold`` changes unsaved (or a quarter
 of the index, whichever is more, so saving stays amortised O(1) a change), and
 at close. The files are only a head start: a lost or bad one is rebuilt from
 SQLite (see :mod:`ragstore.local.index_files`).
+
+A save that fails (disk full, read-only index folder) never fails the write or the
+query that triggered it: the data is committed in SQLite already, and the index stays
+in memory. The failure is logged once per collection until a save succeeds again, and
+the next attempt waits for another ``sync_threshold`` changes (or the close), so a full
+disk is not rewritten on every call. A read-only store never saves.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import shutil
 import sqlite3
 import threading
@@ -39,6 +46,8 @@ from ragstore.local.index import VectorIndex
 
 INDEX_DIRECTORY = "indexes"
 
+logger = logging.getLogger(__name__)
+
 
 class _Cached:
     """An index held in memory, with where it is saved, and the collection's columns once built."""
@@ -49,10 +58,39 @@ class _Cached:
         self.collection_id = collection_id
         self.columns: RecordColumns | None = None
         self.columns_lock = threading.Lock()  # builds the columns once, however many threads ask
+        # After a failed save: no new attempt before this many unsaved changes (close always tries).
+        self.retry_at = 0
+        self.failing = False  # the last save failed and was logged; the next success is logged too
+        self.failures_lock = threading.Lock()
 
     def save(self, min_changes: int = 0) -> None:
-        if self.directory is not None:
+        """Save the index if at least ``min_changes`` changes are unsaved; never raises.
+
+        The caller's write is committed and its query answerable without the files, so a
+        failure is logged (once per streak of failures) and retried later instead.
+        """
+        if self.directory is None:
+            return
+        try:
             self.index.save(self.directory, self.collection_id, min_changes)
+        except Exception as exc:  # a cache that fails to save must not fail the caller
+            with self.failures_lock:  # two threads failing at once still log once
+                self.retry_at = self.index.unsaved_changes + max(min_changes, 1)
+                first, self.failing = not self.failing, True
+            if first:
+                # Paths belong in the server's log (not on the wire), so the operator can act.
+                logger.warning(
+                    "Could not save the index of collection %s in %s (%s); it stays in memory and the save is retried later",
+                    self.collection_id,
+                    self.directory,
+                    exc,
+                    exc_info=not isinstance(exc, OSError),  # an unexpected failure gets its traceback
+                )
+            return
+        with self.failures_lock:
+            recovered, self.failing, self.retry_at = self.failing, False, 0
+        if recovered:
+            logger.info("Saved the index of collection %s again", self.collection_id)
 
 
 class _Loading:
@@ -226,8 +264,8 @@ class IndexCache:
     def save_unsaved(self) -> None:
         """Save every index with unsaved changes (at close, and at interpreter exit).
 
-        Does nothing once the database is closed. A failed save is skipped: the index is
-        rebuilt later from SQLite.
+        Does nothing once the database is closed. A failed save is logged and skipped: the
+        next open loads the older files and catches up from SQLite (or rebuilds).
 
         Example:
             >>> IndexCache(Database(None), path=None).save_unsaved()
@@ -242,7 +280,7 @@ class IndexCache:
                         # NotFoundError (skip the save) if any client deleted the collection meanwhile:
                         # saving would bring back the index folder delete_collection removed.
                         catalog.get_by_id(conn, uuid.UUID(entry.collection_id))
-                    entry.save()
+                    entry.save()  # whatever the back-off: closing is the last chance
 
     # ------------------------------------------------------------------ loading
 
@@ -256,7 +294,7 @@ class IndexCache:
         index.catch_up(conn, row.pk, row.last_seq, num_threads=hnsw.get("num_threads", 1))
         # At least a quarter of the index: a save writes all of it, so saves stay amortised O(1) a change.
         threshold = max(hnsw.get("sync_threshold", 1000), len(index.labels) // 4)
-        if entry.directory is not None and index.unsaved_changes >= threshold:
+        if entry.directory is not None and index.unsaved_changes >= max(threshold, entry.retry_at):
             entry.save(min_changes=threshold)  # re-checked under the save lock: one thread writes
 
     def _cached_entry(self, row: CollectionRow) -> _Cached | None:
@@ -279,7 +317,8 @@ class IndexCache:
                 entry = self._cached_entry(row)
                 if entry is not None:  # another thread loaded it while this one queued
                     return entry
-                entry = _Cached(self._load_index(row), self._index_dir(str(row.id)), str(row.id))
+                saved_in = None if self._db.read_only else self._index_dir(str(row.id))  # loaded, never saved
+                entry = _Cached(self._load_index(row), saved_in, str(row.id))
                 # Caught up before it is published, so a fresh build happens here, once.
                 self._catch_up(conn, row, entry)
                 with self._lock:

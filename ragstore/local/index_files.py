@@ -18,6 +18,14 @@ checks every field, size and checksum, and answers ``None`` for anything
 missing, stale, torn or foreign: the caller then rebuilds from SQLite, so a bad
 file never makes a collection unreadable.
 
+A save that fails (disk full, read-only folder) raises ``OSError`` and removes
+what it had written, so a full disk is not left fuller: ``meta.json`` still
+names the previous, intact files. hnswlib reports no write errors (a full disk
+leaves a short graph file, a read-only folder none at all), so :func:`write`
+compares the file with the size hnswlib says it must have. Files that a crashed
+or failed save of any process left behind go at the next successful save or load
+(:func:`remove_stale`).
+
 Nothing here is fsynced. SQLite holds every vector durably, and the checksums catch
 whatever a power cut leaves half-written (the rename may reach the disk before the
 data), so the worst a lost cache costs is a rebuild. Syncing ~200 MB at every save
@@ -33,6 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import mmap
 import os
@@ -107,25 +116,37 @@ def write(directory: Path, collection_id: str, graph: Any, labels: Collection[in
     directory.mkdir(parents=True, exist_ok=True)
     token = f"{seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     index_path, labels_path = _data_paths(directory, token)
-    graph.save_index(str(index_path))
-    np.save(labels_path, np.fromiter(labels, dtype=np.int64, count=len(labels)))
-    meta = {
-        "format": INDEX_FORMAT,
-        "collection_id": collection_id,
-        "dim": dim,
-        **{key: hnsw[key] for key in _BUILD_KEYS},
-        "seq": seq,
-        "token": token,
-        "files": {p.name: {"size": p.stat().st_size, "xxh3": _digest(p)} for p in (index_path, labels_path)},
-    }
     tmp = directory / f"meta.json.{token}.tmp"
-    tmp.write_text(json.dumps(meta))
-    os.replace(tmp, directory / "meta.json")  # the commit point: from here on readers see the new files
+    try:
+        graph.save_index(str(index_path))
+        expected = graph.index_file_size()
+        written = index_path.stat().st_size if index_path.exists() else 0
+        if written != expected:  # hnswlib's ofstream swallows ENOSPC and EROFS
+            raise OSError(errno.EIO, f"the graph file is incomplete ({written} of {expected} bytes written)")
+        np.save(labels_path, np.fromiter(labels, dtype=np.int64, count=len(labels)))
+        meta = {
+            "format": INDEX_FORMAT,
+            "collection_id": collection_id,
+            "dim": dim,
+            **{key: hnsw[key] for key in _BUILD_KEYS},
+            "seq": seq,
+            "token": token,
+            "files": {p.name: {"size": p.stat().st_size, "xxh3": _digest(p)} for p in (index_path, labels_path)},
+        }
+        tmp.write_text(json.dumps(meta))
+        os.replace(tmp, directory / "meta.json")  # the commit point: from here on readers see the new files
+    except BaseException:
+        for path in (index_path, labels_path, tmp):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+        raise
     return token
 
 
 def read(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, Any], max_seq: int, min_seq: int) -> SavedIndex | None:
     """The index saved in ``directory`` if it is intact and fits; ``None`` otherwise.
+
+    A successful read also removes old files no save names any more (:func:`remove_stale`).
 
     Args:
         directory: The collection's index folder.
@@ -163,11 +184,16 @@ def read(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, Any],
         labels = np.load(labels_path, allow_pickle=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError):
         return None
+    remove_stale(directory, keep=token, mine=None)  # what failed or crashed saves left behind
     return SavedIndex(graph, set(labels.tolist()), meta["seq"], token)
 
 
 def remove_stale(directory: Path, keep: str, mine: str | None) -> None:
     """Remove superseded index files: ours at once, other processes' once they are old.
+
+    "Other processes' files" include what a crashed or failed save left behind (a
+    partial graph, a ``meta.json.*.tmp``). Failures are ignored: a file that stays is
+    tried again at the next save or load.
 
     Args:
         directory: The collection's index folder.
@@ -185,7 +211,11 @@ def remove_stale(directory: Path, keep: str, mine: str | None) -> None:
 
     """
     now = time.time()
-    for path in directory.iterdir():
+    try:
+        paths = list(directory.iterdir())
+    except OSError:
+        return
+    for path in paths:
         name = path.name
         if keep in name or name == "meta.json":
             continue

@@ -28,10 +28,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ragstore import __version__
-from ragstore.errors import InternalError, InvalidArgumentError, NotFoundError, RagstoreError
+from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError
 from ragstore.local import LocalAPI
 from ragstore.server import routes_collections, routes_system
-from ragstore.server.handlers import error_response, json_response
+from ragstore.server.handlers import error_response, internal_error, json_response
 from ragstore.server.record_dispatch import RecordDispatch
 from ragstore.server.security import ASGIApp, BodyLimit, TokenAuth
 
@@ -84,8 +84,9 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
     # A failure outside the engine's thread pool (``handlers.call`` covers the engine itself):
-    # answer in Chroma's shape; Starlette re-raises afterwards, so uvicorn still logs the traceback.
-    return error_response(InternalError(f"{type(exc).__name__}: {exc}"))
+    # logged with an id, answered in Chroma's shape without the exception's text (it may hold
+    # host paths). Starlette re-raises afterwards, so uvicorn logs the traceback as well.
+    return error_response(internal_error(exc, f"{request.method} {request.url.path}"))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -3,7 +3,9 @@
 Engine calls block (SQLite, hnswlib), so they run in Starlette's thread
 pool: queries proceed in parallel and the event loop keeps accepting
 connections. Errors the engine raises on purpose travel as Chroma's
-``{"error", "message"}``; anything else is logged and sent as ``InternalError``.
+``{"error", "message"}``; anything else is logged with its traceback and an
+incident id, and sent as an ``InternalError`` naming only that id
+(:func:`internal_error`): exception texts carry the host's paths and process ids.
 
 Example:
     >>> json_response({"ok": True}).body
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -52,14 +55,30 @@ async def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await run_in_threadpool(functools.partial(_guarded, fn, *args, **kwargs))
 
 
+def internal_error(exc: BaseException, where: str) -> InternalError:
+    """Log an unexpected failure with its traceback; the :class:`InternalError` to answer with.
+
+    The answer names an incident id that is also in the log line, never the exception's
+    text: that may hold the store's absolute path or a file name with the server's PID.
+
+    Example:
+        >>> error = internal_error(OSError(28, "No space left on device", "/srv/store/x"), "add")
+        >>> error.message.startswith("Internal error (id ") and "/srv" not in error.message
+        True
+
+    """
+    incident = secrets.token_hex(4)
+    logger.error("Internal error (id %s) in %s", incident, where, exc_info=(type(exc), exc, exc.__traceback__))
+    return InternalError(f"Internal error (id {incident}); see the server log")
+
+
 def _guarded(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     try:
         return fn(*args, **kwargs)
     except RagstoreError:
         raise
     except Exception as exc:
-        logger.exception("unexpected error in %s", getattr(fn, "__name__", fn))
-        raise InternalError(f"{type(exc).__name__}: {exc}") from exc
+        raise internal_error(exc, getattr(fn, "__name__", repr(fn))) from exc
 
 
 async def read_object(request: Request, what: str) -> dict[str, Any]:

@@ -19,20 +19,17 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ragstore.errors import InternalError, RagstoreError
+from ragstore.errors import RagstoreError
 from ragstore.http.wire import API_PREFIX
 from ragstore.server import routes_collections
-from ragstore.server.handlers import error_response
+from ragstore.server.handlers import error_response, internal_error
 from ragstore.server.security import ASGIApp, Receive, Scope, Send
-
-logger = logging.getLogger("ragstore.server")
 
 _RECORD_PATH = re.compile(
     rf"^{re.escape(API_PREFIX)}/tenants/(?P<tenant>[^/]+)/databases/(?P<database>[^/]+)"
@@ -85,6 +82,5 @@ class RecordDispatch:
         except RagstoreError as exc:
             response = error_response(exc)
         except Exception as exc:  # as FastAPI's last-resort handler: log it, answer in Chroma's shape
-            logger.exception("unexpected error in %s %s", scope["method"], scope["path"])
-            response = error_response(InternalError(f"{type(exc).__name__}: {exc}"))
+            response = error_response(internal_error(exc, f"{scope['method']} {scope['path']}"))
         await response(scope, receive, send)
