@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -184,7 +184,7 @@ def assert_only_published_files(directory: Path) -> str:
 
 
 def last_seq(store: Path) -> int:
-    with sqlite3.connect(f"file:{store / DATABASE_FILENAME}?mode=ro", uri=True) as conn:
+    with closing(sqlite3.connect(f"file:{store / DATABASE_FILENAME}?mode=ro", uri=True)) as conn:
         return int(conn.execute("SELECT max(last_seq) FROM collections").fetchone()[0])
 
 
@@ -340,6 +340,16 @@ def test_a_read_only_store_serves_reads_and_refuses_writes_with_a_typed_error(
         assert "is read-only: serving reads only" in logs and "Traceback" not in logs
         store.close()
     assert sorted((p.name, p.stat().st_size) for p in path.rglob("*")) == before
+
+
+def test_a_read_only_store_that_needs_a_schema_upgrade_says_so(tmp_path: Path) -> None:
+    ragstore.PersistentClient(path=tmp_path / "store").close()
+    conn = sqlite3.connect(tmp_path / "store" / DATABASE_FILENAME)
+    conn.execute("PRAGMA user_version = 2")  # as a store from before the last migration
+    conn.close()
+    older = r"was written by an older ragstore \(schema 2, this one reads \d+\) and is read-only"
+    with read_only_view(tmp_path, tmp_path / "ro") as view, pytest.raises(StorageError, match=older):
+        ragstore.PersistentClient(path=view / "store")
 
 
 def test_a_store_that_cannot_be_created_is_a_storage_error(tmp_path: Path) -> None:

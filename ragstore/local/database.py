@@ -46,7 +46,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ragstore.errors import ClosedError, StorageError
-from ragstore.local.schema import migrate
+from ragstore.local.schema import MIGRATIONS, migrate
 from ragstore.regex import RegexError, regex_search
 
 DATABASE_FILENAME = "ragstore.sqlite3"
@@ -109,10 +109,22 @@ class Database:
                 self._open_read_only()
         try:
             with self._translated():
-                migrate(self.connection())
+                if self._read_only:
+                    self._check_schema()
+                else:
+                    migrate(self.connection())
         except StorageError:
             self.close()
             raise
+
+    def _check_schema(self) -> None:
+        """Refuse a read-only store whose schema this version would have to migrate (a write)."""
+        version = self.connection().execute("PRAGMA user_version").fetchone()[0]
+        if version < len(MIGRATIONS):
+            raise StorageError(
+                f"The store at {self.path} was written by an older ragstore (schema {version}, this one reads "
+                f"{len(MIGRATIONS)}) and is read-only: open it once with write access to upgrade it"
+            )
 
     @property
     def read_only(self) -> bool:
