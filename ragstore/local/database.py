@@ -225,7 +225,9 @@ class Database:
         querying at once). The in-memory store needs no snapshot either way: its one
         connection is held for the whole block, so no write can come in between.
         """
-        with self._maybe_locked(), self._translated():
+        # No StorageError translation here: reads write nothing to the store (SQLite's temporary
+        # files live in the system's temporary folder), and queries are the hot path.
+        with self._maybe_locked():
             conn = self.connection()
             if conn.in_transaction or not snapshot or self._shared is not None:
                 yield conn  # nested inside a write or read (reuse it), or no snapshot needed
