@@ -145,7 +145,7 @@ def test_docs_answer(default_server: RunningServer) -> None:
 
 
 def test_reset_is_refused_by_default(default_server: RunningServer) -> None:
-    answer = httpx.post(f"{default_server.url}/api/v2/reset")
+    answer = httpx.post(f"{default_server.url}/api/v2/reset", headers={"Content-Type": "application/json"})  # as clients send
     assert answer.status_code == 403 and answer.json() == {"error": "AuthorizationError", "message": "Reset is disabled by config"}
     with ragstore.HttpClient(port=default_server.port) as client:
         client.get_or_create_collection("kept", embedding_function=None)

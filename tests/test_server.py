@@ -135,7 +135,8 @@ def serving(
     app = create_app(api, ServerConfig(auth_token=token, max_body_size=max_body_size))
     if prepare is not None:
         prepare(app)
-    with TestClient(app, base_url="http://testserver", raise_server_exceptions=raise_server_exceptions) as http:
+    json = {"Content-Type": "application/json"}  # as every client sends; the server refuses other bodies (415)
+    with TestClient(app, base_url="http://testserver", raise_server_exceptions=raise_server_exceptions, headers=json) as http:
         yield Server(api, app, http, col)
 
 

@@ -8,18 +8,39 @@ Example:
 
 from __future__ import annotations
 
+import traceback
+
 import click
 
 
+def split_names(values: tuple[str, ...]) -> list[str]:
+    """Repeated option values and comma-separated environment values, as one list.
+
+    Example:
+        >>> split_names(("a.example,b.example", " c.example "))
+        ['a.example', 'b.example', 'c.example']
+
+    """
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
 @click.command()
-@click.option("--path", default="./ragstore_data", show_default=True, type=click.Path(file_okay=False), help="Directory of the store.")
+@click.option("--path", default="./ragstore_data", show_default=True, help="Directory of the store.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes the server to the network).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port (0 picks a free one).")
 @click.option(
     "--auth-token",
     envvar="RAGSTORE_AUTH_TOKEN",
     default=None,
-    help="Require 'Authorization: Bearer <token>' or 'X-Chroma-Token: <token>' [env RAGSTORE_AUTH_TOKEN].",
+    help="Require 'Authorization: Bearer <token>' or 'X-Chroma-Token: <token>'. A token given here shows in 'ps': "
+    "prefer RAGSTORE_AUTH_TOKEN or --auth-token-file [env RAGSTORE_AUTH_TOKEN].",
+)
+@click.option(
+    "--auth-token-file",
+    envvar="RAGSTORE_AUTH_TOKEN_FILE",
+    default=None,
+    metavar="PATH",
+    help="Read the token from this file (surrounding whitespace stripped), instead of --auth-token [env RAGSTORE_AUTH_TOKEN_FILE].",
 )
 @click.option(
     "--allow-reset/--no-allow-reset",
@@ -36,16 +57,66 @@ import click
     help="Largest request body in bytes; larger ones get 413.",
 )
 @click.option(
+    "--allow-host",
+    "allow_hosts",
+    multiple=True,
+    envvar="RAGSTORE_ALLOW_HOSTS",
+    metavar="NAME",
+    help="Also answer requests whose Host header is NAME (repeatable; '*' = any). By default only IP addresses, "
+    "localhost (bound to loopback or 0.0.0.0) and the bound name are answered, which stops DNS rebinding "
+    "[env RAGSTORE_ALLOW_HOSTS, comma-separated].",
+)
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    envvar="RAGSTORE_CORS_ORIGINS",
+    metavar="ORIGIN",
+    help="Let web pages of ORIGIN (e.g. https://app.example; '*' = any) call the server from a browser (repeatable; "
+    "none by default) [env RAGSTORE_CORS_ORIGINS, comma-separated].",
+)
+@click.option(
     "--log-level",
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-    help="Server log verbosity; info prints only the start line and warnings, debug adds an access log.",
+    help="Server log verbosity; info prints only the start line and warnings, debug adds an access log "
+    "and the traceback of a start-up failure.",
 )
-def run(path: str, host: str, port: int, auth_token: str | None, allow_reset: bool, max_body_size: int, log_level: str) -> None:
+def run(
+    path: str,
+    host: str,
+    port: int,
+    auth_token: str | None,
+    auth_token_file: str | None,
+    allow_reset: bool,
+    max_body_size: int,
+    allow_hosts: tuple[str, ...],
+    cors_origins: tuple[str, ...],
+    log_level: str,
+) -> None:
     """Serve a store over Chroma's REST v2 API until SIGINT or SIGTERM."""
     try:
-        from ragstore.server.run import serve
+        from ragstore.server.run import StartupError, read_token_file, serve
     except ImportError as exc:  # fastapi / uvicorn missing
         raise click.ClickException(f"The server needs the 'server' extra: pip install \"ragstore[server]\" ({exc})") from exc
-    serve(path, host, port, auth_token=auth_token, allow_reset=allow_reset, max_body_size=max_body_size, log_level=log_level)
+    try:
+        if auth_token and auth_token_file:
+            raise StartupError("give the token once: --auth-token (RAGSTORE_AUTH_TOKEN) or --auth-token-file (RAGSTORE_AUTH_TOKEN_FILE)")
+        if auth_token_file:
+            auth_token = read_token_file(auth_token_file)
+        serve(
+            path,
+            host,
+            port,
+            auth_token=auth_token,
+            allow_reset=allow_reset,
+            max_body_size=max_body_size,
+            allow_hosts=split_names(allow_hosts),
+            cors_origins=split_names(cors_origins),
+            log_level=log_level,
+        )
+    except StartupError as exc:
+        if log_level == "debug":
+            traceback.print_exception(exc.__cause__ or exc)
+        raise click.ClickException(str(exc)) from exc

@@ -2,8 +2,10 @@
 
 There is no second engine: the server wraps the same ``LocalAPI`` a
 ``PersistentClient`` uses, so every mode answers alike. Middleware order
-(outermost first): token auth (headers only, before any body is read), then
-the body-size limit, then the record routes' own dispatch
+(outermost first), so that every guard covers every route: the ``Host`` check
+and CORS (:mod:`ragstore.server.origin`, when configured), token auth (headers
+only, before any body is read), the body-size limit, JSON-only bodies, ``HEAD``
+served as ``GET`` without the body, then the record routes' own dispatch
 (:mod:`ragstore.server.record_dispatch`), then FastAPI.
 
 Example:
@@ -26,14 +28,19 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
 
 from ragstore import __version__
 from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError
 from ragstore.local import LocalAPI
 from ragstore.server import routes_collections, routes_system
 from ragstore.server.handlers import error_response, internal_error, json_response
+from ragstore.server.origin import HostCheck, HostPolicy, JsonBodies, with_cors
 from ragstore.server.record_dispatch import RecordDispatch
-from ragstore.server.security import ASGIApp, BodyLimit, TokenAuth
+from ragstore.server.security import ASGIApp, BodyLimit, Receive, Scope, Send, TokenAuth, declare_token_auth
+
+# Methods a route may answer; a 405's ``Allow`` header lists those the path has.
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
 
@@ -47,11 +54,16 @@ class ServerConfig:
             ``None`` serves without authentication (``ragstore run`` reads ``RAGSTORE_AUTH_TOKEN``;
             the app itself never looks at the environment).
         max_body_size: Largest request body in bytes (larger ones get 413).
+        hosts: The ``Host`` headers answered (``ragstore run`` derives it from the bound
+            address); ``None`` answers any (an app mounted in-process has no address).
+        cors_origins: Origins whose pages may call the server (``*`` = any); none by default.
 
     """
 
     auth_token: str | None = None
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
+    hosts: HostPolicy | None = None
+    cors_origins: tuple[str, ...] = ()
 
 
 class RagstoreApp(FastAPI):
@@ -61,14 +73,67 @@ class RagstoreApp(FastAPI):
         super().__init__(**kwargs)
         self.state.api = api
         self.state.config = config
-        guarded: ASGIApp = BodyLimit(RecordDispatch(super().__call__, owner=self), config.max_body_size)
+        guarded: ASGIApp = HeadAsGet(RecordDispatch(super().__call__, owner=self))
+        guarded = BodyLimit(JsonBodies(guarded), config.max_body_size)
         if config.auth_token:
             guarded = TokenAuth(guarded, config.auth_token)
+        guarded = with_cors(guarded, config.cors_origins)  # outside auth: preflights carry no token
+        if config.hosts is not None:
+            guarded = HostCheck(guarded, config.hosts)
         self._guarded = guarded
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """ASGI entry point."""
         await self._guarded(scope, receive, send)
+
+    def openapi(self) -> dict[str, Any]:
+        """FastAPI's document, declaring the token schemes when a token is required."""
+        fresh = self.openapi_schema is None  # FastAPI builds the document once and keeps it
+        schema = super().openapi()
+        if fresh and self.state.config.auth_token:
+            declare_token_auth(schema)
+        return schema
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods some route answers on ``path`` (``HEAD`` with ``GET``), for a 405's ``Allow``.
+
+        Example:
+            >>> from ragstore.local import LocalAPI
+            >>> create_app(LocalAPI(None)).allowed_methods("/api/v2/heartbeat")
+            ['GET', 'HEAD']
+
+        """
+
+        def answers(route: Any, method: str) -> bool:
+            return route.matches({"type": "http", "path": path, "method": method})[0] is Match.FULL
+
+        allowed = [method for method in _METHODS if any(answers(route, method) for route in self.routes)]
+        return [*allowed, "HEAD"] if "GET" in allowed else allowed
+
+
+class HeadAsGet:
+    """Answer ``HEAD`` as the ``GET`` of the same path would, without the body.
+
+    FastAPI's routes answer only the methods they declare, so ``HEAD`` on a
+    ``GET`` route was a 405; the headers (``Content-Length`` included) stay
+    those of the ``GET``, as HTTP asks.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
 async def _ragstore_error(request: Request, exc: Exception) -> Response:
@@ -93,7 +158,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return error_response(NotFoundError(f"No such endpoint: {request.method} {request.url.path}"))
-    return json_response({"error": "HTTPError", "message": str(exc.detail)}, exc.status_code)
+    response = json_response({"error": "HTTPError", "message": str(exc.detail)}, exc.status_code)
+    response.headers.update(exc.headers or {})
+    if exc.status_code == 405:  # Starlette names the methods of one route; the path may have several
+        response.headers["Allow"] = ", ".join(request.app.allowed_methods(request.url.path))
+    return response
 
 
 def create_app(api: LocalAPI, config: ServerConfig | None = None) -> FastAPI:

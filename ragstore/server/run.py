@@ -1,5 +1,9 @@
 """``serve``: run the server with uvicorn until SIGINT/SIGTERM, then close the store cleanly.
 
+Start-up failures (a port in use, a store that cannot be opened, an unreadable
+token file) raise :class:`StartupError` with one line naming the problem; the
+command line prints it and exits with status 1.
+
 uvicorn handles both signals as a graceful shutdown: it stops accepting
 connections, lets running requests finish, then runs the app's lifespan
 exit, which closes the ``LocalAPI`` (index caches saved). Every write was
@@ -16,9 +20,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import uvicorn
@@ -26,6 +31,8 @@ import uvicorn
 from ragstore import __version__
 from ragstore.local import LocalAPI
 from ragstore.server.app import ServerConfig, create_app
+from ragstore.server.origin import HostPolicy, is_loopback
+from ragstore.server.protocol import protocol_options
 from ragstore.settings import Settings
 
 logger = logging.getLogger("ragstore.server")
@@ -91,6 +98,80 @@ def url_of(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+class StartupError(Exception):
+    """``ragstore run`` cannot start; the message is one line naming the problem (the CLI prints it)."""
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (its type when it has none).
+
+    Example:
+        >>> one_line(OSError(13, "Permission denied")), one_line(KeyError())
+        ('[Errno 13] Permission denied', 'KeyError')
+
+    """
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def read_token_file(path: str | Path) -> str:
+    """The token in ``path``, surrounding whitespace (the final newline) stripped.
+
+    Raises:
+        StartupError: The file cannot be read or holds no token.
+
+    Example:
+        >>> read_token_file("/nonexistent/token")
+        Traceback (most recent call last):
+        ...
+        ragstore.server.run.StartupError: cannot read the token file /nonexistent/token: No such file or directory
+
+    """
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else one_line(exc)
+        raise StartupError(f"cannot read the token file {path}: {reason}") from exc
+    if not token:
+        raise StartupError(f"the token file {path} is empty")
+    return token
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, bound as uvicorn binds one (IPv6 when ``host`` has a colon).
+
+    Binding before uvicorn starts turns a taken port into a :class:`StartupError`
+    instead of uvicorn's log line and exit.
+
+    Example:
+        >>> with listen("127.0.0.1", 0) as sock:
+        ...     sock.getsockname()[0]
+        '127.0.0.1'
+
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio and uvicorn: restart despite TIME_WAIT
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as exc:
+        sock.close()
+        raise StartupError(f"cannot listen on {url_of(host, port)}: {exc.strerror or one_line(exc)}") from exc
+    return sock
+
+
+def open_store(store: Path, allow_reset: bool) -> LocalAPI:
+    """The engine on ``store``; any failure to open it is a :class:`StartupError`."""
+    if store.exists() and not store.is_dir():
+        raise StartupError(f"cannot open the store at {store}: it is a file, not a directory")
+    try:
+        return LocalAPI(store, Settings(allow_reset=allow_reset, is_persistent=True, persist_directory=str(store)))
+    except Exception as exc:
+        reason = one_line(exc)
+        raise StartupError(reason if str(store) in reason else f"cannot open the store at {store}: {reason}") from exc
+
+
 def serve(
     path: str | Path,
     host: str = "127.0.0.1",
@@ -99,20 +180,38 @@ def serve(
     auth_token: str | None = None,
     allow_reset: bool = False,
     max_body_size: int = 64 * 1024 * 1024,
+    allow_hosts: Sequence[str] = (),
+    cors_origins: Sequence[str] = (),
     log_level: str = "info",
 ) -> None:
-    """Serve the store at ``path`` on ``host:port`` until interrupted."""
+    """Serve the store at ``path`` on ``host:port`` until interrupted.
+
+    Raises:
+        StartupError: The port cannot be bound or the store cannot be opened (nothing was served).
+
+    """
     store = Path(path).expanduser().resolve()
-    api = LocalAPI(store, Settings(allow_reset=allow_reset, is_persistent=True, persist_directory=str(store)))
-    app = create_app(api, ServerConfig(auth_token=auth_token or None, max_body_size=max_body_size))
-    config = uvicorn.Config(
-        app,
+    sock = listen(host, port)
+    try:
+        api = open_store(store, allow_reset)
+    except BaseException:
+        sock.close()
+        raise
+    config = ServerConfig(
+        auth_token=auth_token or None,
+        max_body_size=max_body_size,
+        hosts=HostPolicy.for_bind(host, allow_hosts),
+        cors_origins=tuple(cors_origins),
+    )
+    uvicorn_config = uvicorn.Config(
+        create_app(api, config),
         host=host,
         port=port,
         log_level="warning" if log_level == "info" else log_level,  # our one start line replaces uvicorn's four
         access_log=log_level == "debug",
         timeout_graceful_shutdown=30,
         server_header=False,
+        **protocol_options(),
     )
 
     def announce(bound_host: str, bound_port: int) -> None:
@@ -121,11 +220,19 @@ def serve(
             f"(auth {'on' if auth_token else 'off'}, reset {'allowed' if allow_reset else 'disabled'})",
             flush=True,
         )
+        if not auth_token and not is_loopback(host):
+            print(
+                f"warning: {url_of(bound_host, bound_port)} is reachable beyond this machine and needs no token: "
+                "anyone who can reach it can read and change the store (set RAGSTORE_AUTH_TOKEN or --auth-token-file)",
+                file=sys.stderr,
+                flush=True,
+            )
 
-    server = AnnouncingServer(config, announce)
+    server = AnnouncingServer(uvicorn_config, announce)
     try:
-        server.run()
+        server.run(sockets=[sock])
     finally:
-        api.close()  # idempotent; covers a failed start (port in use) too
+        sock.close()
+        api.close()  # idempotent; covers a failed start too
     if not server.started:
         sys.exit(1)

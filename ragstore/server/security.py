@@ -19,7 +19,8 @@ import hmac
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from ragstore.http.wire import API_PREFIX, dumps
+from ragstore.errors import AuthenticationError, InvalidArgumentError, RagstoreError, RequestTooLargeError
+from ragstore.http.wire import API_PREFIX, dumps, error_to_json
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,17 +42,37 @@ OPEN_PATHS = frozenset(
 )
 
 
-async def send_error(send: Send, status: int, name: str, message: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    """Answer with ``{"error": name, "message": message}`` and ``status``."""
-    payload = dumps({"error": name, "message": message})
+async def send_error(send: Send, exc: RagstoreError, status: int | None = None, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer with Chroma's error shape for ``exc`` and its status (or ``status``, where HTTP has a better one)."""
+    payload = dumps(error_to_json(exc))
     await send(
         {
             "type": "http.response.start",
-            "status": status,
+            "status": status or exc.status_code,
             "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(headers or [])],
         }
     )
     await send({"type": "http.response.body", "body": payload})
+
+
+def declare_token_auth(schema: dict[str, Any]) -> None:
+    """Declare :class:`TokenAuth`'s two schemes in an OpenAPI ``schema``, open paths exempt.
+
+    Example:
+        >>> schema = {"paths": {f"{API_PREFIX}/heartbeat": {"get": {}}, f"{API_PREFIX}/reset": {"post": {}}}}
+        >>> declare_token_auth(schema)
+        >>> schema["security"], schema["paths"][f"{API_PREFIX}/heartbeat"]["get"]["security"]
+        ([{'bearerAuth': []}, {'chromaToken': []}], [])
+
+    """
+    schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes["bearerAuth"] = {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <token>"}
+    schemes["chromaToken"] = {"type": "apiKey", "in": "header", "name": "X-Chroma-Token", "description": "X-Chroma-Token: <token>"}
+    schema["security"] = [{"bearerAuth": []}, {"chromaToken": []}]  # either one
+    for path, operations in schema.get("paths", {}).items():
+        if path in OPEN_PATHS:
+            for operation in operations.values():
+                operation["security"] = []
 
 
 def presented_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
@@ -95,14 +116,12 @@ class TokenAuth:
         if token is None:
             await send_error(
                 send,
-                401,
-                "AuthError",
-                "Missing credentials: send 'Authorization: Bearer <token>' or 'X-Chroma-Token: <token>'",
-                [(b"www-authenticate", b"Bearer")],
+                AuthenticationError("Missing credentials: send 'Authorization: Bearer <token>' or 'X-Chroma-Token: <token>'"),
+                headers=[(b"www-authenticate", b"Bearer")],
             )
             return
         if not hmac.compare_digest(token, self._expected):
-            await send_error(send, 403, "AuthError", "Forbidden")
+            await send_error(send, AuthenticationError("Forbidden"), status=403)
             return
         await self.app(scope, receive, send)
 
@@ -139,10 +158,10 @@ class BodyLimit:
             try:
                 size = int(declared[0])
             except ValueError:
-                await send_error(send, 400, "InvalidArgumentError", "Malformed Content-Length header")
+                await send_error(send, InvalidArgumentError("Malformed Content-Length header"))
                 return
             if size > self.max_bytes:
-                await send_error(send, 413, "RequestTooLarge", self._message(size))
+                await send_error(send, RequestTooLargeError(self._message(size)))
                 return
             await self.app(scope, receive, send)
             return
@@ -155,7 +174,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             received += len(chunk)
             if received > self.max_bytes:
-                await send_error(send, 413, "RequestTooLarge", self._message(None))
+                await send_error(send, RequestTooLargeError(self._message(None)))
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
