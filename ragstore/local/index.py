@@ -5,6 +5,12 @@ changed rows (``records.seq``) or leaves tombstones. An index remembers the
 sequence it has applied and *catches up* by reading only what is newer, so a
 process sees every other process's writes before it searches.
 
+Points that searches cannot reach (hnswlib leaves a few with no way in) are found after
+every build, load and compaction, and once enough points were added since the last look
+(a quarter of the index, at least ``_CHECK_MIN``); they are re-linked, or else searched
+exactly with every query (:meth:`VectorIndex._check`, :mod:`ragstore.local.reachability`,
+:mod:`ragstore.local.orphans`).
+
 Persistent stores also save the index (:meth:`VectorIndex.save`, :meth:`VectorIndex.load`);
 the files, and why a bad one is never fatal, are :mod:`ragstore.local.index_files`.
 
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,12 +43,18 @@ import hnswlib
 import numpy as np
 import numpy.typing as npt
 
-from ragstore.local import index_files
+from ragstore.local import index_files, reachability
+from ragstore.local.exact import exact_search as exact_search  # re-exported: columns and tests import it from here
+from ragstore.local.orphans import Orphans
 from ragstore.local.rwlock import RWLock
 
 _INITIAL_CAPACITY = 1024
 _CATCH_UP_BATCH = 10_000
 _DEFAULT_EF = 10  # hnswlib's own default, for an index built without ``ef_search``
+# Points added since the last reachability check before the next one: at least this many, and
+# at least a quarter of the index (a check walks all of it, so checks stay amortised O(1) a point).
+_CHECK_MIN = 256
+_CHECK_SHARE = 4
 
 Labels = npt.NDArray[np.uint64]
 Distances = npt.NDArray[np.float32]
@@ -56,6 +68,9 @@ class VectorIndex:
     the lock only where a value that is out of date a moment later does no harm.
     """
 
+    # Off only in benchmarks/reachability.py, to measure hnswlib's graph as it comes ("before").
+    checks_reachability = True
+
     def __init__(self, index: Any, dim: int, hnsw: dict[str, Any], labels: set[int], applied_seq: int) -> None:
         self._index = index
         self.dim = dim
@@ -65,6 +80,9 @@ class VectorIndex:
         self.labels = labels
         self.applied_seq = applied_seq
         self.unsaved_changes = 0
+        # Live points searches miss even after re-linking, searched exactly (see _check).
+        self.orphans = Orphans(dim)
+        self._unchecked = len(labels)  # points added since the last _check
         # Shared by searches and saves, exclusive for changes to the graph or its beam width.
         self.lock = RWLock()
         # Saves run beside searches (shared lock), so they need their own mutex: two at once
@@ -109,10 +127,12 @@ class VectorIndex:
             # catch_up() rebuilds the index (see _needs_compaction).
             self._index.add_items(vectors, labels, num_threads=num_threads, replace_deleted=False)
             self.labels.update(labels.tolist())
+            self._unchecked += len(labels)
         dropped = [label for label in deleted if label in self.labels]
         for label in dropped:
             self._index.mark_deleted(label)
         self.labels.difference_update(dropped)
+        self.orphans.discard(dropped)
         self.unsaved_changes += len(labels) + len(dropped)
 
     def _reserve(self, new_items: int) -> None:
@@ -168,6 +188,9 @@ class VectorIndex:
         self.applied_seq = last_seq
         if self._needs_compaction():
             self._rebuild(conn, collection_pk, num_threads)
+        # A build (nothing checked yet) always; otherwise amortised, like saves.
+        elif self._unchecked and self._unchecked >= min(len(self.labels), max(_CHECK_MIN, len(self.labels) // _CHECK_SHARE)):
+            self._check(num_threads)
 
     def _needs_compaction(self) -> bool:
         """Whether deleted slots (deleted records and replaced vectors) outnumber live labels.
@@ -183,8 +206,45 @@ class VectorIndex:
         """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
         fresh = VectorIndex.empty(self.dim, self._hnsw())  # private to this thread until swapped in below
         fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
-        self._index, self.labels = fresh._index, fresh.labels
+        self._index, self.labels, self.orphans, self._unchecked = fresh._index, fresh.labels, fresh.orphans, 0
         self.unsaved_changes += len(self.labels) + 1
+
+    def _check(self, num_threads: int) -> None:
+        """Make sure searches can find every live point: re-link the ones they miss, search the rest exactly.
+
+        hnswlib leaves a few points with no way in, or with so few that a query with the
+        point's own vector misses them (:mod:`ragstore.local.reachability`). The candidates
+        are the points no path reaches, those with few incoming links, and the current
+        orphans; each is searched for with its own vector. A missed point is re-linked
+        (``add_items`` on its own label: hnswlib's update, which links it and its neighbours
+        anew). Re-linking rewires neighbours too, so the graph is surveyed once more; what
+        is missed then becomes an orphan (:mod:`ragstore.local.orphans`), searched exactly.
+        The caller holds the lock exclusively.
+        """
+        self._unchecked = 0
+        if not self.checks_reachability:
+            return
+        for relink in (True, False):
+            labels, vectors = self._missed(num_threads)
+            if not len(labels):
+                return
+            if relink:
+                self._index.add_items(vectors, labels, num_threads=num_threads, replace_deleted=False)
+                self.unsaved_changes += len(labels)
+            else:
+                self.orphans.add(labels, vectors)
+
+    def _missed(self, num_threads: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """The candidate points (see :meth:`_check`) a query with their own vector misses, and their vectors."""
+        survey = reachability.survey(self._index)
+        known = np.fromiter(self.orphans.labels, dtype=np.int64, count=len(self.orphans))
+        candidates = np.union1d(survey.suspects, known)
+        if not candidates.size:
+            return candidates, np.empty((0, self.dim), dtype=np.float32)
+        vectors = np.asarray(self._index.get_items(candidates), dtype=np.float32)
+        missed = reachability.unfound(self._index, candidates, vectors, self.space, num_threads)
+        self.orphans.discard(candidates[~missed].tolist())  # orphans the graph finds again
+        return candidates[missed], vectors[missed]
 
     # ------------------------------------------------------------------ search
 
@@ -243,16 +303,23 @@ class VectorIndex:
         return min(k, len(self.labels) if allowed is None else len(allowed & self.labels))
 
     def _knn(self, queries: npt.NDArray[np.float32], k: int, num_threads: int, allowed: set[int] | None) -> tuple[Labels, Distances] | None:
-        """One ``knn_query`` (the caller holds the lock, shared at least)."""
-        if k == 0:
+        """One ``knn_query``, merged with the orphans' exact answer if there are any (the caller holds the lock, shared at least)."""
+        # The graph can return only what it reaches: the orphans come from the exact side.
+        graph_k = min(k, self._reachable(len(self.labels), allowed) - self.orphans.count_allowed(allowed)) if self.orphans else k
+        if graph_k == 0:
             empty = np.empty((len(queries), 0))
-            return empty.astype(np.uint64), empty.astype(np.float32)
-        check = allowed.__contains__ if allowed is not None else None
-        try:
-            labels, distances = self._index.knn_query(queries, k=k, num_threads=num_threads, filter=check)
-        except RuntimeError:  # "Cannot return the results in a contiguous 2D array": fewer than k reachable
-            return None
-        return labels, distances
+            found: tuple[Labels, Distances] = (empty.astype(np.uint64), empty.astype(np.float32))
+        else:
+            check = allowed.__contains__ if allowed is not None else None
+            try:
+                found = self._index.knn_query(queries, k=graph_k, num_threads=num_threads, filter=check)
+            except RuntimeError:  # "Cannot return the results in a contiguous 2D array": fewer than k reachable
+                return None
+        if not self.orphans or k == 0:
+            return found
+        labels, distances = self.orphans.merge(queries, found, k, self.space, allowed)
+        # Fewer than k distinct answers (an orphan the graph also returned): let the caller search exactly.
+        return (labels, distances) if np.isfinite(distances).all() else None
 
     # ------------------------------------------------------------------ files
 
@@ -323,40 +390,6 @@ class VectorIndex:
         # read() checked that the files' build parameters are hnsw's, so hnsw describes the graph.
         loaded = cls(saved.graph, dim, hnsw, saved.labels, saved.seq)
         loaded._saved_token = saved.token
+        # Orphans are not saved (the files are index_files' format), so they are found again.
+        loaded._check(num_threads=1)
         return loaded
-
-
-def exact_search(
-    queries: npt.NDArray[np.float32],
-    labels: Sequence[int] | npt.NDArray[np.int64],
-    vectors: npt.NDArray[np.float32],
-    k: int,
-    space: str,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-    """Exact ``k`` nearest among ``vectors`` (brute force), distances as the index defines them.
-
-    Example:
-        >>> q = np.array([[1.0, 1.0]], dtype=np.float32)
-        >>> exact_search(q, [10, 20], np.array([[3, 4], [1, 1]], dtype=np.float32), 2, "l2")[1].tolist()
-        [[0.0, 13.0]]
-
-    """
-    q = queries.astype(np.float64)
-    x = vectors.astype(np.float64)
-    dots = q @ x.T
-    if space == "l2":
-        distances = np.maximum((q * q).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2 * dots, 0.0)
-    elif space == "cosine":
-        norms = np.linalg.norm(q, axis=1)[:, None] * np.linalg.norm(x, axis=1)[None, :]
-        distances = 1.0 - dots / (norms + 1e-30)
-    else:
-        distances = 1.0 - dots
-    k = min(k, x.shape[0])
-    label_array = np.asarray(labels, dtype=np.int64)
-    if k == 0:
-        return np.empty((len(q), 0), dtype=np.int64), np.empty((len(q), 0), dtype=np.float32)
-    part = np.argpartition(distances, k - 1, axis=1)[:, :k] if k < x.shape[0] else np.tile(np.arange(x.shape[0]), (len(q), 1))
-    part_d = np.take_along_axis(distances, part, axis=1)
-    order = np.argsort(part_d, axis=1, kind="stable")
-    top = np.take_along_axis(part, order, axis=1)
-    return label_array[top], np.take_along_axis(part_d, order, axis=1).astype(np.float32)
