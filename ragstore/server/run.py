@@ -215,18 +215,18 @@ def serve(
     )
 
     def announce(bound_host: str, bound_port: int) -> None:
-        print(
-            f"ragstore {__version__} serving {store} at {url_of(bound_host, bound_port)} "
-            f"(auth {'on' if auth_token else 'off'}, reset {'allowed' if allow_reset else 'disabled'})",
-            flush=True,
-        )
-        if not auth_token and not is_loopback(host):
+        if not auth_token and not is_loopback(host):  # before the start line, which tells a supervisor "ready"
             print(
                 f"warning: {url_of(bound_host, bound_port)} is reachable beyond this machine and needs no token: "
                 "anyone who can reach it can read and change the store (set RAGSTORE_AUTH_TOKEN or --auth-token-file)",
                 file=sys.stderr,
                 flush=True,
             )
+        print(
+            f"ragstore {__version__} serving {store} at {url_of(bound_host, bound_port)} "
+            f"(auth {'on' if auth_token else 'off'}, reset {'allowed' if allow_reset else 'disabled'})",
+            flush=True,
+        )
 
     server = AnnouncingServer(uvicorn_config, announce)
     try:
