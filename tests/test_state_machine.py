@@ -12,7 +12,8 @@ through the same writes, and checks every read against the model:
 - persistent mode only: ``reopen`` (close the client, open the path again) and
   writes through a second client on the same path, which the first must see.
 
-After every step ``count()`` and a full ``get()`` must equal the model.
+After every step ``count()`` and a full ``get()`` must equal the model, and a query with
+each record's own vector must return it (or a record exactly as near).
 """
 
 from __future__ import annotations
@@ -460,6 +461,26 @@ class StoreMachine(RuleBasedStateMachine):
         assert result["documents"][i] == [r.document for r in records]
         assert result["metadatas"][i] == [r.metadata for r in records]
         np.testing.assert_allclose(np.asarray(result["embeddings"][i]).reshape(k, self.dim), np.stack([r.embedding for r in records]))
+
+    @invariant()
+    def every_record_found_by_its_own_vector(self) -> None:
+        """No stored record is beyond similarity search: its own vector, at ``n_results=1``, returns it.
+
+        A record exactly as near counts too (a duplicate vector; in ``ip`` space, a longer one).
+        hnswlib leaves a few points of its graph with no way in; ragstore finds and repairs
+        them (``ragstore.local.reachability``), and this checks it after every step.
+        """
+        if not self.model:
+            return
+        ids = list(self.model)
+        vectors = np.stack([self.model[id_].embedding for id_ in ids])
+        found = self.col.query(query_embeddings=vectors, n_results=1, include=["distances"])
+        position = {id_: i for i, id_ in enumerate(ids)}
+        for i, (own, hit) in enumerate(zip(ids, found["ids"], strict=True)):
+            if hit == [own]:
+                continue
+            truth = brute_force(self.space, vectors[i], vectors)
+            assert truth[position[hit[0]]] <= truth[i] + tolerance(self.space, vectors[i], vectors), (own, hit)
 
     @invariant()
     def matches_model(self) -> None:
