@@ -131,7 +131,8 @@ if HttpToolsProtocol is not None:
             self._refuse(self._refusal)
 
         def _refuse(self, message: str) -> None:
-            logger.warning("refused a request from %s: %s", self.client, message)
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+            logger.warning("refused a request from %s: %s", client, message)
             self._refusal = message
             self.transport.write(head_refusal(message))
             self.transport.close()
