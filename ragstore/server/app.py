@@ -117,6 +117,14 @@ class HeadAsGet:
     FastAPI's routes answer only the methods they declare, so ``HEAD`` on a
     ``GET`` route was a 405; the headers (``Content-Length`` included) stay
     those of the ``GET``, as HTTP asks.
+
+    Example:
+        >>> from starlette.responses import PlainTextResponse
+        >>> from starlette.testclient import TestClient
+        >>> answer = TestClient(HeadAsGet(PlainTextResponse("ok"))).head("/")
+        >>> answer.status_code, answer.headers["content-length"], answer.content
+        (200, '2', b'')
+
     """
 
     def __init__(self, app: ASGIApp) -> None:

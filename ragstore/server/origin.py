@@ -158,6 +158,14 @@ class HostCheck:
     """Answer only requests whose ``Host`` the :class:`HostPolicy` allows (421 otherwise).
 
     A request without ``Host`` (HTTP/1.0) passes: browsers always send one.
+
+    Example:
+        >>> from starlette.responses import PlainTextResponse
+        >>> from starlette.testclient import TestClient
+        >>> app = HostCheck(PlainTextResponse("ok"), HostPolicy.for_bind("127.0.0.1"))
+        >>> [TestClient(app, base_url=f"http://{host}").get("/").status_code for host in ("localhost:8000", "evil.example")]
+        [200, 421]
+
     """
 
     def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
@@ -210,6 +218,14 @@ class JsonBodies:
     Checked from the headers alone, so such a body is never read. A ``POST``
     without a body must declare it too: a page can send an empty ``POST`` (to
     ``/reset``, say) without a preflight.
+
+    Example:
+        >>> from starlette.responses import PlainTextResponse
+        >>> from starlette.testclient import TestClient
+        >>> http = TestClient(JsonBodies(PlainTextResponse("ok")))
+        >>> [http.post("/", content=b"{}", headers={"Content-Type": kind}).status_code for kind in ("application/json", "text/plain")]
+        [200, 415]
+
     """
 
     def __init__(self, app: ASGIApp) -> None:

@@ -73,6 +73,11 @@ if HttpToolsProtocol is not None:
 
         Only parser callbacks (httptools' public interface) and ``data_received`` are
         extended; the request and response handling stay uvicorn's.
+
+        Example:
+            >>> BoundedHttpToolsProtocol.__mro__[1].__name__
+            'HttpToolsProtocol'
+
         """
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -162,7 +162,15 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def open_store(store: Path, allow_reset: bool) -> LocalAPI:
-    """The engine on ``store``; any failure to open it is a :class:`StartupError`."""
+    """The engine on ``store``; any failure to open it is a :class:`StartupError`.
+
+    Example:
+        >>> open_store(Path("/dev/null"), allow_reset=False)
+        Traceback (most recent call last):
+        ...
+        ragstore.server.run.StartupError: cannot open the store at /dev/null: it is a file, not a directory
+
+    """
     if store.exists() and not store.is_dir():
         raise StartupError(f"cannot open the store at {store}: it is a file, not a directory")
     try:
