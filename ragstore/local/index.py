@@ -82,6 +82,8 @@ class VectorIndex:
         self.unsaved_changes = 0
         # Live points searches miss even after re-linking, searched exactly (see _check).
         self.orphans = Orphans(dim)
+        # Reachable suspects a check found with their own vector: not searched for again (see _missed).
+        self._verified: set[int] = set()
         self._unchecked = len(labels)  # points added since the last _check
         # Shared by searches and saves, exclusive for changes to the graph or its beam width.
         self.lock = RWLock()
@@ -133,6 +135,7 @@ class VectorIndex:
             self._index.mark_deleted(label)
         self.labels.difference_update(dropped)
         self.orphans.discard(dropped)
+        self._verified.difference_update(dropped)
         self.unsaved_changes += len(labels) + len(dropped)
 
     def _reserve(self, new_items: int) -> None:
@@ -206,7 +209,8 @@ class VectorIndex:
         """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
         fresh = VectorIndex.empty(self.dim, self._hnsw())  # private to this thread until swapped in below
         fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
-        self._index, self.labels, self.orphans, self._unchecked = fresh._index, fresh.labels, fresh.orphans, 0
+        self._index, self.labels, self.orphans, self._verified = fresh._index, fresh.labels, fresh.orphans, fresh._verified
+        self._unchecked = 0
         self.unsaved_changes += len(self.labels) + 1
 
     def _check(self, num_threads: int) -> None:
@@ -238,12 +242,16 @@ class VectorIndex:
         """The candidate points (see :meth:`_check`) a query with their own vector misses, and their vectors."""
         survey = reachability.survey(self._index)
         known = np.fromiter(self.orphans.labels, dtype=np.int64, count=len(self.orphans))
-        candidates = np.union1d(survey.suspects, known)
+        # Suspects found once are not searched for again (the suspects of a growing graph are
+        # mostly the same points, check after check); unreachable points always are.
+        suspects = survey.suspects[~np.isin(survey.suspects, np.fromiter(self._verified, dtype=np.int64, count=len(self._verified)))]
+        candidates = np.union1d(np.union1d(suspects, survey.unreachable), known)
         if not candidates.size:
             return candidates, np.empty((0, self.dim), dtype=np.float32)
         vectors = np.asarray(self._index.get_items(candidates), dtype=np.float32)
         missed = reachability.unfound(self._index, candidates, vectors, self.space, num_threads)
         self.orphans.discard(candidates[~missed].tolist())  # orphans the graph finds again
+        self._verified.update(candidates[~missed].tolist())
         return candidates[missed], vectors[missed]
 
     # ------------------------------------------------------------------ search
