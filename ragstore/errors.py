@@ -13,7 +13,8 @@ through :func:`error_class_for`, a registry derived from the classes themselves.
     │   ├── DuplicateIDError                            400
     │   ├── InvalidDimensionException                   400
     │   ├── BatchSizeExceededError                      400
-    │   └── RequestTooLargeError                        413
+    │   ├── RequestTooLargeError                        413
+    │   └── ResponseTooLargeError                       413
     ├── NotFoundError               (also ValueError)   404
     ├── UniqueConstraintError       (also ValueError)   409
     ├── AuthenticationError                             401 (403 for a wrong token)
@@ -90,6 +91,13 @@ class RequestTooLargeError(InvalidArgumentError):
 
     status_code = 413
     wire_name = "RequestTooLarge"
+
+
+class ResponseTooLargeError(InvalidArgumentError):
+    """The answer to a ``get`` or ``query`` would be larger than ragstore builds (``MAX_RESPONSE_BYTES``); nothing was sent."""
+
+    status_code = 413
+    wire_name = "ResponseTooLarge"
 
 
 class NotFoundError(RagstoreError, ValueError):

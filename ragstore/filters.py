@@ -29,6 +29,10 @@ from ragstore.validation import INT64_MAX, INT64_MIN, check_text
 
 MAX_FILTER_DEPTH = 32
 MAX_REGEX_LENGTH = 4096
+# A $contains is verified with instr() on the rows the text index proposes; in the worst
+# case (stored text built to nearly match, "aab" + 100 KB of "a" against 4,096 "a"s and
+# a "b") that costs ~60 ns per stored character at this length, and grows with it.
+MAX_CONTAINS_LENGTH = 4096
 MAX_FILTER_SIZE = 10_000
 COMPARISON_OPS = ("$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$in", "$nin", "$contains", "$not_contains")
 DOCUMENT_OPS = ("$contains", "$not_contains", "$regex", "$not_regex")
@@ -206,10 +210,7 @@ def _parse_document_field(value: Any, path: str, op: str | None) -> Node:
     operator, operand = next(iter(value.items()))
     if operator not in ("$contains", "$not_contains"):
         raise _error(f"Expected {DOCUMENT_FIELD} operator to be $contains or $not_contains, got {operator}", path, op)
-    if not isinstance(operand, str) or not operand:
-        raise _error(f"Expected where document operand value for operator {operator} to be a non-empty str", path, op)
-    _check_str(operand, "where document operand", path, op)
-    return DocumentMatch(operator, operand)
+    return _document_match(operator, operand, path, op)
 
 
 def parse_where_document(where_document: Any, op: str | None = None) -> Node | None:
@@ -241,11 +242,22 @@ def _parse_document(node: Any, path: str, depth: int, op: str | None) -> Node:
     if operator not in DOCUMENT_OPS:
         allowed = ", ".join(DOCUMENT_OPS + LOGICAL_OPS)
         raise _error(f"Expected where document operator to be one of {allowed}, got {operator}", path, op)
+    return _document_match(operator, operand, path, op)
+
+
+def _document_match(operator: str, operand: Any, path: str, op: str | None) -> DocumentMatch:
+    """A checked document condition (from ``where_document`` or a ``where`` on ``#document``)."""
     if not isinstance(operand, str) or not operand:
         raise _error(f"Expected where document operand value for operator {operator} to be a non-empty str", path, op)
     _check_str(operand, "where document operand", path, op)
     if operator in ("$regex", "$not_regex"):
         _check_regex(operand, f"{path}.{operator}", op)
+    elif len(operand) > MAX_CONTAINS_LENGTH:
+        raise _error(
+            f"Expected {operator} pattern to be at most {MAX_CONTAINS_LENGTH} characters (MAX_CONTAINS_LENGTH), got {len(operand)}",
+            f"{path}.{operator}",
+            op,
+        )
     return DocumentMatch(operator, operand)
 
 

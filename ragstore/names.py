@@ -15,7 +15,8 @@ from typing import Any
 
 from ragstore.errors import InvalidArgumentError
 
-_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$")
+COLLECTION_NAME_PATTERN = r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]$"
+_NAME_RE = re.compile(COLLECTION_NAME_PATTERN)
 
 
 def _short(value: Any) -> str:

@@ -32,6 +32,7 @@ from ragstore.filters import parse_where, parse_where_document
 from ragstore.types import CollectionModel, RecordSet
 from ragstore.validation import (
     check_lengths,
+    check_query_size,
     normalize_documents,
     normalize_embeddings,
     normalize_ids,
@@ -216,6 +217,7 @@ def prepare_query(
         if not given:
             raise InvalidArgumentError("Expected query_texts to be a non-empty list in query.")
         texts = [t for t in given if t is not None]
+    check_query_size(len(vectors) if vectors is not None else len(texts or []), n_results)
     id_list = None
     if ids is not None:
         id_list = [] if isinstance(ids, (list, tuple)) and len(ids) == 0 else normalize_ids(ids, "query")

@@ -30,6 +30,19 @@ from ragstore.types import INCLUDE_VALUES
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 RESERVED_METADATA_KEY = "chroma:document"
 
+# Limits on what one request may ask for (chromadb has none of these; each bounds the
+# work or the answer one call can cause, and every mode checks them here).
+#
+# An id fits a file path (PATH_MAX is 4,096 bytes) plus a chunk number, or a long URL
+# (common servers stop at 8 KB); a 10 MB id, copied into every answer that returns it,
+# let a 2 KB query request produce a 505 MB response.
+MAX_ID_LENGTH = 8_192
+# Query vectors per query call: as many records as one write may carry.
+MAX_QUERY_EMBEDDINGS = 16_384
+# Query vectors x n_results: every result costs an id, a distance and the included
+# fields; 10,000 queries x n_results 100 crashed a server inside the JSON encoder.
+MAX_QUERY_RESULTS = 100_000
+
 
 def _fail(message: str, op: str | None) -> InvalidArgumentError:
     return InvalidArgumentError(f"{message} in {op}." if op else message)
@@ -79,6 +92,8 @@ def normalize_ids(ids: Any, op: str | None) -> list[str]:
             raise _fail(f"Expected ID to be a str, got {id_!r}", op)
         if id_ == "":
             raise _fail("Empty ID, ID must have at least one character", op)
+        if len(id_) > MAX_ID_LENGTH:
+            raise _fail(f"Expected ID to be at most {MAX_ID_LENGTH} characters (MAX_ID_LENGTH), got {len(id_)}", op)
         check_text(id_, "ID", op)
     id_list: list[str] = list(ids)
     if len(set(id_list)) != len(id_list):
@@ -415,13 +430,34 @@ def validate_non_negative_int(value: Any, name: str, op: str | None) -> int | No
         raise _fail(f"Expected {name} to be a non-negative int, got {_short(value)}", op)
     if value < 0:
         raise _fail(f"Expected {name} to be a non-negative int, got {value}", op)
+    if value > INT64_MAX:  # SQLite binds 64-bit ints only
+        raise _fail(f"Expected {name} to be at most {INT64_MAX}, got {value}", op)
     return int(value)
 
 
 def validate_n_results(n_results: Any) -> int:
-    """Check ``n_results``: an int >= 1."""
+    """Check ``n_results``: an int >= 1 (its product with the query count: :func:`check_query_size`)."""
     if isinstance(n_results, bool) or not isinstance(n_results, (int, np.integer)):
         raise InvalidArgumentError(f"Expected requested number of results to be a int, got {_short(n_results)} in query.")
     if n_results <= 0:
         raise InvalidArgumentError(f"Number of requested results {n_results}, cannot be negative, or zero. in query.")
     return int(n_results)
+
+
+def check_query_size(n_queries: int, n_results: int) -> None:
+    """Refuse a query asking for more than ``MAX_QUERY_EMBEDDINGS`` vectors or ``MAX_QUERY_RESULTS`` results.
+
+    Example:
+        >>> check_query_size(200, 1000)
+        Traceback (most recent call last):
+        ...
+        ragstore.errors.InvalidArgumentError: Expected query embeddings x n_results to be at most 100000 (MAX_QUERY_RESULTS), ...
+
+    """
+    if n_queries > MAX_QUERY_EMBEDDINGS:
+        raise _fail(f"Expected at most {MAX_QUERY_EMBEDDINGS} query embeddings (MAX_QUERY_EMBEDDINGS), got {n_queries}", "query")
+    if n_queries * n_results > MAX_QUERY_RESULTS:
+        raise _fail(
+            f"Expected query embeddings x n_results to be at most {MAX_QUERY_RESULTS} (MAX_QUERY_RESULTS), got {n_queries} x {n_results}",
+            "query",
+        )

@@ -38,6 +38,7 @@ from ragstore.errors import (
     NotFoundError,
     RagstoreError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     ServerConnectionError,
     StorageError,
     UniqueConstraintError,
@@ -643,8 +644,18 @@ ENGINE_TRIGGERS: dict[type[RagstoreError], Callable[[Any, CollectionModel], obje
     AuthorizationError: lambda api, col: api.reset(),
 }
 # Raised by the HTTP layer (or the client itself), each with its own test below; StorageError needs a
-# full or read-only disk, so tests/test_disk_faults.py triggers it in every mode.
-HTTP_TRIGGERS = {RequestTooLargeError, AuthenticationError, InternalError, ClosedError, RagstoreError, ServerConnectionError, StorageError}
+# full or read-only disk, so tests/test_disk_faults.py triggers it in every mode; ResponseTooLargeError
+# needs a store holding more than MAX_RESPONSE_BYTES, so tests/test_limits.py triggers it in every mode.
+HTTP_TRIGGERS = {
+    RequestTooLargeError,
+    AuthenticationError,
+    InternalError,
+    ClosedError,
+    RagstoreError,
+    ServerConnectionError,
+    StorageError,
+    ResponseTooLargeError,
+}
 
 
 def test_every_error_class_has_a_real_trigger() -> None:

@@ -45,6 +45,7 @@ from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 from ragstore.validation import (
     check_lengths,
+    check_query_size,
     normalize_documents,
     normalize_embeddings,
     normalize_ids,
@@ -390,6 +391,7 @@ class LocalAPI:
         include = validate_include(include, "query", allow_distances=True)
         queries = normalize_embeddings(query_embeddings, "query")
         n_results = validate_n_results(n_results)
+        check_query_size(len(queries), n_results)
         id_list = list(normalize_ids(ids, "query")) if ids is not None and len(ids) > 0 else ([] if ids is not None else None)
         node = combine(parse_where(where, "query"), parse_where_document(where_document, "query"))
         self._ensure_text_index(collection_id, node)
@@ -420,4 +422,4 @@ class LocalAPI:
             )
         else:
             hits = search(conn, self._indexes, row, queries, n_results, node, id_list)
-        return query_result(conn, hits, include)
+        return query_result(conn, hits, include, row.dimension)

@@ -30,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from ragstore.errors import ResponseTooLargeError
 from ragstore.filters import Node
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.columns import RecordColumns, Slots
@@ -42,6 +43,16 @@ from ragstore.types import GetResult, QueryResult
 EXACT_SEARCH_MAX = 20_000
 EXACT_SEARCH_FRACTION = 0.25
 EXACT_SEARCH_K_FRACTION = 0.1
+# The largest answer get or query builds, in estimated JSON bytes (the fields asked for,
+# plus ``_FLOAT_BYTES`` per embedding value and ``_ENTRY_BYTES`` per record): ~22,000
+# records of 1,000-character chunks with metadata. A server holds an answer about twice
+# while it encodes it (rows as Python strings, then JSON), and glibc keeps much of what
+# large answers freed: the issue's reproductions, one after another, left a real server
+# peaking 184 MB above idle at this value (86 MB at 16 MiB, which refused a 16 MB
+# book's chunks in one get). Larger answers are paged (limit and offset) or split.
+MAX_RESPONSE_BYTES = 32 * 2**20
+_FLOAT_BYTES = 12
+_ENTRY_BYTES = 32
 
 Hits = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
 
@@ -148,14 +159,49 @@ def _columns(include: Sequence[str], key: str = "r.rowid") -> list[str]:
     return [key, "r.id", "r.document", "r.uri", "r.metadata_json"] + (["r.embedding"] if "embeddings" in include else [])
 
 
+def _size_sql(include: Sequence[str]) -> str:
+    """SQL for the estimated answer bytes of a record's included text fields (its id always)."""
+    fields = ["r.id"] + [f"r.{name}" for name, key in _TEXT_FIELDS if key in include]
+    return " + ".join(f"coalesce(length({field}), 0)" for field in fields)
+
+
+_TEXT_FIELDS = (("document", "documents"), ("uri", "uris"), ("metadata_json", "metadatas"))
+
+
+def _entry_bytes(include: Sequence[str], dim: int | None) -> int:
+    return _ENTRY_BYTES + (_FLOAT_BYTES * (dim or 0) if "embeddings" in include else 0)
+
+
+def _too_large(size: int) -> ResponseTooLargeError:
+    return ResponseTooLargeError(
+        f"The answer would be about {size / 2**20:.0f} MiB, over the {MAX_RESPONSE_BYTES // 2**20} MiB limit (MAX_RESPONSE_BYTES): "
+        "page it with limit and offset, ask for fewer query embeddings or n_results, or include fewer fields"
+    )
+
+
 def get_result(
     conn: sqlite3.Connection, sql: str, params: list[Any], include: Sequence[str], limit: int | None, offset: int | None, dim: int | None
 ) -> GetResult:
-    """Run a ``get`` selection (insertion order, paged) and shape it like chromadb."""
-    rows = conn.execute(
-        f"SELECT {', '.join(_columns(include))} FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ? OFFSET ?",
+    """Run a ``get`` selection (insertion order, paged) and shape it like chromadb.
+
+    Raises:
+        ResponseTooLargeError: the answer would exceed ``MAX_RESPONSE_BYTES`` (counted
+            while reading, so no more than that is ever held; summing first in SQL would
+            run the selection twice, and a regex filter's cost with it).
+
+    """
+    cursor = conn.execute(
+        f"SELECT {', '.join(_columns(include))}, {_size_sql(include)} FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ? OFFSET ?",
         [*params, -1 if limit is None else limit, offset or 0],
-    ).fetchall()
+    )
+    rows: list[Any] = []
+    size, entry = 0, _entry_bytes(include, dim)
+    for row in cursor:
+        size += entry + row[-1]
+        if size > MAX_RESPONSE_BYTES:
+            cursor.close()
+            raise _too_large(size)
+        rows.append(row)
     embeddings = None
     if "embeddings" in include:
         embeddings = np.array([decode_embedding(r[5]) for r in rows], dtype=np.float32).reshape(len(rows), dim or 0)
@@ -190,15 +236,38 @@ def _rows_by_label(conn: sqlite3.Connection, labels: list[int], embeddings: bool
     return {row[0]: row for row in orjson.loads(text)}
 
 
-def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str]) -> QueryResult:
+def _check_answer_size(
+    conn: sqlite3.Connection, per_query: list[tuple[list[int], list[float]]], wanted: list[int], include: Sequence[str], dim: int | None
+) -> None:
+    """Raise :class:`ResponseTooLargeError` before fetching rows whose answer would exceed ``MAX_RESPONSE_BYTES``.
+
+    A record returned by several queries counts once per query, as the answer repeats it.
+    """
+    params: list[Any] = []
+    condition = labels_condition(wanted, params)
+    sizes = dict(conn.execute(f"SELECT r.label, {_size_sql(include)} FROM records r WHERE {condition}", params).fetchall())
+    entry = _entry_bytes(include, dim)
+    size = sum(sum(sizes.get(label, 0) for label in labels) + entry * len(labels) for labels, _ in per_query)
+    if size > MAX_RESPONSE_BYTES:
+        raise _too_large(size)
+
+
+def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str], dim: int | None) -> QueryResult:
     """Fetch the rows behind ``hits`` and shape a chromadb ``QueryResult``.
 
     Labels whose rows vanished or moved on (deleted, or given a new vector, after the
     index was read) are dropped.
+
+    Raises:
+        ResponseTooLargeError: the answer would exceed ``MAX_RESPONSE_BYTES`` (checked
+            before any row is read).
+
     """
     # Plain lists (tolist() converts in C): this runs for every query, so it stays lean.
     per_query = [(labels.tolist(), distances.tolist()) for labels, distances in hits]
     wanted = sorted(set().union(*(labels for labels, _ in per_query)))
+    if wanted:
+        _check_answer_size(conn, per_query, wanted, include, dim)
     by_label = _rows_by_label(conn, wanted, "embeddings" in include) if wanted else {}
     result: QueryResult = {
         "ids": [],

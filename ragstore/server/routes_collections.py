@@ -28,6 +28,7 @@ from ragstore.http.wire import (
     collection_to_json,
     decode_embeddings,
     get_result_to_json,
+    json_list,
     json_object,
     parse_collection_id,
     query_result_to_json,
@@ -54,7 +55,9 @@ def _scoped(api: LocalAPI, collection_id: str, tenant: str, database: str) -> Co
 
 
 @router.get("/collections", tags=["collections"], responses={200: {"model": list[schemas.Collection]}, **_ERRORS})
-async def list_collections(request: Request, tenant: str, database: str, limit: int | None = None, offset: int | None = None) -> Response:
+async def list_collections(
+    request: Request, tenant: str, database: str, limit: schemas.LimitQuery = None, offset: schemas.OffsetQuery = None
+) -> Response:
     """Collections in creation order."""
     models = await call(engine(request).list_collections, limit, offset, tenant, database)
     return json_response([collection_to_json(m) for m in models])
@@ -90,13 +93,13 @@ async def count_collections(request: Request, tenant: str, database: str) -> Res
 
 
 @router.get("/collections/by-id/{collection_id}", tags=["collections"], responses={200: {"model": schemas.Collection}, **_ERRORS})
-async def get_collection_by_id(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def get_collection_by_id(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """A collection by its UUID."""
     return json_response(collection_to_json(await call(_scoped, engine(request), collection_id, tenant, database)))
 
 
 @router.get("/collections/{name}", tags=["collections"], responses={200: {"model": schemas.Collection}, **_ERRORS})
-async def get_collection(request: Request, tenant: str, database: str, name: str) -> Response:
+async def get_collection(request: Request, tenant: str, database: str, name: schemas.CollectionNamePath) -> Response:
     """A collection by name."""
     return json_response(collection_to_json(await call(engine(request).get_collection, name, tenant, database)))
 
@@ -107,7 +110,7 @@ async def get_collection(request: Request, tenant: str, database: str, name: str
     openapi_extra=schemas.body(schemas.UpdateCollection),
     responses={200: {"model": schemas.Collection}, **_ERRORS},
 )
-async def modify_collection(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def modify_collection(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """Rename, replace metadata or change search-time configuration; answers the updated collection."""
     data = await read_object(request, "modify_collection")
     api = engine(request)
@@ -124,7 +127,7 @@ async def modify_collection(request: Request, tenant: str, database: str, collec
 
 
 @router.delete("/collections/{name}", tags=["collections"], responses=_ERRORS)
-async def delete_collection(request: Request, tenant: str, database: str, name: str) -> Response:
+async def delete_collection(request: Request, tenant: str, database: str, name: schemas.CollectionNamePath) -> Response:
     """Delete a collection by name, with all its records and files."""
     await call(engine(request).delete_collection, name, tenant, database)
     return json_response({})
@@ -158,13 +161,15 @@ def _writer(op: str) -> Callable[[LocalAPI, uuid.UUID, Body], None]:
 
 
 def _delete(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, int]:
-    return {"deleted": api.delete(cid, data.get("ids"), data.get("where") or None, data.get("where_document") or None, data.get("limit"))}
+    ids = json_list(data, "ids", "delete")
+    return {"deleted": api.delete(cid, ids, data.get("where") or None, data.get("where_document") or None, data.get("limit"))}
 
 
 def _get(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, Any]:
     include = data.get("include")
     chosen = DEFAULT_GET_INCLUDE if include is None else include
-    result = api.get(cid, data.get("ids"), data.get("where"), data.get("where_document"), data.get("limit"), data.get("offset"), chosen)
+    ids = json_list(data, "ids", "get")
+    result = api.get(cid, ids, data.get("where"), data.get("where_document"), data.get("limit"), data.get("offset"), chosen)
     return get_result_to_json(result)
 
 
@@ -175,27 +180,28 @@ def _query(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, Any]:
     include, n_results = data.get("include"), data.get("n_results")
     chosen = DEFAULT_QUERY_INCLUDE if include is None else include
     n = 10 if n_results is None else n_results
-    return query_result_to_json(api.query(cid, queries, n, data.get("ids"), data.get("where"), data.get("where_document"), chosen))
+    ids = json_list(data, "ids", "query")
+    return query_result_to_json(api.query(cid, queries, n, ids, data.get("where"), data.get("where_document"), chosen))
 
 
 @router.post(
     "/collections/{collection_id}/add", tags=["records"], status_code=201, openapi_extra=schemas.body(schemas.AddRecords), responses=_ERRORS
 )
-async def add(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def add(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """Add records; ids that already exist are skipped."""
     await _on_collection(request, "add", tenant, database, collection_id, _writer("add"))
     return json_response({}, 201)
 
 
 @router.post("/collections/{collection_id}/upsert", tags=["records"], openapi_extra=schemas.body(schemas.AddRecords), responses=_ERRORS)
-async def upsert(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def upsert(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """Insert new records and update existing ones."""
     await _on_collection(request, "upsert", tenant, database, collection_id, _writer("upsert"))
     return json_response({})
 
 
 @router.post("/collections/{collection_id}/update", tags=["records"], openapi_extra=schemas.body(schemas.UpdateRecords), responses=_ERRORS)
-async def update(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def update(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """Update existing records; missing ids are ignored."""
     await _on_collection(request, "update", tenant, database, collection_id, _writer("update"))
     return json_response({})
@@ -207,7 +213,7 @@ async def update(request: Request, tenant: str, database: str, collection_id: st
     openapi_extra=schemas.body(schemas.DeleteRecords),
     responses={200: {"model": schemas.DeleteResponse}, **_ERRORS},
 )
-async def delete(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def delete(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """Delete records by id and/or filter; answers how many were really deleted."""
     return json_response(await _on_collection(request, "delete", tenant, database, collection_id, _delete))
 
@@ -218,7 +224,7 @@ async def delete(request: Request, tenant: str, database: str, collection_id: st
     openapi_extra=schemas.body(schemas.GetRecords),
     responses={200: {"model": schemas.GetResponse}, **_ERRORS},
 )
-async def get(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def get(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """Records by id and/or filter, in insertion order."""
     return json_response(await _on_collection(request, "get", tenant, database, collection_id, _get))
 
@@ -229,13 +235,13 @@ async def get(request: Request, tenant: str, database: str, collection_id: str) 
     openapi_extra=schemas.body(schemas.QueryRecords),
     responses={200: {"model": schemas.QueryResponse}, **_ERRORS},
 )
-async def query(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def query(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """The nearest records to each query embedding, nearest first."""
     return json_response(await _on_collection(request, "query", tenant, database, collection_id, _query))
 
 
 @router.get("/collections/{collection_id}/count", tags=["records"], responses=_ERRORS)
-async def count(request: Request, tenant: str, database: str, collection_id: str) -> Response:
+async def count(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
     """How many records the collection holds."""
     api = engine(request)
     return json_response(await call(lambda: api.count(_scoped(api, collection_id, tenant, database).id)))

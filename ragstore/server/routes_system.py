@@ -96,7 +96,7 @@ async def get_tenant(request: Request, tenant: str) -> Response:
 
 
 @router.get("/tenants/{tenant}/databases", tags=["databases"], responses={200: {"model": list[schemas.Database]}, **_ERRORS})
-async def list_databases(request: Request, tenant: str, limit: int | None = None, offset: int | None = None) -> Response:
+async def list_databases(request: Request, tenant: str, limit: schemas.LimitQuery = None, offset: schemas.OffsetQuery = None) -> Response:
     """A tenant's databases in creation order."""
     api = engine(request)
     await call(api.get_tenant, tenant)

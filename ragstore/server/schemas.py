@@ -14,13 +14,35 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import uuid
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
+
+from ragstore.local.engine import MAX_BATCH_SIZE
+from ragstore.names import COLLECTION_NAME_PATTERN
+from ragstore.validation import INT64_MAX, MAX_ID_LENGTH, MAX_QUERY_EMBEDDINGS, MAX_QUERY_RESULTS
 
 Include = Literal["distances", "documents", "embeddings", "metadatas", "uris"]
 Embeddings = list[list[float]] | list[str]
 Metadata = dict[str, Any]
+RecordId = Annotated[str, Field(min_length=1, max_length=MAX_ID_LENGTH)]
+WrittenIds = Annotated[list[RecordId], Field(min_length=1, max_length=MAX_BATCH_SIZE)]
+Ids = Annotated[list[RecordId] | None, Field(description="Only these records (null: no restriction).")]
+Count = Annotated[int | None, Field(ge=0, le=INT64_MAX)]
+QueryEmbeddings = (
+    Annotated[list[list[float]], Field(min_length=1, max_length=MAX_QUERY_EMBEDDINGS)]
+    | Annotated[list[str], Field(min_length=1, max_length=MAX_QUERY_EMBEDDINGS)]
+)
+
+# Parameters of the routes themselves, described for the document only: the engine checks
+# them (so every mode answers the same message), and FastAPI would word its own.
+_COUNT_RANGE = {"minimum": 0, "maximum": INT64_MAX}
+CollectionIdPath = Annotated[str, Path(description="The collection's UUID.", json_schema_extra={"format": "uuid"})]
+CollectionNamePath = Annotated[str, Path(description="The collection's name.", json_schema_extra={"pattern": COLLECTION_NAME_PATTERN})]
+LimitQuery = Annotated[int | None, Query(description="At most this many (default: all).", json_schema_extra=_COUNT_RANGE)]
+OffsetQuery = Annotated[int | None, Query(description="Skip this many first.", json_schema_extra=_COUNT_RANGE)]
 
 
 class _Model(BaseModel):
@@ -30,7 +52,7 @@ class _Model(BaseModel):
 class AddRecords(_Model):
     """Records to add or upsert; arrays are parallel (one entry per record)."""
 
-    ids: list[str]
+    ids: WrittenIds
     embeddings: Embeddings = Field(description="Float arrays, or base64 strings of little-endian float32.")
     metadatas: list[Metadata | None] | None = None
     documents: list[str | None] | None = None
@@ -40,7 +62,7 @@ class AddRecords(_Model):
 class UpdateRecords(_Model):
     """New values for existing records; omitted fields stay as they are."""
 
-    ids: list[str]
+    ids: WrittenIds
     embeddings: list[list[float] | None] | list[str | None] | None = None
     metadatas: list[Metadata | None] | None = None
     documents: list[str | None] | None = None
@@ -57,32 +79,36 @@ class Filters(_Model):
 class GetRecords(Filters):
     """Which records to return, and which fields."""
 
-    ids: list[str] | None = None
+    ids: Ids = None
     include: list[Include] = ["documents", "metadatas"]
-    limit: int | None = Field(default=None, ge=0)
-    offset: int | None = Field(default=None, ge=0)
+    limit: Count = None
+    offset: Count = None
 
 
 class DeleteRecords(Filters):
     """Which records to delete (ids and/or filters)."""
 
-    ids: list[str] | None = None
-    limit: int | None = Field(default=None, ge=0)
+    ids: Ids = None
+    limit: Count = None
 
 
 class QueryRecords(Filters):
-    """Nearest-neighbour search: one result list per query embedding."""
+    """Nearest-neighbour search: one result list per query embedding.
 
-    query_embeddings: Embeddings
-    ids: list[str] | None = None
+    At most ``MAX_QUERY_EMBEDDINGS`` query embeddings, and query embeddings x
+    ``n_results`` at most ``MAX_QUERY_RESULTS``.
+    """
+
+    query_embeddings: QueryEmbeddings
+    ids: Ids = None
     include: list[Include] = ["documents", "metadatas", "distances"]
-    n_results: int = Field(default=10, ge=0)
+    n_results: int = Field(default=10, ge=1, le=MAX_QUERY_RESULTS)
 
 
 class CreateCollection(_Model):
     """A new collection (``get_or_create`` returns an existing one instead of 409)."""
 
-    name: str
+    name: str = Field(pattern=COLLECTION_NAME_PATTERN)
     metadata: Metadata | None = None
     configuration: dict[str, Any] | None = None
     get_or_create: bool = False
@@ -91,7 +117,7 @@ class CreateCollection(_Model):
 class UpdateCollection(_Model):
     """Rename, replace metadata, or change search-time configuration."""
 
-    new_name: str | None = None
+    new_name: str | None = Field(default=None, pattern=COLLECTION_NAME_PATTERN)
     new_metadata: Metadata | None = None
     new_configuration: dict[str, Any] | None = None
 
@@ -105,7 +131,7 @@ class CreateNamed(_Model):
 class Collection(_Model):
     """A collection as the server describes it."""
 
-    id: str
+    id: uuid.UUID
     name: str
     configuration_json: dict[str, Any]
     schema_: Any = Field(default=None, alias="schema")
@@ -149,7 +175,7 @@ class DeleteResponse(_Model):
 class Database(_Model):
     """A database of a tenant."""
 
-    id: str
+    id: uuid.UUID
     name: str
     tenant: str
 
