@@ -94,7 +94,7 @@ class RequestTooLargeError(InvalidArgumentError):
 
 
 class ResponseTooLargeError(InvalidArgumentError):
-    """The answer to a ``get`` or ``query`` would be larger than ragstore builds (``MAX_RESPONSE_BYTES``); nothing was sent."""
+    """The answer to a ``get`` or ``query`` is over the server's budget (``ragstore run --max-response-size``); nothing was sent."""
 
     status_code = 413
     wire_name = "ResponseTooLarge"

@@ -38,6 +38,7 @@ from typing import Any
 
 from ragstore.documents import RecursiveCharacterSplitter, Splitter, load_directory, split_documents
 from ragstore.documents.directory import FileError
+from ragstore.errors import ResponseTooLargeError
 
 DEFAULT_CHUNK_SIZE = 1000
 DEFAULT_CHUNK_OVERLAP = 150
@@ -86,14 +87,20 @@ def _stored(collection: Any, root_key: str, source: str | None) -> dict[str, tup
     """``{id: (document, metadata)}`` of the stored chunks of ``root_key`` (one ``source`` if given)."""
     where: dict[str, Any] = {"root": root_key} if source is None else {"$and": [{"root": root_key}, {"source": source}]}
     found: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
-    offset = 0
+    offset, size = 0, _GET_PAGE
     while True:
-        page = collection.get(where=where, include=["documents", "metadatas"], limit=_GET_PAGE, offset=offset)
+        try:
+            page = collection.get(where=where, include=["documents", "metadatas"], limit=size, offset=offset)
+        except ResponseTooLargeError:
+            if size == 1:
+                raise
+            size = max(1, size // 4)  # large chunks against a server's answer budget: smaller pages
+            continue
         for id_, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=True):
             found[id_] = (doc, meta)
-        if len(page["ids"]) < _GET_PAGE:
+        if len(page["ids"]) < size:
             return found
-        offset += _GET_PAGE
+        offset += size
 
 
 def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:

@@ -66,9 +66,13 @@ def _in_process_http_client(path: Path, settings: ragstore.Settings, servers: Ex
 
     from ragstore.http.client import HttpAPI
     from ragstore.local import LocalAPI
+    from ragstore.local.reads import DEFAULT_MAX_RESPONSE_BYTES
     from ragstore.server import create_app
 
-    app = create_app(LocalAPI(path, settings.replace(is_persistent=True, persist_directory=str(path))))
+    # As ``ragstore run`` builds its engine: answers bounded by the server's default budget.
+    stored = settings.replace(is_persistent=True, persist_directory=str(path))
+    engine = LocalAPI(path, stored, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES)
+    app = create_app(engine)
     transport = servers.enter_context(TestClient(app, base_url="http://testserver"))  # runs the app's lifespan
     return ragstore.ClientAPI(HttpAPI("http://testserver", session=transport), settings)
 

@@ -192,6 +192,24 @@ def test_cli_ingest_over_http(tmp_path: Path, docs: Path) -> None:
         assert server.stop() == 0
 
 
+def test_reingest_pages_down_to_a_servers_answer_budget(tmp_path: Path, docs: Path) -> None:
+    """Re-ingesting reads the stored chunks back; a server with a small answer budget gets smaller pages."""
+    server = RunningServer.start(
+        tmp_path / "served", ["--max-response-size", "65536"], env={k: "" for k in os.environ if k.startswith("RAGSTORE_")}
+    )
+    try:
+        client = ragstore.HttpClient(host="127.0.0.1", port=server.port)
+        col = client.create_collection("docs", embedding_function=ragstore.HashingEmbeddingFunction())
+        first = ingest(col, [docs])
+        with pytest.raises(ragstore.errors.ResponseTooLargeError):  # the whole set is over the budget
+            col.get(include=["documents", "metadatas"])
+        again = ingest(col, [docs])
+        assert (again.written, again.deleted, again.unchanged) == (0, 0, first.chunks)
+        client.close()
+    finally:
+        assert server.stop() == 0
+
+
 @pytest.mark.slow
 def test_an_interrupted_ingest_is_consistent_and_the_next_run_finishes(tmp_path: Path) -> None:
     books = tmp_path / "books"

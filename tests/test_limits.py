@@ -21,7 +21,7 @@ import pytest
 import ragstore
 from ragstore.errors import InvalidArgumentError, ResponseTooLargeError
 from ragstore.filters import MAX_CONTAINS_LENGTH
-from ragstore.local.reads import MAX_RESPONSE_BYTES
+from ragstore.local.reads import DEFAULT_MAX_RESPONSE_BYTES
 from ragstore.local.sql_filters import MAX_TRIGRAM_TERMS, trigram_terms
 from ragstore.validation import INT64_MAX, MAX_ID_LENGTH, MAX_QUERY_EMBEDDINGS, MAX_QUERY_RESULTS
 from tests.servers import RunningServer
@@ -152,28 +152,38 @@ def test_limit_and_offset_beyond_64_bits_are_refused(client: ragstore.ClientAPI)
 # ---------------------------------------------------------------------- the answer's size
 
 
-def test_an_answer_over_the_response_budget_is_refused(client: ragstore.ClientAPI) -> None:
-    """One large document returned once per query: the answer repeats it, so its size is counted per query."""
+def test_an_answer_over_the_response_budget_is_refused_by_a_server(client: ragstore.ClientAPI, mode: str) -> None:
+    """One large document returned once per query: the answer repeats it, so its size is counted per query.
+
+    A server refuses the answer before building it; an embedded engine answers in full (the
+    answer lands in the caller's memory, as chromadb's does).
+    """
     col = _collection(client)
     big = "d" * MB
     col.add(ids=["big", "small"], documents=[big, "tiny"], embeddings=[[0.0, 0.0], [5.0, 5.0]])
-    repeats = MAX_RESPONSE_BYTES // MB + 1
+    repeats = DEFAULT_MAX_RESPONSE_BYTES // MB + 1
     queries = np.zeros((repeats, 2), dtype=np.float32)
-    with pytest.raises(ResponseTooLargeError, match="MAX_RESPONSE_BYTES"):
-        col.query(query_embeddings=queries, n_results=1)
+    if mode == "http":
+        with pytest.raises(ResponseTooLargeError, match="max-response-size"):
+            col.query(query_embeddings=queries, n_results=1)
+    else:
+        assert col.query(query_embeddings=queries, n_results=1)["documents"] == [[big]] * repeats
     # Leaving the document out (or asking fewer queries) fits.
     assert col.query(query_embeddings=queries, n_results=1, include=["distances"])["ids"] == [["big"]] * repeats
     assert col.query(query_embeddings=queries[: repeats // 2], n_results=1)["documents"] == [[big]] * (repeats // 2)
 
 
-def test_a_get_over_the_response_budget_is_refused_and_pages_fit(client: ragstore.ClientAPI) -> None:
+def test_a_get_over_the_response_budget_is_refused_by_a_server_and_pages_fit(client: ragstore.ClientAPI, mode: str) -> None:
     col = _collection(client)
-    count = MAX_RESPONSE_BYTES // MB + 2
+    count = DEFAULT_MAX_RESPONSE_BYTES // MB + 2
     for start in range(0, count, 8):
         ids = [f"r{i:03d}" for i in range(start, min(count, start + 8))]
         col.add(ids=ids, documents=[i + "x" * MB for i in ids], embeddings=[[float(len(ids)), 0.0]] * len(ids))
-    with pytest.raises(ResponseTooLargeError, match="MAX_RESPONSE_BYTES"):
-        col.get()
+    if mode == "http":
+        with pytest.raises(ResponseTooLargeError, match="max-response-size"):
+            col.get()
+    else:
+        assert len(col.get()["ids"]) == count
     assert len(col.get(include=[])["ids"]) == count
     first, rest = col.get(limit=count // 2), col.get(offset=count // 2)
     assert first["documents"] is not None and rest["documents"] is not None
@@ -337,13 +347,13 @@ def test_server_memory_stays_bounded_under_the_reproductions(tmp_path: Path) -> 
             queries = _b64(vectors[:200])
             everything = ["documents", "metadatas", "distances", "embeddings"]
             _error(post("query", {"query_embeddings": queries, "n_results": 1000, "include": everything}), 400, "MAX_QUERY_RESULTS")
-            _error(post("query", {"query_embeddings": queries[:100], "n_results": 1000, "include": everything}), 413, "MAX_RESPONSE_BYTES")
+            _error(post("query", {"query_embeddings": queries[:100], "n_results": 1000, "include": everything}), 413, "max-response-size")
             many = _b64(rng.random((10_000, 128), dtype=np.float32))
             _error(post("query", {"query_embeddings": many, "n_results": 100, "include": []}), 400, "MAX_QUERY_RESULTS")
             _error(post("add", {"ids": ["i" * (10 * MB)], "embeddings": _b64(vectors[:1])}), 400, "MAX_ID_LENGTH")
             big = _b64(np.zeros((50, 128), dtype=np.float32))
-            _error(post("query", {"query_embeddings": big, "n_results": 1, "include": ["documents"]}), 413, "MAX_RESPONSE_BYTES")
-            _error(post("get", {"include": ["documents"]}), 413, "MAX_RESPONSE_BYTES")
+            _error(post("query", {"query_embeddings": big, "n_results": 1, "include": ["documents"]}), 413, "max-response-size")
+            _error(post("get", {"include": ["documents"]}), 413, "max-response-size")
             _error(post("get", {"where_document": {"$contains": "a" * MB}}), 400, "MAX_CONTAINS_LENGTH")
             # Allowed, near the limits: 30 MB of documents, the longest patterns against 100 KB of "a"s.
             assert len(post("get", {"ids": ["big0", "big1", "big2"], "include": ["documents"]}).content) > 30 * MB

@@ -645,7 +645,7 @@ ENGINE_TRIGGERS: dict[type[RagstoreError], Callable[[Any, CollectionModel], obje
 }
 # Raised by the HTTP layer (or the client itself), each with its own test below; StorageError needs a
 # full or read-only disk, so tests/test_disk_faults.py triggers it in every mode; ResponseTooLargeError
-# needs a store holding more than MAX_RESPONSE_BYTES, so tests/test_limits.py triggers it in every mode.
+# needs a store holding more than a server's response budget, so tests/test_limits.py triggers it over HTTP.
 HTTP_TRIGGERS = {
     RequestTooLargeError,
     AuthenticationError,

@@ -57,6 +57,13 @@ def split_names(values: tuple[str, ...]) -> list[str]:
     help="Largest request body in bytes; larger ones get 413.",
 )
 @click.option(
+    "--max-response-size",
+    default=32 * 1024 * 1024,
+    show_default=True,
+    type=click.IntRange(1024),
+    help="Largest answer to a get or query, in estimated JSON bytes; larger ones get 413 before they are built (page with limit/offset).",
+)
+@click.option(
     "--allow-host",
     "allow_hosts",
     multiple=True,
@@ -91,6 +98,7 @@ def run(
     auth_token_file: str | None,
     allow_reset: bool,
     max_body_size: int,
+    max_response_size: int,
     allow_hosts: tuple[str, ...],
     cors_origins: tuple[str, ...],
     log_level: str,
@@ -112,6 +120,7 @@ def run(
             auth_token=auth_token,
             allow_reset=allow_reset,
             max_body_size=max_body_size,
+            max_response_size=max_response_size,
             allow_hosts=split_names(allow_hosts),
             cors_origins=split_names(cors_origins),
             log_level=log_level,

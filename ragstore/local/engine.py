@@ -75,12 +75,18 @@ class LocalAPI:
     Args:
         path: Directory of a persistent store, or ``None`` for memory.
         settings: Client settings (``allow_reset``).
+        max_response_bytes: Largest answer ``get`` and ``query`` build, in estimated JSON
+            bytes; larger ones raise :class:`~ragstore.errors.ResponseTooLargeError` before
+            they are built. ``None`` (embedded clients) sets no limit; ``ragstore run``
+            passes its ``--max-response-size``, so no request can make the server build
+            an unbounded answer.
 
     """
 
-    def __init__(self, path: str | Path | None, settings: Settings | None = None) -> None:
+    def __init__(self, path: str | Path | None, settings: Settings | None = None, *, max_response_bytes: int | None = None) -> None:
         self._path = Path(path).expanduser().resolve() if path is not None else None
         self._settings = settings or Settings()
+        self._max_response_bytes = max_response_bytes
         self._db = Database(self._path)
         self._indexes = IndexCache(self._db, self._path)
         # The finalizer must not hold self (it would never be collected): only what it closes.
@@ -375,7 +381,7 @@ class LocalAPI:
         with self._db.read() as conn:
             row = catalog.get_by_id(conn, collection_id)
             sql, params = selection(row.pk, id_list, node)
-            return get_result(conn, sql, params, include, limit, offset, row.dimension)
+            return get_result(conn, sql, params, include, limit, offset, row.dimension, self._max_response_bytes)
 
     def query(
         self,
@@ -422,4 +428,4 @@ class LocalAPI:
             )
         else:
             hits = search(conn, self._indexes, row, queries, n_results, node, id_list)
-        return query_result(conn, hits, include, row.dimension)
+        return query_result(conn, hits, include, row.dimension, self._max_response_bytes)

@@ -43,14 +43,16 @@ from ragstore.types import GetResult, QueryResult
 EXACT_SEARCH_MAX = 20_000
 EXACT_SEARCH_FRACTION = 0.25
 EXACT_SEARCH_K_FRACTION = 0.1
-# The largest answer get or query builds, in estimated JSON bytes (the fields asked for,
-# plus ``_FLOAT_BYTES`` per embedding value and ``_ENTRY_BYTES`` per record): ~22,000
-# records of 1,000-character chunks with metadata. A server holds an answer about twice
+# The largest answer a server's get or query builds by default (``ragstore run
+# --max-response-size``), in estimated JSON bytes (the fields asked for, plus
+# ``_FLOAT_BYTES`` per embedding value and ``_ENTRY_BYTES`` per record): ~22,000
+# records of 1,000-character chunks with metadata. Embedded engines have no budget:
+# the answer lands in the caller's own memory, as chromadb's does. A server holds an answer about twice
 # while it encodes it (rows as Python strings, then JSON), and glibc keeps much of what
 # large answers freed: the issue's reproductions, one after another, left a real server
 # peaking 184 MB above idle at this value (86 MB at 16 MiB, which refused a 16 MB
 # book's chunks in one get). Larger answers are paged (limit and offset) or split.
-MAX_RESPONSE_BYTES = 32 * 2**20
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 2**20
 _FLOAT_BYTES = 12
 _ENTRY_BYTES = 32
 
@@ -176,36 +178,48 @@ def _entry_bytes(include: Sequence[str], dim: int | None) -> int:
     return _ENTRY_BYTES + (_FLOAT_BYTES * (dim or 0) if "embeddings" in include else 0)
 
 
-def _too_large(size: int) -> ResponseTooLargeError:
+def _too_large(size: int, budget: int) -> ResponseTooLargeError:
     return ResponseTooLargeError(
-        f"The answer would be about {size / 2**20:.0f} MiB, over the {MAX_RESPONSE_BYTES // 2**20} MiB limit (MAX_RESPONSE_BYTES): "
-        "page it with limit and offset, ask for fewer query embeddings or n_results, or include fewer fields"
+        f"The answer would be about {size / 2**20:.0f} MiB, over the server's limit of {budget / 2**20:g} MiB "
+        "(ragstore run --max-response-size): page it with limit and offset, ask for fewer query embeddings or "
+        "n_results, or include fewer fields"
     )
 
 
 def get_result(
-    conn: sqlite3.Connection, sql: str, params: list[Any], include: Sequence[str], limit: int | None, offset: int | None, dim: int | None
+    conn: sqlite3.Connection,
+    sql: str,
+    params: list[Any],
+    include: Sequence[str],
+    limit: int | None,
+    offset: int | None,
+    dim: int | None,
+    budget: int | None = None,
 ) -> GetResult:
     """Run a ``get`` selection (insertion order, paged) and shape it like chromadb.
 
     Raises:
-        ResponseTooLargeError: the answer would exceed ``MAX_RESPONSE_BYTES`` (counted
+        ResponseTooLargeError: the answer would exceed ``budget`` bytes (counted
             while reading, so no more than that is ever held; summing first in SQL would
             run the selection twice, and a regex filter's cost with it).
 
     """
+    sized = f", {_size_sql(include)}" if budget is not None else ""
     cursor = conn.execute(
-        f"SELECT {', '.join(_columns(include))}, {_size_sql(include)} FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ? OFFSET ?",
+        f"SELECT {', '.join(_columns(include))}{sized} FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ? OFFSET ?",
         [*params, -1 if limit is None else limit, offset or 0],
     )
-    rows: list[Any] = []
-    size, entry = 0, _entry_bytes(include, dim)
-    for row in cursor:
-        size += entry + row[-1]
-        if size > MAX_RESPONSE_BYTES:
-            cursor.close()
-            raise _too_large(size)
-        rows.append(row)
+    if budget is None:
+        rows: list[Any] = cursor.fetchall()
+    else:
+        rows = []
+        size, entry = 0, _entry_bytes(include, dim)
+        for row in cursor:
+            size += entry + row[-1]
+            if size > budget:
+                cursor.close()
+                raise _too_large(size, budget)
+            rows.append(row)
     embeddings = None
     if "embeddings" in include:
         embeddings = np.array([decode_embedding(r[5]) for r in rows], dtype=np.float32).reshape(len(rows), dim or 0)
@@ -241,9 +255,14 @@ def _rows_by_label(conn: sqlite3.Connection, labels: list[int], embeddings: bool
 
 
 def _check_answer_size(
-    conn: sqlite3.Connection, per_query: list[tuple[list[int], list[float]]], wanted: list[int], include: Sequence[str], dim: int | None
+    conn: sqlite3.Connection,
+    per_query: list[tuple[list[int], list[float]]],
+    wanted: list[int],
+    include: Sequence[str],
+    dim: int | None,
+    budget: int,
 ) -> None:
-    """Raise :class:`ResponseTooLargeError` before fetching rows whose answer would exceed ``MAX_RESPONSE_BYTES``.
+    """Raise :class:`ResponseTooLargeError` before fetching rows whose answer would exceed ``budget`` bytes.
 
     A record returned by several queries counts once per query, as the answer repeats it.
     """
@@ -252,26 +271,26 @@ def _check_answer_size(
     sizes = dict(conn.execute(f"SELECT r.label, {_size_sql(include)} FROM records r WHERE {condition}", params).fetchall())
     entry = _entry_bytes(include, dim)
     size = sum(sum(sizes.get(label, 0) for label in labels) + entry * len(labels) for labels, _ in per_query)
-    if size > MAX_RESPONSE_BYTES:
-        raise _too_large(size)
+    if size > budget:
+        raise _too_large(size, budget)
 
 
-def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str], dim: int | None) -> QueryResult:
+def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str], dim: int | None, budget: int | None = None) -> QueryResult:
     """Fetch the rows behind ``hits`` and shape a chromadb ``QueryResult``.
 
     Labels whose rows vanished or moved on (deleted, or given a new vector, after the
     index was read) are dropped.
 
     Raises:
-        ResponseTooLargeError: the answer would exceed ``MAX_RESPONSE_BYTES`` (checked
-            before any row is read).
+        ResponseTooLargeError: the answer would exceed ``budget`` bytes (checked
+            before any row is read; ``None``: no budget).
 
     """
     # Plain lists (tolist() converts in C): this runs for every query, so it stays lean.
     per_query = [(labels.tolist(), distances.tolist()) for labels, distances in hits]
     wanted = sorted(set().union(*(labels for labels, _ in per_query)))
-    if wanted:
-        _check_answer_size(conn, per_query, wanted, include, dim)
+    if wanted and budget is not None:
+        _check_answer_size(conn, per_query, wanted, include, dim, budget)
     by_label = _rows_by_label(conn, wanted, "embeddings" in include) if wanted else {}
     result: QueryResult = {
         "ids": [],

@@ -30,6 +30,7 @@ import uvicorn
 
 from ragstore import __version__
 from ragstore.local import LocalAPI
+from ragstore.local.reads import DEFAULT_MAX_RESPONSE_BYTES
 from ragstore.server.app import ServerConfig, create_app
 from ragstore.server.origin import HostPolicy, is_loopback
 from ragstore.server.protocol import protocol_options
@@ -161,7 +162,7 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def open_store(store: Path, allow_reset: bool) -> LocalAPI:
+def open_store(store: Path, allow_reset: bool, max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES) -> LocalAPI:
     """The engine on ``store``; any failure to open it is a :class:`StartupError`.
 
     Example:
@@ -174,7 +175,8 @@ def open_store(store: Path, allow_reset: bool) -> LocalAPI:
     if store.exists() and not store.is_dir():
         raise StartupError(f"cannot open the store at {store}: it is a file, not a directory")
     try:
-        return LocalAPI(store, Settings(allow_reset=allow_reset, is_persistent=True, persist_directory=str(store)))
+        settings = Settings(allow_reset=allow_reset, is_persistent=True, persist_directory=str(store))
+        return LocalAPI(store, settings, max_response_bytes=max_response_bytes)
     except Exception as exc:
         reason = one_line(exc)
         raise StartupError(reason if str(store) in reason else f"cannot open the store at {store}: {reason}") from exc
@@ -188,6 +190,7 @@ def serve(
     auth_token: str | None = None,
     allow_reset: bool = False,
     max_body_size: int = 64 * 1024 * 1024,
+    max_response_size: int = DEFAULT_MAX_RESPONSE_BYTES,
     allow_hosts: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
     log_level: str = "info",
@@ -201,7 +204,7 @@ def serve(
     store = Path(path).expanduser().resolve()
     sock = listen(host, port)
     try:
-        api = open_store(store, allow_reset)
+        api = open_store(store, allow_reset, max_response_size)
     except BaseException:
         sock.close()
         raise
