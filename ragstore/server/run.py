@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import signal
 import socket
@@ -35,6 +36,9 @@ from ragstore.server.app import ServerConfig, create_app
 from ragstore.server.origin import HostPolicy, is_loopback
 from ragstore.server.protocol import protocol_options
 from ragstore.settings import Settings
+
+_M_MMAP_THRESHOLD = -3  # mallopt parameter number, <malloc.h>
+_MMAP_THRESHOLD = 128 * 1024
 
 logger = logging.getLogger("ragstore.server")
 
@@ -162,6 +166,27 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def return_freed_memory() -> bool:
+    """Have glibc map large blocks on their own, so memory an answer freed goes back to the system.
+
+    glibc raises its mmap threshold each time a large mapped block is freed (up to
+    32 MiB), after which large answers come from the heap, whose freed space it
+    rarely hands back: after the issue-13 reproductions (large answers refused or sent
+    one after another) a server stayed ~184 MB above its idle size; with the threshold
+    fixed at 128 KiB, ~126 MB. Returns whether the setting took (glibc only).
+
+    Example:
+        >>> return_freed_memory() in (True, False)
+        True
+
+    """
+    try:
+        libc = ctypes.CDLL(None)
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD))
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
+        return False
+
+
 def open_store(store: Path, allow_reset: bool, max_response_bytes: int | None = DEFAULT_MAX_RESPONSE_BYTES) -> LocalAPI:
     """The engine on ``store``; any failure to open it is a :class:`StartupError`.
 
@@ -203,6 +228,7 @@ def serve(
     """
     store = Path(path).expanduser().resolve()
     sock = listen(host, port)
+    return_freed_memory()
     try:
         api = open_store(store, allow_reset, max_response_size)
     except BaseException:
