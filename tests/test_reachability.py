@@ -198,13 +198,19 @@ def churn(collection: Any, ops: int, seed: int = 5) -> dict[str, npt.NDArray[np.
 
 
 def lost_in_graph(client: ragstore.ClientAPI, name: str) -> int:
-    """Live points of the collection's graph that no path reaches and no exact search covers."""
+    """Live points of the collection's graph that no bottom-layer path reaches, their own vector misses, and no exact search covers.
+
+    (A point reached only through upper-layer links can still be found: a search's descent
+    through the upper layers may end on it.)
+    """
     engine = client._api
     assert isinstance(engine, LocalAPI)
     with engine._db.read() as conn:
         pk = conn.execute("SELECT pk FROM collections WHERE name = ?", (name,)).fetchone()[0]
     index = engine._indexes._cached[pk].index  # the test looks inside: the graph has no public view
-    return len(np.setdiff1d(unreachable(index._index), list(index.orphans.labels)))
+    cut_off = np.setdiff1d(unreachable(index._index), list(index.orphans.labels))
+    vectors = np.asarray(index._index.get_items(cut_off), dtype=np.float32).reshape(len(cut_off), SPARSE_DIM)
+    return int(unfound(index._index, cut_off, vectors, index.space, num_threads=1).sum())
 
 
 @pytest.mark.slow
@@ -231,3 +237,26 @@ def test_a_churning_low_dimension_store_keeps_every_record_findable(tmp_path: Pa
             VectorIndex.checks_reachability = True
     assert lost[False] > 0, "the workload no longer produces unreachable points: it tests nothing"
     assert lost[True] == 0
+
+
+def test_saved_files_note_the_orphans_and_loading_restores_them(tmp_path: Path) -> None:
+    """A save checks the graph first and notes its orphans beside the files; a load restores them unchecked."""
+    vectors = gaussian(300, 4, seed=4)
+    labels = np.arange(1, 301, dtype=np.int64)
+    index = VectorIndex.empty(4, HNSW)
+    index.apply(labels, vectors, [])
+    index.applied_seq = 1
+    assert index.save(tmp_path, "c")  # checks the new points first
+    assert not index._unchecked
+    index.orphans.add(labels[:2], vectors[:2])  # as if the graph could not find them
+    assert index.save(tmp_path, "c")
+    loaded = VectorIndex.load(tmp_path, "c", 4, HNSW, max_seq=1, min_seq=0)
+    assert loaded is not None
+    assert loaded.orphans.labels == {1, 2}  # a check would have found them in the graph and dropped them
+    found = loaded.search(vectors[:1], k=3, ef=100, num_threads=1)
+    assert found is not None and found[0][0][0] == 1 and len(set(found[0][0].tolist())) == 3
+    index.apply(np.empty(0, dtype=np.int64), np.empty((0, 4), dtype=np.float32), [1])
+    index.save(tmp_path, "c")
+    again = VectorIndex.load(tmp_path, "c", 4, HNSW, max_seq=1, min_seq=0)
+    assert again is not None and again.orphans.labels == {2}
+    assert sorted(p.name.split("-")[0] for p in tmp_path.iterdir()) == ["index", "labels", "meta.json", "reachability"]

@@ -45,7 +45,7 @@ import numpy.typing as npt
 
 from ragstore.local import index_files, reachability
 from ragstore.local.exact import exact_search as exact_search  # re-exported: columns and tests import it from here
-from ragstore.local.orphans import Orphans
+from ragstore.local.orphans import Orphans, read_record, write_record
 from ragstore.local.rwlock import RWLock
 
 _INITIAL_CAPACITY = 1024
@@ -82,9 +82,8 @@ class VectorIndex:
         self.unsaved_changes = 0
         # Live points searches miss even after re-linking, searched exactly (see _check).
         self.orphans = Orphans(dim)
-        # Reachable suspects a check found with their own vector: not searched for again (see _missed).
-        self._verified: set[int] = set()
         self._unchecked = len(labels)  # points added since the last _check
+        self._threads = 1  # hnswlib threads for checks outside a catch-up (the last catch-up's)
         # Shared by searches and saves, exclusive for changes to the graph or its beam width.
         self.lock = RWLock()
         # Saves run beside searches (shared lock), so they need their own mutex: two at once
@@ -135,7 +134,6 @@ class VectorIndex:
             self._index.mark_deleted(label)
         self.labels.difference_update(dropped)
         self.orphans.discard(dropped)
-        self._verified.difference_update(dropped)
         self.unsaved_changes += len(labels) + len(dropped)
 
     def _reserve(self, new_items: int) -> None:
@@ -169,6 +167,7 @@ class VectorIndex:
             return True
 
     def _catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> None:
+        self._threads = num_threads
         cursor = conn.execute(
             "SELECT label, embedding FROM records WHERE collection_pk = ? AND seq > ? AND seq <= ?",
             (collection_pk, self.applied_seq, last_seq),
@@ -209,21 +208,18 @@ class VectorIndex:
         """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
         fresh = VectorIndex.empty(self.dim, self._hnsw())  # private to this thread until swapped in below
         fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
-        self._index, self.labels, self.orphans, self._verified = fresh._index, fresh.labels, fresh.orphans, fresh._verified
+        self._index, self.labels, self.orphans = fresh._index, fresh.labels, fresh.orphans
         self._unchecked = 0
         self.unsaved_changes += len(self.labels) + 1
 
     def _check(self, num_threads: int) -> None:
         """Make sure searches can find every live point: re-link the ones they miss, search the rest exactly.
 
-        hnswlib leaves a few points with no way in, or with so few that a query with the
-        point's own vector misses them (:mod:`ragstore.local.reachability`). The candidates
-        are the points no path reaches, those with few incoming links, and the current
-        orphans; each is searched for with its own vector. A missed point is re-linked
-        (``add_items`` on its own label: hnswlib's update, which links it and its neighbours
-        anew). Re-linking rewires neighbours too, so the graph is surveyed once more; what
-        is missed then becomes an orphan (:mod:`ragstore.local.orphans`), searched exactly.
-        The caller holds the lock exclusively.
+        Candidates (:mod:`ragstore.local.reachability`): points no path reaches, points with
+        few incoming links, and the current orphans; each is searched for with its own vector.
+        A missed point is re-linked (``add_items`` on its label: hnswlib's update). That rewires
+        neighbours too, so the graph is surveyed again; what is missed then becomes an orphan
+        (:mod:`ragstore.local.orphans`). The caller holds the lock exclusively.
         """
         self._unchecked = 0
         if not self.checks_reachability:
@@ -242,16 +238,12 @@ class VectorIndex:
         """The candidate points (see :meth:`_check`) a query with their own vector misses, and their vectors."""
         survey = reachability.survey(self._index)
         known = np.fromiter(self.orphans.labels, dtype=np.int64, count=len(self.orphans))
-        # Suspects found once are not searched for again (the suspects of a growing graph are
-        # mostly the same points, check after check); unreachable points always are.
-        suspects = survey.suspects[~np.isin(survey.suspects, np.fromiter(self._verified, dtype=np.int64, count=len(self._verified)))]
-        candidates = np.union1d(np.union1d(suspects, survey.unreachable), known)
+        candidates = np.union1d(survey.suspects, known)
         if not candidates.size:
             return candidates, np.empty((0, self.dim), dtype=np.float32)
         vectors = np.asarray(self._index.get_items(candidates), dtype=np.float32)
         missed = reachability.unfound(self._index, candidates, vectors, self.space, num_threads)
         self.orphans.discard(candidates[~missed].tolist())  # orphans the graph finds again
-        self._verified.update(candidates[~missed].tolist())
         return candidates[missed], vectors[missed]
 
     # ------------------------------------------------------------------ search
@@ -359,6 +351,11 @@ class VectorIndex:
             False
 
         """
+        if self._unchecked and self.checks_reachability and self.unsaved_changes >= min_changes:
+            # Checked first, so the files can say so (orphans.write_record) and a load need not check.
+            with self.lock.write():
+                if self._unchecked:
+                    self._check(self._threads)
         # Order: shared lock, then the save mutex. A writer never waits for the save mutex
         # (save() takes the shared lock first, re-entrantly for a writer), so this cannot deadlock.
         with self.lock.read(), self._save_lock:
@@ -369,6 +366,8 @@ class VectorIndex:
 
     def _save(self, directory: Path, collection_id: str) -> None:
         token = index_files.write(directory, collection_id, self._index, self.labels, self.dim, self._hnsw(), self.applied_seq)
+        if not self._unchecked and self.checks_reachability:
+            write_record(directory, token, self.orphans.labels)
         previous, self._saved_token = self._saved_token, token
         self.unsaved_changes = 0
         # Only after the bookkeeping: the files are published, whatever the clean-up meets.
@@ -398,6 +397,11 @@ class VectorIndex:
         # read() checked that the files' build parameters are hnsw's, so hnsw describes the graph.
         loaded = cls(saved.graph, dim, hnsw, saved.labels, saved.seq)
         loaded._saved_token = saved.token
-        # Orphans are not saved (the files are index_files' format), so they are found again.
-        loaded._check(num_threads=1)
+        loaded._threads = hnsw.get("num_threads", 1)
+        noted = read_record(directory, saved.token)
+        if noted is None:  # no note that the graph was checked before it was saved: check it now
+            loaded._check(loaded._threads)
+        else:
+            loaded.orphans.restore(noted, saved.graph, loaded.labels)
+            loaded._unchecked = 0
         return loaded

@@ -20,12 +20,18 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ragstore.local.exact import exact_search
+
+RECORD_PREFIX = "reachability-"  # + the index files' token + ".json"
 
 Labels = npt.NDArray[np.uint64]
 Distances = npt.NDArray[np.float32]
@@ -65,6 +71,20 @@ class Orphans:
                 self.labels.add(label)
                 self._order = np.append(self._order, label)
                 self._vectors = np.vstack([self._vectors, vector[None, :]])
+
+    def restore(self, noted: Iterable[int], graph: Any, live: set[int]) -> None:
+        """Search exactly again the ``noted`` labels still ``live``, their vectors read from ``graph``.
+
+        Example:
+            >>> orphans = Orphans(dim=2)
+            >>> orphans.restore([4], graph=None, live={1})  # no longer live: nothing to read
+            >>> len(orphans)
+            0
+
+        """
+        labels = np.array([label for label in noted if label in live], dtype=np.int64)
+        if len(labels):
+            self.add(labels, np.asarray(graph.get_items(labels), dtype=np.float32).reshape(len(labels), -1))
 
     def discard(self, labels: Iterable[int]) -> None:
         """Forget these labels (deleted records, or found again by the graph).
@@ -115,3 +135,44 @@ class Orphans:
         distances = np.concatenate([graph_distances, own_distances], axis=1)
         order = np.argsort(distances, axis=1, kind="stable")[:, :k]
         return np.take_along_axis(labels, order, axis=1).astype(np.uint64), np.take_along_axis(distances, order, axis=1)
+
+
+def write_record(directory: Path, token: str, labels: Iterable[int]) -> None:
+    """Note beside the index files named ``token`` that their graph was checked, and its orphans.
+
+    Loading those files then restores the orphans instead of checking the graph again (a
+    second of work and a copy of the index in memory on 100k x 384). The note shares the
+    files' token, so it is published and cleaned up with them; a note that cannot be written
+    is removed, and the next load checks the graph itself.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     write_record(Path(tmp), "7-1-ab", [5, 3])
+        ...     read_record(Path(tmp), "7-1-ab")
+        [3, 5]
+
+    """
+    path = directory / f"{RECORD_PREFIX}{token}.json"
+    try:
+        path.write_text(json.dumps(sorted(labels)))
+    except OSError:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
+
+
+def read_record(directory: Path, token: str) -> list[int] | None:
+    """The orphans noted for the index files named ``token``; ``None`` if there is no sound note.
+
+    Example:
+        >>> read_record(Path("/nonexistent"), "7-1-ab") is None
+        True
+
+    """
+    try:
+        labels = json.loads((directory / f"{RECORD_PREFIX}{token}.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(labels, list) or not all(isinstance(label, int) and not isinstance(label, bool) for label in labels):
+        return None
+    return labels
