@@ -315,6 +315,9 @@ def test_a_read_only_store_serves_reads_and_refuses_writes_with_a_typed_error(
     writer = ragstore.PersistentClient(path=path)
     col = writer.create_collection("docs", metadata=METADATA, embedding_function=None)
     add_batch(col, 0, 300)
+    # Never filtered by document: its full-text index is not built, and a read-only store cannot build it.
+    texts = writer.create_collection("texts", embedding_function=None)
+    texts.add(ids=["t1", "t2", "t3"], documents=["red apples", "green pears", "an apple pie"], embeddings=vectors(7, 3))
     writer.close()
     expected = 300
     if closed == "by-a-crash":
@@ -326,7 +329,12 @@ def test_a_read_only_store_serves_reads_and_refuses_writes_with_a_typed_error(
     with read_only_view(tmp_path, tmp_path / "ro") as view:
         store = store_at(view / "store")
         client = store.open()
-        assert [c.name for c in client.list_collections()] == ["docs"]
+        assert sorted(c.name for c in client.list_collections()) == ["docs", "texts"]
+        texts = client.get_collection("texts", embedding_function=None)
+        assert texts.get(where_document={"$contains": "apple"}, include=[])["ids"] == ["t1", "t3"]
+        assert texts.get(where_document={"$not_contains": "apple"}, include=[])["ids"] == ["t2"]
+        found = texts.query(query_embeddings=vectors(7, 3)[:1], n_results=3, where_document={"$contains": "pple"}, include=[])
+        assert sorted(found["ids"][0]) == ["t1", "t3"]
         col = client.get_or_create_collection("docs", embedding_function=None)
         assert col.count() == expected
         assert_findable(col, 0, 300)

@@ -25,7 +25,10 @@ from typing import Any
 from ragstore.errors import NotFoundError, UniqueConstraintError
 from ragstore.types import CollectionModel
 
-_COLUMNS = "c.pk, c.id, c.name, c.dimension, c.metadata_json, c.configuration_json, c.last_seq, c.tombstone_floor, d.tenant, d.name"
+_COLUMNS = (
+    "c.pk, c.id, c.name, c.dimension, c.metadata_json, c.configuration_json, c.last_seq, c.tombstone_floor, "
+    "d.tenant, d.name, c.text_indexed"
+)
 _FROM = "collections c JOIN databases d ON d.id = c.database_id"
 
 
@@ -43,6 +46,8 @@ class CollectionRow:
     tombstone_floor: int
     tenant: str
     database: str
+    text_indexed: bool = False
+    """Whether the full-text index holds the collection's documents (built at its first document filter)."""
 
     def model(self) -> CollectionModel:
         """The public description (its dictionaries are the caller's own copies)."""
@@ -62,9 +67,9 @@ def _parsed(id_: str, meta: str | None, config: str) -> tuple[uuid.UUID, dict[st
 
 
 def _row(values: tuple[Any, ...]) -> CollectionRow:
-    pk, id_, name, dim, meta, config, last_seq, floor, tenant, database = values
+    pk, id_, name, dim, meta, config, last_seq, floor, tenant, database, text_indexed = values
     collection_id, metadata, configuration = _parsed(id_, meta, config)
-    return CollectionRow(pk, collection_id, name, dim, metadata, configuration, last_seq, floor, tenant, database)
+    return CollectionRow(pk, collection_id, name, dim, metadata, configuration, last_seq, floor, tenant, database, bool(text_indexed))
 
 
 def database_id(conn: sqlite3.Connection, tenant: str, database: str) -> str:

@@ -331,8 +331,11 @@ class LocalAPI:
         return len(doomed)
 
     def _ensure_text_index(self, collection_id: uuid.UUID, node: Node | None) -> None:
-        """Build the collection's full-text index before its first document filter that needs it."""
-        if not uses_text_index(node):
+        """Build the collection's full-text index before its first document filter that needs it.
+
+        A read-only store cannot build it: its document filters test every document instead.
+        """
+        if not uses_text_index(node) or self._db.read_only:
             return
         with self._db.read() as conn:
             row = catalog.get_by_id(conn, collection_id)
@@ -380,7 +383,7 @@ class LocalAPI:
         self._ensure_text_index(collection_id, node)
         with self._db.read() as conn:
             row = catalog.get_by_id(conn, collection_id)
-            sql, params = selection(row.pk, id_list, node)
+            sql, params = selection(row.pk, id_list, node, row.text_indexed)
             return get_result(conn, sql, params, include, limit, offset, row.dimension, self._max_response_bytes)
 
     def query(

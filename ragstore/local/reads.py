@@ -122,7 +122,7 @@ def _candidates(conn: sqlite3.Connection, columns: RecordColumns, row: Collectio
     """The slots of the live records matching ``node`` and ``ids`` (the caller holds the columns' read lock)."""
     mask = columns.matching(node)
     if mask is None:  # document conditions: SQLite's full-text index answers them
-        mask = _mask_of(conn, columns, *selection(row.pk, None, node))
+        mask = _mask_of(conn, columns, *selection(row.pk, None, node, row.text_indexed))
     if ids is not None:
         mask &= _mask_of(conn, columns, *selection(row.pk, ids, None))
     return np.flatnonzero(mask)

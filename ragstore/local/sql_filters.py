@@ -67,8 +67,11 @@ def uses_text_index(node: Node | None) -> bool:
     return isinstance(node, DocumentMatch) and node.op in ("$contains", "$not_contains") and len(node.pattern) >= _MIN_TRIGRAM
 
 
-def selection(collection_pk: int, ids: Sequence[str] | None, node: Node | None) -> tuple[str, list[Any]]:
+def selection(collection_pk: int, ids: Sequence[str] | None, node: Node | None, text_index: bool = True) -> tuple[str, list[Any]]:
     """SQL condition (on ``records r``) selecting a collection's records with one of ``ids`` matching ``node``.
+
+    ``text_index=False`` tests document substrings with ``instr`` alone, for a collection
+    whose full-text index is not built (and cannot be: the store is read-only).
 
     Example:
         >>> selection(1, ["a"], None)
@@ -77,17 +80,17 @@ def selection(collection_pk: int, ids: Sequence[str] | None, node: Node | None) 
     """
     params: list[Any] = [collection_pk]
     id_sql = ids_condition(ids, params)
-    filter_sql, filter_params = compile_filter(node, collection_pk)
+    filter_sql, filter_params = compile_filter(node, collection_pk, text_index)
     params.extend(filter_params)
     return f"r.collection_pk = ? AND {id_sql} AND {filter_sql}", params
 
 
-def compile_filter(node: Node | None, collection_pk: int) -> tuple[str, list[Any]]:
+def compile_filter(node: Node | None, collection_pk: int, text_index: bool = True) -> tuple[str, list[Any]]:
     """SQL condition over ``records r`` and its parameters (``"1"`` for no filter)."""
     if node is None:
         return "1", []
     params: list[Any] = []
-    sql = _compile(node, collection_pk, params)
+    sql = _compile(node, collection_pk, params, text_index)
     return sql, params
 
 
@@ -103,13 +106,13 @@ def _join(parts: list[str], operator: str) -> str:
     return f"({_join(parts[:middle], operator)} {operator} {_join(parts[middle:], operator)})"
 
 
-def _compile(node: Node, pk: int, params: list[Any]) -> str:
+def _compile(node: Node, pk: int, params: list[Any], text_index: bool) -> str:
     if isinstance(node, And):
-        return _join([_compile(child, pk, params) for child in node.children], "AND")
+        return _join([_compile(child, pk, params, text_index) for child in node.children], "AND")
     if isinstance(node, Or):
-        return _join([_compile(child, pk, params) for child in node.children], "OR")
+        return _join([_compile(child, pk, params, text_index) for child in node.children], "OR")
     if isinstance(node, DocumentMatch):
-        return _document(node, params)
+        return _document(node, params, text_index)
     return _compare(node, pk, params)
 
 
@@ -158,12 +161,12 @@ def trigram_terms(pattern: str) -> list[str]:
     return [usable[int(i * step)] for i in range(MAX_TRIGRAM_TERMS)]
 
 
-def _document(node: DocumentMatch, params: list[Any]) -> str:
+def _document(node: DocumentMatch, params: list[Any], text_index: bool) -> str:
     if node.op in ("$regex", "$not_regex"):
         params.append(node.pattern)
         test = "ragstore_regex(?, r.document)"
         return test if node.op == "$regex" else f"NOT {test}"
-    terms = trigram_terms(node.pattern) if len(node.pattern) >= _MIN_TRIGRAM else []
+    terms = trigram_terms(node.pattern) if text_index and len(node.pattern) >= _MIN_TRIGRAM else []
     if terms:
         # A few single-trigram terms, not one phrase of all of them: FTS5 keeps every
         # position of every phrase term in memory, which grew with the pattern's length
