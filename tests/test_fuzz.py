@@ -3,12 +3,14 @@
 schemathesis reads ``/openapi.json`` from a ``ragstore run`` child process on
 127.0.0.1 (token auth on through ``RAGSTORE_AUTH_TOKEN``, reset allowed) and
 sends, for every documented operation, up to :data:`EXAMPLES` schema-valid
-requests and, where a query or body can be made invalid, up to :data:`EXAMPLES`
-schema-invalid ones: about 280 requests. Path parameters mostly name the seeded
-scope and collections (a schemathesis dictionary), valid bodies often carry ids
-and vectors that fit the seeded collections (:func:`fit_to_seeds`), and integer
-parameters sometimes carry boundary values (2**31, 2**63, 2**64, negatives), so
-requests reach the engine instead of stopping at a 404 or a dimension check.
+requests (:data:`RECORD_EXAMPLES` on the six record routes) and, where a query
+or body can be made invalid, up to :data:`EXAMPLES` schema-invalid ones: about
+380 requests. Path parameters mostly name the seeded scope and collections (a
+schemathesis dictionary); valid bodies often carry ids, vectors and filters
+(Chroma's grammar) that fit the seeded collections (:func:`fit_to_seeds`); and
+integer parameters sometimes carry boundary values (2**31, 2**63, 2**64,
+negatives): so requests reach the engine instead of stopping at a 404 or a
+dimension check.
 
 What is checked on every response (the server's promises, nothing more):
 
@@ -27,7 +29,7 @@ Not checked: that every schema-valid request is accepted (the document is looser
 than the server's rules, so such requests rightly get 400), and the ``Allow``
 header of a 405 (no operation is sent an undocumented method).
 
-Bounds: at most :data:`EXAMPLES` cases per operation and mode, 10 s per
+Bounds: at most :data:`RECORD_EXAMPLES` cases per operation and mode, 10 s per
 request, :data:`BUDGET_SECONDS` for the run (past it the test fails).
 Determinism: hypothesis is derandomized with no example database, and the
 constants it caches from local modules go to ``tmp_path`` (nothing is written
@@ -62,6 +64,7 @@ pytestmark = pytest.mark.slow  # ~20 s of requests plus the server's start on 2 
 
 TOKEN = "fuzz-token"
 EXAMPLES = 8  # per operation and generation mode
+RECORD_EXAMPLES = 24  # valid cases per record route (add ... query): where fitted bodies reach the engine
 BUDGET_SECONDS = 180  # the whole run (~20 s when the machine is idle); past it the rest is skipped and the test fails
 SCOPE = f"{API_PREFIX}/tenants/default_tenant/databases/default_database"
 COLLECTIONS = f"{API_PREFIX}/tenants/{{tenant}}/databases/{{database}}/collections"
@@ -154,33 +157,73 @@ def fuzz_config(ids: dict[str, str]) -> schemathesis.Config:
     )
 
 
-def fit_to_seeds(context: schemathesis.HookContext, body: Any) -> st.SearchStrategy[Any]:
-    """Mostly give a record route's body ids and vectors that fit the seeded collections (a ``flatmap_body`` hook).
+# Filters in Chroma's grammar over the seeded metadata keys (and others), with values of every JSON type:
+# random objects are almost never valid filters, so without these no filter would reach the engine.
+SCALARS = st.one_of(st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=6))
+KEYS = st.one_of(st.sampled_from(["k", "s", "flag", "missing"]), st.text(max_size=4))
+COMPARISONS = st.one_of(
+    SCALARS,
+    st.dictionaries(
+        st.sampled_from(["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$contains", "$not_contains"]), SCALARS, min_size=1, max_size=1
+    ),
+    st.dictionaries(st.sampled_from(["$in", "$nin"]), st.lists(SCALARS, max_size=4), min_size=1, max_size=1),
+)
+WHERE = st.recursive(
+    st.dictionaries(KEYS, COMPARISONS, min_size=1, max_size=1),
+    lambda inner: st.dictionaries(st.sampled_from(["$and", "$or"]), st.lists(inner, min_size=2, max_size=3), min_size=1, max_size=1),
+    max_leaves=4,
+)
+WHERE_DOCUMENT = st.recursive(
+    st.dictionaries(st.sampled_from(["$contains", "$not_contains", "$regex", "$not_regex"]), st.text(max_size=6), min_size=1, max_size=1),
+    lambda inner: st.dictionaries(st.sampled_from(["$and", "$or"]), st.lists(inner, min_size=2, max_size=3), min_size=1, max_size=1),
+    max_leaves=3,
+)
 
-    Random vectors rarely have the seeded dimension (1) and random lists rarely
-    agree in length, so without this almost no generated write or query would
-    get past validation into the engine. The rest of the body (metadata,
-    documents, filters, include, limits) stays as generated.
+
+def fit_to_seeds(context: schemathesis.HookContext, body: Any) -> st.SearchStrategy[Any]:
+    """Mostly give a record route's body ids, vectors and filters that fit the seeded collections (a ``flatmap_body`` hook).
+
+    Random vectors rarely have the seeded dimension (1), random lists rarely
+    agree in length and random objects are rarely filters, so without this
+    almost no generated write, read or query would get past validation into the
+    engine. The rest of the body (metadata, documents, include, limits) stays as generated.
     """
     action = context.operation.path.rsplit("/", 1)[-1] if context.operation is not None else ""
     if not isinstance(body, dict) or action not in RECORD_ACTIONS:
         return st.just(body)
-    return st.sampled_from([None, *BATCHES]).map(lambda ids: body if ids is None else fitted(body, ids, action))
+    filters = action in ("get", "query", "delete")
+    fits = st.builds(
+        fitted,
+        st.just(body),
+        st.sampled_from([None, *BATCHES]) if filters else st.sampled_from(BATCHES),
+        st.just(action),
+        st.one_of(st.none(), WHERE) if filters else st.none(),
+        st.one_of(st.none(), WHERE_DOCUMENT) if filters else st.none(),
+    )
+    return st.one_of(st.just(body), fits, fits, fits)  # three in four bodies fit
 
 
-def fitted(body: dict[str, Any], ids: list[str], action: str) -> dict[str, Any]:
-    """``body`` with ``ids``, 1-d vectors for them, and its other per-record lists cut to their length (or left out)."""
-    fit = {**body, "ids": ids}
+def fitted(body: dict[str, Any], ids: list[str] | None, action: str, where: Any, where_document: Any) -> dict[str, Any]:
+    """``body`` with ``ids``, 1-d vectors for them, its other per-record lists cut to their length (or left out), filters."""
+    fit = dict(body)
+    if ids is not None:
+        fit["ids"] = ids
     if action in ("add", "upsert") or "embeddings" in body:
-        fit["embeddings"] = [[i / len(ids)] for i in range(len(ids))]
+        fit["embeddings"] = [[i / len(ids)] for i in range(len(ids))] if ids else [[0.5]]
     if action == "query":
         fit["query_embeddings"] = [[0.5]]
     for key in ("metadatas", "documents", "uris"):
-        if isinstance(body.get(key), list):
+        if isinstance(body.get(key), list) and ids is not None:
             if len(body[key]) >= len(ids):
                 fit[key] = body[key][: len(ids)]
             else:
                 del fit[key]
+    for key, value in (("where", where), ("where_document", where_document)):
+        if value is not None:
+            fit[key] = value
+    for key in ("n_results", "limit", "offset"):  # JSON Schema's integers include 8.0; ragstore (rightly) wants 8
+        if isinstance(fit.get(key), float) and fit[key].is_integer():
+            fit[key] = int(fit[key])
     return fit
 
 
@@ -198,13 +241,16 @@ def fuzz(run: Fuzzed, ids: dict[str, str]) -> None:
     invalid = {op.label: op for op in ordered(schemathesis.openapi.from_url(url, config=config))}
     deadline = time.monotonic() + BUDGET_SECONDS
     for operation in ordered(valid):
-        cases = [operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE)]
+        record_route = operation.path.rsplit("/", 1)[-1] in RECORD_ACTIONS
+        cases = [
+            (operation.as_strategy(generation_mode=schemathesis.GenerationMode.POSITIVE), RECORD_EXAMPLES if record_route else EXAMPLES)
+        ]
         if len(operation.query) or len(operation.body):  # a path parameter cannot be invalid: any string is one
-            cases.append(invalid[operation.label].as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE))
-        for strategy in cases:
+            cases.append((invalid[operation.label].as_strategy(generation_mode=schemathesis.GenerationMode.NEGATIVE), EXAMPLES))
+        for strategy, examples in cases:
 
             @settings(
-                max_examples=EXAMPLES,
+                max_examples=examples,
                 derandomize=True,
                 database=None,
                 deadline=None,
