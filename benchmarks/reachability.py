@@ -19,7 +19,7 @@ rows count points still unreachable that are not searched exactly (orphans are l
 
 Usage::
 
-    .venv/bin/python benchmarks/reachability.py [--workload churn|clustered|both] [--ops 14000] [--size 100000]
+    .venv/bin/python benchmarks/reachability.py [--workload churn|clustered|both] [--check off|on|both] [--ops 14000] [--size 100000]
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def measure(client: Any, name: str, live: dict[str, np.ndarray]) -> dict[str, An
     cut_off = np.setdiff1d(reachability.unreachable(index._index), list(index.orphans.labels))
     survey_s = time.perf_counter() - started
     # A point reached through upper-layer links only may still be found (the descent can end on it).
-    own = np.asarray(index._index.get_items(cut_off), dtype=np.float32).reshape(len(cut_off), -1)
+    own = np.asarray(index._index.get_items(cut_off), dtype=np.float32).reshape(len(cut_off), index.dim)
     cut_off = cut_off[reachability.unfound(index._index, cut_off, own, index.space, num_threads=2)]
     return {
         "live": len(ids),
@@ -171,6 +171,7 @@ def main() -> None:
     parser.add_argument("--workload", choices=["churn", "clustered", "both"], default="both")
     parser.add_argument("--ops", type=int, default=14_000)
     parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--check", choices=["off", "on", "both"], default="both")
     args = parser.parse_args()
     workloads: list[tuple[str, Callable[[Any], dict[str, np.ndarray]]]] = []
     if args.workload in ("churn", "both"):
@@ -183,7 +184,7 @@ def main() -> None:
     )
     print("|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
     for name, write in workloads:
-        for check in (False, True):
+        for check in [c == "on" for c in (("off", "on") if args.check == "both" else (args.check,))]:
             for row in run(name.split()[0], check, write):
                 print(
                     f"| {name} | {'on' if check else 'off'} | {row['when']} | {row['live']:,} | {row['unreachable']} | {row['orphans']} "

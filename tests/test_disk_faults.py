@@ -179,7 +179,10 @@ def published(directory: Path) -> dict[str, object]:
 def assert_only_published_files(directory: Path) -> str:
     """The index folder holds the files ``meta.json`` names and nothing else; their token."""
     token = str(published(directory)["token"])
-    assert sorted(p.name for p in directory.iterdir()) == sorted([f"index-{token}.bin", f"labels-{token}.npy", "meta.json"])
+    files = sorted(p.name for p in directory.iterdir())
+    expected = sorted([f"index-{token}.bin", f"labels-{token}.npy", "meta.json"])
+    # The save's reachability note (ragstore.local.orphans) goes with them when it could be written.
+    assert files in (expected, sorted([*expected, f"reachability-{token}.json"])), files
     return token
 
 
@@ -222,8 +225,10 @@ def test_a_full_disk_never_fails_a_committed_write_or_a_query_and_leaves_no_part
         assert logs.count(SAVE_FAILED) == 1, logs  # once per failure streak, not once per call
         assert "Traceback" not in logs
         # The failed saves removed what they wrote; the orphan waits for a successful save.
-        assert sorted(p.name for p in folder.iterdir() if p != orphan) == sorted(
-            [f"index-{published(folder)['token']}.bin", f"labels-{published(folder)['token']}.npy", "meta.json"]
+        token = published(folder)["token"]
+        note = folder / f"reachability-{token}.json"  # the published save's note (ragstore.local.orphans), if any
+        assert sorted(p.name for p in folder.iterdir() if p not in (orphan, note)) == sorted(
+            [f"index-{token}.bin", f"labels-{token}.npy", "meta.json"]
         )
 
         # Now SQLite itself cannot write: a typed error without the host's paths, nothing changed.

@@ -5,11 +5,13 @@ changed rows (``records.seq``) or leaves tombstones. An index remembers the
 sequence it has applied and *catches up* by reading only what is newer, so a
 process sees every other process's writes before it searches.
 
-Points that searches cannot reach (hnswlib leaves a few with no way in) are found after
-every build, load and compaction, and once enough points were added since the last look
-(a quarter of the index, at least ``_CHECK_MIN``); they are re-linked, or else searched
-exactly with every query (:meth:`VectorIndex._check`, :mod:`ragstore.local.reachability`,
-:mod:`ragstore.local.orphans`).
+Points that searches cannot reach (hnswlib leaves a few with no way in) are looked for
+after every build and compaction, before every save, and once enough points were added
+since the last look (a quarter of the index, at least ``_CHECK_MIN``); they are re-linked,
+or else searched exactly with every query (:meth:`VectorIndex._check`,
+:mod:`ragstore.local.reachability`, :mod:`ragstore.local.orphans`). A save notes the
+orphans beside its files, so a load restores them; files without a note are checked.
+Until the next look, points added since the last one may be missed by searches.
 
 Persistent stores also save the index (:meth:`VectorIndex.save`, :meth:`VectorIndex.load`);
 the files, and why a bad one is never fatal, are :mod:`ragstore.local.index_files`.
@@ -225,7 +227,8 @@ class VectorIndex:
         if not self.checks_reachability:
             return
         for relink in (True, False):
-            labels, vectors = self._missed(num_threads)
+            labels, vectors, found = reachability.missed(self._index, self.orphans.labels, self.space, num_threads)
+            self.orphans.discard(found)  # orphans the graph finds again
             if not len(labels):
                 return
             if relink:
@@ -233,18 +236,6 @@ class VectorIndex:
                 self.unsaved_changes += len(labels)
             else:
                 self.orphans.add(labels, vectors)
-
-    def _missed(self, num_threads: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
-        """The candidate points (see :meth:`_check`) a query with their own vector misses, and their vectors."""
-        survey = reachability.survey(self._index)
-        known = np.fromiter(self.orphans.labels, dtype=np.int64, count=len(self.orphans))
-        candidates = np.union1d(survey.suspects, known)
-        if not candidates.size:
-            return candidates, np.empty((0, self.dim), dtype=np.float32)
-        vectors = np.asarray(self._index.get_items(candidates), dtype=np.float32)
-        missed = reachability.unfound(self._index, candidates, vectors, self.space, num_threads)
-        self.orphans.discard(candidates[~missed].tolist())  # orphans the graph finds again
-        return candidates[missed], vectors[missed]
 
     # ------------------------------------------------------------------ search
 

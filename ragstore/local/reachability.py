@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -153,6 +154,30 @@ def unfound(
     tolerance = 1e-6 * (1.0 + norms)
     missed: npt.NDArray[np.bool_] = (top[:, 0].astype(np.int64) != labels) & (distances[:, 0] > own + tolerance)
     return missed
+
+
+def missed(
+    graph: Any, also: Collection[int], space: str, num_threads: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], list[int]]:
+    """Survey ``graph``, then search for each suspect (and each of ``also``) with its own vector.
+
+    Returns:
+        The labels missed, their vectors (as the graph stores them), and the labels found.
+
+    Example:
+        >>> import hnswlib
+        >>> graph = hnswlib.Index(space="l2", dim=2)
+        >>> graph.init_index(max_elements=8, ef_construction=100, M=16)
+        >>> graph.add_items(np.array([[0.0, 0.0], [1.0, 1.0]], dtype=np.float32), [7, 9])
+        >>> labels, vectors, found = missed(graph, [9], "l2", num_threads=1)
+        >>> labels.tolist(), found
+        ([], [7, 9])
+
+    """
+    candidates = np.union1d(survey(graph).suspects, np.fromiter(also, dtype=np.int64, count=len(also)))
+    vectors = np.asarray(graph.get_items(candidates), dtype=np.float32).reshape(len(candidates), graph.dim)
+    lost = unfound(graph, candidates, vectors, space, num_threads)
+    return candidates[lost], vectors[lost], candidates[~lost].tolist()
 
 
 def _link_lists(rows: npt.NDArray[np.uint8], width: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint32]]:
