@@ -226,9 +226,11 @@ class VectorIndex:
         self._unchecked = 0
         if not self.checks_reachability:
             return
+        settled: list[int] = []
         for relink in (True, False):
-            labels, vectors, found = reachability.missed(self._index, self.orphans.labels, self.space, num_threads)
+            labels, vectors, found = reachability.missed(self._index, self.orphans.labels, self.space, num_threads, settled)
             self.orphans.discard(found)  # orphans the graph finds again
+            settled = found
             if not len(labels):
                 return
             if relink:

@@ -157,9 +157,12 @@ def unfound(
 
 
 def missed(
-    graph: Any, also: Collection[int], space: str, num_threads: int
+    graph: Any, also: Collection[int], space: str, num_threads: int, settled: Collection[int] = ()
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32], list[int]]:
     """Survey ``graph``, then search for each suspect (and each of ``also``) with its own vector.
+
+    ``settled`` suspects (found a moment ago) are searched for again only if now unreachable:
+    a second survey after re-linking a few points then costs a few searches, not thousands.
 
     Returns:
         The labels missed, their vectors (as the graph stores them), and the labels found.
@@ -174,7 +177,9 @@ def missed(
         ([], [7, 9])
 
     """
-    candidates = np.union1d(survey(graph).suspects, np.fromiter(also, dtype=np.int64, count=len(also)))
+    found = survey(graph)
+    suspects = found.suspects[~np.isin(found.suspects, np.fromiter(settled, dtype=np.int64, count=len(settled)))]
+    candidates = np.union1d(np.union1d(suspects, found.unreachable), np.fromiter(also, dtype=np.int64, count=len(also)))
     vectors = np.asarray(graph.get_items(candidates), dtype=np.float32).reshape(len(candidates), graph.dim)
     lost = unfound(graph, candidates, vectors, space, num_threads)
     return candidates[lost], vectors[lost], candidates[~lost].tolist()
