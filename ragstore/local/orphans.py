@@ -126,7 +126,11 @@ class Orphans:
         An orphan the graph did return (it may have gained a way in since) is counted once.
         For an example, see the module docstring.
         """
-        rows = np.ones(len(self._order), dtype=bool) if allowed is None else np.isin(self._order, list(allowed))
+        rows = (
+            np.ones(len(self._order), dtype=bool)
+            if allowed is None  # else look the few orphans up in the (possibly large) allow-list
+            else np.fromiter((label in allowed for label in self._order.tolist()), dtype=bool, count=len(self._order))
+        )
         own_labels, own_distances = exact_search(queries, self._order[rows], self._vectors[rows], k, space)
         graph_labels, graph_distances = found
         # Orphans come from the exact side only, so none appears twice.
