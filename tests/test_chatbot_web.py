@@ -165,6 +165,15 @@ def test_malformed_bodies_and_methods_are_refused_and_the_server_keeps_answering
     assert ask(chatbot.url, TIMEOUT_QUESTION)[-1][0] == "done"
 
 
+def test_other_pages_can_neither_post_nor_read_through_a_rebound_name(chatbot: RunningServer) -> None:
+    """A page elsewhere posts without a preflight only as text/plain, and reads only through DNS rebinding."""
+    plain = httpx.post(f"{chatbot.url}/api/chat", content=b'{"question": "hi?"}', headers={"content-type": "text/plain"})
+    assert plain.status_code == 415 and "application/json" in plain.json()["message"]
+    rebound = httpx.get(f"{chatbot.url}/api/info", headers={"host": "evil.example"})
+    assert rebound.status_code == 421 and "--web-host" in rebound.json()["message"]
+    assert httpx.get(f"{chatbot.url}/api/info", headers={"host": "localhost"}).status_code == 200
+
+
 def test_llm_tokens_reach_the_client_as_the_llm_sends_them(llm_chatbot: tuple[RunningServer, OpenAIServer]) -> None:
     chatbot, llm = llm_chatbot
     assert httpx.get(f"{chatbot.url}/api/info").json()["answers"] == f"LLM tiny-model at {llm.url}/chat/completions"

@@ -48,6 +48,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from examples.chatbot.engine import ChatEngine, Reply
 from examples.chatbot.retrieval import Passage
 from examples.chatbot.sessions import SESSION_ID, Sessions
+from ragstore.server.origin import HostCheck, HostPolicy, JsonBodies
+from ragstore.server.protocol import protocol_options
 from ragstore.server.run import AnnouncingServer, url_of
 from ragstore.server.security import BodyLimit
 
@@ -202,8 +204,15 @@ def create_app(
 
 def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> int:
     """Serve ``app`` until SIGINT/SIGTERM; prints the page's address once it listens. Returns the exit status."""
-    guarded = SecurityHeaders(BodyLimit(app, MAX_BODY_BYTES, hint="; ask a shorter question"))
-    config = uvicorn.Config(guarded, host=host, port=port, log_level="warning", server_header=False, timeout_graceful_shutdown=5)
+    # The server's own guards: a page elsewhere cannot post without a preflight (JSON only) nor
+    # read answers through DNS rebinding (Host checked), and request heads are bounded.
+    policy = HostPolicy.for_bind(host)
+    limited = JsonBodies(BodyLimit(app, MAX_BODY_BYTES, hint="; ask a shorter question"))
+    hint = "open the page through an address the chatbot is bound to (--web-host)"
+    guarded = HostCheck(SecurityHeaders(limited), policy, allow_hint=hint)
+    config = uvicorn.Config(
+        guarded, host=host, port=port, log_level="warning", server_header=False, timeout_graceful_shutdown=5, **protocol_options()
+    )
 
     def announce(bound_host: str, bound_port: int) -> None:
         print(f"Web chatbot at {url_of(bound_host, bound_port)}/ (Ctrl-C stops)", flush=True)

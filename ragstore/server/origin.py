@@ -154,6 +154,9 @@ class HostPolicy:
         return "IP addresses and " + ", ".join(sorted(self.names)) if self.names else "IP addresses"
 
 
+_ALLOW_HINT = "start the server with --allow-host {name} or RAGSTORE_ALLOW_HOSTS"
+
+
 class HostCheck:
     """Answer only requests whose ``Host`` the :class:`HostPolicy` allows (421 otherwise).
 
@@ -168,9 +171,10 @@ class HostCheck:
 
     """
 
-    def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
+    def __init__(self, app: ASGIApp, policy: HostPolicy, allow_hint: str = _ALLOW_HINT) -> None:
         self.app = app
         self.policy = policy
+        self.allow_hint = allow_hint  # how to answer that name too ({name}: the refused one), for the message
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -180,7 +184,7 @@ class HostCheck:
                 shown = host.decode("latin-1")
                 message = (
                     f"This server does not answer to Host '{shown}' (it answers to {self.policy.describe()}); "
-                    f"to allow it, start the server with --allow-host {host_name(host) or shown} or RAGSTORE_ALLOW_HOSTS"
+                    f"to allow it, {self.allow_hint.format(name=host_name(host) or shown)}"
                 )
                 await send_error(send, InvalidArgumentError(message), status=421)
                 return
