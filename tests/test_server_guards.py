@@ -340,6 +340,11 @@ def test_405_names_the_allowed_methods(server: RunningServer, method: str, path:
     assert answer.headers["allow"] == allow
 
 
+def test_a_bodiless_put_on_a_get_route_is_a_405_not_a_415(server: RunningServer) -> None:
+    answer = httpx.put(f"{server.url}{API_PREFIX}/version")
+    assert (answer.status_code, answer.headers["allow"]) == (405, "GET, HEAD")
+
+
 def test_head_answers_like_get_without_a_body(server: RunningServer) -> None:
     with ragstore.HttpClient(port=server.port) as client:
         col = client.get_or_create_collection("heads", embedding_function=None)

@@ -41,7 +41,9 @@ from ragstore.server.security import ASGIApp, Receive, Scope, Send, send_error
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 WILDCARD_ADDRESSES = ("", "0.0.0.0", "::")  # binding one of these listens on every interface
 JSON_MEDIA_TYPE = b"application/json"
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The one write method a page may send without a CORS preflight, with or without a body (PUT,
+# PATCH and DELETE always preflight; a body on any method is checked by its Content-Type).
+_PREFLIGHT_FREE_WRITES = frozenset({"POST"})
 
 
 def host_name(value: bytes) -> str:
@@ -217,7 +219,7 @@ def has_body(headers: Sequence[tuple[bytes, bytes]]) -> bool:
 
 
 class JsonBodies:
-    """Refuse with 415 a write method or a body that does not declare ``application/json``.
+    """Refuse with 415 a ``POST`` or a body that does not declare ``application/json``.
 
     Checked from the headers alone, so such a body is never read. A ``POST``
     without a body must declare it too: a page can send an empty ``POST`` (to
@@ -237,7 +239,7 @@ class JsonBodies:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
-        if scope["type"] == "http" and (scope["method"] in _BODY_METHODS or has_body(scope["headers"])):
+        if scope["type"] == "http" and (scope["method"] in _PREFLIGHT_FREE_WRITES or has_body(scope["headers"])):
             declared = media_type(scope["headers"])
             if declared != JSON_MEDIA_TYPE:
                 got = f"got '{declared.decode('latin-1')}'" if declared else "got none"
