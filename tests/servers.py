@@ -78,6 +78,8 @@ class RunningServer:
                 server.output.extend(seen)
                 return server
         process.kill()
+        process.wait()
+        process.stdout.close()  # else the unclosed pipe is an unraisable ResourceWarning (an error under -W error)
         raise RuntimeError(f"{command[:4]} did not start: {''.join(seen)}")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
