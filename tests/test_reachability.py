@@ -103,6 +103,21 @@ def test_a_point_without_incoming_links_is_unreachable_and_no_query_finds_it(sev
     assert unfound(graph, labels, vectors, "l2", num_threads=1).tolist() == (labels == lost).tolist()
 
 
+def test_without_a_temporary_folder_a_survey_reads_the_copied_state_and_finds_the_same(
+    severed: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A survey reads the links from a saved file; with no folder to save into, from hnswlib's state."""
+    graph, _, labels, lost = severed
+    for label in labels[::7].tolist():
+        graph.mark_deleted(label)
+    from_file = survey(graph)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+    from_state = survey(graph)
+    assert from_state.unreachable.tolist() == from_file.unreachable.tolist() == ([] if lost in labels[::7] else [lost])
+    assert from_state.suspects.tolist() == from_file.suspects.tolist()
+    assert not set(from_file.suspects.tolist()) & set(labels[::7].tolist())  # deleted points are no suspects
+
+
 def test_deleted_points_still_lead_searches_on() -> None:
     """hnswlib walks through deleted points, so deleting points never makes others unreachable."""
     vectors = gaussian(300, 4)
