@@ -3,7 +3,7 @@
 Every test runs on real file systems: a 20 MB tmpfs for a full disk, a read-only bind
 mount for an immutable index folder or a read-only store. Each runs embedded
 (``PersistentClient``) and against a real ``ragstore run`` process over a socket. Mounting
-needs root (or CAP_SYS_ADMIN); where the machine cannot mount, the tests skip and say so.
+needs root (or CAP_SYS_ADMIN): see ``tests/mounts.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from ragstore.local import LocalAPI
 from ragstore.local.database import DATABASE_FILENAME
 from ragstore.local.index_cache import INDEX_DIRECTORY
 from ragstore.server import create_app
+from tests.mounts import read_only_view, small_disk
 from tests.servers import RunningServer
 
 DIM = 32
@@ -40,44 +41,6 @@ DIM = 32
 METADATA = {"hnsw:M": 64, "hnsw:sync_threshold": 100}
 SAVE_FAILED = "Could not save the index of collection"
 MODES = ["persistent", "server"]
-
-
-# ----------------------------------------------------------------------------- mounts
-
-
-def _run(*command: str) -> None:
-    subprocess.run(command, check=True, capture_output=True, text=True)
-
-
-def _unmount(point: Path) -> None:
-    # A lazy unmount as a fallback: a server that is being stopped may still hold a file.
-    if subprocess.run(["umount", str(point)], capture_output=True).returncode != 0:
-        _run("umount", "-l", str(point))
-
-
-@contextmanager
-def _mounted(*mount: str, point: Path, remount: tuple[str, ...] = ()) -> Iterator[Path]:
-    point.mkdir(parents=True, exist_ok=True)
-    try:
-        _run("mount", *mount, str(point))
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"this machine cannot mount file systems (needs root or CAP_SYS_ADMIN): {exc}")
-    try:
-        if remount:
-            _run("mount", *remount, str(point))
-        yield point
-    finally:
-        _unmount(point)
-
-
-def small_disk(point: Path, size: str = "20m") -> AbstractContextManager[Path]:
-    """A real tmpfs of ``size`` at ``point``."""
-    return _mounted("-t", "tmpfs", "-o", f"size={size}", "tmpfs", point=point)
-
-
-def read_only_view(source: Path, point: Path) -> AbstractContextManager[Path]:
-    """``source`` seen read-only at ``point`` (a read-only bind mount; ``point`` may be ``source``)."""
-    return _mounted("--bind", str(source), point=point, remount=("-o", "remount,ro,bind"))
 
 
 def free_bytes(path: Path) -> int:

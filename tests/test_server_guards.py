@@ -25,6 +25,7 @@ import chromadb
 import httpx
 import orjson
 import pytest
+from mounts import read_only_view
 from servers import RunningServer
 
 import ragstore
@@ -417,20 +418,6 @@ def run_failing(*args: str, env: dict[str, str] | None = None) -> str:
     return lines[0]
 
 
-@contextlib.contextmanager
-def read_only(directory: Path) -> Iterator[Path]:
-    """``directory`` as a read-only bind mount (root needs one: permissions do not stop root)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    mounted = subprocess.run(["mount", "--bind", str(directory), str(directory)], capture_output=True, check=False)
-    if mounted.returncode != 0:
-        pytest.skip(f"this machine cannot bind-mount: {mounted.stderr.decode().strip()}")
-    try:
-        subprocess.run(["mount", "-o", "remount,ro,bind", str(directory)], capture_output=True, check=True)
-        yield directory
-    finally:
-        subprocess.run(["umount", str(directory)], capture_output=True, check=True)
-
-
 def test_a_port_in_use_is_one_line(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -450,7 +437,7 @@ def test_a_path_that_is_a_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_a_path_that_cannot_be_created_is_one_line(tmp_path: Path) -> None:
-    with read_only(tmp_path / "ro") as ro:
+    with read_only_view(tmp_path / "ro", tmp_path / "ro") as ro:
         line = run_failing("--path", str(ro / "store"))
     assert str(ro / "store") in line and "Read-only file system" in line
 
