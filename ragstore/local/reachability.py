@@ -33,8 +33,9 @@ Example:
     >>> graph = hnswlib.Index(space="l2", dim=2)
     >>> graph.init_index(max_elements=8, ef_construction=100, M=16)
     >>> graph.add_items(np.array([[0.0, 0.0], [1.0, 1.0]], dtype=np.float32), [7, 9])
-    >>> unreachable(graph).tolist()
-    []
+    >>> found = survey(graph)
+    >>> found.unreachable.tolist(), found.suspects.tolist()  # both reached, each by one link only
+    ([], [7, 9])
 
 """
 
