@@ -15,6 +15,18 @@ Chunks carry ``source`` (the path relative to the root), ``root`` (the root's
 absolute path), ``chunk_index``, ``start_index`` and the loader's metadata
 (``page``, ``title``, ...).
 
+The work runs as a :class:`~ragstore.pipeline.Pipeline` of three threads joined
+by queues of two batches: *plan* (walk, load, split, read back the stored
+chunks and decide what to write and delete), *embed* (the collection's own
+embedding function, checked as the collection checks it) and *write* (each
+batch one ``upsert`` with its vectors; deletes too, in the order they were
+planned, so they never pass an upsert). The model and SQLite release the GIL,
+so loading and writing hide behind embedding: the wall time approaches the
+embedder's time instead of the sum. A collection that is not ragstore's own
+(chromadb's) or has no embedding function is given the documents and embeds
+as it writes, as before. Ctrl-C stops the stages after the step in hand and
+raises ``KeyboardInterrupt`` once every thread has ended.
+
 Example:
     >>> import pathlib, tempfile, ragstore
     >>> root = pathlib.Path(tempfile.mkdtemp())
@@ -29,16 +41,24 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
+from ragstore.collection import CollectionBase
 from ragstore.documents import RecursiveCharacterSplitter, Splitter, load_directory, split_documents
-from ragstore.documents.directory import FileError
+from ragstore.documents.directory import DirectoryLoad, FileError
+from ragstore.embeddings.base import embed
 from ragstore.errors import ResponseTooLargeError
+from ragstore.pipeline import Pipeline
 
 DEFAULT_CHUNK_SIZE = 1000
 DEFAULT_CHUNK_OVERLAP = 150
@@ -50,10 +70,14 @@ _GET_PAGE = 5000
 class IngestStats:
     """What a run did (also passed to the progress callback as it goes).
 
+    Each count is kept by one stage: ``files``, ``chunks`` and ``unchanged`` by the planner,
+    ``embedded`` by the embedder, the rest by the writer (a file is done once its last write landed).
+
     Attributes:
         files: Files found; ``files_done`` of them handled so far.
         failed: Files that failed to load (skipped; their earlier chunks kept).
         chunks: Chunks the loaded files make.
+        embedded: Chunks embedded so far (runs up to two batches ahead of ``written``).
         written: Chunks embedded and upserted (new or changed).
         unchanged: Chunks already stored exactly as they are.
         deleted: Stored chunks removed (shrunk, changed or deleted files).
@@ -65,10 +89,22 @@ class IngestStats:
     files_done: int = 0
     failed: list[FileError] = field(default_factory=list)
     chunks: int = 0
+    embedded: int = 0
     written: int = 0
     unchanged: int = 0
     deleted: int = 0
     seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Chunks written per second so far (0.0 before the first report).
+
+        Example:
+            >>> IngestStats(written=300, seconds=2.0).rate
+            150.0
+
+        """
+        return self.written / self.seconds if self.seconds else 0.0
 
 
 Progress = Callable[[IngestStats], None]
@@ -108,6 +144,127 @@ def _batches(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
+# ------------------------------------------------------------------ what flows between the stages
+
+
+@dataclass
+class _Upsert:
+    ids: list[str]
+    documents: list[str]
+    metadatas: list[dict[str, Any]]
+    embeddings: npt.NDArray[np.float32] | None = None  # set by the embed stage
+
+
+@dataclass
+class _Delete:
+    ids: list[str]
+
+
+@dataclass
+class _FileDone:
+    failure: FileError | None = None  # a file that failed to load is done too (and counted as failed)
+
+
+@dataclass
+class _Barrier:
+    """The planner waits until the writer has reached this point (a root planned twice must see its first writes)."""
+
+    reached: threading.Event = field(default_factory=threading.Event)
+
+
+_Item = _Upsert | _Delete | _FileDone | _Barrier
+
+
+def _own_embedding_function(collection: Any) -> Any | None:
+    """The embedding function the embed stage may call, or ``None`` to let ``upsert`` embed (chromadb's collections, none set)."""
+    return collection.embedding_function if isinstance(collection, CollectionBase) else None
+
+
+# ------------------------------------------------------------------ the stages
+
+
+def _plan(
+    collection: Any,
+    walks: list[tuple[Path, DirectoryLoad]],
+    failures: list[FileError],
+    splitter: Splitter,
+    batch_size: int,
+    stats: IngestStats,
+    pipeline: Pipeline,
+) -> Iterator[_Item]:
+    """Stage 1 (walk, load, split, diff against the stored chunks): what to write and delete, in order."""
+    planned: set[str] = set()
+    for root, walk in walks:
+        root_key = _root_key(root)
+        prefix = _prefix(root_key)
+        if root_key in planned:  # the same root again: its first pass must be stored before it is read back
+            barrier = _Barrier()
+            yield barrier
+            pipeline.wait(barrier.reached)
+        planned.add(root_key)
+        for loaded in walk.files():
+            yield from _failed(failures)
+            chunks = list(split_documents(loaded.documents, splitter))
+            stats.chunks += len(chunks)
+            stored = _stored(collection, root_key, loaded.source)
+            fresh: dict[str, tuple[str, dict[str, Any]]] = {}
+            for chunk in chunks:
+                fresh[f"{prefix}/{chunk.id}"] = (chunk.text, {**chunk.metadata, "root": root_key})
+            stale = [id_ for id_ in stored if id_ not in fresh]
+            if stale:
+                yield _Delete(stale)
+            todo = [id_ for id_, (text, meta) in fresh.items() if stored.get(id_) != (text, meta)]
+            stats.unchanged += len(fresh) - len(todo)
+            pipeline.tick()
+            for batch in _batches(todo, batch_size):
+                yield _Upsert(batch, [fresh[i][0] for i in batch], [fresh[i][1] for i in batch])
+            yield _FileDone()
+        yield from _failed(failures)
+        # Files that are gone (or no longer match the glob): their chunks go too. Failed files keep theirs.
+        # Writes still queued are all of kept files, so reading before they land finds the same gone chunks.
+        kept = set(walk.loaded or []) | {failure.source for failure in walk.errors or []}
+        gone = [id_ for id_, (_, meta) in _stored(collection, root_key, None).items() if (meta or {}).get("source") not in kept]
+        for batch in _batches(gone, 10_000):
+            yield _Delete(batch)
+
+
+def _failed(failures: list[FileError]) -> Iterator[_FileDone]:
+    # The walk reports a failed file through its on_error callback; it is passed on in walk order.
+    while failures:
+        yield _FileDone(failures.pop(0))
+
+
+def _embed(embedding_function: Any, stats: IngestStats, pipeline: Pipeline, item: _Item) -> _Item:
+    """Stage 2: vectors for a batch to upsert, made and checked as the collection's ``upsert`` would."""
+    if isinstance(item, _Upsert):
+        item.embeddings = embed(embedding_function, item.documents, query=False, op="upsert")
+        stats.embedded += len(item.ids)
+        pipeline.tick()
+    return item
+
+
+def _write(collection: Any, stats: IngestStats, pipeline: Pipeline, item: _Item) -> None:
+    """Stage 3: each upsert (one atomic batch) and delete, in the planner's order."""
+    if isinstance(item, _Upsert):
+        vectors = {} if item.embeddings is None else {"embeddings": item.embeddings}
+        collection.upsert(ids=item.ids, documents=item.documents, metadatas=item.metadatas, **vectors)
+        if item.embeddings is None:  # the collection embedded as it wrote
+            stats.embedded += len(item.ids)
+        stats.written += len(item.ids)
+    elif isinstance(item, _Delete):
+        stats.deleted += collection.delete(ids=item.ids)["deleted"]
+    elif isinstance(item, _FileDone):
+        if item.failure is not None:
+            stats.failed.append(item.failure)
+        stats.files_done += 1
+    else:
+        item.reached.set()
+    pipeline.tick()
+
+
+# ------------------------------------------------------------------ the entry point
+
+
 def ingest(
     collection: Any,
     paths: Sequence[str | Path],
@@ -131,10 +288,16 @@ def ingest(
         chunk_overlap: Characters shared by neighbouring chunks.
         splitter: Any splitter of :mod:`ragstore.documents` instead of the recursive one.
         batch_size: Chunks per embed-and-upsert batch.
-        progress: Called with the running :class:`IngestStats` after every file and batch.
+        progress: Called in the caller's thread with the running :class:`IngestStats` as files
+            are planned and batches embedded and written (ticks that pile up make one call).
 
     Returns:
         The final :class:`IngestStats`.
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C; every batch written so far is whole, and no stage runs any more.
+        Exception: The first error of any stage (loading aside: a file that fails to load is only
+            reported), as itself, after every stage has stopped.
 
     """
     splitter = splitter or RecursiveCharacterSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
@@ -146,40 +309,18 @@ def ingest(
         if progress is not None:
             progress(stats)
 
-    def failed(failure: FileError) -> None:
-        stats.failed.append(failure)
-        stats.files_done += 1
-        report()
-
+    failures: list[FileError] = []
     options: dict[str, Any] = {} if exclude is None else {"exclude": exclude}
-    walks = [(Path(path), load_directory(path, glob, on_error=failed, **options)) for path in paths]
+    walks = [(Path(path), load_directory(path, glob, on_error=failures.append, **options)) for path in paths]
     stats.files = sum(len(walk.paths) for _, walk in walks)
     report()
-    for root, walk in walks:
-        root_key = _root_key(root)
-        prefix = _prefix(root_key)
-        for loaded in walk.files():
-            chunks = list(split_documents(loaded.documents, splitter))
-            stats.chunks += len(chunks)
-            stored = _stored(collection, root_key, loaded.source)
-            fresh: dict[str, tuple[str, dict[str, Any]]] = {}
-            for chunk in chunks:
-                fresh[f"{prefix}/{chunk.id}"] = (chunk.text, {**chunk.metadata, "root": root_key})
-            stale = [id_ for id_ in stored if id_ not in fresh]
-            if stale:
-                stats.deleted += collection.delete(ids=stale)["deleted"]
-            todo = [id_ for id_, (text, meta) in fresh.items() if stored.get(id_) != (text, meta)]
-            stats.unchanged += len(fresh) - len(todo)
-            for batch in _batches(todo, batch_size):
-                collection.upsert(ids=batch, documents=[fresh[i][0] for i in batch], metadatas=[fresh[i][1] for i in batch])
-                stats.written += len(batch)
-                report()
-            stats.files_done += 1
-            report()
-        # Files that are gone (or no longer match the glob): their chunks go too. Failed files keep theirs.
-        kept = set(walk.loaded or []) | {failure.source for failure in walk.errors or []}
-        gone = [id_ for id_, (_, meta) in _stored(collection, root_key, None).items() if (meta or {}).get("source") not in kept]
-        for batch in _batches(gone, 10_000):
-            stats.deleted += collection.delete(ids=batch)["deleted"]
-        report()
+    pipeline = Pipeline(name="ragstore-ingest", on_tick=report)
+    plan = _plan(collection, walks, failures, splitter, batch_size, stats, pipeline)
+    write = functools.partial(_write, collection, stats, pipeline)
+    embedding_function = _own_embedding_function(collection)
+    if embedding_function is None:
+        pipeline.run(plan, write)
+    else:
+        pipeline.run(plan, functools.partial(_embed, embedding_function, stats, pipeline), write)
+    report()
     return stats

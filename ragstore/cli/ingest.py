@@ -26,11 +26,10 @@ def _summary(stats: IngestStats, collection: str, count: int) -> Table:
     table = Table(title=f"Ingested into '{collection}' ({count} chunks stored)", show_header=False)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    rate = stats.written / stats.seconds if stats.seconds else 0.0
     for label, value in (
         ("files", f"{stats.files - len(stats.failed)} loaded, {len(stats.failed)} failed"),
         ("chunks", str(stats.chunks)),
-        ("written", f"{stats.written} ({rate:.1f} chunks/s)"),
+        ("written", f"{stats.written} ({stats.rate:.1f} chunks/s)"),
         ("unchanged", str(stats.unchanged)),
         ("deleted", str(stats.deleted)),
         ("time", f"{stats.seconds:.1f} s"),
@@ -76,16 +75,17 @@ def ingest(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("files · {task.fields[chunks]} chunks written · {task.fields[rate]} chunks/s"),
+        TextColumn("files · {task.fields[embedded]} embedded · {task.fields[written]} written · {task.fields[rate]} chunks/s"),
         TimeElapsedColumn(),
         console=console,
         transient=False,
     ) as bar:
-        task = bar.add_task("ingest", total=None, chunks=0, rate="0.0")
+        task = bar.add_task("ingest", total=None, embedded=0, written=0, rate="0.0")
 
         def progress(stats: IngestStats) -> None:
-            rate = stats.written / stats.seconds if stats.seconds else 0.0
-            bar.update(task, total=stats.files, completed=stats.files_done, chunks=stats.written, rate=f"{rate:.1f}")
+            # Called after every batch embedded or written (not only per file), so the rate moves inside a long file.
+            rate = f"{stats.rate:.1f}"
+            bar.update(task, total=stats.files, completed=stats.files_done, embedded=stats.embedded, written=stats.written, rate=rate)
 
         try:
             stats = run_ingest(
