@@ -119,7 +119,7 @@ class Pipeline:
     def _watch(self) -> None:
         while True:
             try:
-                events = [self._events.get(timeout=0.5)]  # a timeout keeps Ctrl-C deliverable on every platform
+                events = [self._events.get(timeout=_POLL)]  # a timeout: a Ctrl-C that lands in another thread is seen within _POLL
             except queue.Empty:
                 continue
             while not self._events.empty():  # ticks that piled up while on_tick ran make one call

@@ -6,13 +6,17 @@ runs the whole flow with the real default model. The CLI runs as a real process.
 
 from __future__ import annotations
 
+import _thread
+import hashlib
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +146,242 @@ def test_progress_reports_every_file(collection: Any, docs: Path) -> None:
     ingest(collection, [docs], progress=lambda s: seen.append(IngestStats(**vars(s))))
     done = [s.files_done for s in seen]
     assert done == sorted(done) and done[-1] == MARKDOWN_FILES and seen[0].files == MARKDOWN_FILES
+
+
+# ------------------------------------------------------------------ the pipeline (plan, embed and write in threads)
+
+BATCH = 4
+
+
+def one_long_file(tmp_path: Path) -> Path:
+    """A folder with one file of 40 chunks of 100 characters (10 batches of ``BATCH``)."""
+    root = tmp_path / "long"
+    root.mkdir()
+    (root / "apples.txt").write_text(
+        "\n\n".join(f"Apple number {i:03d} is red and sweet; it grows in orchard {i % 7}, by the mill." for i in range(40))
+    )
+    return root
+
+
+def ingest_long(col: Any, root: Path, **kwargs: Any) -> IngestStats:
+    return ingest(col, [root], chunk_size=100, chunk_overlap=0, batch_size=BATCH, **kwargs)
+
+
+def ingest_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("ragstore-ingest")]
+
+
+def assert_whole_batches_of(col: Any, root: Path, most: int) -> int:
+    """Every stored chunk is exact and they make whole batches (a batch is one atomic upsert); returns how many."""
+    partial = by_chunk(col)
+    expected = expected_chunks(root, chunk_size=100, chunk_overlap=0)
+    assert all(expected[i] == text for i, text in partial.items())
+    assert len(partial) % BATCH == 0 and len(partial) <= most, len(partial)
+    return len(partial)
+
+
+class Embedder:
+    """The collection's own embedding function, wrapped to act on a given call (1-based) and to time itself."""
+
+    def __init__(self, col: Any, on_call: Callable[[int, list[str]], None] = lambda n, texts: None, delay: float = 0.0) -> None:
+        self.inner, self.on_call, self.delay = col.embedding_function, on_call, delay
+        self.calls, self.busy = 0, 0.0
+        col._embedding_function = self
+
+    def __call__(self, input: list[str]) -> Any:  # noqa: A002 - the protocol's parameter name
+        started = time.perf_counter()
+        self.calls += 1
+        self.on_call(self.calls, input)
+        time.sleep(self.delay)
+        vectors = self.inner(input)
+        self.busy += time.perf_counter() - started
+        return vectors
+
+
+@pytest.fixture
+def no_thread_left() -> Iterator[None]:
+    """After the test, no ingest stage is alive and no thread started during the test still runs."""
+    before = set(threading.enumerate())
+    yield
+    assert ingest_threads() == []
+    assert [t for t in threading.enumerate() if t not in before and t.name.startswith("ragstore")] == []
+
+
+def test_batch_two_is_embedded_while_batch_one_is_written(collection: Any, tmp_path: Path) -> None:
+    root = one_long_file(tmp_path)
+    second_embedding = threading.Event()
+    embedder = Embedder(collection, lambda n, _: second_embedding.set() if n == 2 else None, delay=0.05)
+    upsert, overlapped, write_busy = collection.upsert, [], [0.0]
+
+    def observed_upsert(**kwargs: Any) -> None:
+        if not overlapped:  # the first write waits to see the next batch embedded meanwhile (sequential code never would)
+            overlapped.append(second_embedding.wait(timeout=10))
+        started = time.perf_counter()
+        time.sleep(0.05)  # a write as slow as an embedding (a remote server, a slow disk)
+        upsert(**kwargs)
+        write_busy[0] += time.perf_counter() - started
+
+    collection.upsert = observed_upsert
+    started = time.perf_counter()
+    stats = ingest_long(collection, root)
+    wall = time.perf_counter() - started
+    assert overlapped == [True]
+    assert (stats.written, stats.embedded, embedder.calls) == (40, 40, 10)
+    assert by_chunk(collection) == expected_chunks(root, chunk_size=100, chunk_overlap=0)
+    # 10 embeddings and 10 writes of >= 50 ms each: one after the other >= 1 s, overlapped about half of it.
+    assert wall < 0.8 * (embedder.busy + write_busy[0]), (wall, embedder.busy, write_busy[0])
+
+
+class ModelCrashedError(Exception):
+    pass
+
+
+def test_an_embedding_error_stops_every_stage_and_propagates_as_itself(collection: Any, tmp_path: Path, no_thread_left: None) -> None:
+    root = one_long_file(tmp_path)
+
+    def crash(call: int, _: list[str]) -> None:
+        if call == 3:
+            raise ModelCrashedError("out of memory")
+
+    Embedder(collection, crash)
+    with pytest.raises(ModelCrashedError, match="out of memory"):
+        ingest_long(collection, root)
+    assert ingest_threads() == []
+    assert_whole_batches_of(collection, root, most=2 * BATCH)  # batches 1 and 2 may have landed, never batch 3
+
+
+def test_a_write_error_stops_every_stage_and_propagates_as_itself(collection: Any, tmp_path: Path, no_thread_left: None) -> None:
+    """Batch 3 gets vectors of another dimension: the store refuses the upsert (a real error, over HTTP too)."""
+    root = one_long_file(tmp_path)
+    embedder = Embedder(collection)
+    inner = embedder.inner
+    embedder.inner = lambda texts: [v[:10] for v in inner(texts)] if embedder.calls == 3 else inner(texts)
+    with pytest.raises(ragstore.errors.InvalidDimensionException):
+        ingest_long(collection, root)
+    assert ingest_threads() == []
+    assert assert_whole_batches_of(collection, root, most=2 * BATCH) == 2 * BATCH  # the writer is in order: 1 and 2 landed
+
+
+def test_a_collection_without_an_embedding_function_fails_as_before(
+    client: ragstore.ClientAPI, tmp_path: Path, no_thread_left: None
+) -> None:
+    col = client.create_collection("bare", embedding_function=None)
+    with pytest.raises(ragstore.errors.InvalidArgumentError, match="embedding function"):
+        ingest_long(col, one_long_file(tmp_path))
+    assert col.count() == 0
+
+
+@pytest.fixture
+def sigint_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt in the main thread (a test worker may have SIGINT ignored)."""
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach only the main thread")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_ctrl_c_while_embedding_stops_promptly_and_the_next_run_finishes(
+    collection: Any, tmp_path: Path, sigint_raises: None, no_thread_left: None
+) -> None:
+    root = one_long_file(tmp_path)
+    interrupted = [0.0]
+
+    def ctrl_c(call: int, _: list[str]) -> None:
+        if call == 3:
+            interrupted[0] = time.perf_counter()
+            _thread.interrupt_main()  # as a SIGINT: the main thread raises KeyboardInterrupt where it waits
+            time.sleep(1.0)  # still embedding when the main thread stops the run: batch 3 must not be written
+
+    embedder = Embedder(collection, ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_long(collection, root)
+    assert time.perf_counter() - interrupted[0] < 3.0  # the batch in hand, then out
+    assert ingest_threads() == []
+    landed = assert_whole_batches_of(collection, root, most=2 * BATCH)
+    embedder.on_call = lambda n, texts: None
+    finished = ingest_long(collection, root)
+    assert (finished.written, finished.unchanged) == (40 - landed, landed)
+    assert by_chunk(collection) == expected_chunks(root, chunk_size=100, chunk_overlap=0)
+
+
+def test_an_exception_from_progress_stops_the_run(collection: Any, tmp_path: Path, no_thread_left: None) -> None:
+    def stop_after_first_write(stats: IngestStats) -> None:
+        if stats.written:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ingest_long(collection, one_long_file(tmp_path), progress=stop_after_first_write)
+    assert ingest_threads() == []
+
+
+def test_pipelined_records_equal_sequential_upserts(client: ragstore.ClientAPI, docs: Path) -> None:
+    """Ids, documents, metadata and vectors equal a plain loop that upserts documents and lets the collection embed."""
+    piped = client.create_collection("piped", embedding_function=ragstore.HashingEmbeddingFunction())
+    ingest(piped, [docs])
+    sequential = client.create_collection("sequential", embedding_function=ragstore.HashingEmbeddingFunction())
+    root_key = docs.resolve().as_posix()
+    prefix = hashlib.sha1(root_key.encode()).hexdigest()[:8]
+    splitter = RecursiveCharacterSplitter(chunk_size=1000, chunk_overlap=150)
+    chunks = list(split_documents(load_directory(docs), splitter))
+    for start in range(0, len(chunks), 128):
+        batch = chunks[start : start + 128]
+        sequential.upsert(
+            ids=[f"{prefix}/{c.id}" for c in batch],
+            documents=[c.text for c in batch],
+            metadatas=[{**c.metadata, "root": root_key} for c in batch],
+        )
+    include = ["documents", "metadatas", "embeddings"]
+    ours, theirs = piped.get(include=include), sequential.get(include=include)
+    order, reference = (sorted(range(len(r["ids"])), key=r["ids"].__getitem__) for r in (ours, theirs))
+    assert [ours["ids"][i] for i in order] == [theirs["ids"][i] for i in reference]
+    for key in ("documents", "metadatas"):
+        assert [ours[key][i] for i in order] == [theirs[key][i] for i in reference]
+    assert (ours["embeddings"][order] == theirs["embeddings"][reference]).all()
+
+
+def test_the_same_root_twice_writes_it_once(collection: Any, docs: Path) -> None:
+    """The second pass reads back what the first wrote (it waits for the writer), as a sequential run would."""
+    stats = ingest(collection, [docs, docs])
+    assert stats.chunks % 2 == 0 and (stats.written, stats.unchanged, stats.deleted) == (stats.chunks // 2, stats.chunks // 2, 0)
+
+
+def test_progress_moves_inside_a_file(collection: Any, tmp_path: Path) -> None:
+    seen: list[IngestStats] = []
+    stats = ingest_long(collection, one_long_file(tmp_path), progress=lambda s: seen.append(IngestStats(**vars(s))))
+    mid_file = [s for s in seen if s.files_done == 0 and s.written]
+    assert mid_file and all(s.embedded >= s.written and s.rate > 0 for s in mid_file)
+    assert (stats.embedded, stats.written, seen[-1].files_done) == (40, 40, 1)
+
+
+def test_a_chromadb_collection_embeds_as_it_writes(tmp_path: Path, docs: Path, no_thread_left: None) -> None:
+    chromadb = pytest.importorskip("chromadb")
+    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+    class Hashing(EmbeddingFunction[Documents]):
+        def __init__(self) -> None:
+            self.inner = ragstore.HashingEmbeddingFunction()
+
+        def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - chromadb's parameter name
+            return list(self.inner(list(input)))
+
+        @staticmethod
+        def name() -> str:
+            return "ragstore-test-hashing"
+
+        def get_config(self) -> dict[str, Any]:
+            return {}
+
+        @staticmethod
+        def build_from_config(config: dict[str, Any]) -> Hashing:
+            return Hashing()
+
+    col = chromadb.EphemeralClient().create_collection(f"ingest-{tmp_path.name}", embedding_function=Hashing())
+    first = ingest(col, [docs])
+    assert (first.written, first.embedded) == (first.chunks, first.chunks)
+    assert by_chunk(col) == expected_chunks(docs)
+    again = ingest(col, [docs])
+    assert (again.written, again.unchanged) == (0, first.chunks)
 
 
 # ------------------------------------------------------------------ the command line
