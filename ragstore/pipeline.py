@@ -103,10 +103,10 @@ class Pipeline:
             outbox = queues[index + 1] if index + 1 < len(steps) else None
             args = (self._apply, step, queues[index], outbox)
             threads.append(threading.Thread(target=self._guard, args=args, name=f"{self.name}-{index + 1}"))
-        for thread in threads:
-            thread.daemon = True  # never keeps the interpreter alive; run() joins them all anyway
-            thread.start()
         try:
+            for thread in threads:  # started inside the try: a Ctrl-C between two starts still stops and joins the first
+                thread.daemon = True  # never keeps the interpreter alive; run() joins them all anyway
+                thread.start()
             self._watch()
         finally:
             self._stop.set()
