@@ -47,8 +47,10 @@ def open_client(path: str, host: str | None, port: int, ssl: bool, auth_token: s
 
 
 EMBEDDING_HELP = (
-    "Embedding function for a new collection: 'default' (all-MiniLM-L6-v2, offline), 'hashing' (fast, for tests), "
-    "'st:<model name or path>' (a local sentence-transformers model) or 'openai:<model>' (an OpenAI-compatible "
+    "Embedding function for a new collection: 'default' (all-MiniLM-L6-v2 on ONNX Runtime, int8, offline), 'hashing' "
+    "(fast, for tests), 'onnx:<folder>' or 'onnx-fp32:<folder>' (a local BERT-family sentence-transformers folder on ONNX "
+    "Runtime, int8 or exact float32), 'st:<model name or path>' (a local sentence-transformers model on torch) or "
+    "'openai:<model>' (an OpenAI-compatible "
     "/v1/embeddings server at $OPENAI_BASE_URL, key in $OPENAI_API_KEY). An existing collection keeps its own."
 )
 
@@ -62,6 +64,10 @@ def embedding_function(name: str) -> Any:
     if name == "hashing":
         return HashingEmbeddingFunction()
     kind, _, model = name.partition(":")
+    if kind in {"onnx", "onnx-fp32"} and model:
+        from ragstore.embeddings import OnnxEmbeddingFunction
+
+        return OnnxEmbeddingFunction(model_name=model, precision="fp32" if kind == "onnx-fp32" else "int8")
     if kind == "st" and model:
         from ragstore.embeddings import SentenceTransformerEmbeddingFunction
 
@@ -72,7 +78,10 @@ def embedding_function(name: str) -> Any:
         from ragstore.embeddings import OpenAICompatibleEmbeddingFunction
 
         return OpenAICompatibleEmbeddingFunction(base_url=os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1"), model=model)
-    raise click.BadParameter(f"unknown embedding {name!r}; use default, hashing, st:<model> or openai:<model>", param_hint="--embedding")
+    raise click.BadParameter(
+        f"unknown embedding {name!r}; use default, hashing, onnx:<folder>, onnx-fp32:<folder>, st:<model> or openai:<model>",
+        param_hint="--embedding",
+    )
 
 
 def open_collection(client: ragstore.ClientAPI, name: str, embedding: str | None, create: bool) -> Any:

