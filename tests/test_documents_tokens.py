@@ -15,6 +15,7 @@ from shared_data import DOCS, GUTENBERG, needs_data
 
 from ragstore.documents import MarkdownHeaderSplitter, MissingDependencyError, TokenSplitter, load_directory, load_text
 from ragstore.documents import token_splitter as token_module
+from ragstore.embeddings.sentence_transformer import packaged_model_path
 from ragstore.errors import InvalidArgumentError
 from tests.test_documents_splitters import check_chunks
 
@@ -26,7 +27,7 @@ def splitter() -> TokenSplitter:
 
 def test_default_tokenizer_is_minilm_and_loaded_once(splitter: TokenSplitter) -> None:
     assert splitter.tokenizer is token_module.default_tokenizer() is TokenSplitter().tokenizer
-    assert splitter.tokenizer("Hello world", add_special_tokens=False)["input_ids"] == [7592, 2088]
+    assert splitter.tokenizer.encode("Hello world", add_special_tokens=False).ids == [7592, 2088]
     assert splitter.count_tokens("Hello world") == 4  # [CLS] hello world [SEP]
     assert splitter.chunk_size == 256
 
@@ -83,14 +84,25 @@ def test_settings_are_checked_against_the_tokenizer() -> None:
         TokenSplitter(chunk_size=10, chunk_overlap=8).split("text")  # 10 - [CLS] - [SEP] leaves 8
     with pytest.raises(InvalidArgumentError, match="tokenizer must be"):
         TokenSplitter(tokenizer=42).split("text")
-    path_loaded = TokenSplitter(tokenizer=token_module.default_tokenizer().name_or_path)
-    assert path_loaded.count_tokens("Hello world") == 4
+    folder = packaged_model_path()
+    path_loaded = TokenSplitter(tokenizer=folder)  # a folder with a tokenizer.json: read by tokenizers, no transformers
+    assert path_loaded.count_tokens("Hello world") == 4 and token_module.is_rust_tokenizer(path_loaded.tokenizer)
+    from transformers import AutoTokenizer
+
+    wrapped = TokenSplitter(tokenizer=AutoTokenizer.from_pretrained(folder, local_files_only=True))  # a transformers tokenizer too
+    text = "Tokenizers agree: the same word pieces, whichever wrapper reads tokenizer.json. " * 40
+    assert [c.text for c in wrapped.split(text)] == [c.text for c in TokenSplitter().split(text)]
 
 
-def test_a_missing_transformers_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_tokenizer_library_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(token_module, "_default_tokenizer", None)
-    monkeypatch.setitem(sys.modules, "transformers", None)  # makes the import fail
+    monkeypatch.setitem(sys.modules, "transformers", None)  # the default needs no transformers ...
+    assert TokenSplitter().count_tokens("Hello world") == 4
+    with pytest.raises(MissingDependencyError, match=r'pip install "ragstore\[torch\]"'):
+        TokenSplitter(tokenizer="some/model").count_tokens("x")  # ... a hub name without tokenizer.json does
+    monkeypatch.setattr(token_module, "_default_tokenizer", None)
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # makes the import fail
     with pytest.raises(MissingDependencyError, match=r'pip install "ragstore\[embeddings\]"'):
         TokenSplitter().split("text")
     with pytest.raises(ImportError):  # also an ImportError, for code that catches those
-        TokenSplitter(tokenizer="some/model").count_tokens("x")
+        TokenSplitter(tokenizer=packaged_model_path()).count_tokens("x")

