@@ -56,7 +56,7 @@ def token_counter() -> TokenCounter:
         return approximate_tokens
 
     def count(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return len(tokenizer.encode(text, add_special_tokens=False).ids)
 
     return count
 
