@@ -6,6 +6,7 @@ from rotting between the runs that produce ``benchmarks/RESULTS.md``.
 
 from __future__ import annotations
 
+import itertools
 import re
 import subprocess
 import sys
@@ -66,3 +67,63 @@ def test_breakdown_accounts_for_the_add_and_query_time() -> None:
         stages = [line for line in table.splitlines()[2:] if not line.startswith(("| **", "| raw"))]
         shares = [int(line.strip(" |").rsplit("|", 1)[1].strip().rstrip("%")) for line in stages]
         assert len(shares) >= 5 and 95 <= sum(shares) <= 105, table
+
+
+def markdown_rows(report: str, header: str) -> dict[str, dict[str, str]]:
+    """The rows of the table whose header line starts with ``| header``, by first cell, as ``{column: cell}``."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {header} "))
+    columns = [cell.strip() for cell in lines[start].strip("|").split("|")]
+    rows = {}
+    for line in itertools.takewhile(lambda line: line.startswith("|"), lines[start + 2 :]):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        rows[cells[0]] = dict(zip(columns[1:], cells[1:], strict=True))
+    return rows
+
+
+TORCH = "sentence-transformers function (torch, today)"
+INT8 = "ONNX int8 (DefaultEmbeddingFunction)"
+
+
+def test_embedding_throughput_has_the_four_methods_per_corpus_with_ratios_to_encode() -> None:
+    report = run_script("embedding_throughput.py", "--docs", "6", "--repeats", "1")
+    lines = [line for line in report.splitlines() if line.startswith(("| abstracts", "| mixed"))]
+    methods = {(line.split("|")[1].split()[0], line.split("|")[2].strip()) for line in lines}
+    assert methods == {(corpus, m) for corpus in ("abstracts", "mixed") for m in ("encode (torch)", TORCH, INT8, "ONNX fp32")}
+    encode_rows = [line for line in lines if "| encode (torch) |" in line]
+    assert all("| 1.00x |" in line for line in encode_rows)  # encode is the reference of its own ratio
+    assert all(re.search(r"\| [\d,.]+ \| [\d.]+x \| [\d.]+ \|$", line) for line in lines)
+
+
+def test_embedding_latency_times_the_embedders_and_the_cli_on_both_collections() -> None:
+    report = run_script("embedding_latency.py", "--calls", "4", "--chunks", "120", "--spawns", "1")
+    in_process = markdown_rows(report, "embedder")
+    assert set(in_process) == {TORCH, INT8, "ONNX fp32"}
+    assert in_process[TORCH]["p50 vs torch"] == "1.00x" and float(in_process[INT8]["p50 (ms)"]) > 0
+    cli = markdown_rows(report, "collection (embedding function)")
+    assert len(cli) == 3  # default, torch, and the cold first use
+    assert all(float(row["p50 (s)"]) > 0 for row in cli.values())
+    assert "120 chunks" in report
+
+
+def test_embedding_ingest_ingests_a_folder_per_embedder(tmp_path: Path) -> None:
+    for i in range(2):
+        (tmp_path / f"guide{i}.md").write_text(
+            f"# Guide {i}\n\n## Timeouts\n\nSet a timeout per request.\n\n## Retries\n\nRetry {i} times.\n"
+        )
+    report = run_script("embedding_ingest.py", "--repeats", "1", "--embedders", "int8,torch", "--docs", str(tmp_path))
+    rows = markdown_rows(report, "embedding function")
+    assert set(rows) == {TORCH, INT8}
+    assert rows[TORCH]["faster than torch"] == "1.00x"
+    chunks = int(re.search(r"(\d+) chunks per ingest", report).group(1))  # type: ignore[union-attr]
+    assert chunks >= 4  # two files, two sections each
+
+
+def test_scifact_retrieval_scores_each_embedder() -> None:
+    report = run_script("scifact_retrieval.py", "--docs", "40", "--queries", "5", "--embedders", "int8,torch")
+    rows = markdown_rows(report, "embedder")
+    assert set(rows) == {TORCH, INT8}
+    for row in rows.values():
+        assert 0.0 <= float(row["nDCG@10"]) <= 1.0 and 0.0 <= float(row["recall@100"]) <= 1.0
+    assert rows[TORCH]["ingest faster than torch"] == "1.00x"
+    assert "5 queries, 40 abstracts" in report
