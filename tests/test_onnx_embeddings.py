@@ -126,7 +126,6 @@ def cached_models(folder: Path) -> list[Path]:
 
 # _GraphWriter.const stores np.ascontiguousarray(array), which turns the 0-d cls_index into shape [1]; the Gather then
 # keeps a token axis, so CLS pooling returns [batch, 1, hidden] (the values are right) and a batch of 2+ fails in encode().
-CLS_SHAPE_BUG = pytest.mark.xfail(strict=True, reason="graph.py: CLS pooling outputs [batch, 1, hidden] (0-d index made 1-d)")
 TINY = BertShape(hidden=8, heads=2, layers=2, intermediate=16, vocab=30, positions=16)
 _erf = np.vectorize(math.erf)
 
@@ -191,9 +190,9 @@ def padded_batch(seed: int = 1) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.i
     "shape",
     [
         TINY,
-        pytest.param(replace(TINY, pooling="cls"), marks=CLS_SHAPE_BUG),
+        replace(TINY, pooling="cls"),
         replace(TINY, normalize=False),
-        pytest.param(replace(TINY, pooling="cls", normalize=False), marks=CLS_SHAPE_BUG),
+        replace(TINY, pooling="cls", normalize=False),
     ],
     ids=["mean-normalized", "cls-normalized", "mean-raw", "cls-raw"],
 )
@@ -218,7 +217,7 @@ def test_fp32_graph_ignores_padding_and_takes_bert_prefixed_names() -> None:
     np.testing.assert_array_equal(run_graph(build_graph(prefixed, TINY), ids, mask), batched)
 
 
-@pytest.mark.parametrize("pooling", ["mean", pytest.param("cls", marks=CLS_SHAPE_BUG)])
+@pytest.mark.parametrize("pooling", ["mean", "cls"])
 def test_int8_graph_stays_close_to_the_numpy_bert(pooling: str) -> None:
     shape = replace(TINY, pooling=pooling)
     weights = tiny_bert_weights(shape, seed=5)
@@ -485,9 +484,6 @@ def test_unwritable_cache_folder_works_in_memory_with_one_warning(
     assert blocker.read_text(encoding="utf-8") == "not a folder"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="cache.py: _read_verified treats NotADirectoryError as damage (warns 'unreadable ... rebuilding' on every load)"
-)
 def test_a_cache_folder_under_a_file_reads_as_absent_without_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder", encoding="utf-8")
@@ -583,7 +579,6 @@ def test_a_folder_without_tokenizer_json_is_refused_by_name(partial_folder: Path
     assert str(partial_folder) in str(raised.value)
 
 
-@CLS_SHAPE_BUG
 def test_a_cls_pooled_folder_embeds_a_batch(tmp_path: Path, texts: list[str]) -> None:
     folder = tmp_path / "cls-model"
     folder.mkdir()

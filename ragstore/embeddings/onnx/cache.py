@@ -39,7 +39,7 @@ import xxhash
 
 from ragstore.embeddings.onnx.graph import BertShape
 
-BUILDER_VERSION = 3  # bump when build_graph's output changes for the same inputs
+BUILDER_VERSION = 4  # bump when build_graph's output changes for the same inputs
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
 
@@ -108,7 +108,7 @@ def _read_verified(path: Path) -> bytes | None:
     try:
         data = path.read_bytes()
         recorded = json.loads(sidecar.read_text(encoding="utf-8"))["xxh3_128"]
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not cached (yet), or the cache folder cannot exist: no warning here
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("cached ONNX model %s is unreadable (%s); rebuilding it", path, exc)

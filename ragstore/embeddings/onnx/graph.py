@@ -133,7 +133,8 @@ class _GraphWriter:
     def const(self, name: str, array: npt.NDArray[Any]) -> str:
         from onnx import numpy_helper
 
-        self.initializers.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+        array = np.asarray(array)  # not ascontiguousarray: it makes a 0-d index 1-d, and Gather would keep the axis
+        self.initializers.append(numpy_helper.from_array(array if array.flags.c_contiguous else array.copy(), name))
         return name
 
     def op(self, op_type: str, inputs: list[str], name: str | None = None, domain: str = "", **attrs: Any) -> str:

@@ -87,7 +87,7 @@ class OnnxSentenceEncoder:
             >>> from ragstore.embeddings.sentence_transformer import packaged_model_path
             >>> encoder = load_encoder(packaged_model_path(), "int8")
             >>> a, b = encoder.encode(["short", "a much longer text " * 50])
-            >>> bool(np.allclose(a, encoder.encode(["short"])[0], atol=1e-2))
+            >>> float(a @ encoder.encode(["short"])[0]) > 0.99  # alone or beside a long text: nearly the same vector
             True
 
         """
