@@ -95,21 +95,22 @@ def ingest_folder(collection: Any, folder: Path, console: Console | None = None,
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("files · {task.fields[chunks]} chunks written"),
+        TextColumn("files · {task.fields[chunks]} chunks written · {task.fields[rate]} chunks/s"),
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task(f"ingest {folder.name}", total=None, chunks=0)
+        task = bar.add_task(f"ingest {folder.name}", total=None, chunks=0, rate="0.0")
 
         def progress(stats: IngestStats) -> None:
-            bar.update(task, total=stats.files, completed=stats.files_done, chunks=stats.written)
+            bar.update(task, total=stats.files, completed=stats.files_done, chunks=stats.written, rate=f"{stats.rate:.1f}")
 
         stats = ingest(collection, [folder], glob=glob, splitter=splitter, progress=progress)
     for failure in stats.failed:
         console.print(f"[red]skipped[/] {failure.source}: {failure.error}", soft_wrap=True)
     fresh = f", {stats.written} embedded now" if stats.written != stats.chunks else ""
     console.print(
-        f"Ingested {stats.files - len(stats.failed)} files of {folder} as {stats.chunks} chunks{fresh} in {stats.seconds:.1f} s",
+        f"Ingested {stats.files - len(stats.failed)} files of {folder} as {stats.chunks} chunks{fresh} in {stats.seconds:.1f} s"
+        + (f" ({stats.rate:.1f} chunks/s)" if stats.written else ""),
         soft_wrap=True,
     )
     return stats
