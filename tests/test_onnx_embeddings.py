@@ -36,6 +36,7 @@ import pytest
 
 import ragstore
 from ragstore.embeddings import DefaultEmbeddingFunction, OnnxEmbeddingFunction, SentenceTransformerEmbeddingFunction
+from ragstore.embeddings.once import OncePerKey
 from ragstore.embeddings.onnx import cache as onnx_cache
 from ragstore.embeddings.onnx import model as onnx_model
 from ragstore.embeddings.onnx.graph import BertShape, build_graph, tiny_bert_weights
@@ -110,7 +111,7 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def fresh_encoders(monkeypatch: pytest.MonkeyPatch) -> None:
     """The next load in this test reads or builds the model again (the module's loaded encoders come back afterwards)."""
-    monkeypatch.setattr(onnx_model, "_encoders", {})
+    monkeypatch.setattr(onnx_model, "_encoders", OncePerKey())
 
 
 def bundled() -> Path:
@@ -475,7 +476,7 @@ def test_unwritable_cache_folder_works_in_memory_with_one_warning(
     sample = ["a sentence embedded without a cache", "another"]
     with caplog.at_level(logging.WARNING, logger=CACHE_LOGGER):
         first = stack(OnnxEmbeddingFunction(precision="fp32")(sample))
-        monkeypatch.setattr(onnx_model, "_encoders", {})  # load again in this process: built in memory again
+        monkeypatch.setattr(onnx_model, "_encoders", OncePerKey())  # load again in this process: built in memory again
         second = stack(OnnxEmbeddingFunction(precision="fp32")(sample))
     cannot = [r.getMessage() for r in caplog.records if r.name == CACHE_LOGGER and "cannot cache" in r.getMessage()]
     assert len(cannot) == 1, cannot
@@ -497,10 +498,9 @@ def test_new_weights_mtime_gets_a_new_cache_file_and_never_reads_the_stale_one(t
     shape = BertShape.from_folder(folder)
     fresh = onnx_cache.model_bytes(folder, shape, "fp32")
     [old] = cached_models(onnx_cache.cache_dir())
-    # Plant a valid-looking stale model under the old key (the int8 bytes, with a matching digest): were the old
+    # Plant a valid-looking stale model under the old key (another model, with a matching digest): were the old
     # key reused after the weights change, this would be read, and its vectors would be wrong.
-    [int8_file] = [p for p in cached_models(fns.cache / "onnx") if "-int8-" in p.name]
-    stale = int8_file.read_bytes()
+    stale = build_graph(tiny_bert_weights(TINY), TINY).SerializeToString()
     onnx_cache._write(old, stale)
     assert onnx_cache.model_bytes(folder, shape, "fp32") == stale  # the plant is accepted while the weights are unchanged
     weights = folder / "model.safetensors"

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -35,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore.embeddings.base import as_texts, register_embedding_function
+from ragstore.embeddings.once import OncePerKey
 from ragstore.errors import InvalidArgumentError
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
@@ -47,9 +47,7 @@ TORCH_HINT = 'pip install "ragstore[torch]"'
 _PACKAGED_NAMES = frozenset({PACKAGED_MODEL, f"sentence-transformers/{PACKAGED_MODEL}"})
 _JSON_TYPES = (str, int, float, bool, list, dict, type(None))
 
-_models: dict[tuple[str, str, str], Any] = {}
-_load_locks: dict[tuple[str, str, str], threading.Lock] = {}
-_cache_lock = threading.Lock()
+_models = OncePerKey()  # (model name, device, kwargs as JSON) -> SentenceTransformer
 
 
 def packaged_model_path() -> str:
@@ -122,18 +120,8 @@ def load_model(model_name: str, device: str = "cpu", **kwargs: Any) -> Any:
     """
     if model_name in _PACKAGED_NAMES:
         model_name = PACKAGED_MODEL
-    key = (model_name, device, json.dumps(kwargs, sort_keys=True))
-    model = _models.get(key)
-    if model is not None:
-        return model
-    with _cache_lock:
-        lock = _load_locks.setdefault(key, threading.Lock())
-    with lock:
-        model = _models.get(key)
-        if model is None:
-            model = _construct(model_name, device, kwargs)
-            _models[key] = model
-    return model
+    name = model_name
+    return _models.get((name, device, json.dumps(kwargs, sort_keys=True)), lambda: _construct(name, device, kwargs))
 
 
 def loaded_models() -> list[tuple[str, str]]:
@@ -144,7 +132,7 @@ def loaded_models() -> list[tuple[str, str]]:
         True
 
     """
-    return [(name, device) for name, device, _ in list(_models)]
+    return [(name, device) for name, device, _ in _models.built()]
 
 
 @register_embedding_function

@@ -23,7 +23,6 @@ Example:
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,13 +30,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.embeddings.once import OncePerKey
 from ragstore.embeddings.onnx.graph import BertShape
 
 DEFAULT_BATCH_SIZE = 32
 
-_encoders: dict[tuple[str, str], OnnxSentenceEncoder] = {}
-_load_locks: dict[tuple[str, str], threading.Lock] = {}
-_cache_lock = threading.Lock()
+_encoders = OncePerKey()  # (resolved folder, precision) -> OnnxSentenceEncoder
 
 
 def packaged_tokenizer(folder: str | Path, shape: BertShape) -> Any:
@@ -148,17 +146,8 @@ def load_encoder(folder: str | Path, precision: str) -> OnnxSentenceEncoder:
         ValueError: The folder holds no model the ONNX builder can write.
 
     """
-    key = (str(Path(folder).resolve()), precision)
-    encoder = _encoders.get(key)
-    if encoder is not None:
-        return encoder
-    with _cache_lock:
-        lock = _load_locks.setdefault(key, threading.Lock())
-    with lock:
-        encoder = _encoders.get(key)
-        if encoder is None:
-            encoder = _load(Path(key[0]), precision)
-            _encoders[key] = encoder
+    resolved = Path(folder).resolve()
+    encoder: OnnxSentenceEncoder = _encoders.get((str(resolved), precision), lambda: _load(resolved, precision))
     return encoder
 
 
@@ -184,4 +173,4 @@ def loaded_encoders() -> list[tuple[str, str]]:
         True
 
     """
-    return list(_encoders)
+    return _encoders.built()
