@@ -62,8 +62,11 @@ def machine() -> str:
     """One line: date, CPU, cores, the libraries each embedder runs on, and the load average now."""
     import torch
 
+    import ragstore
+
     return (
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), sentence-transformers {version('sentence-transformers')}, "
-        f"onnxruntime {version('onnxruntime')}, tokenizers {version('tokenizers')}; load average {load_average()}"
+        f"onnxruntime {version('onnxruntime')}, tokenizers {version('tokenizers')}; ragstore from {Path(ragstore.__file__).parent}; "
+        f"load average {load_average()}"
     )

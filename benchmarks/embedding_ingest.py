@@ -32,7 +32,7 @@ from _embedders import EMBEDDERS, LABELS, embedder, load_average, machine
 from _table import number, ratio
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the demo's own ingest function, from examples/
+sys.path.append(str(ROOT))  # the demo's own ingest function, from examples/ (after PYTHONPATH, so a snapshot there wins)
 
 from examples.chatbot.store import DEFAULT_DOCS, ingest_folder  # noqa: E402 - needs the path above
 from examples.demo import SHARED  # noqa: E402
