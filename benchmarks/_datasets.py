@@ -112,7 +112,7 @@ def scifact_texts() -> tuple[list[str], list[str], list[str]]:
 
 
 def scifact_embeddings(doc_ids: list[str], documents: list[str], queries: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """MiniLM vectors of the SciFact abstracts and test queries, from the cache or computed once (about 200 s) and cached."""
+    """MiniLM vectors of the SciFact abstracts and test queries, from the cache or computed once (about 70 s) and cached."""
     if SCIFACT_CACHE.exists():
         cached = np.load(SCIFACT_CACHE)
         if cached["doc_ids"].tolist() == doc_ids and len(cached["queries"]) == len(queries):
@@ -121,7 +121,7 @@ def scifact_embeddings(doc_ids: list[str], documents: list[str], queries: list[s
     from ragstore.embeddings import DefaultEmbeddingFunction
 
     ef = DefaultEmbeddingFunction()
-    print(f"embedding {len(documents):,} SciFact abstracts with all-MiniLM-L6-v2 (once; about 200 s)...", file=sys.stderr, flush=True)
+    print(f"embedding {len(documents):,} SciFact abstracts with all-MiniLM-L6-v2 (once; about 70 s)...", file=sys.stderr, flush=True)
     started = time.perf_counter()
     vectors = np.asarray(ef(documents), dtype=np.float32)
     query_vectors = np.asarray(ef.embed_query(queries), dtype=np.float32)
