@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__version__ = "0.1.0"
-
+from ragstore._version import __version__
 from ragstore.admin import AdminClient as AdminClientAPI
 from ragstore.async_client import AsyncClient as AsyncClientAPI
 from ragstore.async_collection import AsyncCollection

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import click
 
-from ragstore import __version__
+from ragstore._version import __version__
 from ragstore.cli.ingest import ingest
 from ragstore.cli.query import collections, query
 from ragstore.cli.run import run

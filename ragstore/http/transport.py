@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from ragstore import __version__
+from ragstore._version import __version__
 from ragstore.errors import InvalidArgumentError, ServerConnectionError
 from ragstore.http.wire import JSON_CONTENT_TYPE
 from ragstore.settings import Settings

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import uvicorn
 
-from ragstore import __version__
+from ragstore._version import __version__
 from ragstore.local import LocalAPI
 from ragstore.local.reads import DEFAULT_MAX_RESPONSE_BYTES
 from ragstore.server.app import ServerConfig, create_app
