@@ -23,6 +23,7 @@ import numpy as np
 import orjson
 import pytest
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
 import ragstore
@@ -46,11 +47,12 @@ from ragstore.errors import (
 )
 from ragstore.filters import MAX_FILTER_DEPTH, MAX_FILTER_SIZE, MAX_REGEX_LENGTH
 from ragstore.http.client import HttpAPI
-from ragstore.http.wire import API_PREFIX
+from ragstore.http.wire import API_PREFIX, dumps, error_from_json
 from ragstore.local import LocalAPI
 from ragstore.local.engine import MAX_BATCH_SIZE
 from ragstore.server import ServerConfig, create_app
 from ragstore.server.app import DEFAULT_MAX_BODY_SIZE
+from ragstore.server.errors import error_response
 from ragstore.server.security import OPEN_PATHS
 from ragstore.types import CollectionModel, RecordSet
 
@@ -707,6 +709,51 @@ def test_every_error_class_round_trips(raising: Server, cls: type[RagstoreError]
         HttpAPI(f"http://testserver/test-only/raise/{cls.__name__}", session=raising.http).heartbeat()
     assert type(info.value) is cls
     assert info.value.message == MESSAGE
+
+
+# ---------------------------------------------------------------------------------- one error path
+
+
+@pytest.mark.parametrize("cls", error_classes(), ids=lambda cls: cls.__name__)
+def test_the_one_error_function_takes_status_and_wire_name_from_the_class(cls: type[RagstoreError]) -> None:
+    response = error_response(cls(MESSAGE))
+    body = orjson.loads(response.body)
+    assert response.status_code == cls.status_code
+    assert body.get("ragstore_error", body["error"]) == cls.wire_name and body["message"] == MESSAGE
+    assert response.headers["content-type"] == "application/json" and int(response.headers["content-length"]) == len(response.body)
+    assert type(error_from_json(response.status_code, bytes(response.body))) is cls
+    # Where HTTP has a more precise status, or the answer needs a header, the body stays the class's own.
+    precise = error_response(cls(MESSAGE), status=421, headers={"Retry-After": "1"})
+    assert (precise.status_code, precise.body, precise.headers["retry-after"]) == (421, response.body, "1")
+
+
+def test_the_one_error_function_hides_unexpected_failures_and_keeps_http_errors(caplog: pytest.LogCaptureFixture) -> None:
+    response = error_response(OSError(28, "No space left on device", "/srv/store/x"), where="POST /add")
+    body = orjson.loads(response.body)
+    assert response.status_code == 500 and body["error"] == "InternalError" and re.search(INCIDENT, body["message"])
+    assert "/srv" not in body["message"] and "POST /add" in caplog.text and body["message"][19:27] in caplog.text  # the incident id
+    refused = error_response(HTTPException(405, "Method Not Allowed", headers={"Allow": "GET"}), headers={"Allow": "GET, HEAD"})
+    assert (refused.status_code, refused.body, refused.headers["allow"]) == (
+        405,
+        b'{"error":"HTTPError","message":"Method Not Allowed"}',
+        "GET, HEAD",
+    )
+
+
+def test_one_error_has_one_body_on_every_server_path(raising: Server) -> None:
+    json = (b"content-type", b"application/json")
+    route = raising.http.get(f"/test-only/raise/InvalidArgumentError{API_PREFIX}/heartbeat")  # FastAPI's exception handler
+    dispatched = raising.http.post(raising.records("get"), content=b'{"limit": -1}')  # the record dispatcher
+    status, guarded, _ = call_asgi(raising.app, "POST", raising.records("get"), [json, (b"content-length", b"abc")])  # BodyLimit
+    answers = [(route.status_code, route.content), (dispatched.status_code, dispatched.content), (status, guarded)]
+    # Byte for byte the same once the message is cut out, and that is the one function's own body.
+    templates = {(code, body.replace(dumps(orjson.loads(body)["message"]), b'"*"')) for code, body in answers}
+    assert templates == {(400, error_response(InvalidArgumentError("*")).body)}
+    assert [orjson.loads(body)["message"] for _, body in answers] == [
+        MESSAGE,
+        "Expected limit to be a non-negative int, got -1 in get.",
+        "Malformed Content-Length header",
+    ]
 
 
 INCIDENT = r"^Internal error \(id [0-9a-f]{8}\); see the server log$"

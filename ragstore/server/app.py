@@ -34,7 +34,8 @@ from ragstore import __version__
 from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError
 from ragstore.local import LocalAPI
 from ragstore.server import routes_collections, routes_system
-from ragstore.server.handlers import error_response, internal_error, json_response
+from ragstore.server.errors import error_response
+from ragstore.server.handlers import json_response
 from ragstore.server.origin import HostCheck, HostPolicy, JsonBodies, with_cors
 from ragstore.server.record_dispatch import RecordDispatch
 from ragstore.server.security import ASGIApp, BodyLimit, Receive, Scope, Send, TokenAuth, declare_token_auth
@@ -144,9 +145,11 @@ class HeadAsGet:
         await self.app({**scope, "method": "GET"}, receive, without_body)
 
 
-async def _ragstore_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RagstoreError)
-    return error_response(exc)
+async def _error(request: Request, exc: Exception) -> Response:
+    # A ragstore error as itself; any other failure outside the engine's thread pool (``handlers.call``
+    # covers the engine itself) logged with an id and answered without its text (it may hold host
+    # paths). Starlette re-raises the latter afterwards, so uvicorn logs the traceback as well.
+    return error_response(exc, where=f"{request.method} {request.url.path}")
 
 
 async def _invalid_request(request: Request, exc: Exception) -> Response:
@@ -155,22 +158,13 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     return error_response(InvalidArgumentError(f"Invalid request: {problems}"))
 
 
-async def _unexpected(request: Request, exc: Exception) -> Response:
-    # A failure outside the engine's thread pool (``handlers.call`` covers the engine itself):
-    # logged with an id, answered in Chroma's shape without the exception's text (it may hold
-    # host paths). Starlette re-raises afterwards, so uvicorn logs the traceback as well.
-    return error_response(internal_error(exc, f"{request.method} {request.url.path}"))
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return error_response(NotFoundError(f"No such endpoint: {request.method} {request.url.path}"))
-    response = json_response({"error": "HTTPError", "message": str(exc.detail)}, exc.status_code)
-    response.headers.update(exc.headers or {})
-    if exc.status_code == 405:  # Starlette names the methods of one route; the path may have several
-        response.headers["Allow"] = ", ".join(request.app.allowed_methods(request.url.path))
-    return response
+    # Starlette names the methods of one route in a 405's Allow; the path may have several.
+    allow = {"Allow": ", ".join(request.app.allowed_methods(request.url.path))} if exc.status_code == 405 else None
+    return error_response(exc, headers=allow)
 
 
 def create_app(api: LocalAPI, config: ServerConfig | None = None) -> FastAPI:
@@ -192,15 +186,16 @@ def create_app(api: LocalAPI, config: ServerConfig | None = None) -> FastAPI:
         description="Chroma-compatible REST v2 API of a ragstore store.",
         lifespan=lifespan,
     )
-    app.add_exception_handler(RagstoreError, _ragstore_error)
+    app.add_exception_handler(RagstoreError, _error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(Exception, _unexpected)
+    app.add_exception_handler(Exception, _error)
     app.include_router(routes_system.router)
     app.include_router(routes_collections.router)
 
     @app.api_route("/api/v1/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     async def v1_gone(rest: str) -> Response:
+        # Chroma's "Unimplemented" (410) has no class in the error tree, so this one body is written out.
         return json_response({"error": "Unimplemented", "message": "The v1 API is deprecated. Please use /v2 apis"}, 410)
 
     return app

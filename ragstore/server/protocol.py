@@ -27,7 +27,7 @@ import logging
 from typing import Any
 
 from ragstore.errors import RequestTooLargeError
-from ragstore.http.wire import dumps, error_to_json
+from ragstore.server.errors import error_response
 
 logger = logging.getLogger("ragstore.server")
 
@@ -50,7 +50,7 @@ def head_refusal(message: str) -> bytes:
         b'HTTP/1.1 431 Request Header Fields Too Large'
 
     """
-    body = dumps(error_to_json(RequestTooLargeError(message)))
+    body = bytes(error_response(RequestTooLargeError(message), status=431).body)
     head = (
         "HTTP/1.1 431 Request Header Fields Too Large\r\n"
         "content-type: application/json\r\n"

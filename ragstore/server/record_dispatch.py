@@ -25,10 +25,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ragstore.errors import RagstoreError
 from ragstore.http.wire import API_PREFIX
 from ragstore.server import routes_collections
-from ragstore.server.handlers import error_response, internal_error
+from ragstore.server.errors import error_response
 from ragstore.server.security import ASGIApp, Receive, Scope, Send
 
 _RECORD_PATH = re.compile(
@@ -79,8 +78,6 @@ class RecordDispatch:
         handler: Any = _HANDLERS[(scope["method"], op)]
         try:
             response: Response = await handler(request, tenant, database, collection_id)
-        except RagstoreError as exc:
-            response = error_response(exc)
-        except Exception as exc:  # as FastAPI's last-resort handler: log it, answer in Chroma's shape
-            response = error_response(internal_error(exc, f"{scope['method']} {scope['path']}"))
+        except Exception as exc:  # as FastAPI's handlers: a ragstore error as itself, anything else logged with an incident id
+            response = error_response(exc, where=f"{scope['method']} {scope['path']}")
         await response(scope, receive, send)

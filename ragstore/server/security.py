@@ -16,11 +16,12 @@ Example:
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from ragstore.errors import AuthenticationError, InvalidArgumentError, RagstoreError, RequestTooLargeError
-from ragstore.http.wire import API_PREFIX, dumps, error_to_json
+from ragstore.http.wire import API_PREFIX
+from ragstore.server.errors import error_response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -42,17 +43,11 @@ OPEN_PATHS = frozenset(
 )
 
 
-async def send_error(send: Send, exc: RagstoreError, status: int | None = None, headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    """Answer with Chroma's error shape for ``exc`` and its status (or ``status``, where HTTP has a better one)."""
-    payload = dumps(error_to_json(exc))
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status or exc.status_code,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode()), *(headers or [])],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})
+async def send_error(send: Send, exc: RagstoreError, status: int | None = None, headers: Mapping[str, str] | None = None) -> None:
+    """Send :func:`~ragstore.server.errors.error_response` for ``exc`` from ASGI middleware (no ``Request`` there)."""
+    response = error_response(exc, status=status, headers=headers)
+    await send({"type": "http.response.start", "status": response.status_code, "headers": response.raw_headers})
+    await send({"type": "http.response.body", "body": response.body})
 
 
 def declare_token_auth(schema: dict[str, Any]) -> None:
@@ -117,7 +112,7 @@ class TokenAuth:
             await send_error(
                 send,
                 AuthenticationError("Missing credentials: send 'Authorization: Bearer <token>' or 'X-Chroma-Token: <token>'"),
-                headers=[(b"www-authenticate", b"Bearer")],
+                headers={"WWW-Authenticate": "Bearer"},
             )
             return
         if not hmac.compare_digest(token, self._expected):
