@@ -37,6 +37,7 @@ import threading
 import uuid
 from pathlib import Path
 
+from ragstore.configuration import hnsw_settings
 from ragstore.errors import NotFoundError
 from ragstore.local import catalog
 from ragstore.local.catalog import CollectionRow
@@ -150,8 +151,7 @@ class IndexCache:
 
         """
         entry = self._cached_entry(row) or self._load_entry(conn, row)
-        hnsw = row.configuration["hnsw"]
-        entry.index.set_ef_search(hnsw["ef_search"])
+        entry.index.set_ef_search(hnsw_settings(row.configuration).ef_search)
         # applied_seq only grows, so reading it without the lock can only send us the long way.
         if entry.index.applied_seq < row.last_seq:
             self._catch_up(conn, row, entry)
@@ -289,11 +289,11 @@ class IndexCache:
 
     @staticmethod
     def _catch_up(conn: sqlite3.Connection, row: CollectionRow, entry: _Cached) -> None:
-        hnsw = row.configuration["hnsw"]
+        hnsw = hnsw_settings(row.configuration)
         index = entry.index
-        index.catch_up(conn, row.pk, row.last_seq, num_threads=hnsw.get("num_threads", 1))
+        index.catch_up(conn, row.pk, row.last_seq, num_threads=hnsw.num_threads)
         # At least a quarter of the index: a save writes all of it, so saves stay amortised O(1) a change.
-        threshold = max(hnsw.get("sync_threshold", 1000), len(index.labels) // 4)
+        threshold = max(hnsw.sync_threshold, len(index.labels) // 4)
         if entry.directory is not None and index.unsaved_changes >= max(threshold, entry.retry_at):
             entry.save(min_changes=threshold)  # re-checked under the save lock: one thread writes
 
@@ -302,7 +302,7 @@ class IndexCache:
         assert row.dimension is not None
         with self._lock:
             entry = self._cached.get(row.pk)
-        if entry is None or not entry.index.matches(row.dimension, row.configuration["hnsw"]):
+        if entry is None or not entry.index.matches(row.dimension, hnsw_settings(row.configuration).as_dict()):
             return None
         # Older than the tombstone floor: the deletes it lacks are forgotten, so it cannot catch up.
         return entry if entry.index.applied_seq >= row.tombstone_floor else None
@@ -333,7 +333,7 @@ class IndexCache:
     def _load_index(self, row: CollectionRow) -> VectorIndex:
         """The saved index if it is intact and fits, else an empty one (slow: reads files)."""
         assert row.dimension is not None
-        hnsw = row.configuration["hnsw"]
+        hnsw = hnsw_settings(row.configuration).as_dict()  # VectorIndex and its files take the dict form
         directory = self._index_dir(str(row.id))
         loaded = None
         if directory is not None:
