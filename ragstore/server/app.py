@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match
 
-from ragstore import __version__
+from ragstore._version import __version__
 from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError
 from ragstore.local import LocalAPI
 from ragstore.server import routes_collections, routes_system
