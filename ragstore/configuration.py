@@ -89,10 +89,6 @@ LEGACY_METADATA_KEYS = {
 }
 
 
-_SETTINGS_CACHE_SIZE = 1024  # as many as the catalog's parsed rows
-_settings_of: dict[int, tuple[Mapping[str, Any], HnswSettings]] = {}
-
-
 def default_hnsw() -> dict[str, Any]:
     """The HNSW settings of a collection created without any (see :class:`HnswSettings`)."""
     return HnswSettings().as_dict()
@@ -103,8 +99,8 @@ def hnsw_settings(configuration: Mapping[str, Any]) -> HnswSettings:
 
     Every configuration ragstore stores names every key (:func:`build_configuration`), so
     the defaults matter only for a dict written by hand; they are the ones a new collection
-    gets, so that such a dict means what it would mean at creation. The dict must not change
-    in place afterwards (the catalog's never do): the answer is remembered per dict.
+    gets, so that such a dict means what it would mean at creation. The engine reads them
+    as ``CollectionRow.hnsw``, parsed once per distinct stored text with the configuration.
 
     Args:
         configuration: A collection's configuration (``{"hnsw": {...}, ...}``), already
@@ -115,18 +111,8 @@ def hnsw_settings(configuration: Mapping[str, Any]) -> HnswSettings:
         True
 
     """
-    # Every query reads its collection's settings a few times, from a dict the catalog parses once per
-    # distinct text and never changes in place (``catalog._parsed``); remembering the answer per dict
-    # makes a read a lookup (0.07 µs instead of 1.4 µs to build, three or four times a query: 5% of a 90 µs in-memory one).
-    cached = _settings_of.get(id(configuration))
-    if cached is not None and cached[0] is configuration:  # the dict is held, so its id is not reused
-        return cached[1]
     stored = configuration.get("hnsw") or {}
-    settings = HnswSettings(**{key: stored[key] for key in HNSW_KEYS if key in stored})
-    if len(_settings_of) >= _SETTINGS_CACHE_SIZE:
-        _settings_of.clear()
-    _settings_of[id(configuration)] = (configuration, settings)
-    return settings
+    return HnswSettings(**{key: stored[key] for key in HNSW_KEYS if key in stored})
 
 
 def _check_value(key: str, value: Any) -> Any:

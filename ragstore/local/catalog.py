@@ -22,6 +22,7 @@ import sqlite3
 import uuid
 from typing import Any
 
+from ragstore.configuration import HnswSettings, hnsw_settings
 from ragstore.errors import NotFoundError, UniqueConstraintError
 from ragstore.types import CollectionModel
 
@@ -48,6 +49,13 @@ class CollectionRow:
     database: str
     text_indexed: bool = False
     """Whether the full-text index holds the collection's documents (built at its first document filter)."""
+    parsed_hnsw: HnswSettings | None = dataclasses.field(default=None, repr=False, compare=False)
+    """The settings parsed with ``configuration`` (by :func:`_parsed`, once per distinct text); ``None``: read them on use."""
+
+    @property
+    def hnsw(self) -> HnswSettings:
+        """The collection's typed HNSW settings."""
+        return self.parsed_hnsw if self.parsed_hnsw is not None else hnsw_settings(self.configuration)
 
     def model(self) -> CollectionModel:
         """The public description (its dictionaries are the caller's own copies)."""
@@ -56,20 +64,21 @@ class CollectionRow:
 
 
 @functools.lru_cache(maxsize=1024)
-def _parsed(id_: str, meta: str | None, config: str) -> tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any]]:
-    """The id, metadata and configuration of a row, parsed once per distinct text.
+def _parsed(id_: str, meta: str | None, config: str) -> tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any], HnswSettings]:
+    """The id, metadata, configuration and typed HNSW settings of a row, parsed once per distinct text.
 
     Every query reads its collection's row; parsing it again each time cost more than the
     SQL. The dictionaries are shared between rows, so nothing may change them in place:
     :meth:`CollectionRow.model` hands out copies, and the engine only reads them.
     """
-    return uuid.UUID(id_), json.loads(meta) if meta else None, json.loads(config)
+    configuration = json.loads(config)
+    return uuid.UUID(id_), json.loads(meta) if meta else None, configuration, hnsw_settings(configuration)
 
 
 def _row(values: tuple[Any, ...]) -> CollectionRow:
     pk, id_, name, dim, meta, config, last_seq, floor, tenant, database, text_indexed = values
-    collection_id, metadata, configuration = _parsed(id_, meta, config)
-    return CollectionRow(pk, collection_id, name, dim, metadata, configuration, last_seq, floor, tenant, database, bool(text_indexed))
+    collection_id, metadata, configuration, hnsw = _parsed(id_, meta, config)
+    return CollectionRow(pk, collection_id, name, dim, metadata, configuration, last_seq, floor, tenant, database, bool(text_indexed), hnsw)
 
 
 def database_id(conn: sqlite3.Connection, tenant: str, database: str) -> str:

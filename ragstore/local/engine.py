@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore._version import __version__
-from ragstore.configuration import apply_modification, build_configuration, hnsw_settings
+from ragstore.configuration import apply_modification, build_configuration
 from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException
 from ragstore.filters import Node, combine, parse_where, parse_where_document
 from ragstore.local import catalog, records, text_index
@@ -248,7 +248,7 @@ class LocalAPI:
         new_metadata = validate_collection_metadata(new_metadata)
         with self._db.write() as conn:
             row = catalog.get_by_id(conn, collection_id)
-            if new_metadata and "hnsw:space" in new_metadata and new_metadata["hnsw:space"] != hnsw_settings(row.configuration).space:
+            if new_metadata and "hnsw:space" in new_metadata and new_metadata["hnsw:space"] != row.hnsw.space:
                 raise InvalidArgumentError("Changing the distance function of a collection once it is created is not supported currently.")
             config = apply_modification(row.configuration, new_configuration) if new_configuration is not None else None
             catalog.update_collection_row(conn, row, new_name, new_metadata, config)

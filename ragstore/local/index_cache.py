@@ -37,7 +37,6 @@ import threading
 import uuid
 from pathlib import Path
 
-from ragstore.configuration import hnsw_settings
 from ragstore.errors import NotFoundError
 from ragstore.local import catalog
 from ragstore.local.catalog import CollectionRow
@@ -151,7 +150,7 @@ class IndexCache:
 
         """
         entry = self._cached_entry(row) or self._load_entry(conn, row)
-        entry.index.set_ef_search(hnsw_settings(row.configuration).ef_search)
+        entry.index.set_ef_search(row.hnsw.ef_search)
         # applied_seq only grows, so reading it without the lock can only send us the long way.
         if entry.index.applied_seq < row.last_seq:
             self._catch_up(conn, row, entry)
@@ -289,7 +288,7 @@ class IndexCache:
 
     @staticmethod
     def _catch_up(conn: sqlite3.Connection, row: CollectionRow, entry: _Cached) -> None:
-        hnsw = hnsw_settings(row.configuration)
+        hnsw = row.hnsw
         index = entry.index
         index.catch_up(conn, row.pk, row.last_seq, num_threads=hnsw.num_threads)
         # At least a quarter of the index: a save writes all of it, so saves stay amortised O(1) a change.
@@ -302,7 +301,7 @@ class IndexCache:
         assert row.dimension is not None
         with self._lock:
             entry = self._cached.get(row.pk)
-        if entry is None or not entry.index.matches(row.dimension, hnsw_settings(row.configuration).as_dict()):
+        if entry is None or not entry.index.matches(row.dimension, row.hnsw.as_dict()):
             return None
         # Older than the tombstone floor: the deletes it lacks are forgotten, so it cannot catch up.
         return entry if entry.index.applied_seq >= row.tombstone_floor else None
@@ -333,7 +332,7 @@ class IndexCache:
     def _load_index(self, row: CollectionRow) -> VectorIndex:
         """The saved index if it is intact and fits, else an empty one (slow: reads files)."""
         assert row.dimension is not None
-        hnsw = hnsw_settings(row.configuration).as_dict()  # VectorIndex and its files take the dict form
+        hnsw = row.hnsw.as_dict()  # VectorIndex and its files take the dict form
         directory = self._index_dir(str(row.id))
         loaded = None
         if directory is not None:

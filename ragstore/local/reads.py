@@ -30,7 +30,6 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
-from ragstore.configuration import hnsw_settings
 from ragstore.errors import ResponseTooLargeError
 from ragstore.filters import Node
 from ragstore.local.catalog import CollectionRow
@@ -137,7 +136,7 @@ def _mask_of(conn: sqlite3.Connection, columns: RecordColumns, sql: str, params:
 
 
 def _exact(columns: RecordColumns, row: CollectionRow, queries: npt.NDArray[np.float32], slots: Slots, k: int) -> Hits:
-    labels, distances = columns.nearest(queries, slots, k, hnsw_settings(row.configuration).space)
+    labels, distances = columns.nearest(queries, slots, k, row.hnsw.space)
     return list(zip(labels, distances, strict=True))
 
 
@@ -145,7 +144,7 @@ def _index_search(
     index: VectorIndex, row: CollectionRow, queries: npt.NDArray[np.float32], k: int, allowed: set[int] | None
 ) -> Hits | None:
     """The index's answer, retried once with a wider beam; ``None`` if it cannot return ``k``."""
-    hnsw = hnsw_settings(row.configuration)
+    hnsw = row.hnsw
     ef, threads = hnsw.ef_search, hnsw.num_threads
     # Each search locks the index for itself (shared, so queries run in parallel); the graph
     # may change between the two tries, and each try is consistent on its own.
