@@ -90,15 +90,21 @@ def _wait(proc: subprocess.Popen[bytes], ready: Callable[[], int | None], what: 
 
 
 def _start_ragstore(path: str, log: Path) -> Server:
-    """``python -m ragstore run --port 0``; the port comes from its start line ``... at http://127.0.0.1:PORT ...``."""
+    """``python -m ragstore run --port 0``; the port comes from its start line, read by :func:`ragstore.testing.start_line_port`.
+
+    Not :class:`ragstore.testing.RunningServer`, which blocks until the start line: here the server boots while
+    this process imports the client library, and its output goes to a log file rather than a pipe.
+    """
     with log.open("wb") as out:
+        # The command is spelled here, not taken from ragstore.testing: importing ragstore first would end that overlap.
         proc = subprocess.Popen(
             [sys.executable, "-m", "ragstore", "run", "--path", path, "--port", "0"], stdout=out, stderr=subprocess.STDOUT
         )
 
     def ready() -> int | None:
-        match = re.search(r"at http://127\.0\.0\.1:(\d+)", log.read_text(errors="replace"))
-        return int(match.group(1)) if match else None
+        from ragstore.testing import start_line_port  # first called after the caller imported ragstore (see above)
+
+        return start_line_port(log.read_text(errors="replace"))
 
     return Server(proc, log, "ragstore server", ready)
 

@@ -13,7 +13,7 @@ from tests.server import RagstoreServer
 @pytest.fixture(scope="session")
 def ragstore_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RagstoreServer]:
     """One real ``ragstore run`` child for the whole session."""
-    server = RagstoreServer.start(tmp_path_factory.mktemp("server"))
+    server = RagstoreServer.start(tmp_path_factory.mktemp("server"), ["--host", "127.0.0.1"])
     try:
         yield server
     finally:
@@ -24,7 +24,7 @@ def ragstore_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ragsto
 @pytest.fixture(scope="session")
 def server_client(ragstore_server: RagstoreServer) -> Iterator[ragstore.ClientAPI]:
     """A sync client of the session server, for setup and cleanup only."""
-    client = ragstore.HttpClient(host=ragstore_server.host, port=ragstore_server.port)
+    client = ragstore_server.client()
     try:
         yield client
     finally:
