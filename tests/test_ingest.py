@@ -355,7 +355,7 @@ def test_progress_moves_inside_a_file(collection: Any, tmp_path: Path) -> None:
 
 
 def test_a_chromadb_collection_embeds_as_it_writes(tmp_path: Path, docs: Path, no_thread_left: None) -> None:
-    chromadb = pytest.importorskip("chromadb")
+    import chromadb
     from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
     class Hashing(EmbeddingFunction[Documents]):

@@ -81,12 +81,15 @@ class OnnxEmbeddingFunction:
         self.model_name = model_name
         self.precision = precision
         self.batch_size = batch_size
+        self._encoder: Any = None
 
     def encoder(self) -> Any:
         """The process-wide :class:`~ragstore.embeddings.onnx.model.OnnxSentenceEncoder` (loaded on first use)."""
-        from ragstore.embeddings.onnx.model import load_encoder
+        if self._encoder is None:  # resolved once per instance, not on every call (every query embeds through here)
+            from ragstore.embeddings.onnx.model import load_encoder
 
-        return load_encoder(model_folder(self.model_name), self.precision)
+            self._encoder = load_encoder(model_folder(self.model_name), self.precision)
+        return self._encoder
 
     def __call__(self, input: Sequence[str]) -> list[npt.NDArray[np.float32]]:  # noqa: A002 - chromadb's parameter name
         """Embed each text of ``input``; one float32 vector per text, in order."""
