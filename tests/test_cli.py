@@ -375,3 +375,24 @@ def test_the_client_refuses_a_batch_over_the_servers_limit(auth_server: RunningS
         with pytest.raises(ragstore.RequestTooLargeError, match=f"request limit of {BODY_LIMIT} bytes"):
             col.add(ids=[f"id{i}" for i in range(200)], embeddings=vectors(200, 0))
         assert col.count() == 0
+
+
+def test_an_onnx_folder_that_cannot_be_built_is_one_line_and_nothing_is_created(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Apples are red.", encoding="utf-8")
+    gpt2 = tmp_path / "gpt2"
+    gpt2.mkdir()
+    (gpt2 / "config.json").write_text('{"model_type": "gpt2"}', encoding="utf-8")
+    store = tmp_path / "store"
+    for folder, says in ((tmp_path / "nope", "is not a local folder"), (gpt2, "holds a 'gpt2' model"), (docs, "config.json")):
+        done = subprocess.run(
+            [sys.executable, "-m", "ragstore", "ingest", str(docs), "-c", "notes", "--path", str(store), "--embedding", f"onnx:{folder}"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr and says in done.stderr, done.stderr
+        assert "Invalid value for --embedding" in done.stderr
+    assert not store.exists() or ragstore.PersistentClient(path=store).list_collections() == []

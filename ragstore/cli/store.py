@@ -66,7 +66,13 @@ def embedding_function(name: str) -> Any:
     kind, _, model = name.partition(":")
     if kind in {"onnx", "onnx-fp32"} and model:
         from ragstore.embeddings import OnnxEmbeddingFunction
+        from ragstore.embeddings.onnx.function import model_folder
+        from ragstore.embeddings.onnx.graph import BertShape
 
+        try:  # a folder that cannot be built is the user's mistake: one line now, not a traceback at the first embed
+            BertShape.from_folder(model_folder(model))
+        except (ValueError, OSError) as exc:  # InvalidArgumentError is a ValueError
+            raise click.BadParameter(str(exc), param_hint="--embedding") from None
         return OnnxEmbeddingFunction(model_name=model, precision="fp32" if kind == "onnx-fp32" else "int8")
     if kind == "st" and model:
         from ragstore.embeddings import SentenceTransformerEmbeddingFunction
