@@ -1,15 +1,18 @@
-"""The one seam between the user-facing client and an engine.
+"""The one seam between the user-facing clients and an engine.
 
-:class:`API` is what ``Client`` and ``Collection`` call, with input already
-normalised and embedded. ``LocalAPI`` (in-process, ephemeral or persistent)
-implements it; the HTTP client will implement it over the wire, and the
-server will wrap a ``LocalAPI``. Engines validate their input again, so an
-untrusted caller cannot bypass the client's checks.
+:class:`API` is the whole contract an engine offers: system calls, tenants and
+databases, collections and records. ``Client``, ``Collection`` and ``AdminClient``
+call it with input already normalised and embedded. Two classes implement it
+today: ``LocalAPI`` (in-process, ephemeral or persistent) and ``HttpAPI`` (a
+ragstore server over the wire). The server wraps any ``API`` (in practice the
+``LocalAPI`` that ``ragstore run`` opens). Engines validate their input again,
+so an untrusted caller cannot bypass the client's checks.
 
 Example:
     >>> from ragstore.local import LocalAPI
     >>> api: API = LocalAPI(None)
-    >>> model = api.create_collection("docs")
+    >>> api.create_database("notes")
+    >>> model = api.create_collection("docs", database="notes")
     >>> api.count(model.id)
     0
 
@@ -34,6 +37,8 @@ from ragstore.types import (
 class API(Protocol):
     """Operations every engine provides (all names and results as chromadb's)."""
 
+    # ------------------------------------------------------------------ system
+
     def heartbeat(self) -> int:
         """Nanoseconds since the epoch; raises when the engine is unreachable."""
         ...
@@ -45,6 +50,34 @@ class API(Protocol):
     def get_max_batch_size(self) -> int:
         """The largest number of records one write may carry."""
         ...
+
+    # ------------------------------------------------------------------ tenants and databases
+
+    def create_tenant(self, name: str) -> None:
+        """Create a tenant; ``UniqueConstraintError`` if it exists."""
+        ...
+
+    def get_tenant(self, name: str) -> str:
+        """A tenant's name; ``NotFoundError`` when missing."""
+        ...
+
+    def create_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Create a database in ``tenant``; ``UniqueConstraintError`` if it exists."""
+        ...
+
+    def get_database(self, name: str, tenant: str = DEFAULT_TENANT) -> dict[str, str]:
+        """``{"id", "name", "tenant"}``; ``NotFoundError`` when the tenant or database is missing."""
+        ...
+
+    def list_databases(self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT) -> list[dict[str, str]]:
+        """The tenant's databases in creation order."""
+        ...
+
+    def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Delete a database with all its collections and their files."""
+        ...
+
+    # ------------------------------------------------------------------ collections
 
     def create_collection(
         self,
@@ -89,6 +122,8 @@ class API(Protocol):
     ) -> CollectionModel:
         """Rename, replace metadata, or change search-time configuration."""
         ...
+
+    # ------------------------------------------------------------------ records
 
     def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
         """Insert records; ids that already exist are skipped."""
