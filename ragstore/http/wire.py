@@ -25,8 +25,8 @@ import base64
 import binascii
 import json
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -300,58 +300,44 @@ def parse_collection_id(text: str) -> uuid.UUID:
 # ---------------------------------------------------------------------- results
 
 
+# What a get and a query result share, under one name in the result and on the wire (a query adds distances).
+_SHARED_RESULT_FIELDS = ("ids", "embeddings", "documents", "uris", "metadatas")
+
+
 def get_result_to_json(result: GetResult) -> dict[str, Any]:
     """A ``GetResult`` as the wire's ``GetResponse`` (``included`` becomes ``include``)."""
-    return {
-        "ids": result["ids"],
-        "embeddings": result["embeddings"],
-        "documents": result["documents"],
-        "uris": result["uris"],
-        "metadatas": result["metadatas"],
-        "include": result["included"],
-    }
+    return _result_to_json(result)
 
 
 def get_result_from_json(data: dict[str, Any], include: Sequence[str]) -> GetResult:
     """The inverse of :func:`get_result_to_json` (embeddings back to float32 arrays)."""
     embeddings = data.get("embeddings")
-    return {
-        "ids": data["ids"],
-        "embeddings": _matrix(embeddings) if embeddings is not None else None,
-        "documents": data.get("documents"),
-        "uris": data.get("uris"),
-        "included": list(include),
-        "data": None,
-        "metadatas": data.get("metadatas"),
-    }
+    return cast(GetResult, _result_from_json(data, include, _matrix(embeddings) if embeddings is not None else None))
 
 
 def query_result_to_json(result: QueryResult) -> dict[str, Any]:
     """A ``QueryResult`` as the wire's ``QueryResponse``."""
-    return {
-        "ids": result["ids"],
-        "embeddings": result["embeddings"],
-        "documents": result["documents"],
-        "uris": result["uris"],
-        "metadatas": result["metadatas"],
-        "distances": result["distances"],
-        "include": result["included"],
-    }
+    return _result_to_json(result, "distances")
 
 
 def query_result_from_json(data: dict[str, Any], include: Sequence[str]) -> QueryResult:
     """The inverse of :func:`query_result_to_json`."""
     embeddings = data.get("embeddings")
-    return {
-        "ids": data["ids"],
-        "embeddings": [_matrix(rows) for rows in embeddings] if embeddings is not None else None,
-        "documents": data.get("documents"),
-        "uris": data.get("uris"),
-        "included": list(include),
-        "data": None,
-        "metadatas": data.get("metadatas"),
-        "distances": data.get("distances"),
-    }
+    decoded = [_matrix(rows) for rows in embeddings] if embeddings is not None else None
+    return cast(QueryResult, _result_from_json(data, include, decoded, "distances"))
+
+
+def _result_to_json(result: Mapping[str, Any], *extra: str) -> dict[str, Any]:
+    body = {name: result[name] for name in (*_SHARED_RESULT_FIELDS, *extra)}
+    body["include"] = result["included"]
+    return body
+
+
+def _result_from_json(data: dict[str, Any], include: Sequence[str], embeddings: Any, *extra: str) -> dict[str, Any]:
+    # ``embeddings`` comes decoded (its nesting differs between get and query); the rest is read as sent.
+    result = {"ids": data["ids"], "embeddings": embeddings, "documents": data.get("documents"), "uris": data.get("uris")}
+    result |= {"included": list(include), "data": None, "metadatas": data.get("metadatas")}
+    return result | {name: data.get(name) for name in extra}
 
 
 def _matrix(rows: list[list[float]]) -> npt.NDArray[np.float32]:
