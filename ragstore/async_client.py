@@ -1,8 +1,9 @@
-"""``AsyncClient``: :class:`~ragstore.client.Client`'s methods as coroutines, over an ``AsyncHttpAPI``.
+"""``AsyncClient``: :class:`~ragstore.client.Client`'s methods as coroutines, over any :class:`~ragstore.async_api.AsyncAPI`.
 
-Make one with ``await ragstore.AsyncHttpClient(...)``. Configuration building
-and embedding-function resolution are shared with the sync client
-(:mod:`ragstore.preparation`); both can build an embedding function (which may
+Make one with ``await ragstore.AsyncHttpClient(...)`` (which builds the
+``AsyncHttpAPI``). Configuration building and embedding-function resolution
+are shared with the sync client (:class:`~ragstore.client.ClientBase`,
+:mod:`ragstore.preparation`); both can build an embedding function (which may
 load a model), so they run in a worker thread.
 
 Example:
@@ -21,11 +22,12 @@ Example:
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from ragstore.async_api import AsyncAPI
 from ragstore.async_collection import AsyncCollection, in_thread
 from ragstore.client import ClientBase
-from ragstore.preparation import DEFAULT_EMBEDDING, check_schema, creation_configuration, resolve_embedding_function
+from ragstore.preparation import DEFAULT_EMBEDDING, resolve_embedding_function
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel
 
@@ -48,14 +50,12 @@ class AsyncClient(ClientBase):
 
     """
 
-    def __init__(self, api: AsyncHttpAPI, settings: Settings, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
+    def __init__(self, api: AsyncAPI, settings: Settings, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
         super().__init__(settings, tenant, database)
         self._api = api
 
     @classmethod
-    async def create(
-        cls, api: AsyncHttpAPI, settings: Settings, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
-    ) -> AsyncClient:
+    async def create(cls, api: AsyncAPI, settings: Settings, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> AsyncClient:
         """A client on ``api`` whose tenant and database were checked to exist (``NotFoundError`` if not)."""
         client = cls(api, settings, tenant, database)
         await client._check_scope(client.tenant, client.database)
@@ -132,8 +132,7 @@ class AsyncClient(ClientBase):
             col = await client.create_collection("cosine-docs", configuration={"hnsw": {"space": "cosine"}})
 
         """
-        check_schema(schema)
-        config = await in_thread(creation_configuration, configuration, metadata, embedding_function)
+        config = await in_thread(self._creation_configuration, configuration, metadata, embedding_function, schema)
         model = await self._api.create_collection(name, config, metadata, get_or_create, self.tenant, self.database)
         return await in_thread(self._wrap, model, embedding_function, data_loader)
 
@@ -162,7 +161,8 @@ class AsyncClient(ClientBase):
         await self._api.delete_collection(name, self.tenant, self.database)
 
     def _wrap(self, model: CollectionModel, embedding_function: Any, data_loader: Any) -> AsyncCollection:
-        return AsyncCollection(self._api, model, resolve_embedding_function(model, embedding_function), data_loader)
+        # AsyncCollection still names the concrete AsyncHttpAPI; it calls only AsyncAPI's methods, so any AsyncAPI serves.
+        return AsyncCollection(cast("AsyncHttpAPI", self._api), model, resolve_embedding_function(model, embedding_function), data_loader)
 
 
 __all__ = ["AsyncClient"]

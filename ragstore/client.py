@@ -24,7 +24,10 @@ from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel
 
 
 class ClientBase:
-    """What every client (sync or async) holds and answers without I/O: settings, tenant, database."""
+    """What every client (sync or async) holds and decides without I/O: settings, tenant, database, creation arguments.
+
+    ``Client`` and ``AsyncClient`` add only the calls to their engine (as ``http/base.py`` does for the HTTP twins).
+    """
 
     def __init__(self, settings: Settings, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
         self._settings = settings
@@ -34,6 +37,20 @@ class ClientBase:
     def get_settings(self) -> Settings:
         """The client's settings."""
         return self._settings
+
+    @staticmethod
+    def _creation_configuration(
+        configuration: dict[str, Any] | None, metadata: dict[str, Any] | None, embedding_function: Any, schema: Any
+    ) -> dict[str, Any]:
+        """The configuration a new collection is stored with; it may build an embedding function (the async client runs it in a thread).
+
+        Example:
+            >>> ClientBase._creation_configuration({"hnsw": {"space": "cosine"}}, None, None, None)["hnsw"]["space"]
+            'cosine'
+
+        """
+        check_schema(schema)
+        return creation_configuration(configuration, metadata, embedding_function)
 
 
 class Client(ClientBase):
@@ -49,9 +66,7 @@ class Client(ClientBase):
         self._check_scope(self.tenant, self.database)
 
     def _check_scope(self, tenant: str, database: str) -> None:
-        getter = getattr(self._api, "get_database", None)
-        if getter is not None:
-            getter(database, tenant)  # raises NotFoundError for a missing tenant or database
+        self._api.get_database(database, tenant)  # raises NotFoundError for a missing tenant or database
 
     # ------------------------------------------------------------------ system
 
@@ -130,8 +145,7 @@ class Client(ClientBase):
             'cosine'
 
         """
-        check_schema(schema)
-        config = creation_configuration(configuration, metadata, embedding_function)
+        config = self._creation_configuration(configuration, metadata, embedding_function, schema)
         model = self._api.create_collection(name, config, metadata, get_or_create, self.tenant, self.database)
         return self._wrap(model, embedding_function, data_loader)
 

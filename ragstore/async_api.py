@@ -1,0 +1,199 @@
+"""The one seam between the asyncio clients and an engine: :class:`API`'s contract as coroutines.
+
+:class:`AsyncAPI` has every method of :class:`ragstore.api.API`, with the same
+names, parameters and results, as ``async def``. ``AsyncClient`` and
+``AsyncCollection`` call it; ``AsyncHttpAPI`` (a ragstore server over the wire)
+implements it today. ``tests/test_protocols.py`` checks that the two protocols
+and their implementations keep the same methods and parameter names.
+
+Example:
+    An in-process server answers an ``AsyncHttpAPI`` (no socket: httpx calls the app directly):
+
+    >>> import asyncio, httpx
+    >>> from ragstore.local import LocalAPI
+    >>> from ragstore.server import create_app
+    >>> from ragstore.http.async_client import AsyncHttpAPI
+    >>> async def main() -> list[str]:
+    ...     app = create_app(LocalAPI(None))
+    ...     api: AsyncAPI = AsyncHttpAPI("http://ragstore", session=httpx.AsyncClient(transport=httpx.ASGITransport(app)))
+    ...     await api.create_database("notes")
+    ...     names = [d["name"] for d in await api.list_databases()]
+    ...     await api.close()
+    ...     return names
+    >>> asyncio.run(main())
+    ['default_database', 'notes']
+
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ragstore.types import (
+    DEFAULT_DATABASE,
+    DEFAULT_TENANT,
+    CollectionModel,
+    GetResult,
+    QueryResult,
+    RecordSet,
+)
+
+
+class AsyncAPI(Protocol):
+    """Operations every asyncio engine provides; each one means what its namesake in :class:`ragstore.api.API` means."""
+
+    # ------------------------------------------------------------------ system
+
+    async def heartbeat(self) -> int:
+        """Nanoseconds since the epoch; raises when the engine is unreachable."""
+        ...
+
+    async def get_version(self) -> str:
+        """The engine's version string."""
+        ...
+
+    async def get_max_batch_size(self) -> int:
+        """The largest number of records one write may carry."""
+        ...
+
+    async def reset(self) -> bool:
+        """Delete everything (only when the engine allows it)."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; the API is unusable afterwards."""
+        ...
+
+    # ------------------------------------------------------------------ tenants and databases
+
+    async def create_tenant(self, name: str) -> None:
+        """Create a tenant; ``UniqueConstraintError`` if it exists."""
+        ...
+
+    async def get_tenant(self, name: str) -> str:
+        """A tenant's name; ``NotFoundError`` when missing."""
+        ...
+
+    async def create_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Create a database in ``tenant``; ``UniqueConstraintError`` if it exists."""
+        ...
+
+    async def get_database(self, name: str, tenant: str = DEFAULT_TENANT) -> dict[str, str]:
+        """``{"id", "name", "tenant"}``; ``NotFoundError`` when the tenant or database is missing."""
+        ...
+
+    async def list_databases(
+        self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT
+    ) -> list[dict[str, str]]:
+        """The tenant's databases in creation order."""
+        ...
+
+    async def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Delete a database with all its collections and their files."""
+        ...
+
+    # ------------------------------------------------------------------ collections
+
+    async def create_collection(
+        self,
+        name: str,
+        configuration: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        get_or_create: bool = False,
+        tenant: str = DEFAULT_TENANT,
+        database: str = DEFAULT_DATABASE,
+    ) -> CollectionModel:
+        """Create a collection (or return the existing one when ``get_or_create``)."""
+        ...
+
+    async def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
+        """A collection by name; ``NotFoundError`` when missing."""
+        ...
+
+    async def get_collection_by_id(self, collection_id: uuid.UUID) -> CollectionModel:
+        """A collection by id; ``NotFoundError`` when missing."""
+        ...
+
+    async def list_collections(
+        self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
+    ) -> list[CollectionModel]:
+        """Collections in creation order."""
+        ...
+
+    async def count_collections(self, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> int:
+        """How many collections the database holds."""
+        ...
+
+    async def delete_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> None:
+        """Delete a collection and everything in it."""
+        ...
+
+    async def modify_collection(
+        self,
+        collection_id: uuid.UUID,
+        new_name: str | None = None,
+        new_metadata: dict[str, Any] | None = None,
+        new_configuration: dict[str, Any] | None = None,
+    ) -> CollectionModel:
+        """Rename, replace metadata, or change search-time configuration."""
+        ...
+
+    # ------------------------------------------------------------------ records
+
+    async def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Insert records; ids that already exist are skipped."""
+        ...
+
+    async def upsert(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Insert new records, update existing ones (metadata merged key by key)."""
+        ...
+
+    async def update(self, collection_id: uuid.UUID, records: RecordSet) -> None:
+        """Update existing records; missing ids are ignored."""
+        ...
+
+    async def delete(
+        self,
+        collection_id: uuid.UUID,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        limit: int | None = None,
+    ) -> int:
+        """Delete matching records; returns how many were really deleted."""
+        ...
+
+    async def get(
+        self,
+        collection_id: uuid.UUID,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        include: Sequence[str] = ("metadatas", "documents"),
+    ) -> GetResult:
+        """Matching records in insertion order."""
+        ...
+
+    async def query(
+        self,
+        collection_id: uuid.UUID,
+        query_embeddings: Any,
+        n_results: int = 10,
+        ids: Sequence[str] | None = None,
+        where: dict[str, Any] | None = None,
+        where_document: dict[str, Any] | None = None,
+        include: Sequence[str] = ("metadatas", "documents", "distances"),
+    ) -> QueryResult:
+        """The ``n_results`` nearest matching records for each query embedding."""
+        ...
+
+    async def count(self, collection_id: uuid.UUID) -> int:
+        """Records in the collection."""
+        ...
+
+
+__all__ = ["AsyncAPI"]
