@@ -24,7 +24,8 @@ from typing import Any
 
 from ragstore.configuration import HnswSettings, hnsw_settings
 from ragstore.errors import NotFoundError, UniqueConstraintError
-from ragstore.types import CollectionModel
+from ragstore.local import text_index
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel
 
 _COLUMNS = (
     "c.pk, c.id, c.name, c.dimension, c.metadata_json, c.configuration_json, c.last_seq, c.tombstone_floor, "
@@ -159,6 +160,51 @@ def update_collection_row(
         conn.execute("UPDATE collections SET configuration_json = ? WHERE pk = ?", (json.dumps(configuration), row.pk))
 
 
+def delete_collection_row(conn: sqlite3.Connection, collection_pk: int) -> None:
+    """Delete a collection; its records, their metadata and tombstones go with it (``ON DELETE CASCADE``).
+
+    Its documents leave the full-text index first: the index is told the text it holds,
+    so that must happen while the records still exist (see :mod:`ragstore.local.text_index`).
+    The index files are the caller's business (they live outside SQLite).
+
+    Example:
+        >>> from ragstore.local.database import Database
+        >>> with Database(None).write() as conn:
+        ...     row = create_collection_row(conn, "docs", None, {"hnsw": {}}, "default_tenant", "default_database")
+        ...     delete_collection_row(conn, row.pk)
+        ...     find_by_name(conn, "docs", "default_tenant", "default_database") is None
+        True
+
+    """
+    text_index.unindex(conn, "collection_pk = ?", [collection_pk])
+    conn.execute("DELETE FROM collections WHERE pk = ?", (collection_pk,))
+
+
+def advance(conn: sqlite3.Connection, collection_pk: int, seq: int, tombstone_floor: int, dimension: int | None) -> None:
+    """Make ``seq`` the collection's last sequence, with its tombstone floor, and its dimension if it has none yet.
+
+    Called once by every write that changed vectors or metadata: the in-memory mirrors
+    (index, columns) compare ``last_seq`` with what they applied to know they must catch
+    up, and a mirror older than ``tombstone_floor`` must rebuild instead (the deletes it
+    lacks are forgotten). The first write with vectors fixes the dimension; later ones keep it.
+
+    Example:
+        >>> from ragstore.local.database import Database
+        >>> with Database(None).write() as conn:
+        ...     row = create_collection_row(conn, "docs", None, {"hnsw": {}}, "default_tenant", "default_database")
+        ...     advance(conn, row.pk, 1, 0, 3)
+        ...     advance(conn, row.pk, 2, 0, 5)
+        ...     row = get_by_id(conn, row.id)
+        >>> row.last_seq, row.dimension
+        (2, 3)
+
+    """
+    conn.execute(
+        "UPDATE collections SET last_seq = ?, tombstone_floor = ?, dimension = coalesce(dimension, ?) WHERE pk = ?",
+        (seq, tombstone_floor, dimension, collection_pk),
+    )
+
+
 def create_tenant(conn: sqlite3.Connection, name: str) -> None:
     """Add a tenant; ``UniqueConstraintError`` if it exists."""
     if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (name,)).fetchone():
@@ -189,3 +235,47 @@ def list_databases(conn: sqlite3.Connection, tenant: str, limit: int | None, off
         (tenant, -1 if limit is None else limit, offset or 0),
     )
     return [{"id": r[0], "name": r[1], "tenant": r[2]} for r in rows]
+
+
+def delete_database(conn: sqlite3.Connection, name: str, tenant: str) -> list[str]:
+    """Delete ``tenant/name`` with its collections and their records; the ids of the collections that went.
+
+    ``NotFoundError`` when the tenant or the database is missing. The documents leave the
+    full-text index while their records still exist (see :func:`delete_collection_row`);
+    the returned ids tell the caller whose index files to remove.
+
+    Example:
+        >>> from ragstore.local.database import Database
+        >>> with Database(None).write() as conn:
+        ...     create_database(conn, "scratch", "default_tenant")
+        ...     row = create_collection_row(conn, "docs", None, {"hnsw": {}}, "default_tenant", "scratch")
+        ...     delete_database(conn, "scratch", "default_tenant") == [str(row.id)]
+        True
+
+    """
+    db_id = database_id(conn, tenant, name)
+    ids = [str(r[0]) for r in conn.execute("SELECT id FROM collections WHERE database_id = ?", (db_id,))]
+    text_index.unindex(conn, "collection_pk IN (SELECT pk FROM collections WHERE database_id = ?)", [db_id])
+    conn.execute("DELETE FROM databases WHERE id = ?", (db_id,))  # records go with it (ON DELETE CASCADE)
+    return ids
+
+
+def delete_everything(conn: sqlite3.Connection) -> None:
+    """Delete every collection with its records, and every tenant and database but the default ones (a reset).
+
+    The full-text index is emptied first, in one command, rather than told about each record.
+
+    Example:
+        >>> from ragstore.local.database import Database
+        >>> with Database(None).write() as conn:
+        ...     create_tenant(conn, "acme")
+        ...     _ = create_collection_row(conn, "docs", None, {"hnsw": {}}, "default_tenant", "default_database")
+        ...     delete_everything(conn)
+        ...     count_rows(conn, "default_tenant", "default_database"), list_databases(conn, "default_tenant", None, None)[0]["name"]
+        (0, 'default_database')
+
+    """
+    text_index.clear(conn)
+    conn.execute("DELETE FROM collections")
+    conn.execute("DELETE FROM databases WHERE NOT (tenant = ? AND name = ?)", (DEFAULT_TENANT, DEFAULT_DATABASE))
+    conn.execute("DELETE FROM tenants WHERE name != ?", (DEFAULT_TENANT,))

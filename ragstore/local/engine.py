@@ -59,7 +59,8 @@ from ragstore.validation import (
 
 MAX_BATCH_SIZE = 16_384
 # Deleted labels are remembered this long (per collection) so lagging indexes can
-# catch up; past it the oldest are dropped and lagging indexes rebuild from SQLite.
+# catch up; past it the oldest are dropped and lagging indexes rebuild from SQLite
+# (records.prune_tombstones). A setting of the engine's, so a test can lower it here.
 MAX_TOMBSTONES = 100_000
 
 
@@ -121,10 +122,7 @@ class LocalAPI:
         if not self._settings.allow_reset:
             raise AuthorizationError("Reset is disabled by config")
         with self._db.write() as conn:
-            text_index.clear(conn)
-            conn.execute("DELETE FROM collections")
-            conn.execute("DELETE FROM databases WHERE NOT (tenant = ? AND name = ?)", (DEFAULT_TENANT, DEFAULT_DATABASE))
-            conn.execute("DELETE FROM tenants WHERE name != ?", (DEFAULT_TENANT,))
+            catalog.delete_everything(conn)
         self._indexes.clear()
         self._db.vacuum()
         return True
@@ -163,10 +161,7 @@ class LocalAPI:
     def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
         """Delete a database and all its collections."""
         with self._db.write() as conn:
-            db_id = catalog.database_id(conn, tenant, name)
-            ids = [r[0] for r in conn.execute("SELECT id FROM collections WHERE database_id = ?", (db_id,))]
-            text_index.unindex(conn, "collection_pk IN (SELECT pk FROM collections WHERE database_id = ?)", [db_id])
-            conn.execute("DELETE FROM databases WHERE id = ?", (db_id,))  # records go with it (ON DELETE CASCADE)
+            ids = catalog.delete_database(conn, name, tenant)
         for collection_id in ids:
             self._indexes.remove_files(collection_id)
         self._db.vacuum()
@@ -226,10 +221,9 @@ class LocalAPI:
         """Delete a collection, its records and its index files."""
         with self._db.write() as conn:
             row = catalog.get_by_name(conn, name, tenant, database)
-            deleted = conn.execute("SELECT count(*) FROM records WHERE collection_pk = ?", (row.pk,)).fetchone()[0]
-            text_index.unindex(conn, "collection_pk = ?", [row.pk])
-            conn.execute("DELETE FROM collections WHERE pk = ?", (row.pk,))  # records go with it (ON DELETE CASCADE)
-            remaining = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+            deleted = records.count_records(conn, row.pk)
+            catalog.delete_collection_row(conn, row.pk)
+            remaining = records.count_records(conn)
         self._indexes.forget(row.pk, str(row.id))
         # Merging the text index rewrites all of it: worth it only when a sizeable share
         # went (so the cost is amortised); small leftovers are merged away by later writes.
@@ -318,9 +312,7 @@ class LocalAPI:
             if uses_text_index(node):
                 text_index.ensure_indexed(conn, row.pk)
             sql, params = selection(row.pk, id_list, node)
-            doomed = conn.execute(
-                f"SELECT r.rowid, r.label FROM records r WHERE {sql} ORDER BY r.rowid LIMIT ?", [*params, -1 if limit is None else limit]
-            ).fetchall()
+            doomed = records.matching_rows(conn, sql, params, limit)
             if not doomed:
                 return 0
             seq = row.last_seq + 1
@@ -338,8 +330,7 @@ class LocalAPI:
         if not uses_text_index(node) or self._db.read_only:
             return
         with self._db.read() as conn:
-            row = catalog.get_by_id(conn, collection_id)
-            if conn.execute("SELECT text_indexed FROM collections WHERE pk = ?", (row.pk,)).fetchone()[0]:
+            if catalog.get_by_id(conn, collection_id).text_indexed:
                 return
         with self._db.write() as conn:
             text_index.ensure_indexed(conn, catalog.get_by_id(conn, collection_id).pk)
@@ -347,22 +338,15 @@ class LocalAPI:
     @staticmethod
     def _advance(conn: sqlite3.Connection, row: CollectionRow, seq: int, dim: int | None) -> None:
         """Record a write that changed vectors or metadata as sequence ``seq`` (pruning old tombstones)."""
-        floor = row.tombstone_floor
-        if conn.execute("SELECT count(*) FROM tombstones WHERE collection_pk = ?", (row.pk,)).fetchone()[0] > MAX_TOMBSTONES:
-            floor = row.last_seq  # indexes older than this rebuild from SQLite
-            conn.execute("DELETE FROM tombstones WHERE collection_pk = ? AND seq <= ?", (row.pk, floor))
-        conn.execute(
-            "UPDATE collections SET last_seq = ?, tombstone_floor = ?, dimension = coalesce(dimension, ?) WHERE pk = ?",
-            (seq, floor, dim, row.pk),
-        )
+        floor = records.prune_tombstones(conn, row.pk, row.last_seq, row.tombstone_floor, MAX_TOMBSTONES)
+        catalog.advance(conn, row.pk, seq, floor, dim)
 
     # ------------------------------------------------------------------ reads
 
     def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""
         with self._db.read() as conn:
-            row = catalog.get_by_id(conn, collection_id)
-            return int(conn.execute("SELECT count(*) FROM records WHERE collection_pk = ?", (row.pk,)).fetchone()[0])
+            return records.count_records(conn, catalog.get_by_id(conn, collection_id).pk)
 
     def get(
         self,

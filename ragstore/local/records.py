@@ -268,6 +268,63 @@ def delete_rows(conn: sqlite3.Connection, collection_pk: int, rows: Sequence[tup
     conn.executemany("INSERT INTO tombstones (collection_pk, label, seq) VALUES (?, ?, ?)", tombstones)
 
 
+def matching_rows(conn: sqlite3.Connection, condition: str, params: Sequence[Any], limit: int | None) -> list[tuple[int, int]]:
+    """``(rowid, label)`` of the records matching ``condition`` (SQL on ``records r``), oldest first, at most ``limit``.
+
+    What a delete removes: :func:`delete_rows` takes exactly these pairs (the label for its tombstone).
+
+    Example:
+        >>> from ragstore.local.catalog import create_collection_row
+        >>> from ragstore.local.database import Database
+        >>> rs = RecordSet(["a", "b"], np.zeros((2, 2), dtype=np.float32), None, None, None)
+        >>> with Database(None).write() as conn:
+        ...     pk = create_collection_row(conn, "docs", None, {"hnsw": {}}, "default_tenant", "default_database").pk
+        ...     _ = write_records(conn, pk, 1, "add", rs)
+        ...     matching_rows(conn, "r.collection_pk = ?", [pk], 1)
+        [(1, 1)]
+
+    """
+    return conn.execute(
+        f"SELECT r.rowid, r.label FROM records r WHERE {condition} ORDER BY r.rowid LIMIT ?", [*params, -1 if limit is None else limit]
+    ).fetchall()
+
+
+def count_records(conn: sqlite3.Connection, collection_pk: int | None = None) -> int:
+    """How many records the collection holds (``None``: the whole store).
+
+    Example:
+        >>> from ragstore.local.database import Database
+        >>> with Database(None).read() as conn:
+        ...     count_records(conn, 1), count_records(conn)
+        (0, 0)
+
+    """
+    if collection_pk is None:
+        return int(conn.execute("SELECT count(*) FROM records").fetchone()[0])
+    return int(conn.execute("SELECT count(*) FROM records WHERE collection_pk = ?", (collection_pk,)).fetchone()[0])
+
+
+def prune_tombstones(conn: sqlite3.Connection, collection_pk: int, last_seq: int, tombstone_floor: int, most: int) -> int:
+    """Drop the collection's tombstones once there are more than ``most``; returns the tombstone floor to record.
+
+    Tombstones let an index that lags behind (another process's, or saved files) catch up
+    with deletes; kept forever they would grow with every delete. Past ``most``, all of
+    them up to ``last_seq`` (the sequence before the write under way) go, and that becomes
+    the floor: indexes older than it rebuild from SQLite instead of catching up.
+
+    Example:
+        >>> from ragstore.local.database import Database
+        >>> with Database(None).read() as conn:
+        ...     prune_tombstones(conn, 1, last_seq=7, tombstone_floor=3, most=100)  # none to prune
+        3
+
+    """
+    if conn.execute("SELECT count(*) FROM tombstones WHERE collection_pk = ?", (collection_pk,)).fetchone()[0] > most:
+        tombstone_floor = last_seq
+        conn.execute("DELETE FROM tombstones WHERE collection_pk = ? AND seq <= ?", (collection_pk, tombstone_floor))
+    return tombstone_floor
+
+
 def decode_embedding(blob: bytes) -> npt.NDArray[np.float32]:
     """A stored float32 BLOB as a vector."""
     return np.frombuffer(blob, dtype="<f4")
