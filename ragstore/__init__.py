@@ -8,6 +8,10 @@ Three client modes share one API (chromadb's, so ``import ragstore as chromadb``
 - :func:`HttpClient`: a ``ragstore run`` server (or any Chroma REST v2 server);
   ``await`` :func:`AsyncHttpClient` for the same from asyncio code.
 
+:func:`connect` opens any of them from one address (``connect("./data")``,
+``connect(host="localhost", auth_token=...)``, ``connect()`` for memory);
+:class:`StoreAddress` is that address as a value, and the factories above are written on it.
+
 Example:
     >>> import ragstore
     >>> client = ragstore.EphemeralClient()
@@ -28,6 +32,7 @@ from ragstore.async_client import AsyncClient as AsyncClientAPI
 from ragstore.async_collection import AsyncCollection
 from ragstore.client import Client as ClientAPI
 from ragstore.collection import Collection, DeleteResult
+from ragstore.connect import StoreAddress, connect
 from ragstore.embeddings import (
     DefaultEmbeddingFunction,
     EmbeddingFunction,
@@ -250,9 +255,11 @@ __all__ = [
     "ServerConnectionError",
     "Settings",
     "StorageError",
+    "StoreAddress",
     "UniqueConstraintError",
     "Where",
     "WhereDocument",
     "__version__",
+    "connect",
     "register_embedding_function",
 ]

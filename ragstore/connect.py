@@ -1,0 +1,386 @@
+"""One way to open a store: a directory, a ``ragstore run`` server, or memory.
+
+:class:`StoreAddress` says where a store is and opens clients of it; :func:`connect` is the
+one-call form. Every caller that opens a store from user input (the CLI, the chatbot example,
+the LangChain and LlamaIndex integrations, :func:`ragstore.AdminClient`, the test helpers) goes
+through here, so a path, a host, a port, TLS and a token mean the same thing everywhere, and a
+contradiction (a path *and* a host, a token without a server) is refused with one clear line
+instead of one argument being silently ignored. chromadb's factories (``PersistentClient``,
+``HttpClient``, ...) stay, and are written on top of it.
+
+:class:`PerEventLoop` keeps one value per running event loop: an async HTTP client's connection
+pool belongs to the loop that opened it, so code called from several loops (a sync wrapper that
+runs ``asyncio.run`` per call, threads with loops of their own) needs one client each.
+
+Example:
+    >>> import tempfile
+    >>> StoreAddress(path="./data").describe(), StoreAddress(host="localhost").describe(), StoreAddress().describe()
+    ('./data', 'http://localhost:8000', 'memory')
+    >>> with connect(tempfile.mkdtemp()) as client:
+    ...     client.count_collections()
+    0
+    >>> StoreAddress(path="./data", host="localhost")
+    Traceback (most recent call last):
+    ...
+    ragstore.errors.InvalidArgumentError: Give a path (a local store) or a host (a server), not both
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Generic, Literal, TypeVar
+
+from ragstore.errors import InvalidArgumentError
+from ragstore.settings import Settings
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT
+
+if TYPE_CHECKING:
+    from ragstore.api import API
+    from ragstore.async_client import AsyncClient as AsyncClientAPI
+    from ragstore.client import Client as ClientAPI
+
+__all__ = ["DEFAULT_PORT", "PerEventLoop", "StoreAddress", "connect"]
+
+DEFAULT_PORT = 8000
+"""The port of a server address that names none (``ragstore run``'s and chromadb's default)."""
+
+DEFAULT_TIMEOUT_SECONDS: float | None = 300.0
+"""How long an HTTP client waits for an answer by default (connecting still gives up after 10 s)."""
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreAddress:
+    """Where a store is: a directory (``path``), a server (``host``), or memory (neither).
+
+    Attributes:
+        path: Directory of a persistent store (created if missing).
+        host: Server host name, or a full ``http(s)://host:port`` URL.
+        port: Server port; ``8000`` when a host is given without one (ignored when ``host`` is a URL).
+        ssl: Reach the server over HTTPS.
+        headers: Extra headers on every request to the server.
+        auth_token: The server's token, sent as ``Authorization: Bearer <token>``.
+        timeout: Seconds an HTTP client waits for an answer (``None``: forever); connecting gives up after 10 s.
+
+    Raises:
+        InvalidArgumentError: a path and a host; ``port``, ``ssl``, ``headers`` or ``auth_token`` without a
+            host; ``auth_token`` together with an ``Authorization`` header; a malformed host URL.
+
+    Example:
+        >>> StoreAddress(host="db.example.com", ssl=True, auth_token="t0k").request_headers()
+        {'Authorization': 'Bearer t0k'}
+        >>> StoreAddress(path="./data").kind, StoreAddress().kind
+        ('persistent', 'memory')
+
+    """
+
+    path: str | os.PathLike[str] | None = None
+    host: str | None = None
+    port: int | None = None
+    ssl: bool = False
+    headers: Mapping[str, str] | None = None
+    auth_token: str | None = None
+    timeout: float | None = DEFAULT_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        if self.path is not None and self.host is not None:
+            raise InvalidArgumentError("Give a path (a local store) or a host (a server), not both")
+        if self.host is None:
+            given = [name for name, value in self._server_options() if value]
+            if given:
+                names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+                raise InvalidArgumentError(f"{names} {'need' if len(given) > 1 else 'needs'} a host: only a server is reached over HTTP")
+            return
+        if self.auth_token is not None and any(name.lower() == "authorization" for name in self.headers or {}):
+            raise InvalidArgumentError("Give auth_token or an Authorization header, not both")
+        self.url()  # a malformed host is refused now, not at the first request
+
+    @property
+    def kind(self) -> Literal["memory", "persistent", "http"]:
+        """``"http"`` with a host, ``"persistent"`` with a path, else ``"memory"``.
+
+        Example:
+            >>> StoreAddress(host="http://localhost:8000").kind
+            'http'
+
+        """
+        if self.host is not None:
+            return "http"
+        return "persistent" if self.path is not None else "memory"
+
+    def url(self) -> str:
+        """The server's origin (``http(s)://host:port``); ``InvalidArgumentError`` for a store that is not a server.
+
+        Example:
+            >>> StoreAddress(host="localhost", port=9000, ssl=True).url()
+            'https://localhost:9000'
+
+        """
+        from ragstore.http.transport import server_url
+
+        if self.host is None:
+            raise InvalidArgumentError(f"This store ({self.describe()}) is not a server: it has no URL")
+        return server_url(self.host, self._port(), self.ssl)
+
+    def request_headers(self) -> dict[str, str] | None:
+        """The caller's headers plus the bearer token, or ``None`` when there are neither.
+
+        Example:
+            >>> StoreAddress(host="localhost", headers={"X-Team": "a"}, auth_token="t").request_headers()
+            {'X-Team': 'a', 'Authorization': 'Bearer t'}
+            >>> StoreAddress(host="localhost").request_headers() is None
+            True
+
+        """
+        token = {"Authorization": f"Bearer {self.auth_token}"} if self.auth_token is not None else {}
+        merged = {**(self.headers or {}), **token}
+        return merged or None
+
+    def describe(self) -> str:
+        """The address for people: the path as given, the server's URL, or ``"memory"``.
+
+        Example:
+            >>> StoreAddress(host="https://db.example.com/").describe()
+            'https://db.example.com'
+
+        """
+        if self.host is not None:
+            return self.url()
+        return os.fspath(self.path) if self.path is not None else "memory"
+
+    def settings(self, settings: Settings | None = None) -> Settings:
+        """``settings`` (default ``Settings()``) as a client of this store reports them from ``get_settings()``.
+
+        Example:
+            >>> StoreAddress(path="./data").settings().persist_directory
+            './data'
+
+        """
+        settings = settings or Settings()
+        if self.host is not None:
+            return settings.replace(chroma_server_host=self.host, chroma_server_http_port=self._port(), chroma_server_ssl_enabled=self.ssl)
+        if self.path is not None:
+            return settings.replace(is_persistent=True, persist_directory=os.fspath(self.path))
+        return settings
+
+    def api(self, settings: Settings | None = None) -> API:
+        """The engine behind a client of this store: a ``LocalAPI`` (path or memory) or an ``HttpAPI`` (server).
+
+        For a server, ``settings`` add their own headers and credentials (``chroma_server_headers``,
+        ``chroma_client_auth_credentials``) under the address's. The caller closes the result.
+
+        Example:
+            >>> api = StoreAddress().api()
+            >>> api.get_tenant("default_tenant")
+            'default_tenant'
+            >>> api.close()
+
+        """
+        settings = self.settings(settings)
+        if self.host is None:
+            from ragstore.local import LocalAPI
+
+            return LocalAPI(os.fspath(self.path) if self.path is not None else None, settings)
+        from ragstore.http.client import HttpAPI
+        from ragstore.http.transport import client_timeout, request_headers
+
+        merged = {**(settings.chroma_server_headers or {}), **(self.request_headers() or {})}
+        return HttpAPI(self.url(), request_headers(merged, settings), timeout=client_timeout(self.timeout))
+
+    def client(self, settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:
+        """A client of this store, scoped to ``tenant``/``database`` (``NotFoundError`` when they do not exist).
+
+        A server that does not answer raises ``ServerConnectionError`` naming its address.
+
+        Example:
+            >>> StoreAddress().client().heartbeat() > 0
+            True
+
+        """
+        from ragstore.client import Client as ClientAPI
+
+        settings = self.settings(settings)
+        api = self.api(settings)
+        try:
+            return ClientAPI(api, settings, tenant, database)
+        except BaseException:
+            api.close()
+            raise
+
+    async def async_client(
+        self, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE, *, settings: Settings | None = None
+    ) -> AsyncClientAPI:
+        """An asyncio client of this server (``InvalidArgumentError`` for a path or memory: they have no async client).
+
+        Example:
+            >>> import asyncio
+            >>> asyncio.run(StoreAddress(path="./data").async_client())
+            Traceback (most recent call last):
+            ...
+            ragstore.errors.InvalidArgumentError: An async client needs a server (host=...); ./data is a local store
+
+        """
+        if self.host is None:
+            raise InvalidArgumentError(f"An async client needs a server (host=...); {self.describe()} is a local store")
+        from ragstore.async_client import AsyncClient as AsyncClientAPI
+        from ragstore.http.async_client import AsyncHttpAPI
+        from ragstore.http.transport import client_timeout, request_headers
+
+        settings = self.settings(settings)
+        merged = {**(settings.chroma_server_headers or {}), **(self.request_headers() or {})}
+        api = AsyncHttpAPI(self.url(), request_headers(merged, settings), timeout=client_timeout(self.timeout))
+        try:
+            return await AsyncClientAPI.create(api, settings, tenant, database)
+        except BaseException:
+            await api.close()
+            raise
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoreAddress:
+        """The store chromadb-style ``settings`` describe: ``chroma_server_host``, else ``is_persistent``, else memory.
+
+        Credentials in ``settings`` are not copied: :meth:`api` and :meth:`client` read them from the settings they get.
+
+        Example:
+            >>> StoreAddress.from_settings(Settings(chroma_server_host="localhost", chroma_server_http_port=9000)).describe()
+            'http://localhost:9000'
+
+        """
+        if settings.chroma_server_host:
+            return cls(
+                host=settings.chroma_server_host,
+                port=settings.chroma_server_http_port,
+                ssl=settings.chroma_server_ssl_enabled,
+                headers=settings.chroma_server_headers,
+            )
+        return cls(path=settings.persist_directory if settings.is_persistent else None)
+
+    def _server_options(self) -> list[tuple[str, bool]]:
+        return [
+            ("port", self.port is not None),
+            ("ssl", self.ssl),
+            ("headers", bool(self.headers)),
+            ("auth_token", self.auth_token is not None),
+        ]
+
+    def _port(self) -> int:
+        return self.port if self.port is not None else DEFAULT_PORT
+
+
+def connect(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    ssl: bool = False,
+    headers: Mapping[str, str] | None = None,
+    auth_token: str | None = None,
+    settings: Settings | None = None,
+    tenant: str = DEFAULT_TENANT,
+    database: str = DEFAULT_DATABASE,
+    timeout: float | None = DEFAULT_TIMEOUT_SECONDS,
+) -> ClientAPI:
+    """A client of the store at ``path``, on the server at ``host``, or in memory (neither given).
+
+    The arguments are :class:`StoreAddress`'s (which refuses contradictory ones) and :meth:`StoreAddress.client`'s.
+
+    Example:
+        >>> connect().count_collections()
+        0
+        >>> connect(port=8001)
+        Traceback (most recent call last):
+        ...
+        ragstore.errors.InvalidArgumentError: port needs a host: only a server is reached over HTTP
+
+    """
+    address = StoreAddress(path, host, port, ssl, headers, auth_token, timeout)
+    return address.client(settings, tenant, database)
+
+
+@dataclasses.dataclass
+class _Slot(Generic[T]):
+    """One loop's value, and the lock that makes its tasks open it once."""
+
+    lock: asyncio.Lock
+    opened: tuple[T] | None = None  # a 1-tuple once opened, so a value that is None still counts as opened
+
+
+class PerEventLoop(Generic[T]):
+    """One value per running event loop, opened on first use in that loop (an httpx async pool belongs to its loop).
+
+    Tasks of one loop that ask at once wait for a single ``open``; another loop gets a value of its own.
+    A loop that is garbage collected drops its value (it cannot be closed from another loop);
+    :meth:`aclose` closes the running loop's value.
+
+    Args:
+        open: Makes the value, in the loop that asks for it.
+        close: Releases a value (called by :meth:`aclose`, in the loop that opened it).
+
+    Example:
+        >>> import asyncio, itertools
+        >>> counter = itertools.count()
+        >>> async def make() -> int:
+        ...     return next(counter)
+        >>> per_loop = PerEventLoop(make)
+        >>> async def twice() -> list[int]:
+        ...     return [await per_loop.get(), await per_loop.get()]
+        >>> asyncio.run(twice()), asyncio.run(twice())
+        ([0, 0], [1, 1])
+
+    """
+
+    def __init__(self, open: Callable[[], Awaitable[T]], close: Callable[[T], Awaitable[None]] | None = None) -> None:  # noqa: A002
+        self._open = open
+        self._close = close
+        self._slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Slot[T]] = weakref.WeakKeyDictionary()
+        self._guard = threading.Lock()  # loops in other threads may ask at the same time
+
+    def _slot(self) -> _Slot[T]:
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            slot = self._slots.get(loop)
+            if slot is None:
+                slot = self._slots[loop] = _Slot(asyncio.Lock())
+            return slot
+
+    async def get(self) -> T:
+        """The running loop's value, opened now if this loop has none.
+
+        Example:
+            >>> async def answer() -> int:
+            ...     return 42
+            >>> asyncio.run(PerEventLoop(answer).get())
+            42
+
+        """
+        slot = self._slot()
+        if slot.opened is None:
+            async with slot.lock:
+                if slot.opened is None:  # another task of this loop may have opened it while this one waited
+                    slot.opened = (await self._open(),)
+        return slot.opened[0]
+
+    async def aclose(self) -> None:
+        """Close the running loop's value if it opened one; the next :meth:`get` in this loop opens a new one.
+
+        Example:
+            >>> async def answer() -> int:
+            ...     return 42
+            >>> asyncio.run(PerEventLoop(answer).aclose())
+
+        """
+        loop = asyncio.get_running_loop()
+        with self._guard:
+            slot = self._slots.pop(loop, None)
+        if slot is None:
+            return
+        async with slot.lock:  # an open in progress finishes first, so its value is closed, not leaked
+            if slot.opened is not None and self._close is not None:
+                await self._close(slot.opened[0])
