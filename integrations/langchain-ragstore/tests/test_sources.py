@@ -54,7 +54,7 @@ def test_given_client_and_collection_are_used(tmp_path: Path) -> None:
     assert client.get_collection("shared").count() == 1
     by_collection = RagstoreVectorStore(embedding_function=EMB, collection=client.get_collection("shared"))
     assert [d.id for d in by_collection.similarity_search("foo", k=1)] == ["1"]
-    assert by_collection._max_batch_size() == DEFAULT_MAX_BATCH_SIZE
+    assert by_collection._connection.max_batch_size() == DEFAULT_MAX_BATCH_SIZE
     store.close()
     assert client.heartbeat() > 0  # a client the caller gave stays open
     client.close()

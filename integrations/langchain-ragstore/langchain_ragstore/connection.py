@@ -1,0 +1,276 @@
+"""The clients and the collection behind a :class:`~langchain_ragstore.RagstoreVectorStore`, opened on first use.
+
+A store has one source (:mod:`langchain_ragstore.sources`). Sync calls use one sync client and
+collection, opened lazily, so a ``host=`` store opens no socket until it is used. Async calls on a
+remote store use an ``AsyncClientAPI`` per event loop (an httpx connection pool belongs to the loop
+that opened it), also opened on first use. A client the caller gave is used and never closed; a
+client the connection opened is closed by :meth:`StoreConnection.close` / :meth:`StoreConnection.aclose`.
+
+Example:
+    >>> from langchain_ragstore.sources import resolve_source
+    >>> connection = StoreConnection(resolve_source(), CollectionSpec("conn-example"))
+    >>> connection.collection().name, connection.max_batch_size() > 0
+    ('conn-example', True)
+    >>> connection.close()
+
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import ragstore
+
+from langchain_ragstore.relevance import collection_space
+from langchain_ragstore.sources import StoreSource
+
+T = TypeVar("T")
+
+DEFAULT_MAX_BATCH_SIZE = 16384
+"""ragstore's write limit, used when only a collection was given (a collection does not expose its client's limit)."""
+
+
+class AsyncOnlyStoreError(TypeError):
+    """A sync method was called on a store built on an async client or collection: use the ``a*`` methods."""
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """Which collection a store uses and how to open it.
+
+    Attributes:
+        name: The collection's name.
+        embeds_itself: LangChain embeds (an ``embedding_function`` was given), so the collection records no function.
+        configuration: The configuration of a new collection.
+        metadata: The metadata of a new collection.
+        create_if_missing: ``get_or_create_collection`` (else ``get_collection``, which requires it to exist).
+
+    Example:
+        >>> CollectionSpec("docs", embeds_itself=True).open_kwargs()
+        {'embedding_function': None, 'configuration': None, 'metadata': None}
+
+    """
+
+    name: str
+    embeds_itself: bool = False
+    configuration: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    create_if_missing: bool = True
+
+    def open_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of the opening call (settings of a new collection only when one may be created)."""
+        kwargs: dict[str, Any] = {"embedding_function": None} if self.embeds_itself else {}
+        if self.create_if_missing:
+            kwargs.update(configuration=self.configuration, metadata=self.metadata)
+        return kwargs
+
+    def opener(self, client: Any) -> Callable[..., Any]:
+        """The bound ``get_or_create_collection`` / ``get_collection`` of a sync or async ``client``."""
+        return client.get_or_create_collection if self.create_if_missing else client.get_collection  # type: ignore[no-any-return]
+
+
+@dataclass
+class _LoopClient:
+    """The async client and collection a remote store uses inside one event loop."""
+
+    client: Any
+    owned: bool
+    collection: Any = None
+
+
+@dataclass
+class PerEventLoop(Generic[T]):
+    """One value per running event loop, opened by ``open`` on first :meth:`get` and closed by ``close``.
+
+    Example:
+        >>> async def main():
+        ...     values = PerEventLoop(lambda: asyncio.sleep(0, "opened"), lambda value: asyncio.sleep(0))
+        ...     return await values.get(), await values.aclose()
+        >>> asyncio.run(main())
+        ('opened', None)
+
+    """
+
+    open: Callable[[], Awaitable[T]]
+    close: Callable[[T], Awaitable[None]]
+    _values: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = field(default_factory=weakref.WeakKeyDictionary)
+    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(default_factory=weakref.WeakKeyDictionary)
+
+    async def get(self) -> T:
+        """The running loop's value, opened once even when several tasks ask at the same time."""
+        loop = asyncio.get_running_loop()
+        if loop in self._values:
+            return self._values[loop]
+        async with self._locks.setdefault(loop, asyncio.Lock()):
+            if loop not in self._values:
+                self._values[loop] = await self.open()
+        return self._values[loop]
+
+    async def aclose(self) -> None:
+        """Close the running loop's value, if it has one (a later :meth:`get` opens a new one)."""
+        loop = asyncio.get_running_loop()
+        if loop in self._values:
+            await self.close(self._values.pop(loop))
+
+
+class StoreConnection:
+    """The sync client and collection of a store, and its async ones per event loop.
+
+    Args:
+        source: Where the records live.
+        spec: The collection to open.
+
+    Example:
+        >>> from langchain_ragstore.sources import resolve_source
+        >>> StoreConnection(resolve_source(), CollectionSpec("unopened")).client().count_collections()
+        0
+
+    """
+
+    def __init__(self, source: StoreSource, spec: CollectionSpec) -> None:
+        self.source = source
+        self.spec = spec
+        self._client: ragstore.ClientAPI | None = source.client if source.kind == "client" else None
+        self._owns_client = False
+        self._collection: ragstore.Collection | None = source.collection if source.kind == "collection" else None
+        self._space: str | None = None
+        self._per_loop: PerEventLoop[_LoopClient] = PerEventLoop(self._open_loop_client, self._close_loop_client)
+
+    # ------------------------------------------------------------------ sync
+
+    def client(self) -> ragstore.ClientAPI | None:
+        """The sync client, opened on first use (``None`` when only a collection was given).
+
+        Raises:
+            AsyncOnlyStoreError: The source is an async client or collection.
+
+        """
+        if self.source.is_async_only:
+            raise AsyncOnlyStoreError(
+                "This store was built on an async ragstore client or collection: "
+                "use the async methods (aadd_texts, asimilarity_search, ...)"
+            )
+        if self._client is None and self.source.kind != "collection":
+            self._client = self._new_sync_client()
+            self._owns_client = True
+        return self._client
+
+    def _new_sync_client(self) -> ragstore.ClientAPI:
+        source = self.source
+        if source.kind == "persistent":
+            assert source.persist_directory is not None
+            return ragstore.PersistentClient(source.persist_directory)
+        if source.kind == "http":
+            assert source.host is not None
+            return ragstore.HttpClient(host=source.host, port=source.port, headers=source.headers)
+        return ragstore.EphemeralClient()
+
+    def collection(self) -> ragstore.Collection:
+        """The sync collection, opened (and created, unless the spec forbids it) on first use."""
+        if self._collection is None:
+            client = self.client()
+            assert client is not None  # only collection sources have no client, and they have a collection
+            self._collection = self.spec.opener(client)(self.spec.name, **self.spec.open_kwargs())
+        return self._collection
+
+    def max_batch_size(self) -> int:
+        """The client's write limit (:data:`DEFAULT_MAX_BATCH_SIZE` for a given collection)."""
+        client = self.client()
+        return client.get_max_batch_size() if client is not None else DEFAULT_MAX_BATCH_SIZE
+
+    def space(self) -> str:
+        """The collection's distance space (``l2``, ``cosine`` or ``ip``), read once.
+
+        Example:
+            >>> from langchain_ragstore.sources import resolve_source
+            >>> StoreConnection(resolve_source(), CollectionSpec("space-example", configuration={"hnsw": {"space": "ip"}})).space()
+            'ip'
+
+        """
+        if self._space is None:
+            collection = self.collection()
+            self._space = collection_space(collection.configuration, collection.metadata)
+        return self._space
+
+    def delete_collection(self) -> None:
+        """Delete the collection; the next use creates it again.
+
+        Raises:
+            TypeError: Only a collection was given (there is no client to delete it with).
+
+        """
+        client = self.client()
+        if client is None:
+            raise TypeError("delete_collection() needs a client; this store was given only a collection (use delete() to empty it)")
+        client.delete_collection(self.spec.name)
+        self._collection, self._space = None, None
+
+    def close(self) -> None:
+        """Close the sync client this connection opened (a given client stays open); the next use opens a new one."""
+        if self._owns_client and self._client is not None:
+            self._client.close()
+            self._client, self._collection, self._owns_client = None, None, False
+
+    # ------------------------------------------------------------------ async (remote sources only)
+
+    async def _open_loop_client(self) -> _LoopClient:
+        """The client and collection for a new loop, both opened under :class:`PerEventLoop`'s lock (one creation)."""
+        source = self.source
+        if source.kind == "async_collection":
+            return _LoopClient(None, owned=False, collection=source.collection)
+        if source.kind == "async_client":
+            opened = _LoopClient(source.client, owned=False)
+        else:
+            assert source.host is not None
+            opened = _LoopClient(await ragstore.AsyncHttpClient(host=source.host, port=source.port, headers=source.headers), owned=True)
+        try:
+            await self._open_async_collection(opened)
+        except BaseException:
+            await self._close_loop_client(opened)
+            raise
+        return opened
+
+    async def _open_async_collection(self, opened: _LoopClient) -> Any:
+        opened.collection = await self.spec.opener(opened.client)(self.spec.name, **self.spec.open_kwargs())
+        return opened.collection
+
+    async def _close_loop_client(self, opened: _LoopClient) -> None:
+        if opened.owned:
+            await opened.client.close()
+
+    async def acollection(self) -> ragstore.AsyncCollection:
+        """The running loop's async collection, opened on first use (again after :meth:`adelete_collection`)."""
+        opened = await self._per_loop.get()
+        collection: ragstore.AsyncCollection = (
+            opened.collection if opened.collection is not None else await self._open_async_collection(opened)
+        )
+        return collection
+
+    async def aspace(self) -> str:
+        """:meth:`space` read through the running loop's async collection (no sync client is opened)."""
+        if self._space is None:
+            collection = await self.acollection()
+            self._space = collection_space(collection.configuration, collection.metadata)
+        return self._space
+
+    async def amax_batch_size(self) -> int:
+        """The async client's write limit (:data:`DEFAULT_MAX_BATCH_SIZE` for a given collection)."""
+        opened = await self._per_loop.get()
+        return int(await opened.client.get_max_batch_size()) if opened.client is not None else DEFAULT_MAX_BATCH_SIZE
+
+    async def adelete_collection(self) -> None:
+        """Delete the collection through the running loop's async client; the next use creates it again."""
+        opened = await self._per_loop.get()
+        if opened.client is None:
+            raise TypeError("adelete_collection() needs a client; this store was given only a collection (use adelete() to empty it)")
+        await opened.client.delete_collection(self.spec.name)
+        opened.collection, self._space = None, None
+
+    async def aclose(self) -> None:
+        """Close the async client opened in the running loop, then the sync client."""
+        await self._per_loop.aclose()
+        self.close()
