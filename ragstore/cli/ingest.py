@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import click
 from rich.console import Console
@@ -52,23 +53,19 @@ def _summary(stats: IngestStats, collection: str, count: int) -> Table:
 def ingest(
     paths: Sequence[str],
     collection: str,
-    path: str,
-    host: str | None,
-    port: int,
-    ssl: bool,
-    auth_token: str | None,
     globs: Sequence[str],
     exclude: Sequence[str],
     chunk_size: int,
     chunk_overlap: int,
     embedding: str | None,
+    **store: Any,  # what @store_options adds: only open_client reads it
 ) -> None:
     """Load, split, embed and upsert the files under PATHS; re-running updates only what changed."""
     if chunk_overlap >= chunk_size:
         raise click.BadParameter("must be smaller than --chunk-size", param_hint="--chunk-overlap")
     console = Console(stderr=True)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its recoverable-structure warnings would tear the progress bar
-    client = open_client(path, host, port, ssl, auth_token)
+    client = open_client(**store)
     target = open_collection(client, collection, embedding, create=True)
     exclude_patterns = (".*", *exclude) if exclude else None
     with Progress(

@@ -44,22 +44,18 @@ def _snippet(text: str | None, width: int = 160) -> str:
 def query(
     text: str,
     collection: str,
-    path: str,
-    host: str | None,
-    port: int,
-    ssl: bool,
-    auth_token: str | None,
     k: int,
     where: str | None,
     as_json: bool,
     embedding: str | None,
+    **store: Any,  # what @store_options adds: only open_client reads it
 ) -> None:
     """Print the chunks nearest to TEXT with their score and source."""
     try:
         where_filter = json.loads(where) if where else None
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--where") from None
-    client = open_client(path, host, port, ssl, auth_token)
+    client = open_client(**store)
     target = open_collection(client, collection, embedding, create=False)
     space = target.configuration.get("hnsw", {}).get("space", "l2")
     result = target.query(query_texts=[text], n_results=k, where=where_filter, include=["documents", "metadatas", "distances"])
@@ -99,9 +95,9 @@ def query(
 
 @click.command()
 @store_options
-def collections(path: str, host: str | None, port: int, ssl: bool, auth_token: str | None) -> None:
+def collections(**store: Any) -> None:
     """List the store's collections with their record counts."""
-    client = open_client(path, host, port, ssl, auth_token)
+    client = open_client(**store)
     table = Table(title="Collections")
     for column in ("name", "records", "space", "embedding"):
         table.add_column(column, justify="right" if column == "records" else "left")
