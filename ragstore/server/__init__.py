@@ -1,4 +1,6 @@
-"""Server side of HTTP mode: Chroma's REST v2 API over one ``LocalAPI`` (FastAPI on uvicorn).
+"""Server side of HTTP mode: Chroma's REST v2 API over one :class:`~ragstore.api.API` (FastAPI on uvicorn).
+
+``ragstore run`` serves a ``LocalAPI``; the app itself depends only on the protocol.
 
 Needs the ``server`` extra (``pip install "ragstore[server]"``); start it with
 ``ragstore run --path ./ragstore_data``.

@@ -1,7 +1,8 @@
-"""``create_app``: the REST v2 server as a FastAPI application around one ``LocalAPI``.
+"""``create_app``: the REST v2 server as a FastAPI application around one :class:`~ragstore.api.API`.
 
-There is no second engine: the server wraps the same ``LocalAPI`` a
-``PersistentClient`` uses, so every mode answers alike. Middleware order
+There is no second engine: the server depends only on the ``API`` protocol,
+and ``ragstore run`` gives it the same ``LocalAPI`` a ``PersistentClient``
+uses, so every mode answers alike. Middleware order
 (outermost first), so that every guard covers every route: the ``Host`` check
 and CORS (:mod:`ragstore.server.origin`, when configured), token auth (headers
 only, before any body is read), the body-size limit, JSON-only bodies, ``HEAD``
@@ -31,8 +32,8 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from ragstore._version import __version__
+from ragstore.api import API
 from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError
-from ragstore.local import LocalAPI
 from ragstore.server import routes_collections, routes_system
 from ragstore.server.errors import error_response
 from ragstore.server.handlers import json_response
@@ -70,7 +71,7 @@ class ServerConfig:
 class RagstoreApp(FastAPI):
     """The FastAPI app, with the guards of :class:`ServerConfig` around it."""
 
-    def __init__(self, api: LocalAPI, config: ServerConfig, **kwargs: Any) -> None:
+    def __init__(self, api: API, config: ServerConfig, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.state.api = api
         self.state.config = config
@@ -167,8 +168,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc, headers=allow)
 
 
-def create_app(api: LocalAPI, config: ServerConfig | None = None) -> FastAPI:
-    """The server application for ``api`` (serve it with uvicorn).
+def create_app(api: API, config: ServerConfig | None = None) -> FastAPI:
+    """The server application for ``api``, any :class:`~ragstore.api.API` (serve it with uvicorn).
 
     The app closes ``api`` when it shuts down (saving index caches).
     """

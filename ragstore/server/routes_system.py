@@ -1,6 +1,9 @@
 """System routes (heartbeat, version, pre-flight checks, reset) plus tenants and databases.
 
 Shapes follow ``chroma run`` 1.5.9 so chromadb's own clients work unchanged.
+Every engine call runs through :func:`~ragstore.server.handlers.call`: the app
+wraps any :class:`~ragstore.api.API`, and one that does I/O (an ``HttpAPI``)
+must not block the event loop.
 
 Example:
     >>> sorted(r.path for r in router.routes)[:2]
@@ -34,7 +37,7 @@ async def heartbeat(request: Request) -> Response:
 @router.get("/version", tags=["system"], summary="The server's version")
 async def version(request: Request) -> Response:
     """Ragstore's version as a JSON string."""
-    return json_response(engine(request).get_version())
+    return json_response(await call(engine(request).get_version))
 
 
 @router.get("/healthcheck", tags=["system"], summary="Readiness")
@@ -49,7 +52,7 @@ async def pre_flight_checks(request: Request) -> Response:
     """Largest batch, base64 support and the request body limit."""
     return json_response(
         {
-            "max_batch_size": engine(request).get_max_batch_size(),
+            "max_batch_size": await call(engine(request).get_max_batch_size),
             "supports_base64_encoding": True,
             "max_payload_size_bytes": request.app.state.config.max_body_size,
         }
