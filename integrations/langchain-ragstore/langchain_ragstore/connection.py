@@ -26,10 +26,11 @@ from typing import Any, Generic, TypeVar
 import ragstore
 
 from langchain_ragstore.relevance import collection_space
-from langchain_ragstore.sources import StoreSource
+from langchain_ragstore.sources import ConflictingSourcesError, StoreSource
 
 T = TypeVar("T")
 
+DEFAULT_COLLECTION_NAME = "langchain"
 DEFAULT_MAX_BATCH_SIZE = 16384
 """ragstore's write limit, used when only a collection was given (a collection does not expose its client's limit)."""
 
@@ -71,6 +72,39 @@ class CollectionSpec:
     def opener(self, client: Any) -> Callable[..., Any]:
         """The bound ``get_or_create_collection`` / ``get_collection`` of a sync or async ``client``."""
         return client.get_or_create_collection if self.create_if_missing else client.get_collection  # type: ignore[no-any-return]
+
+
+def collection_spec(
+    name: str,
+    source: StoreSource,
+    *,
+    embeds_itself: bool = False,
+    configuration: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    create_if_missing: bool = True,
+) -> CollectionSpec:
+    """The spec of a store's collection: a given ``collection=`` fixes the name and takes no settings of a new one.
+
+    Raises:
+        ConflictingSourcesError: ``configuration``/``metadata`` or another name (than the default) with a given collection.
+
+    Example:
+        >>> from langchain_ragstore.sources import resolve_source
+        >>> collection = ragstore.EphemeralClient().create_collection("given-one")
+        >>> collection_spec(DEFAULT_COLLECTION_NAME, resolve_source(collection=collection)).name
+        'given-one'
+
+    """
+    collection = source.collection
+    if collection is not None:
+        if metadata is not None or configuration is not None:
+            raise ConflictingSourcesError(
+                "collection_metadata= and collection_configuration= apply to a new collection, not to collection="
+            )
+        if name not in (DEFAULT_COLLECTION_NAME, collection.name):
+            raise ConflictingSourcesError(f"collection_name={name!r} differs from the given collection {collection.name!r}")
+        name = collection.name
+    return CollectionSpec(name, embeds_itself, configuration, metadata, create_if_missing)
 
 
 @dataclass

@@ -18,23 +18,27 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import ragstore
-from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
 from typing_extensions import Self
 
-from langchain_ragstore import operations
-from langchain_ragstore.connection import DEFAULT_MAX_BATCH_SIZE, AsyncOnlyStoreError, CollectionSpec, StoreConnection
+from langchain_ragstore.connection import (
+    DEFAULT_COLLECTION_NAME,
+    DEFAULT_MAX_BATCH_SIZE,
+    AsyncOnlyStoreError,
+    StoreConnection,
+    collection_spec,
+)
 from langchain_ragstore.driving import Operation, Target, run_async, run_sync
 from langchain_ragstore.embeddings import RagstoreEmbeddings
 from langchain_ragstore.relevance import relevance_fn
-from langchain_ragstore.search_methods import DEFAULT_K, SearchMethods
-from langchain_ragstore.sources import ConflictingSourcesError, resolve_source
+from langchain_ragstore.sources import resolve_source
+from langchain_ragstore.store_methods import DEFAULT_K, StoreMethods
 
 __all__ = [
     "DEFAULT_COLLECTION_NAME",
@@ -46,14 +50,13 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-DEFAULT_COLLECTION_NAME = "langchain"
 
 
 class MissingEmbeddingsError(ValueError):
     """The store has no embedding function (a collection without one was given and no ``embedding_function=``)."""
 
 
-class RagstoreVectorStore(SearchMethods):
+class RagstoreVectorStore(StoreMethods):
     """A LangChain vector store on a ragstore collection (in memory, on disk, or on a ``ragstore run`` server).
 
     LangChain embeds (with ``embedding_function``); ragstore stores and searches. Scores from
@@ -84,6 +87,7 @@ class RagstoreVectorStore(SearchMethods):
 
     Example:
         >>> import ragstore
+        >>> from langchain_core.documents import Document
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
         >>> store = RagstoreVectorStore("notes", DeterministicFakeEmbedding(size=4), client=ragstore.EphemeralClient())
         >>> store.add_documents([Document(page_content="hi", id="n1")])
@@ -116,26 +120,17 @@ class RagstoreVectorStore(SearchMethods):
         self._source = resolve_source(
             client=client, collection=collection, persist_directory=persist_directory, host=host, port=port, headers=headers
         )
-        if collection is not None:
-            if collection_metadata is not None or collection_configuration is not None:
-                raise ConflictingSourcesError(
-                    "collection_metadata= and collection_configuration= apply to a new collection, not to collection="
-                )
-            if collection_name not in (DEFAULT_COLLECTION_NAME, collection.name):
-                raise ConflictingSourcesError(f"collection_name={collection_name!r} differs from the given collection {collection.name!r}")
-            collection_name = collection.name
+        spec = collection_spec(
+            collection_name,
+            self._source,
+            embeds_itself=embedding_function is not None,
+            configuration=collection_configuration,
+            metadata=collection_metadata,
+            create_if_missing=create_collection_if_not_exists,
+        )
+        self._connection = StoreConnection(self._source, spec)
         self._embedding_function = embedding_function
         self._relevance_score_fn_override = relevance_score_fn
-        self._connection = StoreConnection(
-            self._source,
-            CollectionSpec(
-                collection_name,
-                embeds_itself=embedding_function is not None,
-                configuration=collection_configuration,
-                metadata=collection_metadata,
-                create_if_missing=create_collection_if_not_exists,
-            ),
-        )
         self._default_embeddings: Embeddings | None = None
         if embedding_function is None:
             existing_ef = collection.embedding_function if collection is not None else ragstore.DefaultEmbeddingFunction()
@@ -225,102 +220,6 @@ class RagstoreVectorStore(SearchMethods):
 
         """
         await self._connection.aclose()
-
-    # ------------------------------------------------------------------ writes
-
-    def add_texts(
-        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, *, ids: list[str] | None = None, **kwargs: Any
-    ) -> list[str]:
-        """Embed and store texts; an existing id is replaced (text, metadata and vector).
-
-        Writes are split at the client's ``get_max_batch_size()``; each batch is one atomic upsert.
-        ``None`` metadata values are not stored.
-
-        Args:
-            texts: The texts.
-            metadatas: One metadata dict per text.
-            ids: One id per text (``None`` entries get a uuid4).
-            **kwargs: Not accepted (a ``TypeError`` names them).
-
-        Returns:
-            The ids, in input order.
-
-        Example:
-            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
-            >>> store = RagstoreVectorStore(embedding_function=DeterministicFakeEmbedding(size=4))
-            >>> store.add_texts(["one"], ids=["x"]), store.add_texts(["uno"], ids=["x"])
-            (['x'], ['x'])
-            >>> store.get_by_ids(["x"])[0].page_content
-            'uno'
-
-        """
-        return self._run(operations.add_texts(texts, metadatas, ids, kwargs, method="add_texts"))
-
-    async def aadd_texts(
-        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, *, ids: list[str] | None = None, **kwargs: Any
-    ) -> list[str]:
-        """Async :meth:`add_texts`: over ``AsyncHttpClient`` for remote stores, in an executor for local ones.
-
-        Example:
-            >>> import asyncio
-            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
-            >>> store = RagstoreVectorStore(embedding_function=DeterministicFakeEmbedding(size=4))
-            >>> asyncio.run(store.aadd_texts(["one"], ids=["x"]))
-            ['x']
-
-        """
-        return await self._arun(operations.add_texts(texts, metadatas, ids, kwargs, method="aadd_texts"))
-
-    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
-        """Delete by ids and/or filter (``filter=``, ``where_document=``); with neither, delete every record.
-
-        Missing ids are not an error. Returns ``True``.
-
-        Example:
-            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
-            >>> store = RagstoreVectorStore(embedding_function=DeterministicFakeEmbedding(size=4))
-            >>> _ = store.add_texts(["a", "b"], metadatas=[{"n": 1}, {"n": 2}])
-            >>> store.delete(filter={"n": 1}), store.collection.count()
-            (True, 1)
-            >>> store.delete(), store.collection.count()
-            (True, 0)
-
-        """
-        return self._run(operations.delete(ids, kwargs, method="delete"))
-
-    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
-        """Async :meth:`delete`.
-
-        Example:
-            >>> import asyncio
-            >>> asyncio.run(RagstoreVectorStore().adelete(["missing"]))
-            True
-
-        """
-        return await self._arun(operations.delete(ids, kwargs, method="adelete"))
-
-    # ------------------------------------------------------------------ reads
-
-    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """The stored documents with these ids (missing ids are left out), each with ``id`` set.
-
-        Example:
-            >>> RagstoreVectorStore().get_by_ids(["nothing"])
-            []
-
-        """
-        return self._run(operations.get_by_ids(ids))
-
-    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
-        """Async :meth:`get_by_ids`.
-
-        Example:
-            >>> import asyncio
-            >>> asyncio.run(RagstoreVectorStore().aget_by_ids([]))
-            []
-
-        """
-        return await self._arun(operations.get_by_ids(ids))
 
     def get(self, **kwargs: Any) -> dict[str, Any]:
         """The raw ragstore ``Collection.get`` (``ids``, ``where``, ``limit``, ``offset``, ``where_document``, ``include``).

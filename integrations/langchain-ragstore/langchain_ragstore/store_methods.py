@@ -1,7 +1,8 @@
-"""The search methods of :class:`~langchain_ragstore.RagstoreVectorStore`: similarity, relevance scores and MMR.
+"""LangChain's ``VectorStore`` methods for records (writes, reads, similarity, relevance scores, MMR), each pair one operation.
 
 Each sync method and its ``a*`` twin run the same operation (:mod:`langchain_ragstore.operations`);
-the store supplies the two drivers (:meth:`SearchMethods._run`, :meth:`SearchMethods._arun`).
+:class:`~langchain_ragstore.RagstoreVectorStore` supplies the two drivers (:meth:`StoreMethods._run`,
+:meth:`StoreMethods._arun`) and everything about where the records live.
 
 Example:
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -16,7 +17,7 @@ Example:
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from langchain_core.documents import Document
@@ -36,12 +37,12 @@ def _relevant(
     return [pair for pair in scored if score_threshold is None or pair[1] >= score_threshold]
 
 
-class SearchMethods(VectorStore):
-    """LangChain's search methods, each sync/async pair one operation; a subclass runs the operations.
+class StoreMethods(VectorStore):
+    """LangChain's record methods, each sync/async pair one operation; a subclass runs the operations.
 
     Example:
         >>> from langchain_ragstore import RagstoreVectorStore
-        >>> issubclass(RagstoreVectorStore, SearchMethods)
+        >>> issubclass(RagstoreVectorStore, StoreMethods)
         True
 
     """
@@ -57,6 +58,110 @@ class SearchMethods(VectorStore):
     @abc.abstractmethod
     async def _learn_space(self) -> None:
         """Read the collection's distance space without a sync client, so :meth:`_select_relevance_score_fn` has it."""
+
+    # ------------------------------------------------------------------ writes
+
+    def add_texts(
+        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, *, ids: list[str] | None = None, **kwargs: Any
+    ) -> list[str]:
+        """Embed and store texts; an existing id is replaced (text, metadata and vector).
+
+        Writes are split at the client's ``get_max_batch_size()``; each batch is one atomic upsert.
+        ``None`` metadata values are not stored.
+
+        Args:
+            texts: The texts.
+            metadatas: One metadata dict per text.
+            ids: One id per text (``None`` entries get a uuid4).
+            **kwargs: Not accepted (a ``TypeError`` names them).
+
+        Returns:
+            The ids, in input order.
+
+        Example:
+            >>> from langchain_ragstore import RagstoreVectorStore
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> store = RagstoreVectorStore(embedding_function=DeterministicFakeEmbedding(size=4))
+            >>> store.add_texts(["one"], ids=["x"]), store.add_texts(["uno"], ids=["x"])
+            (['x'], ['x'])
+            >>> store.get_by_ids(["x"])[0].page_content
+            'uno'
+
+        """
+        return self._run(operations.add_texts(texts, metadatas, ids, kwargs, method="add_texts"))
+
+    async def aadd_texts(
+        self, texts: Iterable[str], metadatas: list[dict[str, Any]] | None = None, *, ids: list[str] | None = None, **kwargs: Any
+    ) -> list[str]:
+        """Async :meth:`add_texts`: over ``AsyncHttpClient`` for remote stores, in an executor for local ones.
+
+        Example:
+            >>> import asyncio
+            >>> from langchain_ragstore import RagstoreVectorStore
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> store = RagstoreVectorStore(embedding_function=DeterministicFakeEmbedding(size=4))
+            >>> asyncio.run(store.aadd_texts(["one"], ids=["x"]))
+            ['x']
+
+        """
+        return await self._arun(operations.add_texts(texts, metadatas, ids, kwargs, method="aadd_texts"))
+
+    def delete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Delete by ids and/or filter (``filter=``, ``where_document=``); with neither, delete every record.
+
+        Missing ids are not an error. Returns ``True``.
+
+        Example:
+            >>> from langchain_ragstore import RagstoreVectorStore
+            >>> from langchain_core.embeddings import DeterministicFakeEmbedding
+            >>> store = RagstoreVectorStore(embedding_function=DeterministicFakeEmbedding(size=4))
+            >>> _ = store.add_texts(["a", "b"], metadatas=[{"n": 1}, {"n": 2}])
+            >>> store.delete(filter={"n": 1}), store.collection.count()
+            (True, 1)
+            >>> store.delete(), store.collection.count()
+            (True, 0)
+
+        """
+        return self._run(operations.delete(ids, kwargs, method="delete"))
+
+    async def adelete(self, ids: list[str] | None = None, **kwargs: Any) -> bool:
+        """Async :meth:`delete`.
+
+        Example:
+            >>> import asyncio
+            >>> from langchain_ragstore import RagstoreVectorStore
+            >>> asyncio.run(RagstoreVectorStore().adelete(["missing"]))
+            True
+
+        """
+        return await self._arun(operations.delete(ids, kwargs, method="adelete"))
+
+    # ------------------------------------------------------------------ reads
+
+    def get_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """The stored documents with these ids (missing ids are left out), each with ``id`` set.
+
+        Example:
+            >>> from langchain_ragstore import RagstoreVectorStore
+            >>> RagstoreVectorStore().get_by_ids(["nothing"])
+            []
+
+        """
+        return self._run(operations.get_by_ids(ids))
+
+    async def aget_by_ids(self, ids: Sequence[str], /) -> list[Document]:
+        """Async :meth:`get_by_ids`.
+
+        Example:
+            >>> import asyncio
+            >>> from langchain_ragstore import RagstoreVectorStore
+            >>> asyncio.run(RagstoreVectorStore().aget_by_ids([]))
+            []
+
+        """
+        return await self._arun(operations.get_by_ids(ids))
+
+    # ------------------------------------------------------------------ searches
 
     def similarity_search_by_vector_with_score(
         self, embedding: list[float], k: int = DEFAULT_K, **kwargs: Any
