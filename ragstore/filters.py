@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any, Union
 
 from ragstore.errors import InvalidArgumentError
@@ -118,7 +119,16 @@ def _check_size(node: Node, path: str, op: str | None) -> Node:
     return node
 
 
-def _type_key(value: Any) -> str:
+def value_kind(value: Any) -> str:
+    """Which values compare with ``value``: ``"bool"``, ``"number"`` (ints and floats alike) or ``"str"``.
+
+    ``$in`` lists must hold one kind, and the SQL compiler picks the stored types a kind matches.
+
+    Example:
+        >>> value_kind(True), value_kind(2), value_kind(2.5), value_kind("a")
+        ('bool', 'number', 'number', 'str')
+
+    """
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, (int, float)):
@@ -141,19 +151,29 @@ def parse_where(where: Any, op: str | None = None) -> Node | None:
         Compare(key='color', op='$in', value=('red', 'blue'))
 
     """
-    if where is None or (isinstance(where, dict) and not where):
+    return _parse_top(where, "where", _parse_where, op)
+
+
+def _parse_top(value: Any, path: str, parse: Callable[[Any, str, int, str | None], Node], op: str | None) -> Node | None:
+    # ``None`` and ``{}`` mean no filter; anything else is parsed from depth 1 and its size bounded.
+    if value is None or (isinstance(value, dict) and not value):
         return None
-    return _check_size(_parse_where(where, "where", 1, op), "where", op)
+    return _check_size(parse(value, path, 1, op), path, op)
+
+
+def _only_item(node: Any, what: str, path: str, depth: int, op: str | None) -> tuple[Any, Any]:
+    """The one ``(key, value)`` of a filter node, after the checks every node takes (depth, a dict, one entry)."""
+    if depth > MAX_FILTER_DEPTH:
+        raise _error(f"Expected {what} to be nested at most {MAX_FILTER_DEPTH} levels deep", path, op)
+    if not isinstance(node, dict):
+        raise _error(f"Expected {what} to be a dict, got {node!r}", path, op)
+    if len(node) != 1:
+        raise _error(f"Expected {what} to have exactly one operator, got {node!r}", path, op)
+    return next(iter(node.items()))
 
 
 def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
-    if depth > MAX_FILTER_DEPTH:
-        raise _error(f"Expected where to be nested at most {MAX_FILTER_DEPTH} levels deep", path, op)
-    if not isinstance(where, dict):
-        raise _error(f"Expected where to be a dict, got {where!r}", path, op)
-    if len(where) != 1:
-        raise _error(f"Expected where to have exactly one operator, got {where!r}", path, op)
-    key, value = next(iter(where.items()))
+    key, value = _only_item(where, "where", path, depth, op)
     if not isinstance(key, str):
         raise _error(f"Expected where key to be a str, got {key!r}", path, op)
     if key in LOGICAL_OPS:
@@ -186,7 +206,7 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
             not isinstance(operand, list)
             or not operand
             or not all(_is_scalar(v) for v in operand)
-            or len({_type_key(v) for v in operand}) != 1
+            or len({value_kind(v) for v in operand}) != 1
         ):
             raise _error(
                 f"Expected where operand value to be a non-empty list, and all values to be of the same type got {operand!r}",
@@ -221,19 +241,11 @@ def parse_where_document(where_document: Any, op: str | None = None) -> Node | N
         DocumentMatch(op='$contains', pattern='hnsw')
 
     """
-    if where_document is None or (isinstance(where_document, dict) and not where_document):
-        return None
-    return _check_size(_parse_document(where_document, "where_document", 1, op), "where_document", op)
+    return _parse_top(where_document, "where_document", _parse_document, op)
 
 
 def _parse_document(node: Any, path: str, depth: int, op: str | None) -> Node:
-    if depth > MAX_FILTER_DEPTH:
-        raise _error(f"Expected where document to be nested at most {MAX_FILTER_DEPTH} levels deep", path, op)
-    if not isinstance(node, dict):
-        raise _error(f"Expected where document to be a dict, got {node!r}", path, op)
-    if len(node) != 1:
-        raise _error(f"Expected where document to have exactly one operator, got {node!r}", path, op)
-    operator, operand = next(iter(node.items()))
+    operator, operand = _only_item(node, "where document", path, depth, op)
     if operator in LOGICAL_OPS:
         if not isinstance(operand, list) or len(operand) < 2:
             raise _error("Expected document value for $and or $or to be a list with at least two where document expressions", path, op)

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ragstore.filters import And, Compare, DocumentMatch, Node, Or
+from ragstore.filters import And, Compare, DocumentMatch, Node, Or, value_kind
 from ragstore.local.records import ids_condition
 
 _TYPES_OF = {"str": ("s",), "bool": ("b",), "number": ("i", "f")}
@@ -34,14 +34,6 @@ _MIN_TRIGRAM = 3
 _FLAT_TERMS = 16
 # Trigrams a document $contains looks up in the full-text index (see trigram_terms).
 MAX_TRIGRAM_TERMS = 8
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    return "str"
 
 
 def _sql_value(value: Any) -> Any:
@@ -124,11 +116,11 @@ def _metadata_subquery(pk: int, key: str, in_array: int, condition: str, params:
 def _compare(node: Compare, pk: int, params: list[Any]) -> str:
     op, value = node.op, node.value
     if op in ("$in", "$nin"):
-        kind = _kind(value[0])
+        kind = value_kind(value[0])
         marks = ", ".join("?" for _ in value)
         sub = _metadata_subquery(pk, node.key, 0, f"{_types_sql(kind)} AND value IN ({marks})", params, [_sql_value(v) for v in value])
         return f"r.rowid {'IN' if op == '$in' else 'NOT IN'} ({sub})"
-    kind = _kind(value)
+    kind = value_kind(value)
     if op in _RANGE_OPS:
         # Text sorts after every number in SQLite, so "< ''" keeps the scan on numbers.
         sub = _metadata_subquery(pk, node.key, 0, f"type IN ('i', 'f') AND value {_RANGE_OPS[op]} ? AND value < ''", params, [value])
