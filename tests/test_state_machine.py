@@ -22,6 +22,7 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,8 @@ COLLECTION = "machine"
 
 Metadata = dict[str, Any]
 Where = dict[str, Any]
+ModelWrite = Callable[[str, list[float], str | None, Metadata | None], None]  # model_add or model_upsert
+Batch = list[tuple[str, list[float], str | None, Metadata | None]]  # (id, raw vector, document, metadata) per record
 
 
 @dataclass
@@ -56,13 +59,12 @@ class Record:
 
 
 def merge(old: Metadata | None, change: Metadata | None) -> Metadata | None:
-    """chromadb's update semantics: keys merged one by one, ``None`` deletes a key."""
-    merged = dict(old or {})
-    for key, value in (change or {}).items():
-        if value is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = value
+    """chromadb's update semantics: ``change`` overrides ``old`` key by key, and a ``None`` value deletes its key.
+
+    Stated as "overlay, then drop the ``None`` values" rather than key by key as the engine's
+    ``merge_metadata`` does: the model is a second statement of the rule, not a copy of the code it checks.
+    """
+    merged = {key: value for key, value in {**(old or {}), **(change or {})}.items() if value is not None}
     return merged or None
 
 
@@ -270,24 +272,22 @@ class StoreMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------------ writes
 
     @rule(batch=batches(allow_none_values=False), with_documents=st.booleans(), with_metadatas=st.booleans())
-    def add(self, batch: list[tuple[str, list[float], str | None, Metadata | None]], with_documents: bool, with_metadatas: bool) -> None:
-        ids = [r[0] for r in batch]
-        vectors = [self.vector(r[1]) for r in batch]
-        docs = [r[2] for r in batch] if with_documents else None
-        metas = [r[3] for r in batch] if with_metadatas else None
-        assert self.col.add(ids=ids, embeddings=vectors, documents=docs, metadatas=metas) is None
-        for i, id_ in enumerate(ids):
-            self.model_add(id_, vectors[i], docs[i] if docs else None, metas[i] if metas else None)
+    def add(self, batch: Batch, with_documents: bool, with_metadatas: bool) -> None:
+        self.write(self.col.add, self.model_add, batch, with_documents, with_metadatas)
 
     @rule(batch=batches(allow_none_values=True), with_documents=st.booleans(), with_metadatas=st.booleans())
-    def upsert(self, batch: list[tuple[str, list[float], str | None, Metadata | None]], with_documents: bool, with_metadatas: bool) -> None:
+    def upsert(self, batch: Batch, with_documents: bool, with_metadatas: bool) -> None:
+        self.write(self.col.upsert, self.model_upsert, batch, with_documents, with_metadatas)
+
+    def write(self, send: Callable[..., None], model_write: ModelWrite, batch: Batch, with_documents: bool, with_metadatas: bool) -> None:
+        """An add or an upsert: the batch goes to the collection (which answers ``None``) and to the model."""
         ids = [r[0] for r in batch]
         vectors = [self.vector(r[1]) for r in batch]
         docs = [r[2] for r in batch] if with_documents else None
         metas = [r[3] for r in batch] if with_metadatas else None
-        assert self.col.upsert(ids=ids, embeddings=vectors, documents=docs, metadatas=metas) is None
+        assert send(ids=ids, embeddings=vectors, documents=docs, metadatas=metas) is None
         for i, id_ in enumerate(ids):
-            self.model_upsert(id_, vectors[i], docs[i] if docs else None, metas[i] if metas else None)
+            model_write(id_, vectors[i], docs[i] if docs else None, metas[i] if metas else None)
 
     @rule(
         batch=batches(allow_none_values=True),
@@ -297,7 +297,7 @@ class StoreMachine(RuleBasedStateMachine):
     )
     def update(
         self,
-        batch: list[tuple[str, list[float], str | None, Metadata | None]],
+        batch: Batch,
         with_embeddings: bool,
         with_documents: bool,
         with_metadatas: bool,
