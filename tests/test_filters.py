@@ -638,53 +638,38 @@ def test_filters_do_not_leak_between_collections(client: ragstore.ClientAPI) -> 
 
 
 @pytest.mark.parametrize(
-    ("where", "path"),
+    ("filters", "path"),
     [
-        ({"$and": [{"name": "x"}, {"age": {"$gt": "old"}}]}, "where.$and[1].age"),
-        ({"$or": [{"a": 1}, {"$and": [{"b": 2}, {"c": {"$foo": 1}}]}]}, "where.$or[1].$and[1].c"),
-        ({"a": {"$in": [1, "x"]}}, "where.a"),
-        ({"a": {"$in": []}}, "where.a"),
-        ({"a": {"$eq": [1]}}, "where.a"),
-        ({"a": None}, "where.a"),
-        ({"a": {"$eq": 1, "$ne": 2}}, "where.a"),
-        ({"$and": [{"a": 1}]}, "where"),
-        ({"$or": [{"a": 1}, {"a": 2, "b": 3}]}, "where.$or[1]"),
-        ({"$and": [{"a": 1}, {"$contains": "x"}]}, "where.$and[1]"),
-        ({"$and": [{"a": 1}, "a"]}, "where.$and[1]"),
-        ({"#document": {"$regex": "x"}}, "where.#document"),
-        ({"#document": {"$contains": ""}}, "where.#document"),
-        ({"a": {"$gte": True}}, "where.a"),
+        ({"where": {"$and": [{"name": "x"}, {"age": {"$gt": "old"}}]}}, "where.$and[1].age"),
+        ({"where": {"$or": [{"a": 1}, {"$and": [{"b": 2}, {"c": {"$foo": 1}}]}]}}, "where.$or[1].$and[1].c"),
+        ({"where": {"a": {"$in": [1, "x"]}}}, "where.a"),
+        ({"where": {"a": {"$in": []}}}, "where.a"),
+        ({"where": {"a": {"$eq": [1]}}}, "where.a"),
+        ({"where": {"a": None}}, "where.a"),
+        ({"where": {"a": {"$eq": 1, "$ne": 2}}}, "where.a"),
+        ({"where": {"$and": [{"a": 1}]}}, "where"),
+        ({"where": {"$or": [{"a": 1}, {"a": 2, "b": 3}]}}, "where.$or[1]"),
+        ({"where": {"$and": [{"a": 1}, {"$contains": "x"}]}}, "where.$and[1]"),
+        ({"where": {"$and": [{"a": 1}, "a"]}}, "where.$and[1]"),
+        ({"where": {"#document": {"$regex": "x"}}}, "where.#document"),
+        ({"where": {"#document": {"$contains": ""}}}, "where.#document"),
+        ({"where": {"a": {"$gte": True}}}, "where.a"),
+        ({"where_document": {"$and": [{"$contains": "x"}, {"$eq": "x"}]}}, "where_document.$and[1]"),
+        ({"where_document": {"$or": [{"$regex": "("}, {"$contains": "x"}]}}, "where_document.$or[0].$regex"),
+        (
+            {"where_document": {"$or": [{"$contains": "x"}, {"$and": [{"$contains": "y"}, {"$not_contains": ""}]}]}},
+            "where_document.$or[1].$and[1]",
+        ),
+        ({"where_document": {"$contains": 3}}, "where_document"),
+        ({"where_document": {"$and": [{"$contains": "x"}]}}, "where_document"),
     ],
 )
-def test_where_errors_name_the_path(col: ragstore.Collection, where: Any, path: str) -> None:
-    _add(col, [{"a": 1}])
-    for call in (
-        lambda: col.get(where=where),
-        lambda: col.query(query_embeddings=[[0.0, 1.0]], where=where),
-        lambda: col.delete(where=where),
-    ):
-        with pytest.raises(InvalidArgumentError) as info:
-            call()
-        assert f"(at {path})" in str(info.value)
-    assert col.count() == 1
-
-
-@pytest.mark.parametrize(
-    ("where_document", "path"),
-    [
-        ({"$and": [{"$contains": "x"}, {"$eq": "x"}]}, "where_document.$and[1]"),
-        ({"$or": [{"$regex": "("}, {"$contains": "x"}]}, "where_document.$or[0].$regex"),
-        ({"$or": [{"$contains": "x"}, {"$and": [{"$contains": "y"}, {"$not_contains": ""}]}]}, "where_document.$or[1].$and[1]"),
-        ({"$contains": 3}, "where_document"),
-        ({"$and": [{"$contains": "x"}]}, "where_document"),
-    ],
-)
-def test_where_document_errors_name_the_path(col: ragstore.Collection, where_document: Any, path: str) -> None:
+def test_filter_errors_name_the_path(col: ragstore.Collection, filters: dict[str, Any], path: str) -> None:
     _add(col, [{"a": 1}], ["text"])
     for call in (
-        lambda: col.get(where_document=where_document),
-        lambda: col.query(query_embeddings=[[0.0, 1.0]], where_document=where_document),
-        lambda: col.delete(where_document=where_document),
+        lambda: col.get(**filters),
+        lambda: col.query(query_embeddings=[[0.0, 1.0]], **filters),
+        lambda: col.delete(**filters),
     ):
         with pytest.raises(InvalidArgumentError) as info:
             call()
