@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ragstore.cli.store import EMBEDDING_HELP, open_client, open_collection, store_options
+from ragstore.configuration import hnsw_settings
 
 
 def similarity(distance: float, space: str) -> float:
@@ -57,7 +58,7 @@ def query(
         raise click.BadParameter(f"not valid JSON: {exc}", param_hint="--where") from None
     client = open_client(**store)
     target = open_collection(client, collection, embedding, create=False)
-    space = target.configuration.get("hnsw", {}).get("space", "l2")
+    space = hnsw_settings(target.configuration).space
     result = target.query(query_texts=[text], n_results=k, where=where_filter, include=["documents", "metadatas", "distances"])
     client.close()
     hits: list[dict[str, Any]] = []
@@ -103,6 +104,6 @@ def collections(**store: Any) -> None:
         table.add_column(column, justify="right" if column == "records" else "left")
     for col in client.list_collections():
         ef = col.configuration.get("embedding_function") or {}
-        table.add_row(col.name, str(col.count()), str(col.configuration.get("hnsw", {}).get("space", "")), str(ef.get("name", "")))
+        table.add_row(col.name, str(col.count()), hnsw_settings(col.configuration).space, str(ef.get("name", "")))
     client.close()
     Console().print(table)

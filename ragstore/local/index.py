@@ -25,7 +25,8 @@ exclusively, sets it, and puts it back.
 
 Example:
     >>> import numpy as np
-    >>> index = VectorIndex.empty(dim=2, hnsw={"space": "l2", "max_neighbors": 16, "ef_construction": 100})
+    >>> from ragstore.configuration import HnswSettings
+    >>> index = VectorIndex.empty(dim=2, hnsw=HnswSettings(max_neighbors=16, num_threads=1))
     >>> index.apply(np.array([1, 2]), np.array([[0.0, 0.0], [1.0, 1.0]], dtype=np.float32), [])
     >>> labels, distances = index.search(np.array([[0.9, 0.9]], dtype=np.float32), k=1, ef=10, num_threads=1)
     >>> int(labels[0][0])
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ import hnswlib
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.configuration import HnswSettings, hnsw_settings
 from ragstore.local import index_files, reachability
 from ragstore.local.exact import exact_search as exact_search  # re-exported: columns and tests import it from here
 from ragstore.local.orphans import Orphans, read_record, write_record
@@ -52,7 +54,6 @@ from ragstore.local.rwlock import RWLock
 
 _INITIAL_CAPACITY = 1024
 _CATCH_UP_BATCH = 10_000
-_DEFAULT_EF = 10  # hnswlib's own default, for an index built without ``ef_search``
 # Points added since the last reachability check before the next one: at least this many, and
 # at least a quarter of the index (a check walks all of it, so checks stay amortised O(1) a point).
 _CHECK_MIN = 256
@@ -60,6 +61,11 @@ _CHECK_SHARE = 4
 
 Labels = npt.NDArray[np.uint64]
 Distances = npt.NDArray[np.float32]
+
+
+def _settings(hnsw: HnswSettings | Mapping[str, Any]) -> HnswSettings:
+    """Typed settings; the stored dict form is read as a collection's is, so a key it lacks takes the creation default."""
+    return hnsw if isinstance(hnsw, HnswSettings) else hnsw_settings({"hnsw": hnsw})
 
 
 class VectorIndex:
@@ -73,43 +79,46 @@ class VectorIndex:
     # Off only in benchmarks/reachability.py, to measure hnswlib's graph as it comes ("before").
     checks_reachability = True
 
-    def __init__(self, index: Any, dim: int, hnsw: dict[str, Any], labels: set[int], applied_seq: int) -> None:
+    def __init__(self, index: Any, dim: int, hnsw: HnswSettings | Mapping[str, Any], labels: set[int], applied_seq: int) -> None:
+        settings = _settings(hnsw)
         self._index = index
         self.dim = dim
-        self.space: str = hnsw["space"]
-        self.max_neighbors: int = hnsw["max_neighbors"]
-        self.ef_construction: int = hnsw["ef_construction"]
+        # The build parameters, fixed for the graph's life; the beam width (_ef) may change (set_ef_search).
+        self.space = settings.space
+        self.max_neighbors = settings.max_neighbors
+        self.ef_construction = settings.ef_construction
         self.labels = labels
         self.applied_seq = applied_seq
         self.unsaved_changes = 0
         # Live points searches miss even after re-linking, searched exactly (see _check).
         self.orphans = Orphans(dim)
         self._unchecked = len(labels)  # points added since the last _check
-        self._threads = 1  # hnswlib threads for checks outside a catch-up (the last catch-up's)
+        self._threads = settings.num_threads  # hnswlib threads for checks outside a catch-up (then the last catch-up's)
         # Shared by searches and saves, exclusive for changes to the graph or its beam width.
         self.lock = RWLock()
         # Saves run beside searches (shared lock), so they need their own mutex: two at once
         # would race over the file names and the unsaved-changes count.
         self._save_lock = threading.Lock()
         self._saved_token: str | None = None
-        self._ef = int(hnsw.get("ef_search", _DEFAULT_EF))
+        self._ef = settings.ef_search
         index.set_ef(self._ef)
 
     @classmethod
-    def empty(cls, dim: int, hnsw: dict[str, Any]) -> VectorIndex:
+    def empty(cls, dim: int, hnsw: HnswSettings | Mapping[str, Any]) -> VectorIndex:
         """A new index with nothing in it (applied sequence 0).
 
-        ``hnsw`` needs ``space``, ``max_neighbors`` and ``ef_construction``; ``ef_search``
-        is optional (see :meth:`set_ef_search`).
+        ``hnsw`` is the collection's settings; the stored dict form is accepted too, a key it
+        lacks taking the creation default (:func:`~ragstore.configuration.hnsw_settings`).
         """
-        index = hnswlib.Index(space=hnsw["space"], dim=dim)
+        settings = _settings(hnsw)
+        index = hnswlib.Index(space=settings.space, dim=dim)
         index.init_index(
             max_elements=_INITIAL_CAPACITY,
-            ef_construction=hnsw["ef_construction"],
-            M=hnsw["max_neighbors"],
+            ef_construction=settings.ef_construction,
+            M=settings.max_neighbors,
             allow_replace_deleted=True,
         )
-        return cls(index, dim, hnsw, set(), 0)
+        return cls(index, dim, settings, set(), 0)
 
     # ------------------------------------------------------------------ changes
 
@@ -152,7 +161,7 @@ class VectorIndex:
 
         Example:
             >>> import sqlite3
-            >>> index = VectorIndex.empty(dim=2, hnsw={"space": "l2", "max_neighbors": 16, "ef_construction": 100})
+            >>> index = VectorIndex.empty(dim=2, hnsw=HnswSettings(num_threads=1))
             >>> index.catch_up(sqlite3.connect(":memory:"), collection_pk=1, last_seq=0, num_threads=1)
             False
 
@@ -316,13 +325,19 @@ class VectorIndex:
 
     # ------------------------------------------------------------------ files
 
-    def _hnsw(self) -> dict[str, Any]:
-        """The HNSW configuration this index was built with, and its beam width."""
-        return {"space": self.space, "max_neighbors": self.max_neighbors, "ef_construction": self.ef_construction, "ef_search": self._ef}
+    def _hnsw(self) -> HnswSettings:
+        """The HNSW settings this index was built with, its beam width, and the threads of its last catch-up."""
+        return HnswSettings(
+            space=self.space,
+            ef_construction=self.ef_construction,
+            ef_search=self._ef,
+            max_neighbors=self.max_neighbors,
+            num_threads=self._threads,
+        )
 
-    def matches(self, dim: int, hnsw: dict[str, Any]) -> bool:
+    def matches(self, dim: int, hnsw: HnswSettings) -> bool:
         """Whether this index was built for the given dimension and build parameters."""
-        return (dim, hnsw["space"], hnsw["max_neighbors"], hnsw["ef_construction"]) == (
+        return (dim, hnsw.space, hnsw.max_neighbors, hnsw.ef_construction) == (
             self.dim,
             self.space,
             self.max_neighbors,
@@ -338,7 +353,7 @@ class VectorIndex:
 
         Example:
             >>> import tempfile
-            >>> index = VectorIndex.empty(dim=2, hnsw={"space": "l2", "max_neighbors": 16, "ef_construction": 100})
+            >>> index = VectorIndex.empty(dim=2, hnsw=HnswSettings(num_threads=1))
             >>> with tempfile.TemporaryDirectory() as tmp:
             ...     index.save(Path(tmp), "some-collection", min_changes=1)  # nothing unsaved yet
             False
@@ -358,7 +373,7 @@ class VectorIndex:
             return True
 
     def _save(self, directory: Path, collection_id: str) -> None:
-        token = index_files.write(directory, collection_id, self._index, self.labels, self.dim, self._hnsw(), self.applied_seq)
+        token = index_files.write(directory, collection_id, self._index, self.labels, self.dim, self._hnsw().as_dict(), self.applied_seq)
         if not self._unchecked and self.checks_reachability:
             write_record(directory, token, self.orphans.labels)
         previous, self._saved_token = self._saved_token, token
@@ -367,30 +382,33 @@ class VectorIndex:
         index_files.remove_stale(directory, keep=token, mine=previous)
 
     @classmethod
-    def load(cls, directory: Path, collection_id: str, dim: int, hnsw: dict[str, Any], max_seq: int, min_seq: int) -> VectorIndex | None:
+    def load(
+        cls, directory: Path, collection_id: str, dim: int, hnsw: HnswSettings | Mapping[str, Any], max_seq: int, min_seq: int
+    ) -> VectorIndex | None:
         """The saved index in ``directory`` if it is intact and fits; ``None`` otherwise.
 
         Args:
             directory: The collection's index folder.
             collection_id: The collection the file must belong to.
             dim: The collection's dimension.
-            hnsw: The collection's HNSW configuration.
+            hnsw: The collection's HNSW settings (or their stored dict form, as in :meth:`empty`);
+                ``num_threads`` is what checking the loaded graph uses.
             max_seq: The newest sequence in SQLite (a file claiming more is foreign).
             min_seq: The tombstone floor (a file older than it cannot catch up).
 
         Example:
             >>> from pathlib import Path
-            >>> VectorIndex.load(Path("/nonexistent"), "some-collection", 2, {"space": "l2"}, max_seq=0, min_seq=0) is None
+            >>> VectorIndex.load(Path("/nonexistent"), "some-collection", 2, HnswSettings(), max_seq=0, min_seq=0) is None
             True
 
         """
-        saved = index_files.read(directory, collection_id, dim, hnsw, max_seq, min_seq)
+        settings = _settings(hnsw)
+        saved = index_files.read(directory, collection_id, dim, settings.as_dict(), max_seq, min_seq)
         if saved is None:
             return None
-        # read() checked that the files' build parameters are hnsw's, so hnsw describes the graph.
-        loaded = cls(saved.graph, dim, hnsw, saved.labels, saved.seq)
+        # read() checked that the files' build parameters are these settings', so they describe the graph.
+        loaded = cls(saved.graph, dim, settings, saved.labels, saved.seq)
         loaded._saved_token = saved.token
-        loaded._threads = hnsw.get("num_threads", 1)
         noted = read_record(directory, saved.token)
         if noted is None:  # no note that the graph was checked before it was saved: check it now
             loaded._check(loaded._threads)

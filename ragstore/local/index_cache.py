@@ -301,7 +301,7 @@ class IndexCache:
         assert row.dimension is not None
         with self._lock:
             entry = self._cached.get(row.pk)
-        if entry is None or not entry.index.matches(row.dimension, row.hnsw.as_dict()):
+        if entry is None or not entry.index.matches(row.dimension, row.hnsw):
             return None
         # Older than the tombstone floor: the deletes it lacks are forgotten, so it cannot catch up.
         return entry if entry.index.applied_seq >= row.tombstone_floor else None
@@ -332,7 +332,7 @@ class IndexCache:
     def _load_index(self, row: CollectionRow) -> VectorIndex:
         """The saved index if it is intact and fits, else an empty one (slow: reads files)."""
         assert row.dimension is not None
-        hnsw = row.hnsw.as_dict()  # VectorIndex and its files take the dict form
+        hnsw = row.hnsw
         directory = self._index_dir(str(row.id))
         loaded = None
         if directory is not None:
