@@ -3,8 +3,10 @@
 A store has one source (:mod:`langchain_ragstore.sources`). Sync calls use one sync client and
 collection, opened lazily, so a ``host=`` store opens no socket until it is used. Async calls on a
 remote store use an ``AsyncClientAPI`` per event loop (an httpx connection pool belongs to the loop
-that opened it), also opened on first use. A client the caller gave is used and never closed; a
-client the connection opened is closed by :meth:`StoreConnection.close` / :meth:`StoreConnection.aclose`.
+that opened it: :class:`ragstore.connect.PerEventLoop`), also opened on first use. Clients are
+opened by ragstore's one opener, :class:`ragstore.StoreAddress`. A client the caller gave is used
+and never closed; a client the connection opened is closed by :meth:`StoreConnection.close` /
+:meth:`StoreConnection.aclose`.
 
 Example:
     >>> from langchain_ragstore.sources import resolve_source
@@ -17,18 +19,15 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import ragstore
+from ragstore.connect import PerEventLoop
 
 from langchain_ragstore.relevance import collection_space
 from langchain_ragstore.sources import ConflictingSourcesError, StoreSource
-
-T = TypeVar("T")
 
 DEFAULT_COLLECTION_NAME = "langchain"
 DEFAULT_MAX_BATCH_SIZE = 16384
@@ -116,41 +115,6 @@ class _LoopClient:
     collection: Any = None
 
 
-@dataclass
-class PerEventLoop(Generic[T]):
-    """One value per running event loop, opened by ``open`` on first :meth:`get` and closed by ``close``.
-
-    Example:
-        >>> async def main():
-        ...     values = PerEventLoop(lambda: asyncio.sleep(0, "opened"), lambda value: asyncio.sleep(0))
-        ...     return await values.get(), await values.aclose()
-        >>> asyncio.run(main())
-        ('opened', None)
-
-    """
-
-    open: Callable[[], Awaitable[T]]
-    close: Callable[[T], Awaitable[None]]
-    _values: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = field(default_factory=weakref.WeakKeyDictionary)
-    _locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = field(default_factory=weakref.WeakKeyDictionary)
-
-    async def get(self) -> T:
-        """The running loop's value, opened once even when several tasks ask at the same time."""
-        loop = asyncio.get_running_loop()
-        if loop in self._values:
-            return self._values[loop]
-        async with self._locks.setdefault(loop, asyncio.Lock()):
-            if loop not in self._values:
-                self._values[loop] = await self.open()
-        return self._values[loop]
-
-    async def aclose(self) -> None:
-        """Close the running loop's value, if it has one (a later :meth:`get` opens a new one)."""
-        loop = asyncio.get_running_loop()
-        if loop in self._values:
-            await self.close(self._values.pop(loop))
-
-
 class StoreConnection:
     """The sync client and collection of a store, and its async ones per event loop.
 
@@ -189,19 +153,9 @@ class StoreConnection:
                 "use the async methods (aadd_texts, asimilarity_search, ...)"
             )
         if self._client is None and self.source.kind != "collection":
-            self._client = self._new_sync_client()
+            self._client = self.source.address().client()
             self._owns_client = True
         return self._client
-
-    def _new_sync_client(self) -> ragstore.ClientAPI:
-        source = self.source
-        if source.kind == "persistent":
-            assert source.persist_directory is not None
-            return ragstore.PersistentClient(source.persist_directory)
-        if source.kind == "http":
-            assert source.host is not None
-            return ragstore.HttpClient(host=source.host, port=source.port, headers=source.headers)
-        return ragstore.EphemeralClient()
 
     def collection(self) -> ragstore.Collection:
         """The sync collection, opened (and created, unless the spec forbids it) on first use."""
@@ -259,8 +213,7 @@ class StoreConnection:
         if source.kind == "async_client":
             opened = _LoopClient(source.client, owned=False)
         else:
-            assert source.host is not None
-            opened = _LoopClient(await ragstore.AsyncHttpClient(host=source.host, port=source.port, headers=source.headers), owned=True)
+            opened = _LoopClient(await source.address().async_client(), owned=True)
         try:
             await self._open_async_collection(opened)
         except BaseException:

@@ -36,11 +36,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ragstore
+from ragstore.connect import DEFAULT_PORT, StoreAddress
 
 SourceKind = Literal["collection", "async_collection", "client", "async_client", "persistent", "http", "ephemeral"]
-
-DEFAULT_PORT = 8000
-"""The port of ``ragstore run`` when ``host`` is given without one."""
 
 
 class ConflictingSourcesError(ValueError):
@@ -99,6 +97,23 @@ class StoreSource:
 
         """
         return self.kind in ("async_client", "async_collection")
+
+    def address(self) -> StoreAddress:
+        """Where the clients of an ``ephemeral``, ``persistent`` or ``http`` source are opened (:mod:`ragstore.connect`).
+
+        Raises:
+            InvalidSourceError: A source given as a client or collection (it has no address: its clients are the caller's).
+
+        Example:
+            >>> StoreSource("http", host="localhost", port=9000).address().describe()
+            'http://localhost:9000'
+
+        """
+        if self.kind == "http":
+            return StoreAddress(host=self.host, port=self.port, headers=self.headers)
+        if self.kind in ("persistent", "ephemeral"):
+            return StoreAddress(path=self.persist_directory)
+        raise InvalidSourceError(f"A {self.kind} source has no address: the store uses the given {self.kind.replace('_', ' ')}")
 
 
 def _check_type(name: str, value: Any, types: tuple[type, ...]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 import ragstore
 from langchain_core.documents import Document
+from ragstore.connect import StoreAddress
 
 from langchain_ragstore import AsyncOnlyStoreError, RagstoreVectorStore
 from tests.fakes import TableEmbeddings
@@ -17,12 +18,13 @@ VECTORS = {"q": [1.0, 0.0, 0.0], "a1": [1.0, 0.05, 0.0], "a2": [1.0, 0.06, 0.0],
 
 @pytest.fixture
 def no_sync_http(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A tripwire: creating a sync HTTP client fails the test."""
+    """A tripwire: opening a sync client (through ragstore's opener or ``HttpClient``) fails the test."""
 
     def forbidden(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a sync HttpClient was created on the async path")
+        raise AssertionError("a sync client was opened on the async path")
 
     monkeypatch.setattr(ragstore, "HttpClient", forbidden)
+    monkeypatch.setattr(StoreAddress, "client", forbidden)
 
 
 @pytest.fixture
