@@ -9,8 +9,12 @@ Example:
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def split_names(values: tuple[str, ...]) -> list[str]:
@@ -22,6 +26,11 @@ def split_names(values: tuple[str, ...]) -> list[str]:
 
     """
     return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def _byte_limit(flag: str, default_mib: int, text: str) -> Callable[[F], F]:
+    """A size limit option in bytes (at least 1 KiB), its default given in MiB and shown in --help."""
+    return click.option(flag, default=default_mib * 1024 * 1024, show_default=True, type=click.IntRange(1024), help=text)
 
 
 @click.command()
@@ -49,19 +58,11 @@ def split_names(values: tuple[str, ...]) -> list[str]:
     show_default=True,
     help="Allow POST /api/v2/reset to delete everything [env RAGSTORE_ALLOW_RESET].",
 )
-@click.option(
-    "--max-body-size",
-    default=64 * 1024 * 1024,
-    show_default=True,
-    type=click.IntRange(1024),
-    help="Largest request body in bytes; larger ones get 413.",
-)
-@click.option(
+@_byte_limit("--max-body-size", 64, "Largest request body in bytes; larger ones get 413.")
+@_byte_limit(
     "--max-response-size",
-    default=32 * 1024 * 1024,
-    show_default=True,
-    type=click.IntRange(1024),
-    help="Largest answer to a get or query, in estimated JSON bytes; larger ones get 413 before they are built (page with limit/offset).",
+    32,
+    "Largest answer to a get or query, in estimated JSON bytes; larger ones get 413 before they are built (page with limit/offset).",
 )
 @click.option(
     "--allow-host",
