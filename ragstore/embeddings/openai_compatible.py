@@ -46,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore.embeddings.base import as_texts, register_embedding_function
+from ragstore.embeddings.symmetric import SymmetricEmbeddingFunction
 from ragstore.errors import AuthenticationError, InternalError, InvalidArgumentError, RagstoreError, ServerConnectionError
 
 if TYPE_CHECKING:  # httpx is imported on first use: `import ragstore` stays fast
@@ -129,7 +130,7 @@ def _vector(item: Any, position: int) -> list[float]:
 
 
 @register_embedding_function
-class OpenAICompatibleEmbeddingFunction:
+class OpenAICompatibleEmbeddingFunction(SymmetricEmbeddingFunction):
     """Embeds through an OpenAI-compatible ``/v1/embeddings`` HTTP endpoint.
 
     Args:
@@ -200,10 +201,6 @@ class OpenAICompatibleEmbeddingFunction:
         for start in range(0, len(texts), self.batch_size):
             vectors.extend(self._embed_batch(texts[start : start + self.batch_size]))
         return vectors
-
-    def embed_query(self, input: Sequence[str]) -> list[npt.NDArray[np.float32]]:  # noqa: A002
-        """Queries are embedded like documents."""
-        return self(input)
 
     def _embed_batch(self, texts: list[str]) -> list[npt.NDArray[np.float32]]:
         payload: dict[str, Any] = {"model": self.model, "input": texts}
@@ -326,10 +323,6 @@ class OpenAICompatibleEmbeddingFunction:
     def default_space(self) -> str:
         """``cosine``: API models are usually compared by cosine (OpenAI's vectors are unit length)."""
         return "cosine"
-
-    def supported_spaces(self) -> list[str]:
-        """All spaces work."""
-        return ["cosine", "l2", "ip"]
 
     def __repr__(self) -> str:
         return f"OpenAICompatibleEmbeddingFunction(base_url={self.base_url!r}, model={self.model!r})"

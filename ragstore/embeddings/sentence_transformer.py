@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 from ragstore.embeddings.base import as_texts, register_embedding_function
 from ragstore.embeddings.once import OncePerKey
+from ragstore.embeddings.symmetric import SymmetricEmbeddingFunction
 from ragstore.errors import InvalidArgumentError
 
 PACKAGED_MODEL = "all-MiniLM-L6-v2"
@@ -136,7 +137,7 @@ def loaded_models() -> list[tuple[str, str]]:
 
 
 @register_embedding_function
-class SentenceTransformerEmbeddingFunction:
+class SentenceTransformerEmbeddingFunction(SymmetricEmbeddingFunction):
     """Any sentence-transformers model on this machine; by default the bundled all-MiniLM-L6-v2.
 
     Texts are sorted by length, embedded in batches of ``batch_size`` (so a batch
@@ -216,10 +217,6 @@ class SentenceTransformerEmbeddingFunction:
         assert out is not None
         return list(out)
 
-    def embed_query(self, input: Sequence[str]) -> list[npt.NDArray[np.float32]]:  # noqa: A002
-        """Queries are embedded like documents (MiniLM is a symmetric model)."""
-        return self(input)
-
     @staticmethod
     def name() -> str:
         """Registry name: chromadb's, so chromadb-made collections rebuild here and vice versa."""
@@ -247,10 +244,6 @@ class SentenceTransformerEmbeddingFunction:
     def default_space(self) -> str:
         """``cosine``, as chromadb's sentence-transformers function."""
         return "cosine"
-
-    def supported_spaces(self) -> list[str]:
-        """All spaces work (with normalised vectors they rank identically)."""
-        return ["cosine", "l2", "ip"]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_name={self.model_name!r}, device={self.device!r})"

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore.embeddings.base import as_texts, register_embedding_function
+from ragstore.embeddings.symmetric import SymmetricEmbeddingFunction
 from ragstore.errors import InvalidArgumentError
 
 PRECISIONS = ("int8", "fp32")
@@ -57,7 +58,7 @@ def model_folder(model_name: str) -> Path:
 
 
 @register_embedding_function
-class OnnxEmbeddingFunction:
+class OnnxEmbeddingFunction(SymmetricEmbeddingFunction):
     """A local BERT sentence encoder (by default the bundled all-MiniLM-L6-v2) on ONNX Runtime.
 
     Args:
@@ -98,10 +99,6 @@ class OnnxEmbeddingFunction:
             return []
         return list(self.encoder().encode(texts, self.batch_size))
 
-    def embed_query(self, input: Sequence[str]) -> list[npt.NDArray[np.float32]]:  # noqa: A002
-        """Queries are embedded like documents (MiniLM is a symmetric model)."""
-        return self(input)
-
     @staticmethod
     def name() -> str:
         """Registry name."""
@@ -119,10 +116,6 @@ class OnnxEmbeddingFunction:
     def default_space(self) -> str:
         """``cosine`` (the vectors are unit length when the model normalises)."""
         return "cosine"
-
-    def supported_spaces(self) -> list[str]:
-        """All spaces work (with normalised vectors they rank identically)."""
-        return ["cosine", "l2", "ip"]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model_name={self.model_name!r}, precision={self.precision!r})"
