@@ -22,7 +22,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,13 +82,14 @@ def _equal(value: Any, operand: Any) -> bool:
     return bool(value == operand)
 
 
+_LOGICAL: dict[str, Callable[[Iterable[bool]], bool]] = {"$and": all, "$or": any}
+
+
 def matches_where(metadata: Metadata | None, where: Where) -> bool:
     """The reference evaluator for the ``where`` subset generated here."""
     ((key, condition),) = where.items()
-    if key == "$and":
-        return all(matches_where(metadata, w) for w in condition)
-    if key == "$or":
-        return any(matches_where(metadata, w) for w in condition)
+    if key in _LOGICAL:
+        return _LOGICAL[key](matches_where(metadata, w) for w in condition)
     if not isinstance(condition, dict):
         condition = {"$eq": condition}
     ((op, operand),) = condition.items()
@@ -109,10 +110,8 @@ def matches_where(metadata: Metadata | None, where: Where) -> bool:
 def matches_document(document: str | None, where_document: Where) -> bool:
     """The reference evaluator for ``$contains`` / ``$not_contains`` (case-sensitive substrings)."""
     ((op, operand),) = where_document.items()
-    if op == "$and":
-        return all(matches_document(document, w) for w in operand)
-    if op == "$or":
-        return any(matches_document(document, w) for w in operand)
+    if op in _LOGICAL:
+        return _LOGICAL[op](matches_document(document, w) for w in operand)
     found = document is not None and operand in document
     return found if op == "$contains" else not found
 
