@@ -100,8 +100,8 @@ ADD_ROWS = [
     ("engine: transaction, commit (fsync), catalog", "engine add", "total", ["engine validation", "SQLite rows", "index refresh"]),
 ]
 QUERY_ROWS = [
-    ("Collection.query: client-side validation and result", "client query", "total", ["engine query"]),
-    ("engine: validation, catalog row, cache check", "engine query", "total", ["search", "result rows"]),
+    ("Collection.query: the request (all its checks) and the result", "client query", "total", ["engine query"]),
+    ("engine: catalog row, cache check (the request was checked once, in the client)", "engine query", "total", ["search", "result rows"]),
     ("engine: hnswlib knn_query", "hnswlib knn_query", "search", []),
     ("engine: search around it (labels, allowed set)", "search", "total", ["hnswlib knn_query"]),
     ("engine: result rows from SQLite (ids, documents, metadatas)", "result rows", "total", []),

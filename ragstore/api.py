@@ -5,8 +5,10 @@ databases, collections and records. ``Client``, ``Collection`` and ``AdminClient
 call it with input already normalised and embedded. Two classes implement it
 today: ``LocalAPI`` (in-process, ephemeral or persistent) and ``HttpAPI`` (a
 ragstore server over the wire). The server wraps any ``API`` (in practice the
-``LocalAPI`` that ``ragstore run`` opens). Engines validate their input again,
-so an untrusted caller cannot bypass the client's checks.
+``LocalAPI`` that ``ragstore run`` opens). Record reads and deletes cross it as
+request objects (:mod:`ragstore.record_requests`), checked when they are built, so
+a server builds them from untrusted bodies with the same rules; record sets and
+other arguments are checked again by the engine.
 
 Example:
     >>> from ragstore.local import LocalAPI
@@ -21,9 +23,9 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import (
     DEFAULT_DATABASE,
     DEFAULT_TENANT,
@@ -137,41 +139,16 @@ class API(Protocol):
         """Update existing records; missing ids are ignored."""
         ...
 
-    def delete(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> int:
-        """Delete matching records; returns how many were really deleted."""
+    def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:
+        """Delete the records ``request`` selects; returns how many were really deleted."""
         ...
 
-    def get(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        include: Sequence[str] = ("metadatas", "documents"),
-    ) -> GetResult:
-        """Matching records in insertion order."""
+    def get(self, collection_id: uuid.UUID, request: GetRequest) -> GetResult:
+        """The records ``request`` selects, in insertion order."""
         ...
 
-    def query(
-        self,
-        collection_id: uuid.UUID,
-        query_embeddings: Any,
-        n_results: int = 10,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        include: Sequence[str] = ("metadatas", "documents", "distances"),
-    ) -> QueryResult:
-        """The ``n_results`` nearest matching records for each query embedding."""
+    def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
+        """The ``request.n_results`` nearest records for each of its query embeddings."""
         ...
 
     def count(self, collection_id: uuid.UUID) -> int:

@@ -28,9 +28,9 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import (
     DEFAULT_DATABASE,
     DEFAULT_TENANT,
@@ -154,41 +154,16 @@ class AsyncAPI(Protocol):
         """Update existing records; missing ids are ignored."""
         ...
 
-    async def delete(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> int:
-        """Delete matching records; returns how many were really deleted."""
+    async def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:
+        """Delete the records ``request`` selects; returns how many were really deleted."""
         ...
 
-    async def get(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        include: Sequence[str] = ("metadatas", "documents"),
-    ) -> GetResult:
-        """Matching records in insertion order."""
+    async def get(self, collection_id: uuid.UUID, request: GetRequest) -> GetResult:
+        """The records ``request`` selects, in insertion order."""
         ...
 
-    async def query(
-        self,
-        collection_id: uuid.UUID,
-        query_embeddings: Any,
-        n_results: int = 10,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        include: Sequence[str] = ("metadatas", "documents", "distances"),
-    ) -> QueryResult:
-        """The ``n_results`` nearest matching records for each query embedding."""
+    async def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
+        """The ``request.n_results`` nearest records for each of its query embeddings."""
         ...
 
     async def count(self, collection_id: uuid.UUID) -> int:

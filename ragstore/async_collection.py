@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ragstore.collection import CollectionBase, DeleteResult
 from ragstore.embeddings.base import embed
-from ragstore.preparation import WriteRequest, prepare_delete, prepare_get, prepare_query, prepare_write, write_ids
+from ragstore.preparation import WriteRequest, prepare_get, prepare_query, prepare_write, write_ids
+from ragstore.record_requests import DeleteRequest, GetRequest
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
     DEFAULT_QUERY_INCLUDE,
@@ -106,7 +107,7 @@ class AsyncCollection(CollectionBase):
         """
         request = await self._write_request("add", ids, embeddings, metadatas, documents, images, uris)
         if request.skips_existing():
-            request = request.without((await self._api.get(self.id, ids=request.ids, include=[]))["ids"])
+            request = request.without((await self._api.get(self.id, GetRequest(ids=request.ids, include=())))["ids"])
             if not request.ids:
                 return
         await self._api.add(self.id, await self._embed_records(request))
@@ -145,7 +146,7 @@ class AsyncCollection(CollectionBase):
             await col.delete(where={"page": {"$gt": 10}})  # {'deleted': 3}
 
         """
-        return {"deleted": await self._api.delete(self.id, *prepare_delete(ids, where, where_document, limit))}
+        return {"deleted": await self._api.delete(self.id, DeleteRequest(ids, where, where_document, limit))}
 
     # ------------------------------------------------------------------ reads
 
@@ -169,8 +170,8 @@ class AsyncCollection(CollectionBase):
             (await col.get(where={"page": 1}, include=["documents"]))["documents"]
 
         """
-        args = prepare_get(ids, where, limit, offset, where_document, include, has_data_loader=self._data_loader is not None)
-        return await self._api.get(self.id, *args)
+        request = prepare_get(ids, where, limit, offset, where_document, include, has_data_loader=self._data_loader is not None)
+        return await self._api.get(self.id, request)
 
     async def peek(self, limit: int = 10) -> GetResult:
         """The first ``limit`` records with their embeddings."""
@@ -195,7 +196,7 @@ class AsyncCollection(CollectionBase):
             (await col.query(query_texts=["red fruit"], n_results=2, where={"page": 1}))["ids"]
 
         """
-        q = prepare_query(
+        request = prepare_query(
             query_embeddings,
             query_texts,
             query_images,
@@ -207,10 +208,9 @@ class AsyncCollection(CollectionBase):
             include,
             has_data_loader=self._data_loader is not None,
         )
-        vectors = q.embeddings
-        if q.texts is not None:
-            vectors = await in_thread(embed, self._embedding_function, q.texts, query=True, op="query")
-        return await self._api.query(self.id, vectors, q.n_results, q.ids, q.where, q.where_document, q.include)
+        if request.texts is not None:
+            request = request.with_embeddings(await in_thread(embed, self._embedding_function, request.texts, query=True, op="query"))
+        return await self._api.query(self.id, request)
 
     # ------------------------------------------------------------------ management
 

@@ -20,7 +20,8 @@ from typing import Any, TypedDict
 
 from ragstore.api import API
 from ragstore.embeddings.base import embed
-from ragstore.preparation import WriteRequest, prepare_delete, prepare_get, prepare_query, prepare_write, write_ids
+from ragstore.preparation import WriteRequest, prepare_get, prepare_query, prepare_write, write_ids
+from ragstore.record_requests import DeleteRequest, GetRequest
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
     DEFAULT_QUERY_INCLUDE,
@@ -135,7 +136,7 @@ class Collection(CollectionBase):
         """
         request = self._write_request("add", ids, embeddings, metadatas, documents, images, uris)
         if request.skips_existing():
-            request = request.without(self._api.get(self.id, ids=request.ids, include=[])["ids"])
+            request = request.without(self._api.get(self.id, GetRequest(ids=request.ids, include=()))["ids"])
             if not request.ids:
                 return
         self._api.add(self.id, self._embed_records(request))
@@ -185,7 +186,7 @@ class Collection(CollectionBase):
             {'deleted': 1}
 
         """
-        return {"deleted": self._api.delete(self.id, *prepare_delete(ids, where, where_document, limit))}
+        return {"deleted": self._api.delete(self.id, DeleteRequest(ids, where, where_document, limit))}
 
     # ------------------------------------------------------------------ reads
 
@@ -212,8 +213,8 @@ class Collection(CollectionBase):
             ['B', 'A']
 
         """
-        args = prepare_get(ids, where, limit, offset, where_document, include, has_data_loader=self._data_loader is not None)
-        return self._api.get(self.id, *args)
+        request = prepare_get(ids, where, limit, offset, where_document, include, has_data_loader=self._data_loader is not None)
+        return self._api.get(self.id, request)
 
     def peek(self, limit: int = 10) -> GetResult:
         """The first ``limit`` records with their embeddings."""
@@ -241,7 +242,7 @@ class Collection(CollectionBase):
             [['near']]
 
         """
-        q = prepare_query(
+        request = prepare_query(
             query_embeddings,
             query_texts,
             query_images,
@@ -253,8 +254,9 @@ class Collection(CollectionBase):
             include,
             has_data_loader=self._data_loader is not None,
         )
-        vectors = q.embeddings if q.texts is None else embed(self._embedding_function, q.texts, query=True, op="query")
-        return self._api.query(self.id, vectors, q.n_results, q.ids, q.where, q.where_document, q.include)
+        if request.texts is not None:
+            request = request.with_embeddings(embed(self._embedding_function, request.texts, query=True, op="query"))
+        return self._api.query(self.id, request)
 
     # ------------------------------------------------------------------ management
 

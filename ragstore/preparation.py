@@ -2,8 +2,8 @@
 
 ``Collection`` and ``AsyncCollection`` (and ``Client`` / ``AsyncClient``) differ only in
 how they call the engine and run the embedding function. Everything else lives here:
-one-or-many normalisation, validation, include checks, which records still need
-embedding, and the configuration a new collection is created with.
+the requests the engine takes (:mod:`ragstore.record_requests`, which hold the checks),
+which records still need embedding, and the configuration a new collection is created with.
 
 Example:
     >>> request = prepare_write("add", ["a", "b"], 100, None, None, ["apples", "pears"], None)
@@ -12,15 +12,15 @@ Example:
     >>> request.without(["a"]).ids
     ['b']
     >>> prepare_get("a", None, 5, None, None, ["documents"], has_data_loader=False)
-    GetArgs(ids=['a'], where=None, where_document=None, limit=5, offset=None, include=['documents'])
+    GetRequest(ids=['a'], where=None, where_document=None, limit=5, offset=None, include=('documents',))
 
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -28,20 +28,9 @@ import numpy.typing as npt
 from ragstore.embeddings.base import build_embedding_function, describe_embedding_function, embedding_functions_conflict
 from ragstore.embeddings.default import default_embedding_function
 from ragstore.errors import BatchSizeExceededError, InvalidArgumentError
-from ragstore.filters import parse_where, parse_where_document
-from ragstore.types import CollectionModel, RecordSet
-from ragstore.validation import (
-    check_lengths,
-    check_query_size,
-    normalize_documents,
-    normalize_embeddings,
-    normalize_ids,
-    normalize_metadatas,
-    normalize_uris,
-    validate_include,
-    validate_n_results,
-    validate_non_negative_int,
-)
+from ragstore.record_requests import GetRequest, QueryRequest, checked_records
+from ragstore.types import CollectionModel, Metadata, RecordSet
+from ragstore.validation import normalize_ids
 
 # ---------------------------------------------------------------------- writes
 
@@ -53,9 +42,9 @@ class WriteRequest:
     op: str
     ids: list[str]
     embeddings: npt.NDArray[np.float32] | None
-    metadatas: list[dict[str, Any] | None] | None
-    documents: list[str | None] | None
-    uris: list[str | None] | None
+    metadatas: Sequence[Metadata | None] | None
+    documents: Sequence[str | None] | None
+    uris: Sequence[str | None] | None
 
     def skips_existing(self) -> bool:
         """Whether the engine must first say which ids exist (``add`` never embeds what it will skip)."""
@@ -66,7 +55,7 @@ class WriteRequest:
         skip = set(existing)
         keep = [i for i, id_ in enumerate(self.ids) if id_ not in skip]
 
-        def pick(values: list[Any] | None) -> list[Any] | None:
+        def pick(values: Sequence[Any] | None) -> list[Any] | None:
             return [values[i] for i in keep] if values is not None else None
 
         return dataclasses.replace(
@@ -97,7 +86,7 @@ def write_ids(op: str, ids: Any, images: Any) -> list[str]:
 
 
 def prepare_write(op: str, ids: list[str], max_batch_size: int, embeddings: Any, metadatas: Any, documents: Any, uris: Any) -> WriteRequest:
-    """Validate a write whose ids went through :func:`write_ids`.
+    """Check a write whose ids went through :func:`write_ids` (the rules: :func:`checked_records`).
 
     Raises:
         BatchSizeExceededError: more ids than ``max_batch_size``.
@@ -106,83 +95,27 @@ def prepare_write(op: str, ids: list[str], max_batch_size: int, embeddings: Any,
     """
     if len(ids) > max_batch_size:
         raise BatchSizeExceededError(f"Batch size {len(ids)} exceeds maximum batch size {max_batch_size}")
-    vectors = normalize_embeddings(embeddings, op) if embeddings is not None else None
-    metas = normalize_metadatas(metadatas, op, allow_none_values=op != "add") if metadatas is not None else None
-    docs = normalize_documents(documents, op, allow_none=vectors is not None) if documents is not None else None
-    uri_list = normalize_uris(uris, op) if uris is not None else None
-    check_lengths(op, ids=ids, embeddings=vectors, metadatas=metas, documents=docs, uris=uri_list)
-    if vectors is None and docs is None:
-        if op == "add":
-            raise InvalidArgumentError("Exactly one of documents, uris, images must be provided in add.")
-        if op == "upsert":
-            raise InvalidArgumentError("Exactly one of documents, images must be provided in upsert.")
-    return WriteRequest(op, ids, vectors, metas, docs, uri_list)
+    records = checked_records(op, ids, embeddings, metadatas, documents, uris, embedded=False)
+    return WriteRequest(op, records.ids, records.embeddings, records.metadatas, records.documents, records.uris)
 
 
 # ---------------------------------------------------------------------- deletes and reads
 
 
-class DeleteArgs(NamedTuple):
-    """A checked ``delete`` call, in the engine's argument order (after the collection id)."""
-
-    ids: list[str] | None
-    where: dict[str, Any] | None
-    where_document: dict[str, Any] | None
-    limit: int | None
-
-
-def prepare_delete(ids: Any, where: Any, where_document: Any, limit: int | None) -> DeleteArgs:
-    """Check a ``delete`` call: something to select by, well-formed ids and filters."""
-    if ids is None and not where and not where_document:
-        raise InvalidArgumentError("At least one of ids, where, or where_document must be provided in delete.")
-    id_list = normalize_ids(ids, "delete") if ids is not None else None
-    parse_where(where, "delete")
-    parse_where_document(where_document, "delete")
-    return DeleteArgs(id_list, where or None, where_document or None, limit)
-
-
-class GetArgs(NamedTuple):
-    """A checked ``get`` call, in the engine's argument order (after the collection id)."""
-
-    ids: list[str] | None
-    where: dict[str, Any] | None
-    where_document: dict[str, Any] | None
-    limit: int | None
-    offset: int | None
-    include: list[str]
-
-
-def check_include(include: Any, op: str, *, allow_distances: bool, has_data_loader: bool) -> list[str]:
-    """Validate ``include``; ``"data"`` needs a data loader on the collection."""
-    checked = validate_include(include, op, allow_distances=allow_distances)
-    if "data" in checked and not has_data_loader:
+def check_data_include(include: Any, *, has_data_loader: bool) -> Any:
+    """``include`` as given, refusing ``"data"`` on a collection without a data loader (the request checks the rest)."""
+    if isinstance(include, (list, tuple)) and "data" in include and not has_data_loader:
         raise InvalidArgumentError("You must set a data loader on the collection if loading from URIs.")
-    return checked
+    return include
 
 
 def prepare_get(
     ids: Any, where: Any, limit: int | None, offset: int | None, where_document: Any, include: Any, *, has_data_loader: bool
-) -> GetArgs:
-    """Check a ``get`` call (arguments in ``Collection.get``'s order)."""
-    checked = check_include(include, "get", allow_distances=False, has_data_loader=has_data_loader)
-    id_list = normalize_ids(ids, "get") if ids is not None else None
-    validate_non_negative_int(limit, "limit", "get")
-    validate_non_negative_int(offset, "offset", "get")
-    parse_where(where, "get")
-    parse_where_document(where_document, "get")
-    return GetArgs(id_list, where or None, where_document or None, limit, offset, [i for i in checked if i != "data"])
-
-
-class QueryArgs(NamedTuple):
-    """A checked ``query`` call: either ``embeddings`` or ``texts`` (to embed) is set."""
-
-    embeddings: npt.NDArray[np.float32] | None
-    texts: list[str] | None
-    n_results: int
-    ids: list[str] | None
-    where: dict[str, Any] | None
-    where_document: dict[str, Any] | None
-    include: list[str]
+) -> GetRequest:
+    """A ``get`` request from ``Collection.get``'s arguments (in its order)."""
+    request = GetRequest(ids, where, where_document, limit, offset, include)
+    check_data_include(include, has_data_loader=has_data_loader)
+    return request
 
 
 def prepare_query(
@@ -197,31 +130,13 @@ def prepare_query(
     include: Any,
     *,
     has_data_loader: bool,
-) -> QueryArgs:
-    """Check a ``query`` call (arguments in ``Collection.query``'s order), before any embedding."""
+) -> QueryRequest:
+    """A ``query`` request from ``Collection.query``'s arguments (in its order), before any embedding."""
     if query_images is not None or query_uris is not None:
         raise InvalidArgumentError("ragstore does not embed images or URIs; pass query_embeddings or query_texts in query.")
-    if query_embeddings is None and query_texts is None:
-        raise InvalidArgumentError("At least one of one of embeddings, documents, images, uris must be provided in query.")
-    if query_embeddings is not None and query_texts is not None:
-        raise InvalidArgumentError("Expected only one of query_embeddings or query_texts in query, got both.")
-    checked = check_include(include, "query", allow_distances=True, has_data_loader=has_data_loader)
-    n_results = validate_n_results(n_results)
-    parse_where(where, "query")
-    parse_where_document(where_document, "query")
-    vectors, texts = None, None
-    if query_embeddings is not None:
-        vectors = normalize_embeddings(query_embeddings, "query")
-    else:
-        given = normalize_documents(query_texts, "query", allow_none=False)
-        if not given:
-            raise InvalidArgumentError("Expected query_texts to be a non-empty list in query.")
-        texts = [t for t in given if t is not None]
-    check_query_size(len(vectors) if vectors is not None else len(texts or []), n_results)
-    id_list = None
-    if ids is not None:
-        id_list = [] if isinstance(ids, (list, tuple)) and len(ids) == 0 else normalize_ids(ids, "query")
-    return QueryArgs(vectors, texts, n_results, id_list, where or None, where_document or None, [i for i in checked if i != "data"])
+    request = QueryRequest(query_embeddings, n_results, ids, where, where_document, include, texts=query_texts)
+    check_data_include(include, has_data_loader=has_data_loader)
+    return request
 
 
 # ---------------------------------------------------------------------- collections (client side)

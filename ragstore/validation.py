@@ -1,9 +1,10 @@
-"""Normalise and validate what users pass in: ids, embeddings, metadata, documents.
+"""Normalise and validate what users pass in: ids, embeddings, documents, URIs, include and counts.
 
 Every function raises :class:`~ragstore.errors.InvalidArgumentError` (a
 ``ValueError``) with chromadb's wording where chromadb has one, and the
-operation name appended (``"... in add."``). The same functions run in the
-client and again inside the engine, so every mode rejects the same input.
+operation name appended (``"... in add."``). The request objects of
+:mod:`ragstore.record_requests` are built with them, so every mode rejects the same
+input; metadata has its own rules in :mod:`ragstore.metadata_validation`.
 
 Example:
     >>> normalize_ids("a", "add")
@@ -16,9 +17,8 @@ Example:
 from __future__ import annotations
 
 import functools
-import math
 import reprlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,6 @@ from ragstore.errors import DuplicateIDError, InvalidArgumentError
 from ragstore.types import INCLUDE_VALUES
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-RESERVED_METADATA_KEY = "chroma:document"
 
 # Limits on what one request may ask for (chromadb has none of these; each bounds the
 # work or the answer one call can cause, and every mode checks them here).
@@ -44,7 +43,8 @@ MAX_QUERY_EMBEDDINGS = 16_384
 MAX_QUERY_RESULTS = 100_000
 
 
-def _fail(message: str, op: str | None) -> InvalidArgumentError:
+def invalid(message: str, op: str | None) -> InvalidArgumentError:
+    """The error for ``message``, naming the operation as chromadb does (``"... in add."``)."""
     return InvalidArgumentError(f"{message} in {op}." if op else message)
 
 
@@ -59,7 +59,7 @@ def check_text(text: str, what: str, op: str | None) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise _fail(f"Expected {what} to be valid Unicode text, got {_short(text)} (it contains a lone surrogate)", op) from None
+        raise invalid(f"Expected {what} to be valid Unicode text, got {short_repr(text)} (it contains a lone surrogate)", op) from None
     return text
 
 
@@ -84,16 +84,16 @@ def normalize_ids(ids: Any, op: str | None) -> list[str]:
     if isinstance(ids, np.ndarray):
         ids = ids.tolist()
     if not isinstance(ids, Sequence):
-        raise _fail(f"Expected IDs to be a list, got {ids!r}", op)
+        raise invalid(f"Expected IDs to be a list, got {ids!r}", op)
     if len(ids) == 0:
-        raise _fail("Expected IDs to be a non-empty list, got 0 IDs", op)
+        raise invalid("Expected IDs to be a non-empty list, got 0 IDs", op)
     for id_ in ids:
         if not isinstance(id_, str):
-            raise _fail(f"Expected ID to be a str, got {id_!r}", op)
+            raise invalid(f"Expected ID to be a str, got {id_!r}", op)
         if id_ == "":
-            raise _fail("Empty ID, ID must have at least one character", op)
+            raise invalid("Empty ID, ID must have at least one character", op)
         if len(id_) > MAX_ID_LENGTH:
-            raise _fail(f"Expected ID to be at most {MAX_ID_LENGTH} characters (MAX_ID_LENGTH), got {len(id_)}", op)
+            raise invalid(f"Expected ID to be at most {MAX_ID_LENGTH} characters (MAX_ID_LENGTH), got {len(id_)}", op)
         check_text(id_, "ID", op)
     id_list: list[str] = list(ids)
     if len(set(id_list)) != len(id_list):
@@ -123,9 +123,9 @@ def _all_numbers(values: Sequence[Any]) -> bool:
 
 def _bad_embeddings(embeddings: Any, op: str | None) -> InvalidArgumentError:
     # Built only on failure: repr() of a large batch costs more than validating it.
-    return _fail(
+    return invalid(
         "Expected embeddings to be a list of floats or ints, a list of lists, a numpy array, "
-        f"or a list of numpy arrays, got {_short(embeddings)}",
+        f"or a list of numpy arrays, got {short_repr(embeddings)}",
         op,
     )
 
@@ -147,7 +147,7 @@ def normalize_embeddings(embeddings: Any, op: str | None) -> npt.NDArray[np.floa
             array = array.reshape(1, -1)
     elif isinstance(embeddings, Sequence) and not isinstance(embeddings, (str, bytes)):
         if len(embeddings) == 0:
-            raise _fail(f"Expected Embeddings to be non-empty list or numpy array, got {embeddings!r}", op)
+            raise invalid(f"Expected Embeddings to be non-empty list or numpy array, got {embeddings!r}", op)
         if _all_numbers(embeddings[:1]) and _all_numbers(embeddings):  # the first check is O(1)
             rows: list[Any] = [embeddings]
         else:
@@ -160,22 +160,22 @@ def normalize_embeddings(embeddings: Any, op: str | None) -> npt.NDArray[np.floa
                 raise _bad_embeddings(embeddings, op)
         lengths = {len(row) for row in rows}
         if len(lengths) > 1:
-            raise _fail(f"Expected all embeddings to have the same dimension, got dimensions {sorted(lengths)}", op)
+            raise invalid(f"Expected all embeddings to have the same dimension, got dimensions {sorted(lengths)}", op)
         array = np.asarray(rows, dtype=np.float64) if rows else np.empty((0, 0))
     else:
         raise _bad_embeddings(embeddings, op)
     if array.ndim != 2 or array.dtype.kind not in "iuf":
         raise _bad_embeddings(embeddings, op)
     if array.shape[0] == 0:
-        raise _fail(f"Expected Embeddings to be non-empty list or numpy array, got {_short(embeddings)}", op)
+        raise invalid(f"Expected Embeddings to be non-empty list or numpy array, got {short_repr(embeddings)}", op)
     if array.shape[1] == 0:
-        raise _fail("Expected each embedding in the embeddings to be a non-empty list or numpy array with at least 1 int/float value", op)
+        raise invalid("Expected each embedding in the embeddings to be a non-empty list or numpy array with at least 1 int/float value", op)
     if not np.isfinite(array).all():
-        raise _fail("Embeddings must not contain NaN or Infinity values", op)
+        raise invalid("Embeddings must not contain NaN or Infinity values", op)
     with np.errstate(over="ignore"):  # an overflow is reported below, not as a RuntimeWarning
         as32 = np.ascontiguousarray(array, dtype=np.float32)
     if not np.isfinite(as32).all():
-        raise _fail("Embedding values must fit in float32 (got a value that overflows to Infinity)", op)
+        raise invalid("Embedding values must fit in float32 (got a value that overflows to Infinity)", op)
     return as32
 
 
@@ -184,7 +184,7 @@ _REPR.maxstring = _REPR.maxother = 200
 _REPR.maxlist = _REPR.maxtuple = _REPR.maxdict = 8
 
 
-def _short(value: Any) -> str:
+def short_repr(value: Any) -> str:
     """A bounded ``repr`` for messages: its cost does not grow with the input."""
     if isinstance(value, np.ndarray):
         return f"array of shape {value.shape} and dtype {value.dtype}"
@@ -204,13 +204,13 @@ def normalize_documents(documents: Any, op: str | None, *, allow_none: bool) -> 
     if isinstance(documents, np.ndarray):
         documents = documents.tolist()
     if not isinstance(documents, Sequence):
-        raise _fail(f"Expected documents to be a list of str, got {_short(documents)}", op)
+        raise invalid(f"Expected documents to be a list of str, got {short_repr(documents)}", op)
     out: list[str | None] = []
     for doc in documents:
         if doc is None and allow_none:
             out.append(None)
         elif not isinstance(doc, str):
-            raise _fail(f"Expected document to be a str, got {_short(doc)}", op)
+            raise invalid(f"Expected document to be a str, got {short_repr(doc)}", op)
         else:
             out.append(check_text(doc, "document", op))
     return out
@@ -221,170 +221,13 @@ def normalize_uris(uris: Any, op: str | None) -> list[str | None]:
     if isinstance(uris, str):
         return [uris]
     if not isinstance(uris, Sequence):
-        raise _fail(f"Expected uris to be a list of str, got {_short(uris)}", op)
+        raise invalid(f"Expected uris to be a list of str, got {short_repr(uris)}", op)
     for uri in uris:
         if uri is not None and not isinstance(uri, str):
-            raise _fail(f"Expected URI to be a str, got {_short(uri)}", op)
+            raise invalid(f"Expected URI to be a str, got {short_repr(uri)}", op)
         if uri is not None:
             check_text(uri, "URI", op)
     return list(uris)
-
-
-def validate_metadata_value(key: str, value: Any, op: str | None, *, allow_none: bool) -> None:
-    """Check one metadata value: a scalar, ``None`` (when allowed) or a homogeneous non-empty list."""
-    if value is None:
-        if not allow_none:
-            raise _fail(
-                f"Expected metadata value for key '{key}' to be a str, int, float, bool or list, got None "
-                "(None deletes a key only in update and upsert)",
-                op,
-            )
-        return
-    if isinstance(value, bool):
-        return
-    if isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise _fail(f"Expected metadata int value for key '{key}' to fit in 64 bits, got {value}", op)
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise _fail(f"Expected metadata float value for key '{key}' to be finite, got {value}", op)
-        return
-    if isinstance(value, str):
-        check_text(value, f"metadata value for key '{key}'", op)
-        return
-    if isinstance(value, list):
-        if not value:
-            raise _fail(f"Expected metadata list value for key '{key}' to be non-empty", op)
-        kinds = {_scalar_kind(v) for v in value}
-        if len(kinds) != 1 or None in kinds:
-            raise _fail(
-                f"Expected metadata list value for key '{key}' to contain only str, int, float, or bool "
-                f"and all elements must be the same type, got {_short(value)}",
-                op,
-            )
-        for v in value:
-            validate_metadata_value(key, v, op, allow_none=False)
-        return
-    raise _fail(
-        f"Expected metadata value to be a str, int, float, bool, list, or None, got {_short(value)} which is a {type(value).__name__}",
-        op,
-    )
-
-
-def _scalar_kind(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
-    return None
-
-
-def _plain_metadata(metadata: dict[Any, Any]) -> bool:
-    """Whether ``metadata`` is certainly valid: str keys and plain finite scalars (the usual case).
-
-    ``False`` only means "look closer": :func:`validate_metadata` then checks every rule
-    and names the problem. Ingestion validates every record twice (client and engine),
-    so this fast path is most of a write's validation time.
-    """
-    if not metadata:
-        return False
-    texts: list[str] = []
-    for key, value in metadata.items():
-        if type(key) is not str or not key or key[0] in "$#" or key == RESERVED_METADATA_KEY:
-            return False
-        kind = type(value)
-        if kind is str:
-            texts.append(value)
-        elif kind is int:
-            if not INT64_MIN <= value <= INT64_MAX:
-                return False
-        elif kind is float:
-            if not math.isfinite(value):
-                return False
-        elif kind is not bool:
-            return False
-    try:  # one encode finds a lone surrogate in any key or value
-        "".join([*metadata, *texts]).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def validate_metadata(metadata: Any, op: str | None, *, allow_none_values: bool) -> dict[str, Any]:
-    """Check one record's metadata dict and return a plain ``dict`` copy.
-
-    Raises:
-        InvalidArgumentError: empty dict, non-str/empty/reserved keys, bad values.
-
-    Example:
-        >>> validate_metadata({"page": 3, "tags": ["a", "b"]}, "add", allow_none_values=False)
-        {'page': 3, 'tags': ['a', 'b']}
-
-    """
-    if type(metadata) is dict and _plain_metadata(metadata):
-        return dict(metadata)
-    if not isinstance(metadata, Mapping):
-        raise _fail(f"Expected metadata to be a dict or None, got {_short(metadata)} as metadata", op)
-    if len(metadata) == 0:
-        raise _fail("Expected metadata to be a non-empty dict, got 0 metadata attributes", op)
-    out: dict[str, Any] = {}
-    for key, value in metadata.items():
-        if not isinstance(key, str):
-            raise _fail(f"Expected metadata key to be a str, got {key!r} which is a {type(key).__name__}", op)
-        if key == RESERVED_METADATA_KEY:
-            raise _fail(f"Expected metadata to not contain the reserved key {RESERVED_METADATA_KEY}", op)
-        if key == "" or key[0] in "$#":
-            raise _fail(f"Expected metadata key to be a non-empty str not starting with '$' or '#', got {key!r}", op)
-        check_text(key, "metadata key", op)
-        if isinstance(value, (np.integer, np.floating, np.bool_)):
-            value = value.item()
-        if isinstance(value, tuple):
-            value = list(value)
-        validate_metadata_value(key, value, op, allow_none=allow_none_values)
-        out[key] = list(value) if isinstance(value, list) else value
-    return out
-
-
-def normalize_metadatas(metadatas: Any, op: str | None, *, allow_none_values: bool) -> list[dict[str, Any] | None]:
-    """Turn one metadata dict or many into a checked list (``None`` entries kept).
-
-    Example:
-        >>> normalize_metadatas({"a": 1}, "add", allow_none_values=False)
-        [{'a': 1}]
-
-    """
-    if isinstance(metadatas, Mapping):
-        metadatas = [metadatas]
-    if not isinstance(metadatas, Sequence) or isinstance(metadatas, str):
-        raise _fail(f"Expected metadatas to be a list of dicts, got {_short(metadatas)}", op)
-    return [None if m is None else validate_metadata(m, op, allow_none_values=allow_none_values) for m in metadatas]
-
-
-def validate_collection_metadata(metadata: Any) -> dict[str, Any] | None:
-    """Check a collection's metadata: ``None`` or a non-empty dict of scalars."""
-    if metadata is None:
-        return None
-    if not isinstance(metadata, Mapping):
-        raise InvalidArgumentError(f"Expected collection metadata to be a dict or None, got {_short(metadata)}")
-    if len(metadata) == 0:
-        raise InvalidArgumentError("Validation error: metadata: Metadata cannot be empty")
-    out: dict[str, Any] = {}
-    for key, value in metadata.items():
-        if not isinstance(key, str) or key == "":
-            raise InvalidArgumentError(f"Expected collection metadata key to be a non-empty str, got {key!r}")
-        check_text(key, "collection metadata key", None)
-        if isinstance(value, list) or value is None:
-            raise InvalidArgumentError(
-                f"Expected collection metadata value for key '{key}' to be a str, int, float or bool, got {_short(value)}"
-            )
-        validate_metadata_value(key, value, None, allow_none=False)
-        out[key] = value
-    return out
 
 
 def check_lengths(op: str | None, **fields: Sequence[Any] | npt.NDArray[Any] | None) -> None:
@@ -400,7 +243,7 @@ def check_lengths(op: str | None, **fields: Sequence[Any] | npt.NDArray[Any] | N
     present = {name: len(value) for name, value in fields.items() if value is not None}
     if len(set(present.values())) > 1:
         listed = ", ".join(f"{name}: {n}" for name, n in present.items())
-        raise _fail(f"Unequal lengths for fields: {listed}", op)
+        raise invalid(f"Unequal lengths for fields: {listed}", op)
 
 
 def validate_include(include: Any, op: str, *, allow_distances: bool) -> list[str]:
@@ -412,13 +255,13 @@ def validate_include(include: Any, op: str, *, allow_distances: bool) -> list[st
 
     """
     if isinstance(include, str) or not isinstance(include, Sequence):
-        raise _fail(f"Expected include to be a list, got {_short(include)}", op)
+        raise invalid(f"Expected include to be a list, got {short_repr(include)}", op)
     allowed = ", ".join(INCLUDE_VALUES)
     for item in include:
         if item not in INCLUDE_VALUES:
-            raise _fail(f"Expected include item to be one of {allowed}, got {item}", op)
+            raise invalid(f"Expected include item to be one of {allowed}, got {item}", op)
         if item == "distances" and not allow_distances:
-            raise _fail("Include item cannot be one of distances, got distances", op)
+            raise invalid("Include item cannot be one of distances, got distances", op)
     return list(include)
 
 
@@ -427,18 +270,18 @@ def validate_non_negative_int(value: Any, name: str, op: str | None) -> int | No
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise _fail(f"Expected {name} to be a non-negative int, got {_short(value)}", op)
+        raise invalid(f"Expected {name} to be a non-negative int, got {short_repr(value)}", op)
     if value < 0:
-        raise _fail(f"Expected {name} to be a non-negative int, got {value}", op)
+        raise invalid(f"Expected {name} to be a non-negative int, got {value}", op)
     if value > INT64_MAX:  # SQLite binds 64-bit ints only
-        raise _fail(f"Expected {name} to be at most {INT64_MAX}, got {value}", op)
+        raise invalid(f"Expected {name} to be at most {INT64_MAX}, got {value}", op)
     return int(value)
 
 
 def validate_n_results(n_results: Any) -> int:
     """Check ``n_results``: an int >= 1 (its product with the query count: :func:`check_query_size`)."""
     if isinstance(n_results, bool) or not isinstance(n_results, (int, np.integer)):
-        raise InvalidArgumentError(f"Expected requested number of results to be a int, got {_short(n_results)} in query.")
+        raise InvalidArgumentError(f"Expected requested number of results to be a int, got {short_repr(n_results)} in query.")
     if n_results <= 0:
         raise InvalidArgumentError(f"Number of requested results {n_results}, cannot be negative, or zero. in query.")
     return int(n_results)
@@ -455,9 +298,9 @@ def check_query_size(n_queries: int, n_results: int) -> None:
 
     """
     if n_queries > MAX_QUERY_EMBEDDINGS:
-        raise _fail(f"Expected at most {MAX_QUERY_EMBEDDINGS} query embeddings (MAX_QUERY_EMBEDDINGS), got {n_queries}", "query")
+        raise invalid(f"Expected at most {MAX_QUERY_EMBEDDINGS} query embeddings (MAX_QUERY_EMBEDDINGS), got {n_queries}", "query")
     if n_queries * n_results > MAX_QUERY_RESULTS:
-        raise _fail(
+        raise invalid(
             f"Expected query embeddings x n_results to be at most {MAX_QUERY_RESULTS} (MAX_QUERY_RESULTS), got {n_queries} x {n_results}",
             "query",
         )

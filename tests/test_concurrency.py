@@ -30,6 +30,7 @@ from ragstore.local import LocalAPI
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.index import VectorIndex
 from ragstore.local.index_cache import IndexCache
+from ragstore.record_requests import QueryRequest
 from ragstore.types import RecordSet
 
 DIM = 16
@@ -267,7 +268,7 @@ def test_a_caught_up_index_is_searched_beside_a_reader_and_caught_up_alone(tmp_p
     api = LocalAPI(path)
     col = api.get_collection("cat")
     query = vector_for(1)[None, :]
-    api.query(col.id, query, n_results=3)  # loads the index
+    api.query(col.id, QueryRequest(query, n_results=3))  # loads the index
     (entry,) = api._indexes._cached.values()
     index = entry.index
 
@@ -284,7 +285,7 @@ def test_a_caught_up_index_is_searched_beside_a_reader_and_caught_up_alone(tmp_p
     try:
         # Nothing new: the query's catch-up and search share the lock with the holder.
         result: list[Any] = []
-        q = threading.Thread(target=lambda: result.append(api.query(col.id, query, n_results=3)), daemon=True)
+        q = threading.Thread(target=lambda: result.append(api.query(col.id, QueryRequest(query, n_results=3))), daemon=True)
         q.start()
         q.join(LONG)
         assert not q.is_alive() and len(result[0]["ids"][0]) == 3
@@ -294,7 +295,9 @@ def test_a_caught_up_index_is_searched_beside_a_reader_and_caught_up_alone(tmp_p
         other.add(col.id, RecordSet(["late"], vector_for(10**6)[None, :], None, None, None))
         other.close()
         late: list[Any] = []
-        q = threading.Thread(target=lambda: late.append(api.query(col.id, vector_for(10**6)[None, :], n_results=1)), daemon=True)
+        q = threading.Thread(
+            target=lambda: late.append(api.query(col.id, QueryRequest(vector_for(10**6)[None, :], n_results=1))), daemon=True
+        )
         q.start()
         wait_until(lambda: index.lock.waiting_writers == 1)  # queued behind the reader for the exclusive lock
         assert not late
@@ -345,7 +348,7 @@ def test_a_slow_load_blocks_neither_other_collections_nor_happens_twice(tmp_path
     answers: list[Any] = []
 
     def ask_slow() -> None:
-        answers.append(api.query(slow.id, query, n_results=5)["ids"])
+        answers.append(api.query(slow.id, QueryRequest(query, n_results=5))["ids"])
 
     first = threading.Thread(target=ask_slow, daemon=True)
     first.start()
@@ -356,7 +359,7 @@ def test_a_slow_load_blocks_neither_other_collections_nor_happens_twice(tmp_path
         thread.start()
     # ... and another collection loads and answers meanwhile (no store-wide lock is held).
     fast_result: list[Any] = []
-    other = threading.Thread(target=lambda: fast_result.append(api.query(fast.id, query, n_results=5)), daemon=True)
+    other = threading.Thread(target=lambda: fast_result.append(api.query(fast.id, QueryRequest(query, n_results=5))), daemon=True)
     other.start()
     other.join(LONG)
     assert not other.is_alive() and len(fast_result[0]["ids"][0]) == 5

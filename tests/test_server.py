@@ -50,6 +50,7 @@ from ragstore.http.client import HttpAPI
 from ragstore.http.wire import API_PREFIX, dumps, error_from_json
 from ragstore.local import LocalAPI
 from ragstore.local.engine import MAX_BATCH_SIZE
+from ragstore.record_requests import GetRequest, QueryRequest
 from ragstore.server import ServerConfig, create_app
 from ragstore.server.app import DEFAULT_MAX_BODY_SIZE
 from ragstore.server.errors import error_response
@@ -94,9 +95,9 @@ def store_state(api: LocalAPI) -> Any:
         for database in api.list_databases(tenant=tenant):
             collections = []
             for m in api.list_collections(tenant=tenant, database=database["name"]):
-                got = api.get(m.id, include=["embeddings", "documents", "metadatas", "uris"])
+                got = api.get(m.id, GetRequest(include=["embeddings", "documents", "metadatas", "uris"]))
                 assert got["embeddings"] is not None
-                near = api.query(m.id, np.ones((1, m.dimension)), 10, include=["distances"])["ids"] if m.dimension else None
+                near = api.query(m.id, QueryRequest(np.ones((1, m.dimension)), 10, include=["distances"]))["ids"] if m.dimension else None
                 records = (got["ids"], got["embeddings"].tolist(), got["documents"], got["metadatas"], got["uris"])
                 collections.append((str(m.id), m.name, m.metadata, m.configuration_json, m.dimension, *records, near))
             databases.append((database["name"], collections))
@@ -797,7 +798,7 @@ def test_a_closed_engine_is_a_closed_error(server: Server) -> None:
 def test_a_body_the_server_refuses_as_too_large_is_request_too_large(limited: Server) -> None:
     # get() is not size-checked client-side, so the server's 413 is what the client sees.
     with pytest.raises(RequestTooLargeError, match=f"exceeds the server's limit of {SMALL_LIMIT} bytes") as info:
-        limited.client_api().get(limited.col.id, ids=[f"id{i}" for i in range(1000)])
+        limited.client_api().get(limited.col.id, GetRequest(ids=[f"id{i}" for i in range(1000)]))
     assert type(info.value) is RequestTooLargeError
 
 

@@ -109,12 +109,13 @@ def test_deleting_a_database_unindexes_its_documents(tmp_path: Path) -> None:
     api.create_database("scratch")
     col = api.create_collection("docs", database="scratch")
     keep = api.create_collection("docs")
+    from ragstore.record_requests import GetRequest
     from ragstore.types import RecordSet
 
     api.add(col.id, RecordSet(["a", "b"], vectors(2), None, ["needle one", "needle two"], None))
     api.add(keep.id, RecordSet(["c"], vectors(1), None, ["needle three"], None))
     api.delete_database("scratch")
-    assert api.get(keep.id, where_document={"$contains": "needle"})["ids"] == ["c"]
+    assert api.get(keep.id, GetRequest(where_document={"$contains": "needle"}))["ids"] == ["c"]
     api.close()
 
 

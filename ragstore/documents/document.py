@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Union
 
 from ragstore.errors import InvalidArgumentError
-from ragstore.validation import validate_metadata
+from ragstore.metadata_validation import validate_metadata
 
 # A metadata value a loader may attach: flat, so every loader's output can be
 # stored and filtered on as it is (ragstore also accepts lists; loaders need none).

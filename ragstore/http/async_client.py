@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -34,6 +34,7 @@ import httpx
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
 from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 
 T = TypeVar("T")
@@ -208,42 +209,17 @@ class AsyncHttpAPI(BaseHttpAPI):
         """Update existing records; missing ids are ignored."""
         await self._write("update", collection_id, records)
 
-    async def delete(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> int:
+    async def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:
         """Delete matching records; returns how many were really deleted."""
-        return await self._send(self.calls.delete(collection_id, ids, where, where_document, limit))
+        return await self._send(self.calls.delete(collection_id, request))
 
-    async def get(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        include: Sequence[str] = ("metadatas", "documents"),
-    ) -> GetResult:
+    async def get(self, collection_id: uuid.UUID, request: GetRequest) -> GetResult:
         """Matching records in insertion order."""
-        return await self._send(self.calls.get(collection_id, ids, where, where_document, limit, offset, include))
+        return await self._send(self.calls.get(collection_id, request))
 
-    async def query(
-        self,
-        collection_id: uuid.UUID,
-        query_embeddings: Any,
-        n_results: int = 10,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        include: Sequence[str] = ("metadatas", "documents", "distances"),
-    ) -> QueryResult:
+    async def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
         """The ``n_results`` nearest matching records for each query embedding."""
-        return await self._send(self.calls.query(collection_id, query_embeddings, n_results, ids, where, where_document, include))
+        return await self._send(self.calls.query(collection_id, request))
 
     async def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -29,6 +29,7 @@ import httpx
 from ragstore.errors import ClosedError, RequestTooLargeError
 from ragstore.http import wire
 from ragstore.http.transport import request_headers
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 
 T = TypeVar("T")
@@ -214,58 +215,29 @@ class Calls:
             body["embeddings"] = records.embeddings
         return Call("POST", f"{self._collection_path(collection_id)}/{action}", _ignore, body, limit_body=True)
 
-    def delete(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None,
-        where: dict[str, Any] | None,
-        where_document: dict[str, Any] | None,
-        limit: int | None,
-    ) -> Call[int]:
+    def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> Call[int]:
         """``POST .../delete``: how many records were really deleted."""
-        body = {"ids": ids, "where": where, "where_document": where_document, "limit": limit}
-        return Call(
-            "POST",
-            f"{self._collection_path(collection_id)}/delete",
-            lambda answer: int(answer.get("deleted", 0)) if isinstance(answer, dict) else 0,
-            body,
-        )
 
-    def get(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None,
-        where: dict[str, Any] | None,
-        where_document: dict[str, Any] | None,
-        limit: int | None,
-        offset: int | None,
-        include: Sequence[str],
-    ) -> Call[GetResult]:
+        def decode(answer: Any) -> int:
+            return int(answer.get("deleted", 0)) if isinstance(answer, dict) else 0
+
+        return Call("POST", f"{self._collection_path(collection_id)}/delete", decode, request.to_json())
+
+    def get(self, collection_id: uuid.UUID, request: GetRequest) -> Call[GetResult]:
         """``POST .../get``."""
-        body = {"ids": ids, "where": where, "where_document": where_document, "limit": limit, "offset": offset, "include": list(include)}
-        return Call("POST", f"{self._collection_path(collection_id)}/get", lambda data: wire.get_result_from_json(data, include), body)
 
-    def query(
-        self,
-        collection_id: uuid.UUID,
-        query_embeddings: Any,
-        n_results: int,
-        ids: Sequence[str] | None,
-        where: dict[str, Any] | None,
-        where_document: dict[str, Any] | None,
-        include: Sequence[str],
-    ) -> Call[QueryResult]:
+        def decode(answer: Any) -> GetResult:
+            return wire.get_result_from_json(answer, request.include)
+
+        return Call("POST", f"{self._collection_path(collection_id)}/get", decode, request.to_json())
+
+    def query(self, collection_id: uuid.UUID, request: QueryRequest) -> Call[QueryResult]:
         """``POST .../query``."""
-        body = {
-            "query_embeddings": query_embeddings,
-            "n_results": n_results,
-            "ids": ids,
-            "where": where,
-            "where_document": where_document,
-            "include": list(include),
-        }
-        path = f"{self._collection_path(collection_id)}/query"
-        return Call("POST", path, lambda data: wire.query_result_from_json(data, include), body, limit_body=True)
+
+        def decode(answer: Any) -> QueryResult:
+            return wire.query_result_from_json(answer, request.include)
+
+        return Call("POST", f"{self._collection_path(collection_id)}/query", decode, request.to_json(), limit_body=True)
 
     def count(self, collection_id: uuid.UUID) -> Call[int]:
         """``GET .../count``."""

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -29,6 +29,7 @@ import httpx
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
 from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 
 T = TypeVar("T")
@@ -193,42 +194,17 @@ class HttpAPI(BaseHttpAPI):
         """Update existing records; missing ids are ignored."""
         self._write("update", collection_id, records)
 
-    def delete(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> int:
+    def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:
         """Delete matching records; returns how many were really deleted."""
-        return self._send(self.calls.delete(collection_id, ids, where, where_document, limit))
+        return self._send(self.calls.delete(collection_id, request))
 
-    def get(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        include: Sequence[str] = ("metadatas", "documents"),
-    ) -> GetResult:
+    def get(self, collection_id: uuid.UUID, request: GetRequest) -> GetResult:
         """Matching records in insertion order."""
-        return self._send(self.calls.get(collection_id, ids, where, where_document, limit, offset, include))
+        return self._send(self.calls.get(collection_id, request))
 
-    def query(
-        self,
-        collection_id: uuid.UUID,
-        query_embeddings: Any,
-        n_results: int = 10,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        include: Sequence[str] = ("metadatas", "documents", "distances"),
-    ) -> QueryResult:
+    def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
         """The ``n_results`` nearest matching records for each query embedding."""
-        return self._send(self.calls.query(collection_id, query_embeddings, n_results, ids, where, where_document, include))
+        return self._send(self.calls.query(collection_id, request))
 
     def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""

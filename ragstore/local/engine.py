@@ -1,9 +1,11 @@
 """``LocalAPI``: the one engine, in memory (``path=None``) or on disk.
 
 It implements :class:`ragstore.api.API` over SQLite (the truth) and one
-cached HNSW index per collection (:mod:`ragstore.local.index_cache`). Every public
-method validates its input again, runs in one SQLite transaction, and maps
-failures to the :mod:`ragstore.errors` tree. The HTTP server wraps this class,
+cached HNSW index per collection (:mod:`ragstore.local.index_cache`). Record
+reads and deletes arrive as request objects (:mod:`ragstore.record_requests`), which
+cannot exist unchecked; record sets and every other argument are checked again here,
+by the same functions the clients use. Each public method runs in one SQLite
+transaction and maps failures to the :mod:`ragstore.errors` tree. The HTTP server wraps this class,
 so all modes share one behaviour.
 
 Example:
@@ -12,7 +14,7 @@ Example:
     >>> api = LocalAPI(None)
     >>> col = api.create_collection("demo")
     >>> api.add(col.id, RecordSet(["a", "b"], np.array([[0, 0], [1, 1]], dtype=np.float32), None, None, None))
-    >>> api.query(col.id, np.array([[0.9, 0.9]], dtype=np.float32), n_results=1)["ids"]
+    >>> api.query(col.id, QueryRequest(np.array([[0.9, 0.9]], dtype=np.float32), n_results=1))["ids"]
     [['b']]
 
 """
@@ -23,7 +25,6 @@ import sqlite3
 import time
 import uuid
 import weakref
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,29 +34,19 @@ import numpy.typing as npt
 from ragstore._version import __version__
 from ragstore.configuration import apply_modification, build_configuration
 from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException
-from ragstore.filters import Node, combine, parse_where, parse_where_document
+from ragstore.filters import Node
 from ragstore.local import catalog, records, text_index
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, needs_no_catching_up, query_result, search
 from ragstore.local.sql_filters import selection, uses_text_index
+from ragstore.metadata_validation import validate_collection_metadata
 from ragstore.names import validate_collection_name, validate_tenant_or_database_name
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, checked_records
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
-from ragstore.validation import (
-    check_lengths,
-    check_query_size,
-    normalize_documents,
-    normalize_embeddings,
-    normalize_ids,
-    normalize_metadatas,
-    normalize_uris,
-    validate_collection_metadata,
-    validate_include,
-    validate_n_results,
-    validate_non_negative_int,
-)
+from ragstore.validation import validate_non_negative_int
 
 MAX_BATCH_SIZE = 16_384
 # Deleted labels are remembered this long (per collection) so lagging indexes can
@@ -263,19 +254,10 @@ class LocalAPI:
         self._write("update", collection_id, records)
 
     def _checked(self, op: str, rs: RecordSet) -> RecordSet:
-        """Validate a record set again (the engine trusts no caller)."""
-        ids = normalize_ids(rs.ids, op)
-        if len(ids) > MAX_BATCH_SIZE:
-            raise BatchSizeExceededError(f"Batch size {len(ids)} exceeds maximum batch size {MAX_BATCH_SIZE}")
-        embeddings = normalize_embeddings(rs.embeddings, op) if rs.embeddings is not None else None
-        allow_none = op != "add"
-        metadatas = normalize_metadatas(rs.metadatas, op, allow_none_values=allow_none) if rs.metadatas is not None else None
-        documents = normalize_documents(rs.documents, op, allow_none=True) if rs.documents is not None else None
-        uris = normalize_uris(rs.uris, op) if rs.uris is not None else None
-        check_lengths(op, ids=ids, embeddings=embeddings, metadatas=metadatas, documents=documents, uris=uris)
-        if embeddings is None and op != "update":
-            raise InvalidArgumentError(f"Expected embeddings for every record in {op} (the client embeds documents first)")
-        return RecordSet(ids, embeddings, metadatas, documents, uris)
+        """Check a record set again (the engine trusts no caller): the clients' rules, plus the engine's batch limit."""
+        if len(rs.ids) > MAX_BATCH_SIZE:
+            raise BatchSizeExceededError(f"Batch size {len(rs.ids)} exceeds maximum batch size {MAX_BATCH_SIZE}")
+        return checked_records(op, rs.ids, rs.embeddings, rs.metadatas, rs.documents, rs.uris, embedded=True)
 
     def _write(self, op: str, collection_id: uuid.UUID, unchecked: RecordSet) -> None:
         rs = self._checked(op, unchecked)
@@ -291,27 +273,14 @@ class LocalAPI:
         if mirrored_changed:
             self._indexes.refresh(collection_id)
 
-    def delete(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-    ) -> int:
-        """Delete matching records; returns how many were really deleted."""
-        if ids is None and not where and not where_document:
-            raise InvalidArgumentError("At least one of ids, where, or where_document must be provided in delete.")
-        id_list = normalize_ids(ids, "delete") if ids is not None else None
-        limit = validate_non_negative_int(limit, "limit", "delete")
-        if limit is not None and not where and not where_document:
-            raise InvalidArgumentError("limit can only be specified when a where or where_document clause is provided in delete.")
-        node = combine(parse_where(where, "delete"), parse_where_document(where_document, "delete"))
+    def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:
+        """Delete the records ``request`` selects; returns how many were really deleted."""
+        node, limit = request.filter, request.limit
         with self._db.write() as conn:
             row = catalog.get_by_id(conn, collection_id)
             if uses_text_index(node):
                 text_index.ensure_indexed(conn, row.pk)
-            sql, params = selection(row.pk, id_list, node)
+            sql, params = selection(row.pk, request.ids, node)
             doomed = records.matching_rows(conn, sql, params, limit)
             if not doomed:
                 return 0
@@ -348,71 +317,34 @@ class LocalAPI:
         with self._db.read() as conn:
             return records.count_records(conn, catalog.get_by_id(conn, collection_id).pk)
 
-    def get(
-        self,
-        collection_id: uuid.UUID,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        limit: int | None = None,
-        offset: int | None = None,
-        include: Sequence[str] = ("metadatas", "documents"),
-    ) -> GetResult:
-        """Matching records in insertion order."""
-        include = validate_include(include, "get", allow_distances=False)
-        id_list = normalize_ids(ids, "get") if ids is not None else None
-        limit = validate_non_negative_int(limit, "limit", "get")
-        offset = validate_non_negative_int(offset, "offset", "get")
-        node = combine(parse_where(where, "get"), parse_where_document(where_document, "get"))
-        self._ensure_text_index(collection_id, node)
+    def get(self, collection_id: uuid.UUID, request: GetRequest) -> GetResult:
+        """The records ``request`` selects, in insertion order."""
+        self._ensure_text_index(collection_id, request.filter)
         with self._db.read() as conn:
             row = catalog.get_by_id(conn, collection_id)
-            sql, params = selection(row.pk, id_list, node, row.text_indexed)
-            return get_result(conn, sql, params, include, limit, offset, row.dimension, self._max_response_bytes)
+            sql, params = selection(row.pk, request.ids, request.filter, row.text_indexed)
+            return get_result(conn, sql, params, request.include, request.limit, request.offset, row.dimension, self._max_response_bytes)
 
-    def query(
-        self,
-        collection_id: uuid.UUID,
-        query_embeddings: Any,
-        n_results: int = 10,
-        ids: Sequence[str] | None = None,
-        where: dict[str, Any] | None = None,
-        where_document: dict[str, Any] | None = None,
-        include: Sequence[str] = ("metadatas", "documents", "distances"),
-    ) -> QueryResult:
-        """The ``n_results`` nearest matching records for each query embedding."""
-        include = validate_include(include, "query", allow_distances=True)
-        queries = normalize_embeddings(query_embeddings, "query")
-        n_results = validate_n_results(n_results)
-        check_query_size(len(queries), n_results)
-        id_list = list(normalize_ids(ids, "query")) if ids is not None and len(ids) > 0 else ([] if ids is not None else None)
-        node = combine(parse_where(where, "query"), parse_where_document(where_document, "query"))
-        self._ensure_text_index(collection_id, node)
+    def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
+        """The ``n_results`` nearest records ``request`` allows, for each of its query embeddings."""
+        queries = request.vectors
+        self._ensure_text_index(collection_id, request.filter)
         # Usually the caches are current and the query needs no snapshot (two statements
         # fewer); only a query that must load or catch up a cache reads in a transaction.
         with self._db.read(snapshot=False) as conn:
             row = catalog.get_by_id(conn, collection_id)
-            if row.dimension is None or needs_no_catching_up(self._indexes, row, n_results, node, id_list):
-                return self._query(conn, row, queries, n_results, node, id_list, include)
+            if row.dimension is None or needs_no_catching_up(self._indexes, row, request.n_results, request.filter, request.ids):
+                return self._query(conn, row, queries, request)
         with self._db.read() as conn:
-            return self._query(conn, catalog.get_by_id(conn, collection_id), queries, n_results, node, id_list, include)
+            return self._query(conn, catalog.get_by_id(conn, collection_id), queries, request)
 
-    def _query(
-        self,
-        conn: sqlite3.Connection,
-        row: CollectionRow,
-        queries: npt.NDArray[np.float32],
-        n_results: int,
-        node: Node | None,
-        id_list: list[str] | None,
-        include: Sequence[str],
-    ) -> QueryResult:
+    def _query(self, conn: sqlite3.Connection, row: CollectionRow, queries: npt.NDArray[np.float32], request: QueryRequest) -> QueryResult:
         if row.dimension is not None and queries.shape[1] != row.dimension:
             raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {queries.shape[1]}")
-        if row.dimension is None or id_list == []:
+        if row.dimension is None or request.ids == []:
             hits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]] = [(np.empty(0, np.int64), np.empty(0, np.float32))] * len(
                 queries
             )
         else:
-            hits = search(conn, self._indexes, row, queries, n_results, node, id_list)
-        return query_result(conn, hits, include, row.dimension, self._max_response_bytes)
+            hits = search(conn, self._indexes, row, queries, request.n_results, request.filter, request.ids)
+        return query_result(conn, hits, request.include, row.dimension, self._max_response_bytes)

@@ -3,8 +3,8 @@
 As in ``chroma run``: collections are read and deleted **by name**
 (``/collections/{name}``), modified and written **by id**
 (``/collections/{uuid}/add`` ...), and ``/collections/by-id/{uuid}`` reads by id.
-Bodies are parsed here and validated by the engine, the same checks a
-local call meets.
+Bodies are parsed here into the request objects of :mod:`ragstore.record_requests`,
+which check them with the same rules a local call meets.
 
 Example:
     >>> any(r.path.endswith("/query") for r in router.routes)
@@ -22,28 +22,27 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ragstore.api import API
 from ragstore.errors import InvalidArgumentError, NotFoundError
 from ragstore.http.wire import (
     API_PREFIX,
     collection_to_json,
-    decode_embeddings,
     get_result_to_json,
-    json_list,
     json_object,
     parse_collection_id,
     query_result_to_json,
     records_from_json,
 )
-from ragstore.local import LocalAPI
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.server import schemas
 from ragstore.server.handlers import call, engine, json_response, read_object
-from ragstore.types import DEFAULT_GET_INCLUDE, DEFAULT_QUERY_INCLUDE, CollectionModel
+from ragstore.types import CollectionModel
 
 router = APIRouter(prefix=f"{API_PREFIX}/tenants/{{tenant}}/databases/{{database}}")
 _ERRORS: dict[int | str, dict[str, Any]] = {"4XX": {"model": schemas.Error}}
 
 
-def _scoped(api: LocalAPI, collection_id: str, tenant: str, database: str) -> CollectionModel:
+def _scoped(api: API, collection_id: str, tenant: str, database: str) -> CollectionModel:
     """The collection ``collection_id``, which must live in ``tenant``/``database``."""
     model = api.get_collection_by_id(parse_collection_id(collection_id))
     if (model.tenant, model.database) != (tenant, database):
@@ -140,7 +139,7 @@ Body = dict[str, Any]
 
 
 async def _on_collection(
-    request: Request, op: str, tenant: str, database: str, collection_id: str, work: Callable[[LocalAPI, uuid.UUID, Body], T]
+    request: Request, op: str, tenant: str, database: str, collection_id: str, work: Callable[[API, uuid.UUID, Body], T]
 ) -> T:
     """Parse the body, then run ``work`` on the scoped collection in the thread pool."""
     body = await request.body()
@@ -153,35 +152,23 @@ async def _on_collection(
     return await call(run)
 
 
-def _writer(op: str) -> Callable[[LocalAPI, uuid.UUID, Body], None]:
-    def write(api: LocalAPI, cid: uuid.UUID, data: Body) -> None:
+def _writer(op: str) -> Callable[[API, uuid.UUID, Body], None]:
+    def write(api: API, cid: uuid.UUID, data: Body) -> None:
         getattr(api, op)(cid, records_from_json(data, op))
 
     return write
 
 
-def _delete(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, int]:
-    ids = json_list(data, "ids", "delete")
-    return {"deleted": api.delete(cid, ids, data.get("where") or None, data.get("where_document") or None, data.get("limit"))}
+def _delete(api: API, cid: uuid.UUID, data: Body) -> dict[str, int]:
+    return {"deleted": api.delete(cid, DeleteRequest.from_json(data))}
 
 
-def _get(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, Any]:
-    include = data.get("include")
-    chosen = DEFAULT_GET_INCLUDE if include is None else include
-    ids = json_list(data, "ids", "get")
-    result = api.get(cid, ids, data.get("where"), data.get("where_document"), data.get("limit"), data.get("offset"), chosen)
-    return get_result_to_json(result)
+def _get(api: API, cid: uuid.UUID, data: Body) -> dict[str, Any]:
+    return get_result_to_json(api.get(cid, GetRequest.from_json(data)))
 
 
-def _query(api: LocalAPI, cid: uuid.UUID, data: Body) -> dict[str, Any]:
-    if data.get("query_embeddings") is None:
-        raise InvalidArgumentError("Expected query_embeddings in the query request body")
-    queries = decode_embeddings(data["query_embeddings"], "query")
-    include, n_results = data.get("include"), data.get("n_results")
-    chosen = DEFAULT_QUERY_INCLUDE if include is None else include
-    n = 10 if n_results is None else n_results
-    ids = json_list(data, "ids", "query")
-    return query_result_to_json(api.query(cid, queries, n, ids, data.get("where"), data.get("where_document"), chosen))
+def _query(api: API, cid: uuid.UUID, data: Body) -> dict[str, Any]:
+    return query_result_to_json(api.query(cid, QueryRequest.from_json(data)))
 
 
 @router.post(
