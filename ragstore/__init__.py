@@ -25,7 +25,9 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from ragstore._signatures import arguments_of, bind_arguments
 from ragstore._version import __version__
 from ragstore.admin import AdminClient as AdminClientAPI
 from ragstore.async_client import AsyncClient as AsyncClientAPI
@@ -78,10 +80,7 @@ def EphemeralClient(settings: Settings | None = None, tenant: str = DEFAULT_TENA
         0
 
     """
-    from ragstore.local import LocalAPI
-
-    settings = settings or Settings()
-    return ClientAPI(LocalAPI(None, settings), settings, tenant, database)
+    return StoreAddress().client(settings, tenant, database)
 
 
 def PersistentClient(  # noqa: N802
@@ -96,10 +95,7 @@ def PersistentClient(  # noqa: N802
         True
 
     """
-    from ragstore.local import LocalAPI
-
-    settings = (settings or Settings()).replace(is_persistent=True, persist_directory=str(path))
-    return ClientAPI(LocalAPI(path, settings), settings, tenant, database)
+    return StoreAddress(path=path).client(settings, tenant, database)
 
 
 def HttpClient(  # noqa: N802
@@ -134,16 +130,7 @@ def HttpClient(  # noqa: N802
         Could not connect to a ragstore server at http://localhost:9
 
     """
-    from ragstore.http.client import HttpAPI
-    from ragstore.http.transport import connection
-
-    settings, url, all_headers, timeouts = connection(host, port, ssl, headers, settings, timeout)
-    api = HttpAPI(url, all_headers, timeout=timeouts)
-    try:
-        return ClientAPI(api, settings, tenant, database)
-    except BaseException:
-        api.close()
-        raise
+    return StoreAddress(host=host, port=port, ssl=ssl, headers=headers, timeout=timeout).client(settings, tenant, database)
 
 
 def AdminClient(settings: Settings | None = None) -> AdminClientAPI:  # noqa: N802
@@ -159,21 +146,14 @@ def AdminClient(settings: Settings | None = None) -> AdminClientAPI:  # noqa: N8
     return admin_client(settings)
 
 
-async def AsyncHttpClient(  # noqa: N802
-    host: str = "localhost",
-    port: int = 8000,
-    ssl: bool = False,
-    headers: dict[str, str] | None = None,
-    settings: Settings | None = None,
-    tenant: str = DEFAULT_TENANT,
-    database: str = DEFAULT_DATABASE,
-    timeout: float | None = 300.0,
-) -> AsyncClientAPI:
+@arguments_of(HttpClient)
+async def AsyncHttpClient(*args: Any, **kwargs: Any) -> AsyncClientAPI:  # noqa: N802
     """An asyncio client of a ``ragstore run`` server (a coroutine: await it to connect).
 
-    Arguments are :func:`HttpClient`'s. Collections are :class:`AsyncCollection` objects whose
-    methods are coroutines; embedding functions run in a worker thread, off the event loop.
-    Raises :class:`ServerConnectionError` (naming the address) when no server answers.
+    Arguments are :func:`HttpClient`'s (its signature, positions included). Collections are
+    :class:`AsyncCollection` objects whose methods are coroutines; embedding functions run in a
+    worker thread, off the event loop. Raises :class:`ServerConnectionError` (naming the address)
+    when no server answers.
 
     Example:
         >>> import asyncio
@@ -193,16 +173,9 @@ async def AsyncHttpClient(  # noqa: N802
         await client.close()
 
     """
-    from ragstore.http.async_client import AsyncHttpAPI
-    from ragstore.http.transport import connection
-
-    settings, url, all_headers, timeouts = connection(host, port, ssl, headers, settings, timeout)
-    api = AsyncHttpAPI(url, all_headers, timeout=timeouts)
-    try:
-        return await AsyncClientAPI.create(api, settings, tenant, database)
-    except BaseException:
-        await api.close()
-        raise
+    given = bind_arguments(HttpClient, args, kwargs)
+    address = StoreAddress(host=given["host"], port=given["port"], ssl=given["ssl"], headers=given["headers"], timeout=given["timeout"])
+    return await address.async_client(given["tenant"], given["database"], settings=given["settings"])
 
 
 def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:  # noqa: N802

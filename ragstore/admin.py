@@ -22,30 +22,18 @@ Example:
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any
 
+from ragstore.api import API
+from ragstore.connect import StoreAddress
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_TENANT
-
-
-class TenantsAndDatabases(Protocol):
-    """What an engine offers for tenants and databases (``LocalAPI`` and ``HttpAPI`` both do)."""
-
-    def create_tenant(self, name: str) -> None: ...  # noqa: D102
-    def get_tenant(self, name: str) -> str: ...  # noqa: D102
-    def create_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None: ...  # noqa: D102
-    def get_database(self, name: str, tenant: str = DEFAULT_TENANT) -> dict[str, str]: ...  # noqa: D102
-    def list_databases(  # noqa: D102
-        self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT
-    ) -> list[dict[str, str]]: ...
-    def delete_database(self, name: str, tenant: str = DEFAULT_TENANT) -> None: ...  # noqa: D102
-    def close(self) -> None: ...  # noqa: D102
 
 
 class AdminClient:
     """Manage tenants and databases of one store (use :func:`ragstore.AdminClient` to make one)."""
 
-    def __init__(self, api: TenantsAndDatabases, settings: Settings) -> None:
+    def __init__(self, api: API, settings: Settings) -> None:
         self._api = api
         self._settings = settings
 
@@ -93,14 +81,7 @@ def admin_client(settings: Settings | None = None) -> AdminClient:
 
     ``chroma_server_host`` selects a server, ``is_persistent`` a path; otherwise the
     client has its own in-memory store (ragstore's ephemeral stores are independent).
+    The store is opened as every client opens one: :meth:`ragstore.StoreAddress.from_settings`.
     """
     settings = settings or Settings()
-    if settings.chroma_server_host:
-        from ragstore.http.client import HttpAPI
-        from ragstore.http.transport import request_headers, server_url
-
-        url = server_url(settings.chroma_server_host, settings.chroma_server_http_port, settings.chroma_server_ssl_enabled)
-        return AdminClient(HttpAPI(url, request_headers(settings.chroma_server_headers, settings)), settings)
-    from ragstore.local import LocalAPI
-
-    return AdminClient(LocalAPI(settings.persist_directory if settings.is_persistent else None, settings), settings)
+    return AdminClient(StoreAddress.from_settings(settings).api(settings), settings)

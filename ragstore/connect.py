@@ -96,7 +96,7 @@ class StoreAddress:
             given = [name for name, value in self._server_options() if value]
             if given:
                 names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
-                raise InvalidArgumentError(f"{names} {'need' if len(given) > 1 else 'needs'} a host: only a server is reached over HTTP")
+                raise InvalidArgumentError(f"{names} given without a host: port, ssl, headers and auth_token need a host (a server)")
             return
         if self.auth_token is not None and any(name.lower() == "authorization" for name in self.headers or {}):
             raise InvalidArgumentError("Give auth_token or an Authorization header, not both")
@@ -297,7 +297,7 @@ def connect(
         >>> connect(port=8001)
         Traceback (most recent call last):
         ...
-        ragstore.errors.InvalidArgumentError: port needs a host: only a server is reached over HTTP
+        ragstore.errors.InvalidArgumentError: port given without a host: port, ssl, headers and auth_token need a host (a server)
 
     """
     address = StoreAddress(path, host, port, ssl, headers, auth_token, timeout)
@@ -354,10 +354,14 @@ class PerEventLoop(Generic[T]):
         """The running loop's value, opened now if this loop has none.
 
         Example:
-            >>> async def answer() -> int:
-            ...     return 42
-            >>> asyncio.run(PerEventLoop(answer).get())
-            42
+            >>> async def fresh() -> object:
+            ...     return object()
+            >>> per_loop = PerEventLoop(fresh)
+            >>> async def two_tasks() -> bool:
+            ...     first, second = await asyncio.gather(per_loop.get(), per_loop.get())
+            ...     return first is second
+            >>> asyncio.run(two_tasks())
+            True
 
         """
         slot = self._slot()
@@ -371,9 +375,18 @@ class PerEventLoop(Generic[T]):
         """Close the running loop's value if it opened one; the next :meth:`get` in this loop opens a new one.
 
         Example:
-            >>> async def answer() -> int:
-            ...     return 42
-            >>> asyncio.run(PerEventLoop(answer).aclose())
+            >>> closed = []
+            >>> async def open_pool() -> str:
+            ...     return "pool"
+            >>> async def close_pool(pool: str) -> None:
+            ...     closed.append(pool)
+            >>> async def use_and_close() -> None:
+            ...     per_loop = PerEventLoop(open_pool, close_pool)
+            ...     await per_loop.get()
+            ...     await per_loop.aclose()
+            >>> asyncio.run(use_and_close())
+            >>> closed
+            ['pool']
 
         """
         loop = asyncio.get_running_loop()

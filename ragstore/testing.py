@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import signal
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ragstore.client import Client as ClientAPI
+    from ragstore.connect import StoreAddress
 
 __all__ = ["START_LINE", "RunningServer", "ragstore_command", "run_server", "start_line_port"]
 
@@ -178,18 +180,34 @@ class RunningServer:
         why = f"exited with status {process.returncode}" if exited else f"did not start in {timeout:g} s"
         raise RuntimeError(f"{list(command)[:4]} {why}: {said}")
 
+    @property
+    def address(self) -> StoreAddress:
+        """This server as a :class:`ragstore.StoreAddress`, its token included.
+
+        Example:
+            >>> import tempfile
+            >>> with tempfile.TemporaryDirectory() as root, run_server(root, auth_token="s3cret") as server:
+            ...     server.address.request_headers()
+            {'Authorization': 'Bearer s3cret'}
+
+        """
+        from ragstore.connect import StoreAddress  # here, not at module top: ``import ragstore.testing`` must not cost the client
+
+        return StoreAddress(host=self.host, port=self.port, auth_token=self.auth_token)
+
     def client(self, **kwargs: Any) -> ClientAPI:
-        """A :func:`ragstore.HttpClient` of this server (``kwargs`` go to it; the auth token is sent if set).
+        """A client of this server, opened through :attr:`address` (so the auth token is sent if set).
+
+        Args:
+            **kwargs: :class:`ragstore.StoreAddress` fields (``headers``, ``timeout``, ...) and
+                :meth:`ragstore.StoreAddress.client` arguments (``settings``, ``tenant``, ``database``).
 
         Returns:
             A ``ragstore.ClientAPI``; the caller closes it.
 
         """
-        import ragstore  # here, not at module top: ``import ragstore.testing`` must not cost the whole client
-
-        if self.auth_token is not None:
-            kwargs["headers"] = {"Authorization": f"Bearer {self.auth_token}", **kwargs.get("headers", {})}
-        return ragstore.HttpClient(host=self.host, port=self.port, **kwargs)
+        scope = {name: kwargs.pop(name) for name in ("settings", "tenant", "database") if name in kwargs}
+        return dataclasses.replace(self.address, **kwargs).client(**scope)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         """Send ``sig`` (SIGTERM: a graceful shutdown) and wait for the exit status; SIGKILL if it hangs.

@@ -42,9 +42,9 @@ def client_factory(mode: str, tmp_path: Path) -> Iterator[ClientFactory]:
         if mode == "ephemeral":
             if kwargs.get("reopen") and made:
                 return made[0]
-            new = ragstore.EphemeralClient(settings=settings)
+            new = ragstore.connect(settings=settings)
         elif mode == "persistent":
-            new = ragstore.PersistentClient(path=tmp_path / "store", settings=settings)
+            new = ragstore.connect(tmp_path / "store", settings=settings)
         else:
             new = _in_process_http_client(tmp_path / "store", settings or ragstore.Settings(), servers)
         made.append(new)
@@ -60,7 +60,9 @@ def _in_process_http_client(path: Path, settings: ragstore.Settings, servers: Ex
     """An HTTP client talking to a server app over an in-process ASGI transport.
 
     Each call wraps a new ``LocalAPI`` on ``path`` (as a new PersistentClient would), so
-    "reopening" goes through a fresh engine; the server's settings are the client's.
+    "reopening" goes through a fresh engine; the server's settings are the client's. The
+    client is opened as :meth:`ragstore.StoreAddress.client` opens one, with Starlette's
+    ``TestClient`` as the HTTP session instead of a socket.
     """
     from starlette.testclient import TestClient
 
@@ -70,11 +72,11 @@ def _in_process_http_client(path: Path, settings: ragstore.Settings, servers: Ex
     from ragstore.server import create_app
 
     # As ``ragstore run`` builds its engine: answers bounded by the server's default budget.
-    stored = settings.replace(is_persistent=True, persist_directory=str(path))
-    engine = LocalAPI(path, stored, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES)
-    app = create_app(engine)
-    transport = servers.enter_context(TestClient(app, base_url="http://testserver"))  # runs the app's lifespan
-    return ragstore.ClientAPI(HttpAPI("http://testserver", session=transport), settings)
+    served = ragstore.StoreAddress(path=path)
+    engine = LocalAPI(path, served.settings(settings), max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES)
+    address = ragstore.StoreAddress(host="http://testserver")
+    transport = servers.enter_context(TestClient(create_app(engine), base_url=address.url()))  # runs the app's lifespan
+    return ragstore.ClientAPI(HttpAPI(address.url(), address.request_headers(), session=transport), address.settings(settings))
 
 
 @pytest.fixture
