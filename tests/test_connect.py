@@ -72,12 +72,12 @@ def test_tenant_and_database_scope_the_client(tmp_path: Path) -> None:
 
 REFUSED: list[tuple[dict[str, Any], str]] = [
     ({"path": "./data", "host": "localhost"}, "Give a path (a local store) or a host (a server), not both"),
-    ({"port": 8000}, "port needs a host"),
-    ({"ssl": True}, "ssl needs a host"),
-    ({"headers": {"X-Team": "a"}}, "headers needs a host"),
-    ({"auth_token": "t"}, "auth_token needs a host"),
-    ({"path": "./data", "port": 1, "auth_token": "t"}, "port and auth_token need a host"),
-    ({"port": 1, "ssl": True, "auth_token": "t"}, "port, ssl and auth_token need a host"),
+    ({"port": 8000}, "port given without a host"),
+    ({"ssl": True}, "ssl given without a host"),
+    ({"headers": {"X-Team": "a"}}, "headers given without a host"),
+    ({"auth_token": "t"}, "auth_token given without a host"),
+    ({"path": "./data", "port": 1, "auth_token": "t"}, "port and auth_token given without a host"),
+    ({"port": 1, "ssl": True, "auth_token": "t"}, "port, ssl and auth_token given without a host"),
     ({"host": "localhost", "auth_token": "t", "headers": {"authorization": "Bearer u"}}, "Give auth_token or an Authorization header"),
     ({"host": "ftp://example.com"}, "Invalid server URL 'ftp://example.com'"),
     ({"host": "example.com/path"}, "Invalid host 'example.com/path'"),
