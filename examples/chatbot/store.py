@@ -49,11 +49,10 @@ def open_client(
 
     """
     if ephemeral:
-        return ragstore.EphemeralClient()
-    if host:
-        headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
-        return ragstore.HttpClient(host=host, port=port, ssl=ssl, headers=headers)
-    return ragstore.PersistentClient(str(path))
+        return ragstore.connect()
+    if host:  # a server: its token, if any, goes with it
+        return ragstore.connect(host=host, port=port, ssl=ssl, auth_token=auth_token or None)
+    return ragstore.connect(path)
 
 
 def open_collection(client: ragstore.ClientAPI, name: str) -> Any:

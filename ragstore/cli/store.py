@@ -39,11 +39,29 @@ def store_options(command: F) -> F:
 
 
 def open_client(path: str, host: str | None, port: int, ssl: bool, auth_token: str | None) -> ragstore.ClientAPI:
-    """A client of the chosen store: remote with ``host``, else persistent at ``path``."""
+    """A client of the chosen store: the server at ``host`` if given, else the local store at ``path``.
+
+    Example:
+        >>> import tempfile
+        >>> with open_client(tempfile.mkdtemp(), None, 8000, False, "ignored-without-a-host") as client:
+        ...     client.get_settings().is_persistent
+        True
+
+    """
+    return store_address(path, host, port, ssl, auth_token).client()
+
+
+def store_address(path: str, host: str | None, port: int, ssl: bool, auth_token: str | None) -> ragstore.StoreAddress:
+    """The store the options name: ``--host`` wins over ``--path`` (which has a default), and only a server gets the token.
+
+    Example:
+        >>> store_address("./data", "db.example.com", 9000, True, "").describe()
+        'https://db.example.com:9000'
+
+    """
     if host:
-        headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else None
-        return ragstore.HttpClient(host=host, port=port, ssl=ssl, headers=headers)
-    return ragstore.PersistentClient(path)
+        return ragstore.StoreAddress(host=host, port=port, ssl=ssl, auth_token=auth_token or None)
+    return ragstore.StoreAddress(path=path)
 
 
 EMBEDDING_HELP = (
