@@ -1,15 +1,16 @@
 """Open ragstore clients and collections for the vector store.
 
 ``open_collection`` picks the client mode from the parameters, as the chroma
-integration's ``from_params`` does, but never silently ignores one: a directory gives a
-``PersistentClient``, a host an ``HttpClient``, neither an in-memory ``EphemeralClient``,
-and both raise. New collections are created without an embedding function (LlamaIndex
+integration's ``from_params`` does, but never silently ignores one: the parameters become a
+:class:`ragstore.StoreAddress` (a directory, a host, or neither for memory), which refuses
+contradictions (both, or ``port``/``ssl``/``headers`` without a host); the refusal is raised
+here as :class:`InvalidConfigurationError`. New collections are created without an embedding function (LlamaIndex
 embeds) and, unless ``collection_kwargs`` says otherwise, in the ``cosine`` space, the
 similarity LlamaIndex's embedding models are made for.
 
-:class:`RemoteAsyncCollection` gives the ``AsyncHttpClient`` collection of a remote
-store, one per event loop (an httpx async connection pool belongs to the loop that
-opened it).
+:class:`RemoteAsyncCollection` gives the async collection of a remote store, one per
+event loop (:class:`ragstore.connect.PerEventLoop`: an httpx async connection pool belongs
+to the loop that opened it).
 
 Example:
     >>> opened = open_collection("conn-example")
@@ -20,12 +21,12 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from typing import Any
 
 import ragstore
 from llama_index.vector_stores.ragstore.errors import RagstoreVectorStoreError
+from ragstore.connect import PerEventLoop
 
 DEFAULT_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine"}}
 
@@ -58,6 +59,16 @@ def creation_kwargs(collection_kwargs: dict[str, Any] | None) -> dict[str, Any]:
     return kwargs
 
 
+def _address(
+    persist_dir: str | None, host: str | None, port: int | None, ssl: bool, headers: dict[str, str] | None
+) -> ragstore.StoreAddress:
+    """The parameters as a :class:`ragstore.StoreAddress`; its refusal as :class:`InvalidConfigurationError`."""
+    try:
+        return ragstore.StoreAddress(path=persist_dir, host=host, port=port, ssl=ssl, headers=headers)
+    except ragstore.InvalidArgumentError as exc:
+        raise InvalidConfigurationError(str(exc)) from None
+
+
 def open_client(
     persist_dir: str | None = None,
     host: str | None = None,
@@ -68,18 +79,17 @@ def open_client(
     """A client for the store the parameters describe (see the module docstring).
 
     Raises:
-        InvalidConfigurationError: both ``persist_dir`` and ``host`` given, or ``port`` without ``host``.
+        InvalidConfigurationError: both ``persist_dir`` and ``host`` given, or ``port``, ``ssl`` or ``headers`` without ``host``.
+
+    Example:
+        >>> try:
+        ...     open_client(port=8000)
+        ... except InvalidConfigurationError as exc:
+        ...     print(exc)
+        port given without a host: port, ssl, headers and auth_token need a host (a server)
 
     """
-    if persist_dir is not None and host is not None:
-        raise InvalidConfigurationError("Give persist_dir (an embedded store) or host/port (a server), not both")
-    if host is None and (port is not None or headers):
-        raise InvalidConfigurationError("port, ssl and headers need a host")
-    if persist_dir is not None:
-        return ragstore.PersistentClient(path=persist_dir)
-    if host is not None:
-        return ragstore.HttpClient(host=host, port=port or 8000, ssl=ssl, headers=headers)
-    return ragstore.EphemeralClient()
+    return _address(persist_dir, host, port, ssl, headers).client()
 
 
 def open_collection(
@@ -102,7 +112,7 @@ def open_collection(
 
 
 class RemoteAsyncCollection:
-    """The ``AsyncHttpClient`` collection of a remote store, opened lazily once per event loop.
+    """The async collection of a remote store, opened lazily once per event loop.
 
     Example::
 
@@ -121,34 +131,28 @@ class RemoteAsyncCollection:
         collection_kwargs: dict[str, Any] | None = None,
     ) -> None:
         self._name = collection_name
-        self._connection: dict[str, Any] = {"host": host, "port": port or 8000, "ssl": ssl, "headers": headers}
+        self._address = _address(None, host, port, ssl, headers)
         self._create = creation_kwargs(collection_kwargs)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._client: ragstore.AsyncClientAPI | None = None
-        self._collection: ragstore.AsyncCollection | None = None
-        self._max_batch_size = 0
+        self._per_loop: PerEventLoop[tuple[ragstore.AsyncClientAPI, ragstore.AsyncCollection, int]] = PerEventLoop(self._open, self._close)
 
-    async def get(self) -> tuple[ragstore.AsyncCollection, int]:
-        """The collection for the running loop and the server's batch limit."""
-        loop = asyncio.get_running_loop()
-        if self._loop is loop and self._collection is not None:
-            return self._collection, self._max_batch_size
-        client = await ragstore.AsyncHttpClient(**self._connection)
+    async def _open(self) -> tuple[ragstore.AsyncClientAPI, ragstore.AsyncCollection, int]:
+        client = await self._address.async_client()
         try:
             collection = await client.get_or_create_collection(self._name, **self._create)
-            max_batch_size = await client.get_max_batch_size()
+            return client, collection, await client.get_max_batch_size()
         except BaseException:
             await client.close()
             raise
-        if self._loop is loop and self._collection is not None:  # another task of this loop won the race
-            await client.close()
-            return self._collection, self._max_batch_size
-        # A client of an earlier loop cannot be closed from this one; dropping it releases its pool.
-        self._loop, self._client, self._collection, self._max_batch_size = loop, client, collection, max_batch_size
+
+    @staticmethod
+    async def _close(opened: tuple[ragstore.AsyncClientAPI, ragstore.AsyncCollection, int]) -> None:
+        await opened[0].close()
+
+    async def get(self) -> tuple[ragstore.AsyncCollection, int]:
+        """The collection for the running loop and the server's batch limit."""
+        _, collection, max_batch_size = await self._per_loop.get()
         return collection, max_batch_size
 
     async def aclose(self) -> None:
         """Close the client of the running loop, if it opened one."""
-        client, self._client, self._collection, self._loop = self._client, None, None, None
-        if client is not None:
-            await client.close()
+        await self._per_loop.aclose()
