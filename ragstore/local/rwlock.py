@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 
 class RWLock:
@@ -119,20 +119,14 @@ class RWLock:
             if not self._readers:
                 self._cond.notify_all()  # a writer may be waiting for the last reader
 
-    @contextlib.contextmanager
-    def read(self, timeout: float | None = None) -> Iterator[None]:
+    def read(self, timeout: float | None = None) -> contextlib.AbstractContextManager[None]:
         """Hold the lock shared for the ``with`` block.
 
         Raises:
             TimeoutError: ``timeout`` passed before the lock was free.
 
         """
-        if not self.acquire_read(timeout):
-            raise TimeoutError(f"read lock not acquired within {timeout} s")
-        try:
-            yield
-        finally:
-            self.release_read()
+        return _holding(self.acquire_read, self.release_read, "read", timeout)
 
     # ------------------------------------------------------------------ writing
 
@@ -186,8 +180,7 @@ class RWLock:
                 self._writer = None
                 self._cond.notify_all()
 
-    @contextlib.contextmanager
-    def write(self, timeout: float | None = None) -> Iterator[None]:
+    def write(self, timeout: float | None = None) -> contextlib.AbstractContextManager[None]:
         """Hold the lock exclusively for the ``with`` block.
 
         Raises:
@@ -195,9 +188,15 @@ class RWLock:
             RuntimeError: This thread holds the read lock (see :meth:`acquire_write`).
 
         """
-        if not self.acquire_write(timeout):
-            raise TimeoutError(f"write lock not acquired within {timeout} s")
-        try:
-            yield
-        finally:
-            self.release_write()
+        return _holding(self.acquire_write, self.release_write, "write", timeout)
+
+
+@contextlib.contextmanager
+def _holding(acquire: Callable[[float | None], bool], release: Callable[[], None], kind: str, timeout: float | None) -> Iterator[None]:
+    # The lock is taken on entering the ``with`` block, not when read() or write() is called.
+    if not acquire(timeout):
+        raise TimeoutError(f"{kind} lock not acquired within {timeout} s")
+    try:
+        yield
+    finally:
+        release()
