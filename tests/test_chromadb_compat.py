@@ -32,6 +32,7 @@ from chromadb.config import Settings as ChromaSettings
 from servers import RunningServer
 
 import ragstore
+from ragstore.testing import run_server
 
 TOKEN = "s3cret"
 TOKEN_PROVIDER = "chromadb.auth.token_authn.TokenAuthClientProvider"
@@ -175,12 +176,9 @@ def _chromadb_sessions_closed() -> Iterator[None]:
 
 
 def _server(tmp_path_factory: pytest.TempPathFactory, name: str, *args: str) -> Iterator[RunningServer]:
-    server = RunningServer.start(tmp_path_factory.mktemp(name) / "store", extra_args=args)
-    try:
+    with run_server(tmp_path_factory.mktemp(name) / "store", *args) as server:
         yield server
-    finally:
-        status = server.stop()
-        assert status == 0, "".join(server.output)
+    assert server.returncode == 0, "".join(server.output)  # stopped by SIGTERM: a graceful shutdown
 
 
 @pytest.fixture(scope="module")
