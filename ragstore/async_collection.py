@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ragstore.collection import CollectionBase, DeleteResult
 from ragstore.embeddings.base import embed
-from ragstore.preparation import WriteRequest, prepare_get, prepare_query, prepare_write, write_ids
+from ragstore.preparation import WriteRequest, prepare_get, prepare_write, write_ids
 from ragstore.record_requests import DeleteRequest, GetRequest
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
@@ -43,7 +43,7 @@ from ragstore.types import (
 )
 
 if TYPE_CHECKING:
-    from ragstore.http.async_client import AsyncHttpAPI
+    from ragstore.async_api import AsyncAPI
 
 T = TypeVar("T")
 
@@ -77,7 +77,7 @@ class AsyncCollection(CollectionBase):
 
     _kind = "AsyncCollection"
 
-    def __init__(self, api: AsyncHttpAPI, model: CollectionModel, embedding_function: Any | None, data_loader: Any | None = None) -> None:
+    def __init__(self, api: AsyncAPI, model: CollectionModel, embedding_function: Any | None, data_loader: Any | None = None) -> None:
         super().__init__(model, embedding_function, data_loader)
         self._api = api
 
@@ -196,21 +196,10 @@ class AsyncCollection(CollectionBase):
             (await col.query(query_texts=["red fruit"], n_results=2, where={"page": 1}))["ids"]
 
         """
-        request = prepare_query(
-            query_embeddings,
-            query_texts,
-            query_images,
-            query_uris,
-            ids,
-            n_results,
-            where,
-            where_document,
-            include,
-            has_data_loader=self._data_loader is not None,
-        )
-        if request.texts is not None:
-            request = request.with_embeddings(await in_thread(embed, self._embedding_function, request.texts, query=True, op="query"))
-        return await self._api.query(self.id, request)
+        q = self._query_request(query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, include)
+        if q.texts is not None:
+            q = q.with_embeddings(await in_thread(embed, self._embedding_function, q.texts, query=True, op="query"))
+        return await self._api.query(self.id, q)
 
     # ------------------------------------------------------------------ management
 

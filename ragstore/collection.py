@@ -21,7 +21,7 @@ from typing import Any, TypedDict
 from ragstore.api import API
 from ragstore.embeddings.base import embed
 from ragstore.preparation import WriteRequest, prepare_get, prepare_query, prepare_write, write_ids
-from ragstore.record_requests import DeleteRequest, GetRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
     DEFAULT_QUERY_INCLUDE,
@@ -95,6 +95,13 @@ class CollectionBase:
 
     def __repr__(self) -> str:
         return f"{self._kind}(name={self.name})"
+
+    def _query_request(
+        self, embeddings: Any, texts: Any, images: Any, uris: Any, ids: Any, n_results: int, where: Any, where_document: Any, include: Any
+    ) -> QueryRequest:
+        """``query``'s arguments (in its order) as a checked request, texts not yet embedded."""
+        loader = self._data_loader is not None
+        return prepare_query(embeddings, texts, images, uris, ids, n_results, where, where_document, include, has_data_loader=loader)
 
 
 class Collection(CollectionBase):
@@ -242,21 +249,10 @@ class Collection(CollectionBase):
             [['near']]
 
         """
-        request = prepare_query(
-            query_embeddings,
-            query_texts,
-            query_images,
-            query_uris,
-            ids,
-            n_results,
-            where,
-            where_document,
-            include,
-            has_data_loader=self._data_loader is not None,
-        )
-        if request.texts is not None:
-            request = request.with_embeddings(embed(self._embedding_function, request.texts, query=True, op="query"))
-        return self._api.query(self.id, request)
+        q = self._query_request(query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, include)
+        if q.texts is not None:
+            q = q.with_embeddings(embed(self._embedding_function, q.texts, query=True, op="query"))
+        return self._api.query(self.id, q)
 
     # ------------------------------------------------------------------ management
 

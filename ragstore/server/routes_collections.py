@@ -15,10 +15,11 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -152,9 +153,10 @@ async def _on_collection(
     return await call(run)
 
 
-def _writer(op: str) -> Callable[[API, uuid.UUID, Body], None]:
-    def write(api: API, cid: uuid.UUID, data: Body) -> None:
+def _writer(op: str) -> Callable[[API, uuid.UUID, Body], dict[str, Any]]:
+    def write(api: API, cid: uuid.UUID, data: Body) -> dict[str, Any]:
         getattr(api, op)(cid, records_from_json(data, op))
+        return {}
 
     return write
 
@@ -171,60 +173,40 @@ def _query(api: API, cid: uuid.UUID, data: Body) -> dict[str, Any]:
     return query_result_to_json(api.query(cid, QueryRequest.from_json(data)))
 
 
-@router.post(
-    "/collections/{collection_id}/add", tags=["records"], status_code=201, openapi_extra=schemas.body(schemas.AddRecords), responses=_ERRORS
+Handler = Callable[[Request, str, str, str], Awaitable[Response]]
+
+
+def _record_route(
+    op: str, work: Callable[[API, uuid.UUID, Body], Any], body: type[BaseModel], answer: Any, summary: str, status: int = 200
+) -> Handler:
+    """Declare ``POST .../collections/{collection_id}/{op}``: parse the body, run ``work``, answer its JSON."""
+
+    async def handler(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
+        return json_response(await _on_collection(request, op, tenant, database, collection_id, work), status)
+
+    handler.__name__ = handler.__qualname__ = op  # FastAPI names the OpenAPI operation after the function
+    handler.__doc__ = summary
+    responses = {200: {"model": answer}, **_ERRORS} if answer is not None else _ERRORS
+    router.add_api_route(
+        f"/collections/{{collection_id}}/{op}",
+        handler,
+        methods=["POST"],
+        tags=["records"],
+        status_code=status,
+        openapi_extra=schemas.body(body),
+        responses=responses,
+    )
+    return handler
+
+
+add = _record_route("add", _writer("add"), schemas.AddRecords, None, "Add records; ids that already exist are skipped.", 201)
+upsert = _record_route("upsert", _writer("upsert"), schemas.AddRecords, None, "Insert new records and update existing ones.")
+update = _record_route("update", _writer("update"), schemas.UpdateRecords, None, "Update existing records; missing ids are ignored.")
+delete = _record_route(
+    "delete", _delete, schemas.DeleteRecords, schemas.DeleteResponse, "Delete by id and/or filter; answers how many went."
 )
-async def add(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
-    """Add records; ids that already exist are skipped."""
-    await _on_collection(request, "add", tenant, database, collection_id, _writer("add"))
-    return json_response({}, 201)
-
-
-@router.post("/collections/{collection_id}/upsert", tags=["records"], openapi_extra=schemas.body(schemas.AddRecords), responses=_ERRORS)
-async def upsert(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
-    """Insert new records and update existing ones."""
-    await _on_collection(request, "upsert", tenant, database, collection_id, _writer("upsert"))
-    return json_response({})
-
-
-@router.post("/collections/{collection_id}/update", tags=["records"], openapi_extra=schemas.body(schemas.UpdateRecords), responses=_ERRORS)
-async def update(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
-    """Update existing records; missing ids are ignored."""
-    await _on_collection(request, "update", tenant, database, collection_id, _writer("update"))
-    return json_response({})
-
-
-@router.post(
-    "/collections/{collection_id}/delete",
-    tags=["records"],
-    openapi_extra=schemas.body(schemas.DeleteRecords),
-    responses={200: {"model": schemas.DeleteResponse}, **_ERRORS},
-)
-async def delete(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
-    """Delete records by id and/or filter; answers how many were really deleted."""
-    return json_response(await _on_collection(request, "delete", tenant, database, collection_id, _delete))
-
-
-@router.post(
-    "/collections/{collection_id}/get",
-    tags=["records"],
-    openapi_extra=schemas.body(schemas.GetRecords),
-    responses={200: {"model": schemas.GetResponse}, **_ERRORS},
-)
-async def get(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
-    """Records by id and/or filter, in insertion order."""
-    return json_response(await _on_collection(request, "get", tenant, database, collection_id, _get))
-
-
-@router.post(
-    "/collections/{collection_id}/query",
-    tags=["records"],
-    openapi_extra=schemas.body(schemas.QueryRecords),
-    responses={200: {"model": schemas.QueryResponse}, **_ERRORS},
-)
-async def query(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
-    """The nearest records to each query embedding, nearest first."""
-    return json_response(await _on_collection(request, "query", tenant, database, collection_id, _query))
+get = _record_route("get", _get, schemas.GetRecords, schemas.GetResponse, "Records by id and/or filter, in insertion order.")
+query = _record_route("query", _query, schemas.QueryRecords, schemas.QueryResponse, "The nearest records to each query embedding.")
 
 
 @router.get("/collections/{collection_id}/count", tags=["records"], responses=_ERRORS)
