@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import ragstore
-from ragstore.embeddings import DefaultEmbeddingFunction, HashingEmbeddingFunction, register_embedding_function
+from ragstore.embeddings import DefaultEmbeddingFunction, HashingEmbeddingFunction, OnnxEmbeddingFunction
 from tests.conftest import ClientFactory
 
 
@@ -182,28 +182,11 @@ def test_embedding_function_is_used_and_rebuilt(client_factory: ClientFactory) -
     assert again.query(query_texts=["red apples"], n_results=1)["ids"] == [["a"]]
 
 
-@register_embedding_function
-class _ConstantEmbedding:
-    def __call__(self, input: list[str]) -> list[list[float]]:  # noqa: A002
-        return [[1.0, 0.0] for _ in input]
-
-    @staticmethod
-    def name() -> str:
-        return "test_constant"
-
-    def get_config(self) -> dict[str, object]:
-        return {}
-
-    @staticmethod
-    def build_from_config(config: dict[str, object]) -> _ConstantEmbedding:
-        return _ConstantEmbedding()
-
-
 def test_conflicting_embedding_function(client: ragstore.ClientAPI) -> None:
     client.create_collection("hashing", embedding_function=HashingEmbeddingFunction())
-    expected = "Embedding function conflict: new: test_constant vs persisted: ragstore_hashing"
+    expected = "Embedding function conflict: new: ragstore_onnx vs persisted: ragstore_hashing"
     with pytest.raises(ragstore.InvalidArgumentError, match=expected):
-        client.get_collection("hashing", embedding_function=_ConstantEmbedding())
+        client.get_collection("hashing", embedding_function=OnnxEmbeddingFunction())  # the model loads at the first text only
     same = client.get_collection("hashing", embedding_function=HashingEmbeddingFunction(dim=384))
     assert same.name == "hashing"
 
@@ -230,12 +213,10 @@ def test_legacy_embedding_function_callable(client: ragstore.ClientAPI) -> None:
 
 
 def test_embedding_function_default_space_is_used(client: ragstore.ClientAPI) -> None:
-    class CosineEf(_ConstantEmbedding):
-        def default_space(self) -> str:
-            return "cosine"
-
-    assert client.create_collection("ef-space", embedding_function=CosineEf()).configuration["hnsw"]["space"] == "cosine"
-    explicit = client.create_collection("ef-space-2", embedding_function=CosineEf(), configuration={"hnsw": {"space": "ip"}})
+    cosine = OnnxEmbeddingFunction()  # its default_space() is cosine, the collection default is l2
+    assert cosine.default_space() == "cosine"
+    assert client.create_collection("ef-space", embedding_function=cosine).configuration["hnsw"]["space"] == "cosine"
+    explicit = client.create_collection("ef-space-2", embedding_function=cosine, configuration={"hnsw": {"space": "ip"}})
     assert explicit.configuration["hnsw"]["space"] == "ip"
 
 
