@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 from ragstore.async_api import AsyncAPI
 from ragstore.async_collection import AsyncCollection, in_thread
@@ -30,9 +30,6 @@ from ragstore.client import ClientBase
 from ragstore.preparation import DEFAULT_EMBEDDING, resolve_embedding_function
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel
-
-if TYPE_CHECKING:
-    from ragstore.http.async_client import AsyncHttpAPI
 
 
 class AsyncClient(ClientBase):
@@ -161,8 +158,7 @@ class AsyncClient(ClientBase):
         await self._api.delete_collection(name, self.tenant, self.database)
 
     def _wrap(self, model: CollectionModel, embedding_function: Any, data_loader: Any) -> AsyncCollection:
-        # AsyncCollection still names the concrete AsyncHttpAPI; it calls only AsyncAPI's methods, so any AsyncAPI serves.
-        return AsyncCollection(cast("AsyncHttpAPI", self._api), model, resolve_embedding_function(model, embedding_function), data_loader)
+        return AsyncCollection(self._api, model, resolve_embedding_function(model, embedding_function), data_loader)
 
 
 __all__ = ["AsyncClient"]

@@ -23,17 +23,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ragstore.api import API
 from ragstore.errors import RagstoreError
 from ragstore.http.wire import JSON_CONTENT_TYPE, dumps, json_object
-from ragstore.local import LocalAPI
 from ragstore.server.errors import internal_error
 
 T = TypeVar("T")
 
 
-def engine(request: Request) -> LocalAPI:
-    """The engine the app wraps."""
-    api: LocalAPI = request.app.state.api
+def engine(request: Request) -> API:
+    """The engine the app wraps: any :class:`~ragstore.api.API` (``ragstore run`` gives it a ``LocalAPI``)."""
+    api: API = request.app.state.api
     return api
 
 
