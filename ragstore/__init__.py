@@ -34,7 +34,7 @@ from ragstore.async_client import AsyncClient as AsyncClientAPI
 from ragstore.async_collection import AsyncCollection
 from ragstore.client import Client as ClientAPI
 from ragstore.collection import Collection, DeleteResult
-from ragstore.connect import StoreAddress, connect
+from ragstore.store_address import StoreAddress, connect
 from ragstore.embeddings import (
     DefaultEmbeddingFunction,
     EmbeddingFunction,

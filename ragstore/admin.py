@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from ragstore.api import API
-from ragstore.connect import StoreAddress
+from ragstore.store_address import StoreAddress
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_TENANT
 

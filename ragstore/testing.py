@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ragstore.client import Client as ClientAPI
-    from ragstore.connect import StoreAddress
+    from ragstore.store_address import StoreAddress
 
 __all__ = ["START_LINE", "RunningServer", "ragstore_command", "run_server", "start_line_port"]
 
@@ -191,7 +191,7 @@ class RunningServer:
             {'Authorization': 'Bearer s3cret'}
 
         """
-        from ragstore.connect import StoreAddress  # here, not at module top: ``import ragstore.testing`` must not cost the client
+        from ragstore.store_address import StoreAddress  # here, not at module top: ``import ragstore.testing`` must not cost the client
 
         return StoreAddress(host=self.host, port=self.port, auth_token=self.auth_token)
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import ragstore
-from ragstore.connect import PerEventLoop, StoreAddress, connect
+from ragstore.event_loops import PerEventLoop
+from ragstore.store_address import StoreAddress, connect
 from ragstore.testing import RunningServer, run_server
 
 HERMETIC = {"RAGSTORE_AUTH_TOKEN": "", "RAGSTORE_AUTH_TOKEN_FILE": ""}  # the caller's environment never decides

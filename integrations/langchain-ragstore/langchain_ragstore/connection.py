@@ -3,7 +3,7 @@
 A store has one source (:mod:`langchain_ragstore.sources`). Sync calls use one sync client and
 collection, opened lazily, so a ``host=`` store opens no socket until it is used. Async calls on a
 remote store use an ``AsyncClientAPI`` per event loop (an httpx connection pool belongs to the loop
-that opened it: :class:`ragstore.connect.PerEventLoop`), also opened on first use. Clients are
+that opened it: :class:`ragstore.event_loops.PerEventLoop`), also opened on first use. Clients are
 opened by ragstore's one opener, :class:`ragstore.StoreAddress`. A client the caller gave is used
 and never closed; a client the connection opened is closed by :meth:`StoreConnection.close` /
 :meth:`StoreConnection.aclose`.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ragstore
-from ragstore.connect import PerEventLoop
+from ragstore.event_loops import PerEventLoop
 
 from langchain_ragstore.relevance import collection_space
 from langchain_ragstore.sources import ConflictingSourcesError, StoreSource

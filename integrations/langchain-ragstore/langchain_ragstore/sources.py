@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ragstore
-from ragstore.connect import DEFAULT_PORT, StoreAddress
+from ragstore.store_address import DEFAULT_PORT, StoreAddress
 
 SourceKind = Literal["collection", "async_collection", "client", "async_client", "persistent", "http", "ephemeral"]
 
@@ -99,7 +99,7 @@ class StoreSource:
         return self.kind in ("async_client", "async_collection")
 
     def address(self) -> StoreAddress:
-        """Where the clients of an ``ephemeral``, ``persistent`` or ``http`` source are opened (:mod:`ragstore.connect`).
+        """Where the clients of an ``ephemeral``, ``persistent`` or ``http`` source are opened (:mod:`ragstore.store_address`).
 
         Raises:
             InvalidSourceError: A source given as a client or collection (it has no address: its clients are the caller's).

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import ragstore
 from langchain_core.documents import Document
-from ragstore.connect import StoreAddress
+from ragstore.store_address import StoreAddress
 
 from langchain_ragstore import AsyncOnlyStoreError, RagstoreVectorStore
 from tests.fakes import TableEmbeddings

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import ragstore
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from ragstore.connect import StoreAddress
+from ragstore.store_address import StoreAddress
 
 from langchain_ragstore import RagstoreVectorStore
 from tests.server import RagstoreServer

@@ -9,7 +9,7 @@ embeds) and, unless ``collection_kwargs`` says otherwise, in the ``cosine`` spac
 similarity LlamaIndex's embedding models are made for.
 
 :class:`RemoteAsyncCollection` gives the async collection of a remote store, one per
-event loop (:class:`ragstore.connect.PerEventLoop`: an httpx async connection pool belongs
+event loop (:class:`ragstore.event_loops.PerEventLoop`: an httpx async connection pool belongs
 to the loop that opened it).
 
 Example:
@@ -26,7 +26,7 @@ from typing import Any
 
 import ragstore
 from llama_index.vector_stores.ragstore.errors import RagstoreVectorStoreError
-from ragstore.connect import PerEventLoop
+from ragstore.event_loops import PerEventLoop
 
 DEFAULT_CONFIGURATION: dict[str, Any] = {"hnsw": {"space": "cosine"}}
 
