@@ -34,7 +34,6 @@ from ragstore.async_client import AsyncClient as AsyncClientAPI
 from ragstore.async_collection import AsyncCollection
 from ragstore.client import Client as ClientAPI
 from ragstore.collection import Collection, DeleteResult
-from ragstore.store_address import StoreAddress, connect
 from ragstore.embeddings import (
     DefaultEmbeddingFunction,
     EmbeddingFunction,
@@ -58,6 +57,7 @@ from ragstore.errors import (
     UniqueConstraintError,
 )
 from ragstore.settings import Settings
+from ragstore.store_address import StoreAddress, connect
 from ragstore.types import (
     DEFAULT_DATABASE,
     DEFAULT_TENANT,

@@ -25,8 +25,8 @@ from types import TracebackType
 from typing import Any
 
 from ragstore.api import API
-from ragstore.store_address import StoreAddress
 from ragstore.settings import Settings
+from ragstore.store_address import StoreAddress
 from ragstore.types import DEFAULT_TENANT
 
 

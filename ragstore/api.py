@@ -14,7 +14,7 @@ Example:
     >>> from ragstore.local import LocalAPI
     >>> api: API = LocalAPI(None)
     >>> api.create_database("notes")
-    >>> model = api.create_collection("docs", database="notes")
+    >>> model = api.create_collection(CreateCollectionRequest("docs", database="notes"))
     >>> api.count(model.id)
     0
 
@@ -23,8 +23,9 @@ Example:
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from typing import Protocol
 
+from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import (
     DEFAULT_DATABASE,
@@ -81,16 +82,8 @@ class API(Protocol):
 
     # ------------------------------------------------------------------ collections
 
-    def create_collection(
-        self,
-        name: str,
-        configuration: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        get_or_create: bool = False,
-        tenant: str = DEFAULT_TENANT,
-        database: str = DEFAULT_DATABASE,
-    ) -> CollectionModel:
-        """Create a collection (or return the existing one when ``get_or_create``)."""
+    def create_collection(self, request: CreateCollectionRequest) -> CollectionModel:
+        """Create a collection (or return the existing one when ``request.get_or_create``)."""
         ...
 
     def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
@@ -115,13 +108,7 @@ class API(Protocol):
         """Delete a collection and everything in it."""
         ...
 
-    def modify_collection(
-        self,
-        collection_id: uuid.UUID,
-        new_name: str | None = None,
-        new_metadata: dict[str, Any] | None = None,
-        new_configuration: dict[str, Any] | None = None,
-    ) -> CollectionModel:
+    def modify_collection(self, collection_id: uuid.UUID, request: ModifyCollectionRequest) -> CollectionModel:
         """Rename, replace metadata, or change search-time configuration."""
         ...
 

@@ -28,8 +28,9 @@ Example:
 from __future__ import annotations
 
 import uuid
-from typing import Any, Protocol
+from typing import Protocol
 
+from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import (
     DEFAULT_DATABASE,
@@ -96,16 +97,8 @@ class AsyncAPI(Protocol):
 
     # ------------------------------------------------------------------ collections
 
-    async def create_collection(
-        self,
-        name: str,
-        configuration: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        get_or_create: bool = False,
-        tenant: str = DEFAULT_TENANT,
-        database: str = DEFAULT_DATABASE,
-    ) -> CollectionModel:
-        """Create a collection (or return the existing one when ``get_or_create``)."""
+    async def create_collection(self, request: CreateCollectionRequest) -> CollectionModel:
+        """Create a collection (or return the existing one when ``request.get_or_create``)."""
         ...
 
     async def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
@@ -130,13 +123,7 @@ class AsyncAPI(Protocol):
         """Delete a collection and everything in it."""
         ...
 
-    async def modify_collection(
-        self,
-        collection_id: uuid.UUID,
-        new_name: str | None = None,
-        new_metadata: dict[str, Any] | None = None,
-        new_configuration: dict[str, Any] | None = None,
-    ) -> CollectionModel:
+    async def modify_collection(self, collection_id: uuid.UUID, request: ModifyCollectionRequest) -> CollectionModel:
         """Rename, replace metadata, or change search-time configuration."""
         ...
 

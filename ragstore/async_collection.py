@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ragstore.collection import CollectionBase, DeleteResult
+from ragstore.collection_requests import ModifyCollectionRequest
 from ragstore.embeddings.base import embed
 from ragstore.preparation import WriteRequest, prepare_get, prepare_write, write_ids
 from ragstore.record_requests import DeleteRequest, GetRequest
@@ -213,7 +214,7 @@ class AsyncCollection(CollectionBase):
             await col.modify(configuration={"hnsw": {"ef_search": 200}})
 
         """
-        self._model = await self._api.modify_collection(self.id, name, metadata, configuration)
+        self._model = await self._api.modify_collection(self.id, ModifyCollectionRequest(name, metadata, configuration))
 
 
 __all__ = ["AsyncCollection", "DeleteResult"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from ragstore.api import API
 from ragstore.collection import Collection
+from ragstore.collection_requests import CreateCollectionRequest
 from ragstore.preparation import DEFAULT_EMBEDDING as DEFAULT_EMBEDDING
 from ragstore.preparation import check_schema, creation_configuration, resolve_embedding_function
 from ragstore.settings import Settings
@@ -146,7 +147,7 @@ class Client(ClientBase):
 
         """
         config = self._creation_configuration(configuration, metadata, embedding_function, schema)
-        model = self._api.create_collection(name, config, metadata, get_or_create, self.tenant, self.database)
+        model = self._api.create_collection(CreateCollectionRequest(name, config, metadata, get_or_create, self.tenant, self.database))
         return self._wrap(model, embedding_function, data_loader)
 
     def get_collection(self, name: str, embedding_function: Any = DEFAULT_EMBEDDING, data_loader: Any = None) -> Collection:

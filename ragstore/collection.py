@@ -19,6 +19,7 @@ import uuid
 from typing import Any, TypedDict
 
 from ragstore.api import API
+from ragstore.collection_requests import ModifyCollectionRequest
 from ragstore.embeddings.base import embed
 from ragstore.preparation import WriteRequest, prepare_get, prepare_query, prepare_write, write_ids
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
@@ -267,4 +268,4 @@ class Collection(CollectionBase):
             200
 
         """
-        self._model = self._api.modify_collection(self.id, name, metadata, configuration)
+        self._model = self._api.modify_collection(self.id, ModifyCollectionRequest(name, metadata, configuration))

@@ -25,6 +25,7 @@ import pytest
 from starlette.testclient import TestClient
 
 import ragstore
+from ragstore.collection_requests import CreateCollectionRequest
 from ragstore.errors import InternalError, StorageError
 from ragstore.http.client import HttpAPI
 from ragstore.http.wire import API_PREFIX
@@ -353,7 +354,7 @@ def test_an_internal_error_names_an_incident_not_the_hosts_paths(tmp_path: Path,
         raise OSError(28, "No space left on device", secret)
 
     api = LocalAPI(tmp_path / "store")
-    col = api.create_collection("docs")
+    col = api.create_collection(CreateCollectionRequest("docs"))
     with TestClient(create_app(api), base_url="http://testserver") as http:
         api.count = failing  # type: ignore[method-assign]
         response = http.get(f"{API_PREFIX}/tenants/default_tenant/databases/default_database/collections/{col.id}/count")

@@ -11,6 +11,7 @@ from starlette.testclient import TestClient
 
 import ragstore
 from ragstore import record_requests
+from ragstore.collection_requests import CreateCollectionRequest
 from ragstore.errors import InvalidArgumentError, RagstoreError
 from ragstore.http.wire import API_PREFIX, dumps, error_from_json, loads
 from ragstore.local import LocalAPI
@@ -22,7 +23,7 @@ from ragstore.server import create_app
 def server() -> Iterator[tuple[TestClient, str]]:
     """A real server app in process, and the records path of one collection (dimension 2, three records)."""
     engine = LocalAPI(None)
-    model = engine.create_collection("requests")
+    model = engine.create_collection(CreateCollectionRequest("requests"))
     client = ragstore.ClientAPI(engine, ragstore.Settings())
     client.get_collection("requests", embedding_function=None).add(
         ids=["a", "b", "c"], embeddings=[[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], metadatas=[{"k": 1}, {"k": 2}, {"k": 3}]

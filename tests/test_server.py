@@ -27,6 +27,7 @@ from starlette.exceptions import HTTPException
 from starlette.testclient import TestClient
 
 import ragstore
+from ragstore.collection_requests import CreateCollectionRequest
 from ragstore.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -72,12 +73,12 @@ PROBED_TENANTS = ("default_tenant", OTHER_TENANT, INTRUDER)
 
 def seed(api: LocalAPI) -> CollectionModel:
     """Three records in ``docs`` (default scope), plus one collection in another tenant and database."""
-    col = api.create_collection(COLLECTION)
+    col = api.create_collection(CreateCollectionRequest(COLLECTION))
     vectors = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
     api.add(col.id, RecordSet(["a", "b", "c"], vectors, [{"k": 1}, None, {"k": 3}], ["alpha", None, "gamma"], None))
     api.create_tenant(OTHER_TENANT)
     api.create_database(OTHER_DATABASE, OTHER_TENANT)
-    elsewhere = api.create_collection("elsewhere", tenant=OTHER_TENANT, database=OTHER_DATABASE)
+    elsewhere = api.create_collection(CreateCollectionRequest("elsewhere", tenant=OTHER_TENANT, database=OTHER_DATABASE))
     api.add(elsewhere.id, RecordSet(["z"], np.ones((1, 2), dtype=np.float32), None, ["zeta"], None))
     return col
 
@@ -636,14 +637,14 @@ def test_the_server_validates_paths(server: Server, method: str, template: str, 
 # Calls that make the engine raise each class; through HttpAPI the same call must raise the same class
 # with the same message.
 ENGINE_TRIGGERS: dict[type[RagstoreError], Callable[[Any, CollectionModel], object]] = {
-    InvalidArgumentError: lambda api, col: api.create_collection("x"),
+    InvalidArgumentError: lambda api, col: api.create_collection(CreateCollectionRequest("x")),
     DuplicateIDError: lambda api, col: api.add(col.id, RecordSet(["q", "q"], np.zeros((2, DIM), np.float32), None, None, None)),
     InvalidDimensionException: lambda api, col: api.add(col.id, RecordSet(["q"], np.zeros((1, 2), np.float32), None, None, None)),
     BatchSizeExceededError: lambda api, col: api.add(
         col.id, RecordSet([f"q{i}" for i in range(MAX_BATCH_SIZE + 1)], np.zeros((MAX_BATCH_SIZE + 1, DIM), np.float32), None, None, None)
     ),
     NotFoundError: lambda api, col: api.get_collection("missing"),
-    UniqueConstraintError: lambda api, col: api.create_collection(COLLECTION),
+    UniqueConstraintError: lambda api, col: api.create_collection(CreateCollectionRequest(COLLECTION)),
     AuthorizationError: lambda api, col: api.reset(),
 }
 # Raised by the HTTP layer (or the client itself), each with its own test below; StorageError needs a

@@ -107,9 +107,11 @@ def test_every_write_path_keeps_the_index_in_step(embedded: ragstore.ClientAPI) 
 def test_deleting_a_database_unindexes_its_documents(tmp_path: Path) -> None:
     api = LocalAPI(tmp_path / "store")
     api.create_database("scratch")
-    col = api.create_collection("docs", database="scratch")
-    keep = api.create_collection("docs")
+    from ragstore.collection_requests import CreateCollectionRequest
     from ragstore.record_requests import GetRequest
+
+    col = api.create_collection(CreateCollectionRequest("docs", database="scratch"))
+    keep = api.create_collection(CreateCollectionRequest("docs"))
     from ragstore.types import RecordSet
 
     api.add(col.id, RecordSet(["a", "b"], vectors(2), None, ["needle one", "needle two"], None))

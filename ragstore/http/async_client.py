@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
 from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error
@@ -146,17 +147,9 @@ class AsyncHttpAPI(BaseHttpAPI):
 
     # ------------------------------------------------------------------ collections
 
-    async def create_collection(
-        self,
-        name: str,
-        configuration: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        get_or_create: bool = False,
-        tenant: str = DEFAULT_TENANT,
-        database: str = DEFAULT_DATABASE,
-    ) -> CollectionModel:
-        """Create a collection, or return the existing one when ``get_or_create``."""
-        return await self._send(self.calls.create_collection(name, configuration, metadata, get_or_create, tenant, database))
+    async def create_collection(self, request: CreateCollectionRequest) -> CollectionModel:
+        """Create a collection, or return the existing one when ``request.get_or_create``."""
+        return await self._send(self.calls.create_collection(request))
 
     async def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
         """A collection by name."""
@@ -180,15 +173,9 @@ class AsyncHttpAPI(BaseHttpAPI):
         """Delete a collection and everything in it."""
         await self._send(self.calls.delete_collection(name, tenant, database))
 
-    async def modify_collection(
-        self,
-        collection_id: uuid.UUID,
-        new_name: str | None = None,
-        new_metadata: dict[str, Any] | None = None,
-        new_configuration: dict[str, Any] | None = None,
-    ) -> CollectionModel:
+    async def modify_collection(self, collection_id: uuid.UUID, request: ModifyCollectionRequest) -> CollectionModel:
         """Rename, replace metadata, or change search-time configuration."""
-        model = await self._send(self.calls.modify_collection(collection_id, new_name, new_metadata, new_configuration))
+        model = await self._send(self.calls.modify_collection(collection_id, request))
         return model if model is not None else await self.get_collection_by_id(collection_id)  # chroma answers {}: ask again
 
     # ------------------------------------------------------------------ records

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ClosedError, RequestTooLargeError
 from ragstore.http import wire
 from ragstore.http.transport import request_headers
@@ -157,18 +158,9 @@ class Calls:
 
     # ------------------------------------------------------------------ collections
 
-    def create_collection(
-        self,
-        name: str,
-        configuration: dict[str, Any] | None,
-        metadata: dict[str, Any] | None,
-        get_or_create: bool,
-        tenant: str,
-        database: str,
-    ) -> Call[CollectionModel]:
+    def create_collection(self, request: CreateCollectionRequest) -> Call[CollectionModel]:
         """``POST .../collections``."""
-        body = {"name": name, "configuration": configuration, "metadata": metadata, "get_or_create": get_or_create}
-        return Call("POST", f"{self._base(tenant, database)}/collections", self._collection, body)
+        return Call("POST", f"{self._base(request.tenant, request.database)}/collections", self._collection, request.to_json())
 
     def get_collection(self, name: str, tenant: str, database: str) -> Call[CollectionModel]:
         """``GET .../collections/{name}``."""
@@ -191,20 +183,13 @@ class Calls:
         """``DELETE .../collections/{name}``."""
         return Call("DELETE", f"{self._base(tenant, database)}/collections/{_segment(name)}", _ignore)
 
-    def modify_collection(
-        self,
-        collection_id: uuid.UUID,
-        new_name: str | None,
-        new_metadata: dict[str, Any] | None,
-        new_configuration: dict[str, Any] | None,
-    ) -> Call[CollectionModel | None]:
+    def modify_collection(self, collection_id: uuid.UUID, request: ModifyCollectionRequest) -> Call[CollectionModel | None]:
         """``PUT .../collections/{id}``: the new collection, or ``None`` when the server answers ``{}`` (chroma)."""
 
         def decode(answer: Any) -> CollectionModel | None:
             return self._collection(answer) if isinstance(answer, dict) and "id" in answer else None
 
-        body = {"new_name": new_name, "new_metadata": new_metadata, "new_configuration": new_configuration}
-        return Call("PUT", self._collection_path(collection_id), decode, body)
+        return Call("PUT", self._collection_path(collection_id), decode, request.to_json())
 
     # ------------------------------------------------------------------ records
 

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
 from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error
@@ -131,17 +132,9 @@ class HttpAPI(BaseHttpAPI):
 
     # ------------------------------------------------------------------ collections
 
-    def create_collection(
-        self,
-        name: str,
-        configuration: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        get_or_create: bool = False,
-        tenant: str = DEFAULT_TENANT,
-        database: str = DEFAULT_DATABASE,
-    ) -> CollectionModel:
-        """Create a collection, or return the existing one when ``get_or_create``."""
-        return self._send(self.calls.create_collection(name, configuration, metadata, get_or_create, tenant, database))
+    def create_collection(self, request: CreateCollectionRequest) -> CollectionModel:
+        """Create a collection, or return the existing one when ``request.get_or_create``."""
+        return self._send(self.calls.create_collection(request))
 
     def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
         """A collection by name."""
@@ -165,15 +158,9 @@ class HttpAPI(BaseHttpAPI):
         """Delete a collection and everything in it."""
         self._send(self.calls.delete_collection(name, tenant, database))
 
-    def modify_collection(
-        self,
-        collection_id: uuid.UUID,
-        new_name: str | None = None,
-        new_metadata: dict[str, Any] | None = None,
-        new_configuration: dict[str, Any] | None = None,
-    ) -> CollectionModel:
+    def modify_collection(self, collection_id: uuid.UUID, request: ModifyCollectionRequest) -> CollectionModel:
         """Rename, replace metadata, or change search-time configuration."""
-        model = self._send(self.calls.modify_collection(collection_id, new_name, new_metadata, new_configuration))
+        model = self._send(self.calls.modify_collection(collection_id, request))
         return model if model is not None else self.get_collection_by_id(collection_id)  # chroma answers {}: ask again
 
     # ------------------------------------------------------------------ records

@@ -12,7 +12,7 @@ Example:
     >>> import numpy as np
     >>> from ragstore.types import RecordSet
     >>> api = LocalAPI(None)
-    >>> col = api.create_collection("demo")
+    >>> col = api.create_collection(CreateCollectionRequest("demo"))
     >>> api.add(col.id, RecordSet(["a", "b"], np.array([[0, 0], [1, 1]], dtype=np.float32), None, None, None))
     >>> api.query(col.id, QueryRequest(np.array([[0.9, 0.9]], dtype=np.float32), n_results=1))["ids"]
     [['b']]
@@ -26,12 +26,12 @@ import time
 import uuid
 import weakref
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ragstore._version import __version__
+from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.configuration import apply_modification, build_configuration
 from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException
 from ragstore.filters import Node
@@ -41,8 +41,7 @@ from ragstore.local.database import Database
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, needs_no_catching_up, query_result, search
 from ragstore.local.sql_filters import selection, uses_text_index
-from ragstore.metadata_validation import validate_collection_metadata
-from ragstore.names import validate_collection_name, validate_tenant_or_database_name
+from ragstore.names import validate_tenant_or_database_name
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, checked_records
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
@@ -159,28 +158,21 @@ class LocalAPI:
 
     # ------------------------------------------------------------------ collections
 
-    def create_collection(
-        self,
-        name: str,
-        configuration: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        get_or_create: bool = False,
-        tenant: str = DEFAULT_TENANT,
-        database: str = DEFAULT_DATABASE,
-    ) -> CollectionModel:
-        """Create a collection, or return the existing one when ``get_or_create``."""
-        validate_collection_name(name)
-        metadata = validate_collection_metadata(metadata)
-        ef = (configuration or {}).get("embedding_function") if isinstance(configuration, dict) else None
-        config = build_configuration({k: v for k, v in (configuration or {}).items() if k != "embedding_function"}, metadata, ef)
-        if get_or_create:  # an existing collection needs no write transaction (a read-only store has it too)
+    def create_collection(self, request: CreateCollectionRequest) -> CollectionModel:
+        """Create a collection, or return the existing one when ``request.get_or_create``."""
+        name, metadata, tenant, database = request.name, request.metadata, request.tenant, request.database
+        given = dict(request.configuration or {})
+        config = build_configuration(
+            {k: v for k, v in given.items() if k != "embedding_function"}, metadata, given.get("embedding_function")
+        )
+        if request.get_or_create:  # an existing collection needs no write transaction (a read-only store has it too)
             with self._db.read() as conn:
                 found = catalog.find_by_name(conn, name, tenant, database)
             if found is not None:
                 return found.model()
         with self._db.write() as conn:
             existing = catalog.find_by_name(conn, name, tenant, database)
-            if existing is not None and get_or_create:
+            if existing is not None and request.get_or_create:
                 return existing.model()
             return catalog.create_collection_row(conn, name, metadata, config, tenant, database).model()
 
@@ -220,23 +212,15 @@ class LocalAPI:
         # went (so the cost is amortised); small leftovers are merged away by later writes.
         self._db.vacuum(merge_text_index=deleted * 10 >= remaining)
 
-    def modify_collection(
-        self,
-        collection_id: uuid.UUID,
-        new_name: str | None = None,
-        new_metadata: dict[str, Any] | None = None,
-        new_configuration: dict[str, Any] | None = None,
-    ) -> CollectionModel:
+    def modify_collection(self, collection_id: uuid.UUID, request: ModifyCollectionRequest) -> CollectionModel:
         """Rename, replace metadata, or change search-time configuration."""
-        if new_name is not None:
-            validate_collection_name(new_name)
-        new_metadata = validate_collection_metadata(new_metadata)
+        new_metadata, new_configuration = request.new_metadata, request.new_configuration
         with self._db.write() as conn:
             row = catalog.get_by_id(conn, collection_id)
             if new_metadata and "hnsw:space" in new_metadata and new_metadata["hnsw:space"] != row.hnsw.space:
                 raise InvalidArgumentError("Changing the distance function of a collection once it is created is not supported currently.")
             config = apply_modification(row.configuration, new_configuration) if new_configuration is not None else None
-            catalog.update_collection_row(conn, row, new_name, new_metadata, config)
+            catalog.update_collection_row(conn, row, request.new_name, new_metadata, config)
             return catalog.get_by_id(conn, collection_id).model()
 
     # ------------------------------------------------------------------ writes

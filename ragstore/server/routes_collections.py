@@ -24,7 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ragstore.api import API
-from ragstore.errors import InvalidArgumentError, NotFoundError
+from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
+from ragstore.errors import NotFoundError
 from ragstore.http.wire import (
     API_PREFIX,
     collection_to_json,
@@ -72,17 +73,7 @@ async def list_collections(
 async def create_collection(request: Request, tenant: str, database: str) -> Response:
     """Create a collection; 409 if the name is taken, unless ``get_or_create``."""
     data = await read_object(request, "create_collection")
-    if data.get("schema") is not None:
-        raise InvalidArgumentError("ragstore does not support schema; use configuration instead")
-    get_or_create = data.get("get_or_create", False)
-    if not isinstance(get_or_create, bool):
-        raise InvalidArgumentError(f"Expected get_or_create to be a boolean, got {type(get_or_create).__name__}")
-    configuration = data.get("configuration")
-    if configuration is not None and not isinstance(configuration, dict):
-        raise InvalidArgumentError(f"Expected configuration to be an object, got {type(configuration).__name__}")
-    model = await call(
-        engine(request).create_collection, data.get("name"), configuration, data.get("metadata"), get_or_create, tenant, database
-    )
+    model = await call(engine(request).create_collection, CreateCollectionRequest.from_json(data, tenant, database))
     return json_response(collection_to_json(model))
 
 
@@ -114,14 +105,10 @@ async def modify_collection(request: Request, tenant: str, database: str, collec
     """Rename, replace metadata or change search-time configuration; answers the updated collection."""
     data = await read_object(request, "modify_collection")
     api = engine(request)
-    new_configuration = data.get("new_configuration")
-    if isinstance(new_configuration, dict) and "spann" in new_configuration and new_configuration["spann"] is None:
-        # chromadb's client always sends ``"spann": null`` here; like ``chroma run``, read it as "no change".
-        new_configuration = {k: v for k, v in new_configuration.items() if k != "spann"}
 
     def modify() -> CollectionModel:
-        model = _scoped(api, collection_id, tenant, database)
-        return api.modify_collection(model.id, data.get("new_name"), data.get("new_metadata"), new_configuration)
+        changes = ModifyCollectionRequest.from_json(data)
+        return api.modify_collection(_scoped(api, collection_id, tenant, database).id, changes)
 
     return json_response(collection_to_json(await call(modify)))
 
