@@ -52,8 +52,10 @@ from ragstore.errors import (
     NotFoundError,
     RagstoreError,
     RequestTooLargeError,
+    ResponseTooLargeError,
     ServerConnectionError,
     StorageError,
+    UnimplementedError,
     UniqueConstraintError,
 )
 from ragstore.settings import Settings
@@ -225,10 +227,12 @@ __all__ = [
     "QueryResult",
     "RagstoreError",
     "RequestTooLargeError",
+    "ResponseTooLargeError",
     "ServerConnectionError",
     "Settings",
     "StorageError",
     "StoreAddress",
+    "UnimplementedError",
     "UniqueConstraintError",
     "Where",
     "WhereDocument",

@@ -22,6 +22,7 @@ through :func:`error_class_for`, a registry derived from the classes themselves.
     ├── StorageError                                    507 (disk full, read-only store)
     ├── InternalError                                   500
     ├── ClosedError                                     500
+    ├── UnimplementedError                              410 (Chroma's retired v1 API)
     └── ServerConnectionError       (also ConnectionError) no server answered
 
 Validation errors are also ``ValueError`` so code written as
@@ -151,6 +152,13 @@ class ClosedError(RagstoreError):
 
     status_code = 500
     wire_name = "ClosedError"
+
+
+class UnimplementedError(RagstoreError):
+    """The server does not offer this route (Chroma's retired ``/api/v1``); nothing was done."""
+
+    status_code = 410
+    wire_name = "Unimplemented"
 
 
 class ServerConnectionError(RagstoreError, ConnectionError):

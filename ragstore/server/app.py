@@ -33,10 +33,9 @@ from starlette.routing import Match
 
 from ragstore._version import __version__
 from ragstore.api import API
-from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError
+from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError, UnimplementedError
 from ragstore.server import routes_collections, routes_system
 from ragstore.server.errors import error_response
-from ragstore.server.handlers import json_response
 from ragstore.server.origin import HostCheck, HostPolicy, JsonBodies, with_cors
 from ragstore.server.record_dispatch import RecordDispatch
 from ragstore.server.security import ASGIApp, BodyLimit, Receive, Scope, Send, TokenAuth, declare_token_auth
@@ -196,7 +195,6 @@ def create_app(api: API, config: ServerConfig | None = None) -> FastAPI:
 
     @app.api_route("/api/v1/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     async def v1_gone(rest: str) -> Response:
-        # Chroma's "Unimplemented" (410) has no class in the error tree, so this one body is written out.
-        return json_response({"error": "Unimplemented", "message": "The v1 API is deprecated. Please use /v2 apis"}, 410)
+        raise UnimplementedError("The v1 API is deprecated. Please use /v2 apis")
 
     return app
