@@ -23,12 +23,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore.embeddings.base import register_embedding_function
+from ragstore.embeddings.symmetric import SymmetricEmbeddingFunction
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @register_embedding_function
-class HashingEmbeddingFunction:
+class HashingEmbeddingFunction(SymmetricEmbeddingFunction):
     """Feature hashing of lower-cased words and character trigrams, L2-normalised.
 
     Args:
@@ -44,10 +45,6 @@ class HashingEmbeddingFunction:
     def __call__(self, input: Sequence[str]) -> list[npt.NDArray[np.float32]]:  # noqa: A002
         """Embed each text of ``input``."""
         return [self._embed_one(text) for text in input]
-
-    def embed_query(self, input: Sequence[str]) -> list[npt.NDArray[np.float32]]:  # noqa: A002
-        """Queries are embedded like documents."""
-        return self(input)
 
     def _embed_one(self, text: str) -> npt.NDArray[np.float32]:
         vector = np.zeros(self.dim, dtype=np.float32)
@@ -79,7 +76,3 @@ class HashingEmbeddingFunction:
     def default_space(self) -> str:
         """``l2``, chromadb's default; the vectors are unit length, so it ranks like cosine."""
         return "l2"
-
-    def supported_spaces(self) -> list[str]:
-        """All spaces work."""
-        return ["cosine", "l2", "ip"]
