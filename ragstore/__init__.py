@@ -25,9 +25,7 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from ragstore._signatures import arguments_of, bind_arguments
 from ragstore._version import __version__
 from ragstore.admin import AdminClient as AdminClientAPI
 from ragstore.async_client import AsyncClient as AsyncClientAPI
@@ -148,11 +146,19 @@ def AdminClient(settings: Settings | None = None) -> AdminClientAPI:  # noqa: N8
     return admin_client(settings)
 
 
-@arguments_of(HttpClient)
-async def AsyncHttpClient(*args: Any, **kwargs: Any) -> AsyncClientAPI:  # noqa: N802
+async def AsyncHttpClient(  # noqa: N802
+    host: str = "localhost",
+    port: int = 8000,
+    ssl: bool = False,
+    headers: dict[str, str] | None = None,
+    settings: Settings | None = None,
+    tenant: str = DEFAULT_TENANT,
+    database: str = DEFAULT_DATABASE,
+    timeout: float | None = 300.0,
+) -> AsyncClientAPI:
     """An asyncio client of a ``ragstore run`` server (a coroutine: await it to connect).
 
-    Arguments are :func:`HttpClient`'s (its signature, positions included). Collections are
+    Arguments are :func:`HttpClient`'s (chromadb's order, positions included). Collections are
     :class:`AsyncCollection` objects whose methods are coroutines; embedding functions run in a
     worker thread, off the event loop. Raises :class:`ServerConnectionError` (naming the address)
     when no server answers.
@@ -175,9 +181,8 @@ async def AsyncHttpClient(*args: Any, **kwargs: Any) -> AsyncClientAPI:  # noqa:
         await client.close()
 
     """
-    given = bind_arguments(HttpClient, args, kwargs)
-    address = StoreAddress(host=given["host"], port=given["port"], ssl=given["ssl"], headers=given["headers"], timeout=given["timeout"])
-    return await address.async_client(given["tenant"], given["database"], settings=given["settings"])
+    address = StoreAddress(host=host, port=port, ssl=ssl, headers=headers, timeout=timeout)
+    return await address.async_client(tenant, database, settings=settings)
 
 
 def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:  # noqa: N802

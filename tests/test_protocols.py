@@ -137,3 +137,10 @@ def test_the_server_serves_any_api() -> None:
     with pytest.raises(ragstore.NotFoundError):
         client.set_database("missing")  # the inner engine's error crosses both servers as itself
     engine.close()
+
+
+def test_the_async_http_factory_takes_the_sync_factorys_arguments() -> None:
+    # Both are declared by hand (chromadb's eight parameters, positions included); this keeps them in step.
+    sync, asynchronous = inspect.signature(ragstore.HttpClient), inspect.signature(ragstore.AsyncHttpClient)
+    assert list(sync.parameters.values()) == list(asynchronous.parameters.values())
+    assert inspect.iscoroutinefunction(ragstore.AsyncHttpClient)
