@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ragstore.collection import CollectionBase, DeleteResult
 from ragstore.collection_requests import ModifyCollectionRequest
 from ragstore.embeddings.base import embed
-from ragstore.preparation import WriteRequest, prepare_get, prepare_write, write_ids
-from ragstore.record_requests import DeleteRequest, GetRequest
+from ragstore.preparation import WriteRequest, prepare_write, write_ids
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
     DEFAULT_QUERY_INCLUDE,
@@ -171,8 +171,7 @@ class AsyncCollection(CollectionBase):
             (await col.get(where={"page": 1}, include=["documents"]))["documents"]
 
         """
-        request = prepare_get(ids, where, limit, offset, where_document, include, has_data_loader=self._data_loader is not None)
-        return await self._api.get(self.id, request)
+        return await self._api.get(self.id, GetRequest(ids, where, where_document, limit, offset, self._include(include)))
 
     async def peek(self, limit: int = 10) -> GetResult:
         """The first ``limit`` records with their embeddings."""
@@ -197,7 +196,8 @@ class AsyncCollection(CollectionBase):
             (await col.query(query_texts=["red fruit"], n_results=2, where={"page": 1}))["ids"]
 
         """
-        q = self._query_request(query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, include)
+        texts = self._query_texts(query_texts, query_images, query_uris)
+        q = QueryRequest(query_embeddings, n_results, ids, where, where_document, self._include(include), texts=texts)
         if q.texts is not None:
             q = q.with_embeddings(await in_thread(embed, self._embedding_function, q.texts, query=True, op="query"))
         return await self._api.query(self.id, q)

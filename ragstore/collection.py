@@ -21,7 +21,8 @@ from typing import Any, TypedDict
 from ragstore.api import API
 from ragstore.collection_requests import ModifyCollectionRequest
 from ragstore.embeddings.base import embed
-from ragstore.preparation import WriteRequest, prepare_get, prepare_query, prepare_write, write_ids
+from ragstore.errors import InvalidArgumentError
+from ragstore.preparation import WriteRequest, prepare_write, write_ids
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
@@ -97,12 +98,18 @@ class CollectionBase:
     def __repr__(self) -> str:
         return f"{self._kind}(name={self.name})"
 
-    def _query_request(
-        self, embeddings: Any, texts: Any, images: Any, uris: Any, ids: Any, n_results: int, where: Any, where_document: Any, include: Any
-    ) -> QueryRequest:
-        """``query``'s arguments (in its order) as a checked request, texts not yet embedded."""
-        loader = self._data_loader is not None
-        return prepare_query(embeddings, texts, images, uris, ids, n_results, where, where_document, include, has_data_loader=loader)
+    def _include(self, include: Any) -> Any:
+        """``include`` as given, refusing ``"data"`` without a data loader (the request checks the rest)."""
+        if isinstance(include, (list, tuple)) and "data" in include and self._data_loader is None:
+            raise InvalidArgumentError("You must set a data loader on the collection if loading from URIs.")
+        return include
+
+    @staticmethod
+    def _query_texts(texts: Any, images: Any, uris: Any) -> Any:
+        """``query_texts`` as given, refusing images and URIs (ragstore embeds text only)."""
+        if images is not None or uris is not None:
+            raise InvalidArgumentError("ragstore does not embed images or URIs; pass query_embeddings or query_texts in query.")
+        return texts
 
 
 class Collection(CollectionBase):
@@ -221,8 +228,7 @@ class Collection(CollectionBase):
             ['B', 'A']
 
         """
-        request = prepare_get(ids, where, limit, offset, where_document, include, has_data_loader=self._data_loader is not None)
-        return self._api.get(self.id, request)
+        return self._api.get(self.id, GetRequest(ids, where, where_document, limit, offset, self._include(include)))
 
     def peek(self, limit: int = 10) -> GetResult:
         """The first ``limit`` records with their embeddings."""
@@ -250,7 +256,8 @@ class Collection(CollectionBase):
             [['near']]
 
         """
-        q = self._query_request(query_embeddings, query_texts, query_images, query_uris, ids, n_results, where, where_document, include)
+        texts = self._query_texts(query_texts, query_images, query_uris)
+        q = QueryRequest(query_embeddings, n_results, ids, where, where_document, self._include(include), texts=texts)
         if q.texts is not None:
             q = q.with_embeddings(embed(self._embedding_function, q.texts, query=True, op="query"))
         return self._api.query(self.id, q)

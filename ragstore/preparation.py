@@ -2,8 +2,9 @@
 
 ``Collection`` and ``AsyncCollection`` (and ``Client`` / ``AsyncClient``) differ only in
 how they call the engine and run the embedding function. Everything else lives here:
-the requests the engine takes (:mod:`ragstore.record_requests`, which hold the checks),
-which records still need embedding, and the configuration a new collection is created with.
+which records of a write still need embedding (reads and deletes go straight into
+:mod:`ragstore.record_requests`, which hold the checks), and the configuration a new
+collection is created with.
 
 Example:
     >>> request = prepare_write("add", ["a", "b"], 100, None, None, ["apples", "pears"], None)
@@ -11,8 +12,6 @@ Example:
     ['apples', 'pears']
     >>> request.without(["a"]).ids
     ['b']
-    >>> prepare_get("a", None, 5, None, None, ["documents"], has_data_loader=False)
-    GetRequest(ids=['a'], where=None, where_document=None, limit=5, offset=None, include=('documents',))
 
 """
 
@@ -28,7 +27,7 @@ import numpy.typing as npt
 from ragstore.embeddings.base import build_embedding_function, describe_embedding_function, embedding_functions_conflict
 from ragstore.embeddings.default import default_embedding_function
 from ragstore.errors import BatchSizeExceededError, InvalidArgumentError
-from ragstore.record_requests import GetRequest, QueryRequest, checked_records
+from ragstore.record_requests import checked_records
 from ragstore.types import CollectionModel, Metadata, RecordSet
 from ragstore.validation import normalize_ids
 
@@ -97,46 +96,6 @@ def prepare_write(op: str, ids: list[str], max_batch_size: int, embeddings: Any,
         raise BatchSizeExceededError(f"Batch size {len(ids)} exceeds maximum batch size {max_batch_size}")
     records = checked_records(op, ids, embeddings, metadatas, documents, uris, embedded=False)
     return WriteRequest(op, records.ids, records.embeddings, records.metadatas, records.documents, records.uris)
-
-
-# ---------------------------------------------------------------------- deletes and reads
-
-
-def check_data_include(include: Any, *, has_data_loader: bool) -> Any:
-    """``include`` as given, refusing ``"data"`` on a collection without a data loader (the request checks the rest)."""
-    if isinstance(include, (list, tuple)) and "data" in include and not has_data_loader:
-        raise InvalidArgumentError("You must set a data loader on the collection if loading from URIs.")
-    return include
-
-
-def prepare_get(
-    ids: Any, where: Any, limit: int | None, offset: int | None, where_document: Any, include: Any, *, has_data_loader: bool
-) -> GetRequest:
-    """A ``get`` request from ``Collection.get``'s arguments (in its order)."""
-    request = GetRequest(ids, where, where_document, limit, offset, include)
-    check_data_include(include, has_data_loader=has_data_loader)
-    return request
-
-
-def prepare_query(
-    query_embeddings: Any,
-    query_texts: Any,
-    query_images: Any,
-    query_uris: Any,
-    ids: Any,
-    n_results: int,
-    where: Any,
-    where_document: Any,
-    include: Any,
-    *,
-    has_data_loader: bool,
-) -> QueryRequest:
-    """A ``query`` request from ``Collection.query``'s arguments (in its order), before any embedding."""
-    if query_images is not None or query_uris is not None:
-        raise InvalidArgumentError("ragstore does not embed images or URIs; pass query_embeddings or query_texts in query.")
-    request = QueryRequest(query_embeddings, n_results, ids, where, where_document, include, texts=query_texts)
-    check_data_include(include, has_data_loader=has_data_loader)
-    return request
 
 
 # ---------------------------------------------------------------------- collections (client side)
