@@ -20,6 +20,11 @@ SQLite is the source of truth, vectors included. Tables:
 - ``documents_fts``: FTS5 trigram index (case-sensitive) over ``records.document``
   for substring filters, built per collection on first use and kept in step by
   :mod:`ragstore.local.text_index`.
+- ``sparse_terms``: one row per record and sparse key (BM25 term counts or a sparse
+  vector): term ids and weights as BLOBs, written in the record's transaction by
+  :mod:`ragstore.local.sparse_index`, deleted with the record (``ON DELETE CASCADE``).
+  ``records_by_collection_label`` lets the in-memory sparse index learn every record's
+  label without reading record rows.
 
 Migrations are numbered; ``PRAGMA user_version`` records the last one applied.
 
@@ -127,7 +132,23 @@ ALTER TABLE collections ADD COLUMN text_indexed INTEGER NOT NULL DEFAULT 0;
 UPDATE collections SET text_indexed = 1;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# Sparse indexes (ragstore.local.sparse_index). IF NOT EXISTS: a store whose user_version was
+# lowered by hand (as tests do to replay older migrations) may hold these already.
+_V4 = """
+CREATE TABLE IF NOT EXISTS sparse_terms (
+    record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    collection_pk INTEGER NOT NULL,
+    terms BLOB NOT NULL,
+    weights BLOB NOT NULL,
+    length REAL NOT NULL,
+    UNIQUE (record_rowid, key)
+);
+CREATE INDEX IF NOT EXISTS sparse_terms_by_key ON sparse_terms (collection_pk, key);
+CREATE INDEX IF NOT EXISTS records_by_collection_label ON records (collection_pk, label);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 
 def migrate(conn: sqlite3.Connection) -> None:
