@@ -22,6 +22,13 @@ Shipped functions (heavy libraries are imported on first use, never by ``import 
 - :class:`HashingEmbeddingFunction` (``"ragstore_hashing"``): deterministic, no
   model; for tests and prototypes.
 
+Sparse functions (chromadb's ``SparseEmbeddingFunction`` protocol, one
+:class:`~ragstore.sparse_vectors.SparseVector` per text) have their own registry
+(:func:`register_sparse_embedding_function`) and serve sparse vector indexes only:
+
+- :class:`ChromaBm25EmbeddingFunction` (``"chroma_bm25"``): chromadb's BM25 term
+  weights, the same vectors chromadb computes.
+
 Example:
     >>> from ragstore.embeddings import HashingEmbeddingFunction
     >>> ef = HashingEmbeddingFunction(dim=8)
@@ -36,10 +43,13 @@ from ragstore.embeddings.base import (
     EmbeddingFunction,
     as_texts,
     build_embedding_function,
+    build_sparse_embedding_function,
     describe_embedding_function,
     embedding_functions_conflict,
     register_embedding_function,
+    register_sparse_embedding_function,
 )
+from ragstore.embeddings.bm25 import ChromaBm25EmbeddingFunction
 from ragstore.embeddings.default import DefaultEmbeddingFunction, default_embedding_function
 from ragstore.embeddings.hashing import HashingEmbeddingFunction
 from ragstore.embeddings.onnx import OnnxEmbeddingFunction
@@ -48,6 +58,7 @@ from ragstore.embeddings.sentence_transformer import PACKAGED_MODEL, SentenceTra
 
 __all__ = [
     "PACKAGED_MODEL",
+    "ChromaBm25EmbeddingFunction",
     "DefaultEmbeddingFunction",
     "EmbeddingFunction",
     "HashingEmbeddingFunction",
@@ -56,10 +67,12 @@ __all__ = [
     "SentenceTransformerEmbeddingFunction",
     "as_texts",
     "build_embedding_function",
+    "build_sparse_embedding_function",
     "default_embedding_function",
     "describe_embedding_function",
     "embedding_functions_conflict",
     "load_model",
     "loaded_models",
     "register_embedding_function",
+    "register_sparse_embedding_function",
 ]

@@ -1,4 +1,11 @@
-"""The embedding-function protocol and the registry that persists known ones.
+"""The embedding-function protocol and the registries that persist known ones.
+
+Dense and sparse functions are kept apart, as chromadb keeps them
+(``known_embedding_functions`` and ``sparse_known_embedding_functions``): a sparse
+function (a :class:`~ragstore.sparse_vectors.SparseEmbeddingFunction` subclass) is
+registered and rebuilt only as a sparse one, and :func:`build_embedding_function` and
+:func:`embed` never give a collection one as its dense function. Both kinds are
+described the same way (:func:`describe_embedding_function`).
 
 Example:
     >>> from ragstore.embeddings.hashing import HashingEmbeddingFunction
@@ -18,6 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore.errors import InvalidArgumentError
+from ragstore.sparse_vectors import is_sparse_embedding_function
 from ragstore.validation import normalize_embeddings
 
 
@@ -31,6 +39,7 @@ class EmbeddingFunction(Protocol):
 
 
 _REGISTRY: dict[str, type[Any]] = {}
+_SPARSE_REGISTRY: dict[str, type[Any]] = {}
 _REGISTRY_LOCK = threading.Lock()
 T = TypeVar("T", bound=type[Any])
 
@@ -52,9 +61,38 @@ def register_embedding_function(cls: T) -> T:
         >>> build_embedding_function({"type": "known", "name": "tiny_doc_example", "config": {}}).__class__.__name__
         'Tiny'
 
+    A sparse function's class goes to the sparse registry (see
+    :func:`register_sparse_embedding_function`), whichever decorator registers it.
+
     """
     with _REGISTRY_LOCK:
-        _REGISTRY[cls.name()] = cls
+        (_SPARSE_REGISTRY if is_sparse_embedding_function(cls) else _REGISTRY)[cls.name()] = cls
+    return cls
+
+
+def register_sparse_embedding_function(cls: T) -> T:
+    """Class decorator: make a sparse embedding function rebuildable from its persisted name and config.
+
+    Example:
+        >>> from ragstore.sparse_vectors import SparseEmbeddingFunction, SparseVector
+        >>> @register_sparse_embedding_function
+        ... class Unit(SparseEmbeddingFunction):
+        ...     def __init__(self): pass
+        ...     def __call__(self, input): return [SparseVector([0], [1.0]) for _ in input]
+        ...     @staticmethod
+        ...     def name(): return "unit_doc_example"
+        ...     def get_config(self): return {}
+        ...     @staticmethod
+        ...     def build_from_config(config): return Unit()
+        >>> description = {"type": "known", "name": "unit_doc_example", "config": {}}
+        >>> build_sparse_embedding_function(description).__class__.__name__, build_embedding_function(description)
+        ('Unit', None)
+
+    """
+    if not is_sparse_embedding_function(cls):
+        raise InvalidArgumentError(f"{cls.__name__} is not a SparseEmbeddingFunction subclass, so it cannot be registered as one")
+    with _REGISTRY_LOCK:
+        _SPARSE_REGISTRY[cls.name()] = cls
     return cls
 
 
@@ -90,10 +128,25 @@ def describe_embedding_function(ef: Any) -> dict[str, Any] | None:
 
 
 def build_embedding_function(description: dict[str, Any] | None) -> Any | None:
-    """Rebuild a persisted, registered embedding function (``None`` if not possible)."""
+    """Rebuild a persisted, registered dense embedding function (``None`` if not possible, or if the name is a sparse one's)."""
+    return _build(_REGISTRY, description)
+
+
+def build_sparse_embedding_function(description: dict[str, Any] | None) -> Any | None:
+    """Rebuild a persisted, registered sparse embedding function (``None`` if not possible, or if the name is a dense one's).
+
+    Example:
+        >>> build_sparse_embedding_function({"type": "known", "name": "chroma_bm25", "config": {"k": 1.5}}).k
+        1.5
+
+    """
+    return _build(_SPARSE_REGISTRY, description)
+
+
+def _build(registry: dict[str, type[Any]], description: dict[str, Any] | None) -> Any | None:
     if not description or description.get("type") != "known":
         return None
-    cls = _REGISTRY.get(description.get("name", ""))
+    cls = registry.get(description.get("name", ""))
     if cls is None:
         return None
     return cls.build_from_config(description.get("config") or {})
@@ -134,6 +187,11 @@ def embed(ef: Callable[..., Any] | None, texts: list[str], *, query: bool, op: s
     """Run ``ef`` on ``texts`` (``embed_query`` for queries when present) and check the output."""
     if ef is None:
         raise InvalidArgumentError(f"You must provide an embedding function to compute embeddings in {op}.")
+    if is_sparse_embedding_function(ef):
+        raise InvalidArgumentError(
+            f"{type(ef).__name__} is a sparse embedding function: it cannot compute a collection's dense embeddings in {op} "
+            "(give it to a sparse vector index instead)"
+        )
     fn = getattr(ef, "embed_query", None) if query else None
     vectors = fn(input=texts) if callable(fn) else ef(input=texts)
     array = normalize_embeddings(vectors, op)
