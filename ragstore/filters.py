@@ -12,6 +12,12 @@ client and again in the engine; the storage layer compiles the AST to SQL
     WhereDocument := {"$contains"|"$not_contains"|"$regex"|"$not_regex": str}
                    | {"$and"|"$or": [WhereDocument, WhereDocument, ...]}
 
+The Search API's filter (:func:`parse_search_where`) is the same ``Where`` with three
+differences, chromadb's: ``#document`` also takes ``$regex`` / ``$not_regex``, ``#id``
+takes ``$eq`` / ``$ne`` / ``$in`` / ``$nin`` on ids (kept as ``Compare("#id", ...)`` for
+:mod:`ragstore.search.filtering` to turn into an id restriction), and a one-condition
+``$and`` / ``$or`` is that condition.
+
 Example:
     >>> parse_where({"$and": [{"page": {"$gt": 2}}, {"lang": "en"}]})
     And(children=(Compare(key='page', op='$gt', value=2), Compare(key='lang', op='$eq', value='en')))
@@ -39,6 +45,8 @@ COMPARISON_OPS = ("$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$in", "$nin", "$c
 DOCUMENT_OPS = ("$contains", "$not_contains", "$regex", "$not_regex")
 LOGICAL_OPS = ("$and", "$or")
 DOCUMENT_FIELD = "#document"
+ID_FIELD = "#id"
+ID_OPS = ("$eq", "$ne", "$in", "$nin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,6 +162,26 @@ def parse_where(where: Any, op: str | None = None) -> Node | None:
     return _parse_top(where, "where", _parse_where, op)
 
 
+def parse_search_where(where: Any, path: str = "filter") -> Node | None:
+    """Parse the ``filter`` of a Search (chromadb's Search dialect of ``where``); ``None`` or ``{}`` means no filter.
+
+    Raises:
+        InvalidArgumentError: malformed filter, naming the bad node's path.
+
+    Example:
+        >>> parse_search_where({"$and": [{"#document": {"$regex": "^a"}}, {"#id": {"$in": ["x"]}}]})
+        And(children=(DocumentMatch(op='$regex', pattern='^a'), Compare(key='#id', op='$in', value=('x',))))
+        >>> parse_search_where({"$or": [{"page": 1}]})
+        Compare(key='page', op='$eq', value=1)
+
+    """
+    return _parse_top(where, path, _parse_search_where, None)
+
+
+def _parse_search_where(where: Any, path: str, depth: int, op: str | None) -> Node:
+    return _parse_where(where, path, depth, op, search=True)
+
+
 def _parse_top(value: Any, path: str, parse: Callable[[Any, str, int, str | None], Node], op: str | None) -> Node | None:
     # ``None`` and ``{}`` mean no filter; anything else is parsed from depth 1 and its size bounded.
     if value is None or (isinstance(value, dict) and not value):
@@ -172,20 +200,29 @@ def _only_item(node: Any, what: str, path: str, depth: int, op: str | None) -> t
     return next(iter(node.items()))
 
 
-def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
+def _parse_where(where: Any, path: str, depth: int, op: str | None, search: bool = False) -> Node:
     key, value = _only_item(where, "where", path, depth, op)
     if not isinstance(key, str):
         raise _error(f"Expected where key to be a str, got {key!r}", path, op)
     if key in LOGICAL_OPS:
-        if not isinstance(value, list) or len(value) < 2:
+        if search:  # chromadb's Search folds a one-condition $and/$or to that condition
+            if not isinstance(value, list) or not value:
+                raise _error("Expected where value for $and or $or to be a non-empty list of where expressions", path, op)
+        elif not isinstance(value, list) or len(value) < 2:
             raise _error("Expected where value for $and or $or to be a list with at least two where expressions", path, op)
-        children = tuple(_parse_where(child, f"{path}.{key}[{i}]", depth + 1, op) for i, child in enumerate(value))
+        children = tuple(_parse_where(child, f"{path}.{key}[{i}]", depth + 1, op, search) for i, child in enumerate(value))
+        if len(children) == 1:
+            return children[0]
         return And(children) if key == "$and" else Or(children)
     if key.startswith("$"):
         raise _error(f"Expected where key to be a metadata field name or a logical operator ($and, $or), got {key}", path, op)
     field_path = f"{path}.{key}"
     if key == DOCUMENT_FIELD:
-        return _parse_document_field(value, field_path, op)
+        return _parse_document_field(value, field_path, op, search)
+    if search and key == ID_FIELD:
+        return _parse_id_field(value, field_path)
+    if search and key.startswith("#"):
+        raise _error(f"Expected a search filter key to be a metadata field name, {DOCUMENT_FIELD} or {ID_FIELD}, got {key}", path, op)
     if _is_scalar(value):
         _check_int_range(value, field_path, op)
         return Compare(key, "$eq", value)
@@ -194,6 +231,10 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
     if len(value) != 1:
         raise _error(f"Expected operator expression to have exactly one operator, got {value!r}", field_path, op)
     operator, operand = next(iter(value.items()))
+    if search and operator in ("$regex", "$not_regex"):
+        raise _error(
+            f"Expected {operator} on {DOCUMENT_FIELD} only (chroma documents no regex on metadata), got it on {key}", field_path, op
+        )
     if operator not in COMPARISON_OPS:
         raise _error(f"Expected where operator to be one of {', '.join(COMPARISON_OPS)}, got {operator}", field_path, op)
     if operator in ("$gt", "$gte", "$lt", "$lte"):
@@ -224,13 +265,38 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None) -> Node:
     return Compare(key, operator, operand)
 
 
-def _parse_document_field(value: Any, path: str, op: str | None) -> Node:
+def _parse_document_field(value: Any, path: str, op: str | None, search: bool = False) -> Node:
+    # A where (chromadb's validate_where) takes the two substring operators; a Search filter all four.
+    allowed = DOCUMENT_OPS if search else ("$contains", "$not_contains")
+    names = " or ".join(allowed) if len(allowed) == 2 else ", ".join(allowed)
     if not isinstance(value, dict) or len(value) != 1:
-        raise _error(f"Expected {DOCUMENT_FIELD} to be an operator expression with $contains or $not_contains, got {value!r}", path, op)
+        raise _error(f"Expected {DOCUMENT_FIELD} to be an operator expression with {names}, got {value!r}", path, op)
     operator, operand = next(iter(value.items()))
-    if operator not in ("$contains", "$not_contains"):
-        raise _error(f"Expected {DOCUMENT_FIELD} operator to be $contains or $not_contains, got {operator}", path, op)
+    if operator not in allowed:
+        raise _error(f"Expected {DOCUMENT_FIELD} operator to be {names}, got {operator}", path, op)
     return _document_match(operator, operand, path, op)
+
+
+def _parse_id_field(value: Any, path: str) -> Compare:
+    """``#id`` in a Search filter: ``$eq`` / ``$ne`` an id, ``$in`` / ``$nin`` a non-empty list of ids."""
+    operator: Any
+    operand: Any
+    if isinstance(value, str):
+        operator, operand = "$eq", value
+    elif isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ID_OPS:
+        operator, operand = next(iter(value.items()))
+    else:
+        raise _error(f"Expected {ID_FIELD} to be an id or an operator expression with {', '.join(ID_OPS)}, got {value!r}", path, None)
+    if operator in ("$in", "$nin"):
+        if not isinstance(operand, list) or not operand or not all(isinstance(v, str) for v in operand):
+            raise _error(f"Expected {ID_FIELD} {operator} operand to be a non-empty list of ids (str), got {operand!r}", path, None)
+        for id_ in operand:
+            _check_str(id_, "id", path, None)
+        return Compare(ID_FIELD, operator, tuple(operand))
+    if not isinstance(operand, str):
+        raise _error(f"Expected {ID_FIELD} {operator} operand to be an id (str), got {operand!r}", path, None)
+    _check_str(operand, "id", path, None)
+    return Compare(ID_FIELD, operator, operand)
 
 
 def parse_where_document(where_document: Any, op: str | None = None) -> Node | None:

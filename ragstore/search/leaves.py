@@ -1,0 +1,121 @@
+"""The ``Knn`` leaves of a rank expression, and the index probes they need.
+
+A rank expression names each ``Knn`` where it uses it; RRF over dense and BM25 with two
+weightings, or ``Knn(q) * 0.5 + Knn(q).exp()``, names the same probe twice. The engine
+should probe each (key, query) once, with the largest limit asked of it, and give each
+leaf the first ``limit`` candidates of that probe (exact top-k lists nest, so this is the
+leaf's own top-k). :func:`plan_knn_runs` computes that plan.
+
+Example:
+    >>> from ragstore.search.ranks import Knn, Rrf
+    >>> rank = Rrf([Knn(query=[1.0], limit=50, return_rank=True), Knn(query="hi", key="bm25", return_rank=True)])
+    >>> rank = rank.compile() + Knn(query=[1.0], limit=80) * 0.1
+    >>> runs, leaf_runs = plan_knn_runs(rank)
+    >>> [(r.key, r.query, r.limit) for r in runs], leaf_runs
+    ([('#embedding', [1.0], 80), ('bm25', 'hi', 16)], [0, 1, 0])
+
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ragstore.search.keys import key_name
+from ragstore.search.ranks import Abs, Div, Exp, Knn, KnnQuery, Log, Max, Min, Mul, Rank, Rrf, Sub, Sum, Val
+from ragstore.sparse_vectors import SparseVector
+
+__all__ = ["KnnRun", "iter_ranks", "knn_leaves", "plan_knn_runs", "query_fingerprint"]
+
+
+@dataclass(frozen=True)
+class KnnRun:
+    """One index probe: the ``limit`` nearest records to ``query`` on ``key``."""
+
+    key: str
+    query: KnnQuery
+    limit: int
+
+
+def iter_ranks(rank: Rank) -> Iterator[Rank]:
+    """Every node of ``rank``, parents first, children in ``to_dict`` order (``Rrf`` as it compiles).
+
+    Example:
+        >>> [type(r).__name__ for r in iter_ranks(abs(Val(1.0) - Val(2.0)))]
+        ['Abs', 'Sub', 'Val', 'Val']
+
+    """
+    stack: list[Rank] = [rank]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Rrf):
+            node = node.compile()
+        yield node
+        stack.extend(reversed(_children(node)))
+
+
+def _children(node: Rank) -> list[Rank]:
+    if isinstance(node, (Sum, Mul, Max, Min)):
+        return list(node.ranks)
+    if isinstance(node, (Sub, Div)):
+        return [node.left, node.right]
+    if isinstance(node, (Abs, Exp, Log)):
+        return [node.rank]
+    if isinstance(node, (Knn, Val)):
+        return []
+    raise TypeError(f"Unknown rank expression {type(node).__name__}")
+
+
+def knn_leaves(rank: Rank | None) -> list[Knn]:
+    """Every ``Knn`` of ``rank``, in ``to_dict`` order (a Knn used twice appears twice).
+
+    Example:
+        >>> [k.limit for k in knn_leaves(Knn(query=[1.0], limit=3) - Knn(query=[2.0], limit=4))]
+        [3, 4]
+
+    """
+    if rank is None:
+        return []
+    return [node for node in iter_ranks(rank) if isinstance(node, Knn)]
+
+
+def query_fingerprint(query: KnnQuery) -> Hashable:
+    """A hashable identity of a Knn query: equal for the same text, dense values or sparse entries.
+
+    Example:
+        >>> query_fingerprint([1, 2.0]) == query_fingerprint(np.array([1.0, 2.0]))
+        True
+
+    """
+    if isinstance(query, str):
+        return ("text", query)
+    if isinstance(query, SparseVector):
+        return ("sparse", tuple(query.indices), tuple(query.values))
+    return ("dense", tuple(float(v) for v in np.asarray(query, dtype=np.float64).ravel()))
+
+
+def plan_knn_runs(rank: Rank | None) -> tuple[list[KnnRun], list[int]]:
+    """The distinct probes of ``rank`` and, per leaf of :func:`knn_leaves`, the index of its probe.
+
+    Leaves with the same key and query share one probe whose limit is the largest of theirs.
+
+    Example:
+        >>> plan_knn_runs(Knn(query=[1.0], limit=5) + Knn(query=[1.0], limit=9))[0]
+        [KnnRun(key='#embedding', query=[1.0], limit=9)]
+
+    """
+    runs: list[KnnRun] = []
+    index: dict[tuple[str, Hashable], int] = {}
+    leaf_runs: list[int] = []
+    for leaf in knn_leaves(rank):
+        identity = (key_name(leaf.key), query_fingerprint(leaf.query))
+        position = index.get(identity)
+        if position is None:
+            position = index[identity] = len(runs)
+            runs.append(KnnRun(identity[0], leaf.query, leaf.limit))
+        elif leaf.limit > runs[position].limit:
+            runs[position] = KnnRun(identity[0], runs[position].query, leaf.limit)
+        leaf_runs.append(position)
+    return runs, leaf_runs
