@@ -19,16 +19,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import tempfile
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from _embedders import EMBEDDERS, LABELS, embedder, load_average, machine
+from _judged import ndcg_at, read_beir_qrels, read_jsonl, recall_at
 from _table import ratio
 
 import ragstore
@@ -50,38 +48,6 @@ class Scores:
     query_seconds: float
 
 
-def read_jsonl(path: Path) -> Iterable[dict[str, str]]:
-    """The records of a JSON-lines file."""
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
-def read_qrels(path: Path) -> dict[str, dict[str, int]]:
-    """``{query_id: {doc_id: grade}}`` from a BEIR qrels TSV (header line, CRLF tolerated)."""
-    qrels: dict[str, dict[str, int]] = {}
-    lines = path.read_text(encoding="utf-8").splitlines()
-    for line in lines[1:]:
-        query_id, doc_id, grade = line.strip().split("\t")
-        if int(grade) > 0:
-            qrels.setdefault(query_id, {})[doc_id] = int(grade)
-    return qrels
-
-
-def ndcg_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    """nDCG@k with graded gains (``grade / log2(rank + 1)``), as pytrec_eval computes it for BEIR."""
-    dcg = sum(relevant.get(doc, 0) / math.log2(rank + 2) for rank, doc in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
-    idcg = sum(gain / math.log2(rank + 2) for rank, gain in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def recall_at(ranked: list[str], relevant: dict[str, int], k: int) -> float:
-    """Share of the relevant documents found in the top ``k``."""
-    return len(set(ranked[:k]) & set(relevant)) / len(relevant)
-
-
 def evaluate(data: Path, client: ragstore.ClientAPI, function: Any = None, docs: int | None = None, queries: int | None = None) -> Scores:
     """Ingest SciFact into ``client`` with ``function`` (the default if ``None``) unless already there, and score the test queries."""
     collection = client.get_or_create_collection("scifact", configuration={"hnsw": {"space": "cosine"}}, embedding_function=function)
@@ -93,7 +59,7 @@ def evaluate(data: Path, client: ragstore.ClientAPI, function: Any = None, docs:
             collection.upsert(ids=[doc["_id"] for doc in batch], documents=[f"{doc['title']} {doc['text']}".strip() for doc in batch])
     ingest_seconds = time.perf_counter() - started
 
-    qrels = read_qrels(data / "qrels" / "test.tsv")
+    qrels = read_beir_qrels(data / "qrels" / "test.tsv")
     texts = {q["_id"]: q["text"] for q in read_jsonl(data / "queries.jsonl") if q["_id"] in qrels}
     ids = sorted(texts)[:queries]
     started = time.perf_counter()
