@@ -242,7 +242,7 @@ class Search:
         if unexpected:
             raise invalid_at(path, f"Unexpected keys in Search dict: {sorted(map(str, unexpected))}")
         search = Search()
-        if data.get("filter") is not None:
+        if data.get("filter") not in (None, {}):  # {} is no filter, as in ragstore's where (chromadb sends null)
             search._where = Where.from_dict(data["filter"], f"{path}.filter")
         if data.get("rank") is not None:
             search._rank = Rank.from_dict(data["rank"], f"{path}.rank")
