@@ -18,12 +18,26 @@ from chromadb.execution.expression.operator import Knn, Rrf, Val
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ragstore.local.rank_evaluation import LeafHits, knn_leaves, rank_candidates
+from ragstore.local.rank_evaluation import LeafHits, rank_candidates
+from ragstore.search import Rank
+
+
+def dict_leaves(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``$knn`` bodies of a rank in chroma's wire form, in the order they appear."""
+    ((op, body),) = node.items()
+    if op == "$knn":
+        return [body]
+    if op == "$val":
+        return []
+    if op in ("$abs", "$exp", "$log"):
+        return dict_leaves(body)
+    children = [body["left"], body["right"]] if op in ("$sub", "$div") else body
+    return [leaf for child in children for leaf in dict_leaves(child)]
 
 
 def reference(rank: dict[str, Any], hits: list[LeafHits]) -> list[tuple[int, float]]:
-    """(label, score) pairs best first, computed record by record."""
-    leaves = knn_leaves(rank)
+    """(label, score) pairs best first, computed record by record on the wire form."""
+    leaves = dict_leaves(rank)
     found = [dict(zip(h.labels.tolist(), h.scores.tolist(), strict=True)) for h in hits]
     positions = [{label: i for i, label in enumerate(h.labels.tolist())} for h in hits]
     candidates = sorted(set().union(*found))
@@ -87,7 +101,7 @@ def hits_of(pairs: list[tuple[int, float]]) -> LeafHits:
 
 
 def assert_same(rank: dict[str, Any], hits: list[LeafHits]) -> None:
-    labels, scores = rank_candidates(rank, hits)
+    labels, scores = rank_candidates(Rank.from_dict(rank), hits)
     expected = reference(rank, hits)
     np.testing.assert_allclose(scores, [s for _, s in expected], rtol=1e-5, atol=1e-6, err_msg=str(rank))
     # The order must match, except between scores equal up to rounding (float sums in another order).
@@ -101,7 +115,7 @@ def assert_same(rank: dict[str, Any], hits: list[LeafHits]) -> None:
 def test_a_required_leaf_drops_what_it_did_not_find_and_a_default_fills_in() -> None:
     rank = Knn(query=[0.0], limit=3) * 0.5 + Knn(query=[0.0], key="bm25", limit=3, default=1000.0) * 0.5
     dense, sparse = hits_of([(1, 0.1), (2, 0.2), (3, 0.3)]), hits_of([(3, -5.0), (4, -4.0)])
-    labels, scores = rank_candidates(rank.to_dict(), [dense, sparse])
+    labels, scores = rank_candidates(Rank.from_dict(rank.to_dict()), [dense, sparse])
     assert labels.tolist() == [3, 1, 2]  # 4 is only in the optional leaf: dropped
     np.testing.assert_allclose(scores, [0.15 - 2.5, 500.05, 500.1], rtol=1e-6)
 
@@ -111,7 +125,7 @@ def test_rrf_as_chromadb_compiles_it_is_reciprocal_rank_fusion() -> None:
         [Knn(query=[0.0], return_rank=True, limit=4, default=4), Knn(query=[0.0], key="bm25", return_rank=True, limit=4, default=4)], k=60
     )
     dense, sparse = hits_of([(1, 0.1), (2, 0.2), (3, 0.3)]), hits_of([(3, -9.0), (4, -1.0)])
-    labels, scores = rank_candidates(rrf.to_dict(), [dense, sparse])
+    labels, scores = rank_candidates(Rank.from_dict(rrf.to_dict()), [dense, sparse])
 
     def fused(*ranks: int) -> float:
         return -sum(1 / (60 + r) for r in ranks)
@@ -122,7 +136,7 @@ def test_rrf_as_chromadb_compiles_it_is_reciprocal_rank_fusion() -> None:
 
 
 def test_ties_are_broken_by_label_and_nothing_found_gives_nothing() -> None:
-    rank = {"$knn": {"query": [0.0], "key": "#embedding", "limit": 4}}
+    rank = Rank.from_dict({"$knn": {"query": [0.0], "key": "#embedding", "limit": 4}})
     labels, _ = rank_candidates(rank, [hits_of([(9, 1.0), (3, 1.0), (5, 1.0)])])
     assert labels.tolist() == [3, 5, 9]
     labels, scores = rank_candidates(rank, [LeafHits(np.empty(0, np.int64), np.empty(0, np.float32))])
@@ -131,7 +145,7 @@ def test_ties_are_broken_by_label_and_nothing_found_gives_nothing() -> None:
 
 def test_the_leaf_count_must_match() -> None:
     with pytest.raises(ValueError, match="2 knn leaves but 1"):
-        rank_candidates((Knn(query=[0.0]) + Knn(query=[1.0])).to_dict(), [hits_of([(1, 0.0)])])
+        rank_candidates(Rank.from_dict((Knn(query=[0.0]) + Knn(query=[1.0])).to_dict()), [hits_of([(1, 0.0)])])
 
 
 def _leaf(draw: Any) -> Any:
@@ -170,7 +184,28 @@ def expressions(draw: Any, depth: int = 0) -> Any:
 )
 def test_random_expressions_score_as_the_reference_does(expression: Any, hit_lists: list[list[tuple[int, float]]]) -> None:
     rank = expression.to_dict()
-    leaves = knn_leaves(rank)
+    leaves = dict_leaves(rank)
     if not leaves:
         return  # chroma requires a Knn in a rank; the parser refuses such trees before they get here
     assert_same(rank, [hits_of(hit_lists[i % len(hit_lists)]) for i in range(len(leaves))])
+
+
+def test_defaults_let_records_from_one_leaf_in() -> None:
+    dense, sparse = Knn(query=[0.0], limit=3), Knn(query=[0.0], key="bm25", limit=2, default=100.0)
+    hits = [hits_of([(1, 0.1), (2, 0.2), (3, 0.3)]), hits_of([(3, -5.0), (4, -4.0)])]
+    labels, scores = rank_candidates(Rank.from_dict((dense + sparse).to_dict()), hits)
+    assert labels.tolist() == [3, 1, 2]  # 4: only in the leaf with a default
+    np.testing.assert_allclose(scores, [-4.7, 100.1, 100.2], rtol=1e-6)
+    both_optional = Knn(query=[0.0], limit=3, default=1.0) - sparse
+    labels, scores = rank_candidates(Rank.from_dict(both_optional.to_dict()), hits)
+    assert labels.tolist() == [1, 2, 4, 3]
+    np.testing.assert_allclose(scores, [-99.9, -99.8, 5.0, 5.3], rtol=1e-6)
+
+
+def test_weighted_rrf_puts_what_both_lists_found_first() -> None:
+    ranks = [Knn(query=[0.0], return_rank=True, default=1000.0), Knn(query=[0.0], key="bm25", return_rank=True, default=1000.0)]
+    rrf = Rrf(ranks, k=60, weights=[0.7, 0.3])
+    labels, scores = rank_candidates(Rank.from_dict(rrf.to_dict()), [hits_of([(1, 0.9), (2, 0.95)]), hits_of([(2, -2.0), (3, -1.0)])])
+    expected = {1: -(0.7 / 60 + 0.3 / 1060), 2: -(0.7 / 61 + 0.3 / 60), 3: -(0.7 / 1060 + 0.3 / 61)}
+    assert labels.tolist() == [2, 1, 3]
+    np.testing.assert_allclose(scores, [expected[2], expected[1], expected[3]], rtol=1e-9)

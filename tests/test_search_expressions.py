@@ -355,32 +355,6 @@ def test_public_names_cover_chromadb_expression_module() -> None:
     assert [level.value for level in rs.ReadLevel] == ["index_and_wal", "index_only", "index_and_bounded_wal"]
 
 
-def test_score_candidates_applies_chromas_inclusion_rules_and_arithmetic() -> None:
-    dense = rs.Knn(query=Q, limit=3)
-    sparse = rs.Knn(query="q", key="bm25", limit=2, default=100.0)
-    candidates = [[("a", 0.1), ("b", 0.2), ("c", 0.3)], [("c", -5.0), ("d", -4.0)]]
-    ids, scores = rs.score_candidates(dense + sparse, candidates)
-    # d is only in the Knn with a default; the default-less Knn must contain every scored record
-    assert ids == ["a", "b", "c"]
-    assert scores.tolist() == pytest.approx([100.1, 100.2, -4.7])
-    # both defaults set: d is scored too, with the dense default
-    ids, scores = rs.score_candidates(rs.Knn(query=Q, limit=3, default=1.0) - sparse, candidates)
-    assert ids == ["a", "b", "c", "d"] and scores.tolist() == pytest.approx([-99.9, -99.8, 5.3, 5.0])
-    # a leaf's limit cuts its candidates even when the engine passes more
-    assert rs.score_candidates(rs.Knn(query=Q, limit=1), candidates[:1])[0] == ["a"]
-
-
-def test_score_candidates_rrf_matches_the_formula() -> None:
-    ranks = [rs.Knn(query=Q, return_rank=True, default=1000.0), rs.Knn(query="q", key="bm25", return_rank=True, default=1000.0)]
-    rrf = rs.Rrf(ranks, k=60, weights=[0.7, 0.3])
-    ids, scores = rs.score_candidates(rrf, [[("a", 0.9), ("b", 0.95)], [("b", -2.0), ("c", -1.0)]])
-    expected = {"a": -(0.7 / 60 + 0.3 / 1060), "b": -(0.7 / 61 + 0.3 / 60), "c": -(0.7 / 1060 + 0.3 / 61)}
-    assert dict(zip(ids, scores.tolist(), strict=True)) == pytest.approx(expected)
-    assert min(expected, key=expected.__getitem__) == "b"  # in both lists: fused first
-    with pytest.raises(InvalidArgumentError, match="at least one Knn"):
-        rs.score_candidates(rs.Val(1.0), [])
-
-
 def test_search_from_dict_takes_an_empty_filter_as_none_and_defaults_missing_fields() -> None:
     parsed = rs.Search.from_dict({"filter": {}, "rank": None})
     assert parsed.to_dict() == rs.Search().to_dict() == chroma_expr.Search().to_dict()

@@ -5,8 +5,8 @@ classes, ``Limit``, ``Select``, the rank classes with ``Knn`` and ``Rrf``, ``Gro
 ``MinK``, ``MaxK``), with identical ``to_dict()`` wire forms, plus ``SearchResult`` and
 ``ReadLevel`` (from ``chromadb.api.types``) and what the engine needs to run a search:
 :func:`compile_where` (filter -> filter tree and id restriction) and
-:func:`plan_knn_runs` (the index probes of a rank expression) and :func:`score_candidates`
-(the rank evaluated over the probes' candidates). Semantics, defaults and the
+:func:`plan_knn_runs` (the index probes of a rank expression; the engine scores their
+candidates with :mod:`ragstore.local.rank_evaluation`). Semantics, defaults and the
 differences from chromadb are written down in ``docs/search-api.md``.
 
 Example:
@@ -28,7 +28,6 @@ from ragstore.search.leaves import KnnRun, knn_leaves, plan_knn_runs
 from ragstore.search.plan import Limit, ReadLevel, Search, SearchParts, Select
 from ragstore.search.ranks import Abs, Div, Exp, Knn, Log, Max, Min, Mul, Rank, Rrf, Sub, Sum, Val
 from ragstore.search.result import SearchResult, SearchResultRow
-from ragstore.search.scoring import score_candidates
 from ragstore.search.where import And, Contains, Eq, Gt, Gte, In, Lt, Lte, Ne, Nin, NotContains, NotRegex, Or, Regex, Where
 
 SearchWhere = Where
@@ -82,5 +81,4 @@ __all__ = [
     "compile_where",
     "knn_leaves",
     "plan_knn_runs",
-    "score_candidates",
 ]
