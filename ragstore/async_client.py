@@ -27,7 +27,6 @@ from typing import Any
 from ragstore.async_api import AsyncAPI
 from ragstore.async_collection import AsyncCollection, in_thread
 from ragstore.client import ClientBase
-from ragstore.collection_requests import CreateCollectionRequest
 from ragstore.preparation import DEFAULT_EMBEDDING, resolve_embedding_function
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel
@@ -130,11 +129,9 @@ class AsyncClient(ClientBase):
             col = await client.create_collection("cosine-docs", configuration={"hnsw": {"space": "cosine"}})
 
         """
-        config = await in_thread(self._creation_configuration, configuration, metadata, embedding_function, schema)
-        model = await self._api.create_collection(
-            CreateCollectionRequest(name, config, metadata, get_or_create, self.tenant, self.database)
-        )
-        return await in_thread(self._wrap, model, embedding_function, data_loader)
+        request, function = await in_thread(self._creation, name, configuration, metadata, embedding_function, get_or_create, schema)
+        model = await self._api.create_collection(request)
+        return await in_thread(self._wrap, model, function, data_loader)
 
     async def get_collection(self, name: str, embedding_function: Any = DEFAULT_EMBEDDING, data_loader: Any = None) -> AsyncCollection:
         """An existing collection; ``NotFoundError`` when missing.

@@ -18,8 +18,9 @@ from typing import Any
 from ragstore.api import API
 from ragstore.collection import Collection
 from ragstore.collection_requests import CreateCollectionRequest
+from ragstore.collection_schema import schema_json
 from ragstore.preparation import DEFAULT_EMBEDDING as DEFAULT_EMBEDDING
-from ragstore.preparation import check_schema, creation_configuration, resolve_embedding_function
+from ragstore.preparation import creation_configuration, resolve_embedding_function, schema_embedding_function
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel
 
@@ -39,19 +40,28 @@ class ClientBase:
         """The client's settings."""
         return self._settings
 
-    @staticmethod
-    def _creation_configuration(
-        configuration: dict[str, Any] | None, metadata: dict[str, Any] | None, embedding_function: Any, schema: Any
-    ) -> dict[str, Any]:
-        """The configuration a new collection is stored with; it may build an embedding function (the async client runs it in a thread).
+    def _creation(
+        self,
+        name: str,
+        configuration: dict[str, Any] | None,
+        metadata: dict[str, Any] | None,
+        embedding_function: Any,
+        get_or_create: bool,
+        schema: Any,
+    ) -> tuple[CreateCollectionRequest, Any]:
+        """The request that creates a collection, and the function its handle embeds with.
+
+        It may build an embedding function, so the async client runs it in a thread.
 
         Example:
-            >>> ClientBase._creation_configuration({"hnsw": {"space": "cosine"}}, None, None, None)["hnsw"]["space"]
-            'cosine'
+            >>> request, _ = ClientBase(Settings())._creation("docs", {"hnsw": {"space": "cosine"}}, None, None, False, None)
+            >>> request.configuration["hnsw"]["space"], request.schema
+            ('cosine', None)
 
         """
-        check_schema(schema)
-        return creation_configuration(configuration, metadata, embedding_function)
+        config = creation_configuration(configuration, metadata, embedding_function)
+        request = CreateCollectionRequest(name, config, metadata, get_or_create, self.tenant, self.database, schema_json(schema))
+        return request, schema_embedding_function(schema, embedding_function)
 
 
 class Client(ClientBase):
@@ -137,7 +147,9 @@ class Client(ClientBase):
             embedding_function: Embeds documents and query texts; ``None`` for none.
             data_loader: Accepted for compatibility; ragstore does not load URIs.
             get_or_create: Return the existing collection instead of failing.
-            schema: Not supported; must be ``None``.
+            schema: A :class:`ragstore.Schema` (chromadb's): a sparse index for hybrid search, index
+                flags, or the vector index's space, parameters and function (then not in
+                ``configuration`` or ``embedding_function`` too).
 
         Example:
             >>> import ragstore
@@ -146,9 +158,8 @@ class Client(ClientBase):
             'cosine'
 
         """
-        config = self._creation_configuration(configuration, metadata, embedding_function, schema)
-        model = self._api.create_collection(CreateCollectionRequest(name, config, metadata, get_or_create, self.tenant, self.database))
-        return self._wrap(model, embedding_function, data_loader)
+        request, function = self._creation(name, configuration, metadata, embedding_function, get_or_create, schema)
+        return self._wrap(self._api.create_collection(request), function, data_loader)
 
     def get_collection(self, name: str, embedding_function: Any = DEFAULT_EMBEDDING, data_loader: Any = None) -> Collection:
         """An existing collection; ``NotFoundError`` when missing.

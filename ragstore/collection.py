@@ -20,6 +20,9 @@ from typing import Any, TypedDict
 
 from ragstore.api import API
 from ragstore.collection_requests import ModifyCollectionRequest
+from ragstore.collection_schema import Schema
+from ragstore.collection_schema.index_configs import EMBEDDING_KEY
+from ragstore.collection_schema.reconcile import render_schema
 from ragstore.embeddings.base import embed
 from ragstore.errors import InvalidArgumentError
 from ragstore.preparation import WriteRequest, prepare_write, write_ids
@@ -79,6 +82,29 @@ class CollectionBase:
     def configuration_json(self) -> dict[str, Any]:
         """Same as :attr:`configuration` (chromadb's name for the JSON form)."""
         return self._model.configuration_json
+
+    @property
+    def schema(self) -> Schema | None:
+        """The collection's indexes as chromadb's ``Schema``, its vector index holding this handle's embedding function.
+
+        Every collection has one (chromadb's default when it was created without); it is
+        built anew on each read, so changing it changes nothing stored.
+
+        Example:
+            >>> import ragstore
+            >>> col = ragstore.Client().create_collection("schema-example", configuration={"hnsw": {"space": "ip"}})
+            >>> col.schema.keys["#embedding"].float_list.vector_index.config.space
+            'ip'
+
+        """
+        if self._model.serialized_schema is None:
+            return None
+        # The vector index's function is this handle's, not one rebuilt from its description (which may load a model).
+        schema = Schema.deserialize_from_json(render_schema(self._model.serialized_schema, self._model.configuration_json, functions=False))
+        for value_types in (schema.defaults, schema.keys.get(EMBEDDING_KEY)):
+            if value_types is not None and value_types.float_list is not None and value_types.float_list.vector_index is not None:
+                value_types.float_list.vector_index.config.embedding_function = self._embedding_function
+        return schema
 
     @property
     def tenant(self) -> str:

@@ -4,7 +4,8 @@ As with :mod:`ragstore.record_requests`, a client builds the request, the engine
 it, and the HTTP client and server move it as JSON (:meth:`to_json` / :meth:`from_json`),
 so a name, metadata or flag is checked by one set of rules in every mode. The
 configuration's contents (HNSW keys and their ranges) are checked where defaults are
-applied, by :mod:`ragstore.configuration`.
+applied, by :mod:`ragstore.configuration`, and a schema's (chromadb's JSON form) where it
+meets the configuration, by :mod:`ragstore.collection_schema.reconcile`.
 
 Example:
     >>> request = CreateCollectionRequest("docs", metadata={"topic": "fruit"}, get_or_create=True)
@@ -22,21 +23,26 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ragstore.collection_schema.validation import check_schema_json
 from ragstore.errors import InvalidArgumentError
 from ragstore.metadata_validation import validate_collection_metadata
 from ragstore.names import validate_collection_name
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT
 
 
-def _configuration(value: Any) -> dict[str, Any] | None:
+def _configuration(value: Any, what: str = "configuration") -> dict[str, Any] | None:
     if value is not None and not isinstance(value, dict):
-        raise InvalidArgumentError(f"Expected configuration to be an object, got {type(value).__name__}")
+        raise InvalidArgumentError(f"Expected {what} to be an object, got {type(value).__name__}")
     return value
 
 
 @dataclasses.dataclass(frozen=True)
 class CreateCollectionRequest:
-    """A new collection in ``tenant``/``database`` (``get_or_create`` returns an existing one instead)."""
+    """A new collection in ``tenant``/``database`` (``get_or_create`` returns an existing one instead).
+
+    ``schema`` is chromadb's ``Schema.serialize_to_json()`` form (the client serialises its
+    ``Schema``; embedding functions travel as their names and configs).
+    """
 
     name: str
     configuration: dict[str, Any] | None = None
@@ -44,24 +50,39 @@ class CreateCollectionRequest:
     get_or_create: bool = False
     tenant: str = DEFAULT_TENANT
     database: str = DEFAULT_DATABASE
+    schema: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.get_or_create, bool):
             raise InvalidArgumentError(f"Expected get_or_create to be a boolean, got {type(self.get_or_create).__name__}")
         _configuration(self.configuration)
+        if _configuration(self.schema, "schema") is not None:
+            check_schema_json(self.schema)
         validate_collection_name(self.name)
         object.__setattr__(self, "metadata", validate_collection_metadata(self.metadata))
 
     def to_json(self) -> dict[str, Any]:
         """The body of ``POST .../collections`` (the scope is in the path)."""
-        return {"name": self.name, "configuration": self.configuration, "metadata": self.metadata, "get_or_create": self.get_or_create}
+        return {
+            "name": self.name,
+            "configuration": self.configuration,
+            "metadata": self.metadata,
+            "get_or_create": self.get_or_create,
+            "schema": self.schema,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any], tenant: str, database: str) -> CreateCollectionRequest:
         """A create body (untrusted) for the scope its path names."""
-        if data.get("schema") is not None:
-            raise InvalidArgumentError("ragstore does not support schema; use configuration instead")
-        return cls(data.get("name"), data.get("configuration"), data.get("metadata"), data.get("get_or_create", False), tenant, database)  # type: ignore[arg-type]
+        return cls(
+            data.get("name"),  # type: ignore[arg-type]
+            data.get("configuration"),
+            data.get("metadata"),
+            data.get("get_or_create", False),
+            tenant,
+            database,
+            data.get("schema"),
+        )
 
 
 @dataclasses.dataclass(frozen=True)

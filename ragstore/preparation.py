@@ -139,10 +139,34 @@ def creation_configuration(
     return config
 
 
-def check_schema(schema: Any) -> None:
-    """Reject ``schema=`` (chromadb's newer alternative to ``configuration=``), which ragstore lacks."""
-    if schema is not None:
-        raise InvalidArgumentError("ragstore does not support schema=; use configuration= instead")
+def schema_embedding_function(schema: Any, embedding_function: Any) -> Any:
+    """The function a new collection's handle embeds with, given its ``schema``.
+
+    A schema whose vector index names its own function (``VectorIndexConfig(embedding_function=ef)``)
+    gives the collection that function, as in chromadb; the handle keeps the very object
+    instead of rebuilding it from its description (which an unregistered function lacks).
+    Otherwise, and whenever the caller passed a function, the caller's argument stands.
+
+    Example:
+        >>> from ragstore.collection_schema import Schema, VectorIndexConfig
+        >>> from ragstore.embeddings.hashing import HashingEmbeddingFunction
+        >>> ef = HashingEmbeddingFunction(dim=4)
+        >>> schema_embedding_function(Schema().create_index(VectorIndexConfig(embedding_function=ef)), DEFAULT_EMBEDDING) is ef
+        True
+        >>> schema_embedding_function(Schema(), DEFAULT_EMBEDDING) is DEFAULT_EMBEDDING
+        True
+
+    """
+    if embedding_function is not DEFAULT_EMBEDDING or schema is None:
+        return embedding_function
+    keys = getattr(schema, "keys", None)
+    embedding = keys.get("#embedding") if isinstance(keys, dict) else None
+    index = embedding.float_list.vector_index if embedding is not None and embedding.float_list is not None else None
+    ef = index.config.embedding_function if index is not None else None
+    described = describe_embedding_function(ef)
+    if ef is None or (described is not None and described.get("name") == "default"):
+        return embedding_function
+    return ef
 
 
 def resolve_embedding_function(model: CollectionModel, embedding_function: Any) -> Any | None:

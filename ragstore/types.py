@@ -83,6 +83,9 @@ class CollectionModel:
         dimension: Embedding dimension, fixed by the first write (``None`` before).
         tenant: Owning tenant.
         database: Owning database.
+        serialized_schema: The collection's schema as chromadb's JSON (``Schema.serialize_to_json()``),
+            its vector index drawn from ``configuration_json``; ``None`` only where no engine
+            said (a model built by hand).
 
     """
 
@@ -93,6 +96,7 @@ class CollectionModel:
     dimension: int | None
     tenant: str = DEFAULT_TENANT
     database: str = DEFAULT_DATABASE
+    serialized_schema: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

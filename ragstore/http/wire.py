@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import orjson
 
+from ragstore.collection_schema.reconcile import render_schema
 from ragstore.errors import InvalidArgumentError, InvalidDimensionException, NotFoundError, RagstoreError, error_class_for
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 from ragstore.validation import normalize_embeddings
@@ -223,39 +224,28 @@ def records_from_json(data: dict[str, Any], op: str) -> RecordSet:
 # ---------------------------------------------------------------------- collections
 
 
-_SCHEMA_HNSW_KEYS = ("ef_construction", "max_neighbors", "ef_search", "num_threads", "batch_size", "sync_threshold", "resize_factor")
+def schema_to_json(model: CollectionModel) -> dict[str, Any]:
+    """The collection's ``schema`` as ``chroma run`` describes it, its vector index drawn from the configuration.
 
-
-def schema_to_json(configuration: dict[str, Any]) -> dict[str, Any] | None:
-    """The vector-index part of ``chroma run``'s collection ``schema``, derived from the configuration.
-
-    chromadb's client rewrites this schema locally after ``modify(configuration=...)``
-    and raises if it lacks the vector index, so the server describes the one index a
-    collection has. Its embedding function is ``legacy`` (none): ``configuration_json``
-    carries the real one, and chromadb would otherwise assume its downloading default.
+    chromadb's client rewrites this schema locally after ``modify(configuration=...)`` and
+    raises if it lacks the vector index, and it embeds sparse queries with the sparse index's
+    function named here. The vector index's function is ``legacy`` (none): ``configuration_json``
+    carries the real one, and chromadb would otherwise rebuild its own downloading default (or
+    warn about a ragstore-only name).
 
     Example:
-        >>> schema = schema_to_json({"hnsw": {"space": "ip", "ef_search": 50}})
-        >>> schema["keys"]["#embedding"]["float_list"]["vector_index"]["config"]["hnsw"]
-        {'ef_search': 50}
+        >>> import uuid
+        >>> model = CollectionModel(uuid.uuid4(), "docs", None, {"hnsw": {"space": "ip", "ef_search": 50}}, None)
+        >>> config = schema_to_json(model)["keys"]["#embedding"]["float_list"]["vector_index"]["config"]
+        >>> config["space"], config["hnsw"]["ef_search"], config["embedding_function"]
+        ('ip', 50, {'type': 'legacy'})
 
     """
-    hnsw = configuration.get("hnsw")
-    if not isinstance(hnsw, dict):
-        return None
-    index = {
-        "space": hnsw.get("space", "l2"),
-        "embedding_function": {"type": "legacy"},
-        "hnsw": {key: hnsw[key] for key in _SCHEMA_HNSW_KEYS if key in hnsw},
-    }
-    return {
-        "defaults": {"float_list": {"vector_index": {"enabled": False, "config": index}}},
-        "keys": {"#embedding": {"float_list": {"vector_index": {"enabled": True, "config": {**index, "source_key": "#document"}}}}},
-    }
+    return render_schema(model.serialized_schema, model.configuration_json, functions=False)
 
 
 def collection_to_json(model: CollectionModel) -> dict[str, Any]:
-    """A collection as ``chroma run`` describes it (``schema`` covers the vector index only)."""
+    """A collection as ``chroma run`` describes it."""
     config = dict(model.configuration_json)
     config.setdefault("spann", None)
     config.setdefault("embedding_function", None)
@@ -263,7 +253,7 @@ def collection_to_json(model: CollectionModel) -> dict[str, Any]:
         "id": str(model.id),
         "name": model.name,
         "configuration_json": config,
-        "schema": schema_to_json(config),
+        "schema": schema_to_json(model),
         "metadata": model.metadata,
         "dimension": model.dimension,
         "tenant": model.tenant,
@@ -274,10 +264,11 @@ def collection_to_json(model: CollectionModel) -> dict[str, Any]:
 
 
 def collection_from_json(data: Any) -> CollectionModel:
-    """The inverse of :func:`collection_to_json`."""
+    """The inverse of :func:`collection_to_json` (the schema's vector index drawn again from the configuration)."""
     if not isinstance(data, dict):
         raise InvalidArgumentError(f"Expected a collection object from the server, got {type(data).__name__}")
     config = {k: v for k, v in (data.get("configuration_json") or {}).items() if not (k == "spann" and v is None)}
+    schema = data.get("schema")
     return CollectionModel(
         id=uuid.UUID(data["id"]),
         name=data["name"],
@@ -286,6 +277,7 @@ def collection_from_json(data: Any) -> CollectionModel:
         dimension=data.get("dimension"),
         tenant=data.get("tenant", DEFAULT_TENANT),
         database=data.get("database", DEFAULT_DATABASE),
+        serialized_schema=render_schema(schema if isinstance(schema, dict) else None, config),
     )
 
 

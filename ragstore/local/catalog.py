@@ -22,6 +22,7 @@ import sqlite3
 import uuid
 from typing import Any
 
+from ragstore.collection_schema.reconcile import split_stored
 from ragstore.configuration import HnswSettings, hnsw_settings
 from ragstore.errors import NotFoundError, UniqueConstraintError
 from ragstore.local import text_index
@@ -44,6 +45,7 @@ class CollectionRow:
     dimension: int | None
     metadata: dict[str, Any] | None
     configuration: dict[str, Any]
+    """As stored: the public configuration plus, when the collection was created with one, its ``"schema"``."""
     last_seq: int
     tombstone_floor: int
     tenant: str
@@ -59,9 +61,12 @@ class CollectionRow:
         return self.parsed_hnsw if self.parsed_hnsw is not None else hnsw_settings(self.configuration)
 
     def model(self) -> CollectionModel:
-        """The public description (its dictionaries are the caller's own copies)."""
-        metadata, configuration = copy.deepcopy((self.metadata, self.configuration))
-        return CollectionModel(self.id, self.name, metadata, configuration, self.dimension, self.tenant, self.database)
+        """The public description (its dictionaries are the caller's own copies), with its whole schema."""
+        metadata = copy.deepcopy(self.metadata)
+        configuration, schema = split_stored(self.configuration)  # copies: the rendered schema is new, the configuration below
+        return CollectionModel(
+            self.id, self.name, metadata, copy.deepcopy(configuration), self.dimension, self.tenant, self.database, schema
+        )
 
 
 @functools.lru_cache(maxsize=1024)

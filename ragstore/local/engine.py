@@ -32,7 +32,8 @@ import numpy.typing as npt
 
 from ragstore._version import __version__
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
-from ragstore.configuration import apply_modification, build_configuration
+from ragstore.collection_schema.reconcile import reconcile, with_schema
+from ragstore.configuration import apply_modification
 from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException
 from ragstore.filters import Node
 from ragstore.local import catalog, records, text_index
@@ -161,10 +162,8 @@ class LocalAPI:
     def create_collection(self, request: CreateCollectionRequest) -> CollectionModel:
         """Create a collection, or return the existing one when ``request.get_or_create``."""
         name, metadata, tenant, database = request.name, request.metadata, request.tenant, request.database
-        given = dict(request.configuration or {})
-        config = build_configuration(
-            {k: v for k, v in given.items() if k != "embedding_function"}, metadata, given.get("embedding_function")
-        )
+        configuration, schema = reconcile(request.configuration, metadata, request.schema)
+        config = with_schema(configuration, schema)
         if request.get_or_create:  # an existing collection needs no write transaction (a read-only store has it too)
             with self._db.read() as conn:
                 found = catalog.find_by_name(conn, name, tenant, database)

@@ -111,6 +111,11 @@ class CreateCollection(_Model):
     name: str = Field(pattern=COLLECTION_NAME_PATTERN)
     metadata: Metadata | None = None
     configuration: dict[str, Any] | None = None
+    schema_: dict[str, Any] | None = Field(
+        default=None,
+        alias="schema",
+        description="chromadb's Schema.serialize_to_json(): a sparse index, index flags or the vector index (not with configuration's).",
+    )
     get_or_create: bool = False
 
 
@@ -134,7 +139,7 @@ class Collection(_Model):
     id: uuid.UUID
     name: str
     configuration_json: dict[str, Any]
-    schema_: Any = Field(default=None, alias="schema")
+    schema_: dict[str, Any] = Field(alias="schema", description="chromadb's Schema JSON; its vector index mirrors configuration_json.")
     metadata: Metadata | None = None
     dimension: int | None = None
     tenant: str
