@@ -1,12 +1,22 @@
-"""The rules for metadata: one record's (scalars and homogeneous lists) and a collection's (scalars).
+"""The rules for metadata: one record's (scalars, homogeneous lists, sparse vectors) and a collection's (scalars).
 
 Values must round-trip through SQLite and JSON exactly: ints fit in 64 bits, floats
 are finite, strings are valid Unicode, and lists hold one scalar type. Keys starting
 with ``$`` or ``#`` are reserved for filters and Chroma's own fields.
 
+A record's value may also be a :class:`~ragstore.sparse_vectors.SparseVector`, as in
+chromadb: that is how sparse vectors reach a sparse index on that key. Its transport
+form (``{"#type": "sparse_vector", ...}``, what chromadb's clients send) is accepted and
+turned into one, as chromadb's ``normalize_metadata`` does; so is chromadb's own
+``SparseVector`` class. Sparse vectors are stored whole and given back by ``get`` and
+``query``; ``where`` filters see a key holding one as absent (no filter operator
+compares sparse vectors).
+
 Example:
     >>> normalize_metadatas({"page": 3, "tags": ["a", "b"]}, "add", allow_none_values=False)
     [{'page': 3, 'tags': ['a', 'b']}]
+    >>> normalize_metadatas({"bm25": {"#type": "sparse_vector", "indices": [7], "values": [0.5]}}, "add", allow_none_values=False)
+    [{'bm25': SparseVector(indices=[7], values=[0.5], labels=None)}]
     >>> validate_collection_metadata({"topic": "fruit"})
     {'topic': 'fruit'}
 
@@ -21,21 +31,24 @@ from typing import Any
 import numpy as np
 
 from ragstore.errors import InvalidArgumentError
+from ragstore.sparse_vectors import SparseVector, is_sparse_vector_dict
 from ragstore.validation import INT64_MAX, INT64_MIN, check_text, invalid, short_repr
 
 RESERVED_METADATA_KEY = "chroma:document"
 
 
 def validate_metadata_value(key: str, value: Any, op: str | None, *, allow_none: bool) -> None:
-    """Check one metadata value: a scalar, ``None`` (when allowed) or a homogeneous non-empty list."""
+    """Check one metadata value: a scalar, ``None`` (when allowed), a homogeneous non-empty list or a :class:`SparseVector`."""
     if value is None:
         if not allow_none:
             raise invalid(
-                f"Expected metadata value for key '{key}' to be a str, int, float, bool or list, got None "
+                f"Expected metadata value for key '{key}' to be a str, int, float, bool, SparseVector or list, got None "
                 "(None deletes a key only in update and upsert)",
                 op,
             )
         return
+    if isinstance(value, SparseVector):
+        return  # checked when it was built
     if isinstance(value, bool):
         return
     if isinstance(value, int):
@@ -63,9 +76,30 @@ def validate_metadata_value(key: str, value: Any, op: str | None, *, allow_none:
             validate_metadata_value(key, v, op, allow_none=False)
         return
     raise invalid(
-        f"Expected metadata value to be a str, int, float, bool, list, or None, got {short_repr(value)} which is a {type(value).__name__}",
+        f"Expected metadata value to be a str, int, float, bool, SparseVector, list, or None, got {short_repr(value)} "
+        f"which is a {type(value).__name__}",
         op,
     )
+
+
+def as_sparse_vector(value: Any, op: str | None) -> SparseVector | None:
+    """``value`` as a :class:`SparseVector` if it is one in another form (transport dict, chromadb's class), else ``None``.
+
+    Example:
+        >>> as_sparse_vector({"#type": "sparse_vector", "indices": [1], "values": [2.0]}, "add")
+        SparseVector(indices=[1], values=[2.0], labels=None)
+        >>> as_sparse_vector({"a": 1}, "add") is None
+        True
+
+    """
+    try:
+        if is_sparse_vector_dict(value):
+            return SparseVector.from_dict(value)
+        if type(value).__name__ == "SparseVector" and not isinstance(value, SparseVector) and callable(getattr(value, "to_dict", None)):
+            return SparseVector.from_dict(value.to_dict())  # chromadb's class: ragstore never imports chromadb
+    except InvalidArgumentError as exc:
+        raise invalid(str(exc), op) from None
+    return None
 
 
 def _scalar_kind(value: Any) -> str | None:
@@ -141,6 +175,9 @@ def validate_metadata(metadata: Any, op: str | None, *, allow_none_values: bool)
             value = value.item()
         if isinstance(value, tuple):
             value = list(value)
+        converted = as_sparse_vector(value, op)
+        if converted is not None:
+            value = converted
         validate_metadata_value(key, value, op, allow_none=allow_none_values)
         out[key] = list(value) if isinstance(value, list) else value
     return out
@@ -174,7 +211,7 @@ def validate_collection_metadata(metadata: Any) -> dict[str, Any] | None:
         if not isinstance(key, str) or key == "":
             raise InvalidArgumentError(f"Expected collection metadata key to be a non-empty str, got {key!r}")
         check_text(key, "collection metadata key", None)
-        if isinstance(value, list) or value is None:
+        if isinstance(value, (list, SparseVector)) or value is None or as_sparse_vector(value, None) is not None:
             raise InvalidArgumentError(
                 f"Expected collection metadata value for key '{key}' to be a str, int, float or bool, got {short_repr(value)}"
             )

@@ -45,6 +45,7 @@ from ragstore.local.index import exact_search
 from ragstore.local.metadata_columns import KeyColumn, Mask, evaluate
 from ragstore.local.records import load_metadata
 from ragstore.local.rwlock import RWLock
+from ragstore.sparse_vectors import SparseVector
 
 Slots = npt.NDArray[np.int64]
 
@@ -106,6 +107,8 @@ class RecordColumns:
 
     def _set_metadata(self, slot: int, metadata: dict[str, Any] | None) -> None:
         for key, value in (metadata or {}).items():
+            if isinstance(value, SparseVector):
+                continue  # filters see a sparse vector's key as absent, as SQLite's record_metadata does
             column = self.keys.get(key)
             if column is None:
                 column = self.keys[key] = KeyColumn(len(self.live))

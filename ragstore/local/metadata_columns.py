@@ -14,6 +14,8 @@ The semantics are exactly the SQL compiler's (chromadb's):
   2**53); bools only match bools; range operators only match numbers.
 - ``$ne`` and ``$nin`` are the negations, so they also match records without the key.
 - list values only match through ``$contains`` / ``$not_contains``.
+- a key holding a sparse vector counts as absent (:class:`~ragstore.local.columns.RecordColumns` never stores
+  one, as SQLite's ``record_metadata`` holds no row for it).
 
 Document conditions (``$contains`` on ``#document``, ``where_document``) stay in
 SQLite: :func:`evaluate` answers ``None`` for a filter holding one.
