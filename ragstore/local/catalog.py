@@ -22,6 +22,8 @@ import sqlite3
 import uuid
 from typing import Any
 
+import orjson
+
 from ragstore.collection_schema.reconcile import split_stored
 from ragstore.configuration import HnswSettings, hnsw_settings
 from ragstore.errors import NotFoundError, UniqueConstraintError
@@ -54,6 +56,12 @@ class CollectionRow:
     """Whether the full-text index holds the collection's documents (built at its first document filter)."""
     parsed_hnsw: HnswSettings | None = dataclasses.field(default=None, repr=False, compare=False)
     """The settings parsed with ``configuration`` (by :func:`_parsed`, once per distinct text); ``None``: read them on use."""
+    parsed_view: tuple[bytes, bytes] | None = dataclasses.field(default=None, repr=False, compare=False)
+    """The public configuration and the rendered schema as JSON (by :func:`_parsed`); ``None``: render them on use.
+
+    Every record request over HTTP reads its collection's model; rendering the schema each
+    time (a deep copy of about 40 small dicts) made a model cost 35 us; parsing this JSON, 9 us.
+    """
 
     @property
     def hnsw(self) -> HnswSettings:
@@ -63,28 +71,36 @@ class CollectionRow:
     def model(self) -> CollectionModel:
         """The public description (its dictionaries are the caller's own copies), with its whole schema."""
         metadata = copy.deepcopy(self.metadata)
-        configuration, schema = split_stored(self.configuration)  # copies: the rendered schema is new, the configuration below
-        return CollectionModel(
-            self.id, self.name, metadata, copy.deepcopy(configuration), self.dimension, self.tenant, self.database, schema
-        )
+        if self.parsed_view is not None:  # copies by parsing JSON: 9 us a model instead of 35 us
+            configuration, schema = orjson.loads(self.parsed_view[0]), orjson.loads(self.parsed_view[1])
+        else:
+            configuration, schema = split_stored(self.configuration)
+            configuration = copy.deepcopy(configuration)
+        return CollectionModel(self.id, self.name, metadata, configuration, self.dimension, self.tenant, self.database, schema)
 
 
 @functools.lru_cache(maxsize=1024)
-def _parsed(id_: str, meta: str | None, config: str) -> tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any], HnswSettings]:
-    """The id, metadata, configuration and typed HNSW settings of a row, parsed once per distinct text.
+def _parsed(
+    id_: str, meta: str | None, config: str
+) -> tuple[uuid.UUID, dict[str, Any] | None, dict[str, Any], HnswSettings, tuple[bytes, bytes]]:
+    """The id, metadata, configuration, typed HNSW settings and public view of a row, parsed once per distinct text.
 
     Every query reads its collection's row; parsing it again each time cost more than the
     SQL. The dictionaries are shared between rows, so nothing may change them in place:
     :meth:`CollectionRow.model` hands out copies, and the engine only reads them.
     """
     configuration = json.loads(config)
-    return uuid.UUID(id_), json.loads(meta) if meta else None, configuration, hnsw_settings(configuration)
+    public, schema = split_stored(configuration)
+    view = (orjson.dumps(public), orjson.dumps(schema))
+    return uuid.UUID(id_), json.loads(meta) if meta else None, configuration, hnsw_settings(configuration), view
 
 
 def _row(values: tuple[Any, ...]) -> CollectionRow:
     pk, id_, name, dim, meta, config, last_seq, floor, tenant, database, text_indexed = values
-    collection_id, metadata, configuration, hnsw = _parsed(id_, meta, config)
-    return CollectionRow(pk, collection_id, name, dim, metadata, configuration, last_seq, floor, tenant, database, bool(text_indexed), hnsw)
+    collection_id, metadata, configuration, hnsw, view = _parsed(id_, meta, config)
+    return CollectionRow(
+        pk, collection_id, name, dim, metadata, configuration, last_seq, floor, tenant, database, bool(text_indexed), hnsw, view
+    )
 
 
 def database_id(conn: sqlite3.Connection, tenant: str, database: str) -> str:
