@@ -93,6 +93,16 @@ def test_a_json_round_trip_rebuilds_the_bm25_function() -> None:
     assert (config.embedding_function.k, config.embedding_function.b, config.source_key, config.bm25) == (1.5, 0.5, "title", True)
 
 
+def test_schemas_compare_functions_by_name_and_config() -> None:
+    assert Schema() == Schema()  # as chromadb's: each holds its own default function
+    assert BUILDERS["bm25-on-document"](rs, ChromaBm25EmbeddingFunction) == BUILDERS["bm25-on-document"](rs, ChromaBm25EmbeddingFunction)
+    tuned = BUILDERS["bm25-tuned-on-metadata"](rs, ChromaBm25EmbeddingFunction)
+    assert tuned != BUILDERS["bm25-on-document"](rs, ChromaBm25EmbeddingFunction)
+    assert VectorIndexConfig(embedding_function=HashingEmbeddingFunction(dim=3)) != VectorIndexConfig(
+        embedding_function=HashingEmbeddingFunction(dim=4)
+    )
+
+
 def test_json_that_names_only_some_parts_reads_only_those_as_chromadb_does() -> None:
     partial = {"keys": {"n": {"int": {"int_inverted_index": {"enabled": False}}}}}
     ours, theirs = Schema.deserialize_from_json(partial), chroma_types.Schema.deserialize_from_json(partial)
@@ -284,7 +294,7 @@ def test_a_collection_keeps_its_schema_in_every_mode(client_factory: ClientFacto
     assert expected is not None
     for reader in (client, client_factory(reopen=True)):
         schema = reader.get_collection("kept").schema
-        assert schema is not None and schema.serialize_to_json() == expected.serialize_to_json()
+        assert schema == expected and schema.serialize_to_json() == expected.serialize_to_json()
         sparse = schema.keys["bm25"].sparse_vector.sparse_vector_index
         assert sparse.enabled and sparse.config.source_key == "#document"
         assert isinstance(sparse.config.embedding_function, ChromaBm25EmbeddingFunction)

@@ -199,8 +199,28 @@ def default_embedding_function() -> Any:
     return make()
 
 
+def _same_function(a: Any, b: Any) -> bool:
+    """Whether two embedding functions are the same: one object, or both named with equal configs."""
+    if a is b:
+        return True
+    described = _describe(a) if a is not None else None
+    return described is not None and b is not None and described == _describe(b)
+
+
+def _equal_configs(a: Any, b: Any) -> bool:
+    """Dataclass equality with functions compared by :func:`_same_function` (so ``Schema() == Schema()``, as in chromadb)."""
+    if type(a) is not type(b):
+        return False
+    return all(
+        _same_function(getattr(a, f.name), getattr(b, f.name))
+        if f.name == "embedding_function"
+        else getattr(a, f.name) == getattr(b, f.name)
+        for f in dataclasses.fields(a)
+    )
+
+
 @_strict()
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class VectorIndexConfig:
     """The dense vector index: its space, embedding function and HNSW (or SPANN) parameters.
 
@@ -236,9 +256,14 @@ class VectorIndexConfig:
         if self.spann is not None and not isinstance(self.spann, SpannIndexConfig):
             raise InvalidArgumentError(f"VectorIndexConfig.spann must be a SpannIndexConfig, got {type(self.spann).__name__}")
 
+    def __eq__(self, other: object) -> bool:
+        return _equal_configs(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
+
 
 @_strict("algorithm")
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class SparseVectorIndexConfig:
     """A sparse vector index on one metadata key (chromadb allows one per collection).
 
@@ -263,6 +288,11 @@ class SparseVectorIndexConfig:
         self.source_key = _source_key(self.source_key)
         if self.bm25 is not None and not isinstance(self.bm25, bool):
             raise InvalidArgumentError(f"SparseVectorIndexConfig.bm25: Input should be a valid boolean, got {self.bm25!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return _equal_configs(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
 
 
 IndexConfig = Union[
