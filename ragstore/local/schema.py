@@ -20,9 +20,10 @@ SQLite is the source of truth, vectors included. Tables:
 - ``documents_fts``: FTS5 trigram index (case-sensitive) over ``records.document``
   for substring filters, built per collection on first use and kept in step by
   :mod:`ragstore.local.text_index`.
-- ``sparse_terms``: one row per record and sparse key (BM25 term counts or a sparse
-  vector): term ids and weights as BLOBs, written in the record's transaction by
-  :mod:`ragstore.local.sparse_index`, deleted with the record (``ON DELETE CASCADE``).
+- ``sparse_terms``: a record's value for its collection's sparse key (BM25 term counts
+  or a sparse vector; one key per collection, as chroma allows one sparse index), keyed
+  by the record's rowid: term ids and weights as BLOBs, written in the record's
+  transaction by :mod:`ragstore.local.sparse_index`, deleted with the record (``ON DELETE CASCADE``).
   ``records_by_collection_label`` lets the in-memory sparse index learn every record's
   label without reading record rows.
 
@@ -136,15 +137,14 @@ UPDATE collections SET text_indexed = 1;
 # lowered by hand (as tests do to replay older migrations) may hold these already.
 _V4 = """
 CREATE TABLE IF NOT EXISTS sparse_terms (
-    record_rowid INTEGER NOT NULL REFERENCES records(rowid) ON DELETE CASCADE,
-    key TEXT NOT NULL,
+    record_rowid INTEGER PRIMARY KEY REFERENCES records(rowid) ON DELETE CASCADE,
     collection_pk INTEGER NOT NULL,
+    key TEXT NOT NULL,
     terms BLOB NOT NULL,
     weights BLOB NOT NULL,
-    length REAL NOT NULL,
-    UNIQUE (record_rowid, key)
+    length REAL NOT NULL
 );
-CREATE INDEX IF NOT EXISTS sparse_terms_by_key ON sparse_terms (collection_pk, key);
+CREATE INDEX IF NOT EXISTS sparse_terms_by_collection ON sparse_terms (collection_pk);
 CREATE INDEX IF NOT EXISTS records_by_collection_label ON records (collection_pk, label);
 """
 

@@ -1,4 +1,4 @@
-"""A sparse index in memory: slots, postings in immutable segments grouped by term bucket, and scoring.
+"""A sparse index in memory: slots, postings in immutable segments sorted by term, and scoring.
 
 :class:`SparseIndex` is the searchable side of one collection key (SQLite, the truth,
 and catching up with it are :mod:`ragstore.local.sparse_index`'s business). Records sit
@@ -10,16 +10,13 @@ catch-up's batch) adds one, and the newest is merged into the one before it once
 reaches half that one's size (or there are more than ``_MAX_SEGMENTS``), so upkeep is
 amortised O(batch) and a lookup visits O(log n) segments. Merges drop dead postings.
 
-A segment groups its postings by the low 16 bits of the term id, the *bucket*, with one
-stable ``argsort`` of 16-bit keys, which numpy does as a radix sort: linear, unlike
-sorting by the full 64-bit term (12M postings, the size of 100,000 abstracts: 0.19 s
-for the bucket pass against 1.4-1.8 s for a full sort, measured here). A lookup reads
-the buckets of the query's terms and keeps the postings whose high bits match too; a
-bucket holds the postings of one or two terms on average (vocabularies of 10^4-10^5
-terms in 65,536 buckets), so the extra postings read are few. The high bits are kept
-as ``uint16`` when every term is below 2**32 (chroma's BM25 hashes and its own sparse
-indexes are 32-bit), so a posting costs 10 bytes: slot (``int32``), weight
-(``float32``) and high bits; larger term ids keep ``int64``.
+A segment sorts its postings by term id, so a term's postings are one contiguous run
+(found by a binary search in the segment's vocabulary), in slot order. 32-bit ids
+(chroma's BM25 hashes, and chroma's own sparse indexes, are 32-bit) are sorted by two
+stable ``argsort`` passes over 16-bit digits, which numpy does as radix sorts: linear,
+where a comparison sort of 10M ids costs several times as much. They are kept as
+``uint32``, so a posting costs 8 bytes: slot (``int32``) and weight (``float32``),
+plus a vocabulary entry per distinct term. Wider ids keep ``int64`` and a comparison sort.
 
 Scores follow chroma: ``1 - score``, ascending, as its sparse k-NN reports them.
 
@@ -44,7 +41,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -57,46 +54,43 @@ _MIN_CAPACITY = 1024
 _MAX_SEGMENTS = 8
 # The newest segment is merged into the one before it once it reaches this share of its size.
 _MERGE_SHARE = 0.5
-BUCKET_BITS = 16
-_BUCKETS = 1 << BUCKET_BITS
-_LOW = _BUCKETS - 1
+_UINT32_LIMIT = 1 << 32
 
 Int64s = npt.NDArray[np.int64]
 Int32s = npt.NDArray[np.int32]
 Floats = npt.NDArray[np.float32]
+Terms = npt.NDArray[np.uint32] | Int64s
 
 
 class Postings(NamedTuple):
     """Flat postings, one entry per (record, term): the input of a segment, and what lookups return."""
 
-    terms: Int64s  # the term ids (lookups return the query position instead)
+    terms: Terms  # the term ids (lookups return the query position instead)
     slots: Int32s
     weights: Floats
 
 
 class Segment:
-    """The postings of some records, grouped by term bucket (see the module docstring).
+    """The postings of some records, sorted by term (see the module docstring).
 
     Args:
         terms: Term id of each posting (non-negative).
-        slots: Slot of each posting's record.
+        slots: Slot of each posting's record, ascending (postings come record after record).
         weights: Weight of each posting (a term count for BM25, a value for dot products).
 
     """
 
-    __slots__ = ("high", "slots", "starts", "weights")
+    __slots__ = ("slots", "starts", "vocabulary", "weights")
 
     def __init__(self, terms: npt.ArrayLike, slots: npt.ArrayLike, weights: npt.ArrayLike) -> None:
-        terms = np.asarray(terms, dtype=np.int64)
-        bucket = (terms & _LOW).astype(np.uint16)
-        order = np.argsort(bucket, kind="stable")  # radix sort for 16-bit keys: O(n)
-        self.starts: Int64s = np.zeros(_BUCKETS + 1, dtype=np.int64)
-        np.cumsum(np.bincount(bucket, minlength=_BUCKETS), out=self.starts[1:])
-        high = terms[order] >> BUCKET_BITS
-        small = not len(high) or int(high.max()) < _BUCKETS
-        self.high: npt.NDArray[np.integer] = high.astype(np.uint16) if small else high
+        ids = _narrowed(np.asarray(terms))
+        order = _term_order(ids)
+        ordered = ids[order]
         self.slots: Int32s = np.asarray(slots, dtype=np.int32)[order]
         self.weights: Floats = np.asarray(weights, dtype=np.float32)[order]
+        firsts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+        self.vocabulary: Terms = ordered[np.concatenate(([0], firsts))] if len(ordered) else ordered
+        self.starts: Int64s = np.concatenate(([0], firsts, [len(ordered)])).astype(np.int64) if len(ordered) else np.zeros(1, np.int64)
 
     def __len__(self) -> int:
         return len(self.slots)
@@ -104,33 +98,62 @@ class Segment:
     @property
     def nbytes(self) -> int:
         """Memory held by the segment's arrays."""
-        return self.starts.nbytes + self.high.nbytes + self.slots.nbytes + self.weights.nbytes
+        return self.vocabulary.nbytes + self.starts.nbytes + self.slots.nbytes + self.weights.nbytes
 
     def postings(self) -> Postings:
-        """Every posting, with its full term id again (for merging)."""
-        low = np.repeat(np.arange(_BUCKETS, dtype=np.int64), np.diff(self.starts))
-        return Postings((self.high.astype(np.int64) << BUCKET_BITS) | low, self.slots, self.weights)
+        """Every posting, with its term id again (for merging)."""
+        return Postings(cast(Terms, np.repeat(self.vocabulary, np.diff(self.starts))), self.slots, self.weights)
 
     def lookup(self, terms: Int64s) -> Postings:
-        """The postings of ``terms`` (distinct ids); ``Postings.terms`` holds each one's position in ``terms``.
-
-        One gather for all the query's buckets, so the cost is a few numpy calls per
-        segment whatever the number of query terms.
-        """
-        bucket = terms & _LOW
-        first, counts = self.starts[bucket], self.starts[bucket + 1] - self.starts[bucket]
-        total = int(counts.sum())
-        if not total:
+        """The postings of ``terms`` (distinct ids); ``Postings.terms`` holds each one's position in ``terms``."""
+        if not len(self.vocabulary):
             return _EMPTY
-        ends = np.cumsum(counts)
-        positions = np.repeat(np.arange(len(terms), dtype=np.int64), counts)
-        index = np.arange(total, dtype=np.int64) + np.repeat(first - (ends - counts), counts)
-        hit = self.high[index] == (terms >> BUCKET_BITS)[positions]
-        index = index[hit]
-        return Postings(positions[hit], self.slots[index], self.weights[index])
+        if self.vocabulary.dtype == np.uint32:  # compare in the vocabulary's type, so it is never converted
+            fits = np.flatnonzero((terms >= 0) & (terms < _UINT32_LIMIT))
+            query: Terms = terms[fits].astype(np.uint32)
+        else:
+            fits, query = np.arange(len(terms)), terms
+        at = np.minimum(np.searchsorted(self.vocabulary, query), len(self.vocabulary) - 1)
+        found = self.vocabulary[at] == query
+        at, fits = at[found], fits[found]
+        if not len(at):
+            return _EMPTY
+        first, end = self.starts[at], self.starts[at + 1]
+        positions = np.repeat(fits.astype(np.int64), end - first)
+        if len(at) == 1:
+            return Postings(positions, self.slots[first[0] : end[0]], self.weights[first[0] : end[0]])
+        ranges = list(zip(first.tolist(), end.tolist(), strict=True))
+        return Postings(
+            positions, np.concatenate([self.slots[a:b] for a, b in ranges]), np.concatenate([self.weights[a:b] for a, b in ranges])
+        )
 
 
-_EMPTY = Postings(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
+def _narrowed(terms: npt.NDArray[np.integer]) -> Terms:
+    """``terms`` as ``uint32`` when they all fit (half the memory, and a two-pass radix sort), else ``int64``."""
+    if terms.dtype == np.uint32:
+        return cast(Terms, terms)
+    wide = terms.astype(np.int64, copy=False)
+    if not len(wide) or (int(wide.min()) >= 0 and int(wide.max()) < _UINT32_LIMIT):
+        return wide.astype(np.uint32)
+    return wide
+
+
+def _term_order(terms: Terms) -> Int64s:
+    """The stable order of ``terms`` (equal terms keep their slot order).
+
+    32-bit ids: two stable passes over 16-bit digits, which numpy sorts by radix (linear);
+    a comparison sort of 10M ids costs 5-7x as much. Wider ids: a comparison sort.
+    """
+    if terms.dtype != np.uint32:
+        return np.argsort(terms, kind="stable")
+    order = np.argsort((terms & 0xFFFF).astype(np.uint16), kind="stable")
+    high = (terms[order] >> 16).astype(np.uint16)
+    if high.any():
+        order = order[np.argsort(high, kind="stable")]
+    return order
+
+
+_EMPTY: Postings = Postings(np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32))
 
 
 def gather(segments: Sequence[Segment], terms: Int64s) -> Postings:
@@ -187,10 +210,12 @@ class SparseIndex:
         self.segments: list[Segment] = []
         self.applied_seq = 0
         self.lock = RWLock()
+        # BM25's per-record length term for the last (k1, b), over all slots; cleared by every change.
+        self._norm_cache: tuple[float, float, npt.NDArray[np.float64]] | None = None
 
     # ------------------------------------------------------------------ changes
 
-    def append(self, labels: Int64s, rowids: Int64s, lengths: Floats, counts: Int64s, terms: Int64s, weights: Floats) -> None:
+    def append(self, labels: Int64s, rowids: Int64s, lengths: Floats, counts: Int64s, terms: Terms, weights: Floats) -> None:
         """Add records (labels not held) as one new segment.
 
         Args:
@@ -212,6 +237,7 @@ class SparseIndex:
         self.slot_of.update(zip(labels.tolist(), range(start, end), strict=True))
         self.size, self.live_count = end, self.live_count + n
         self.total_length += float(lengths.astype(np.float64).sum())
+        self._norm_cache = None
         slots = np.repeat(np.arange(start, end, dtype=np.int32), counts)
         self.segments.append(Segment(terms, slots, weights))
         self._merge_segments()
@@ -224,6 +250,7 @@ class SparseIndex:
         dead = np.array(slots, dtype=np.int64)
         self.live[dead] = False
         self.live_count -= len(dead)
+        self._norm_cache = None
         self.total_length = self.total_length - float(self.lengths[dead].astype(np.float64).sum()) if self.live_count else 0.0
         if self.size - self.live_count > max(self.live_count, _MIN_CAPACITY):
             self._compact()
@@ -258,6 +285,14 @@ class SparseIndex:
         self._reserve(max(n, _MIN_CAPACITY))
 
     # ------------------------------------------------------------------ statistics
+
+    def _norms(self, k1: float, b: float) -> npt.NDArray[np.float64]:
+        """``k1 * (1 - b + b * len / avgdl)`` of every slot (O(slots) once per change, not per query)."""
+        cached = self._norm_cache
+        if cached is None or cached[:2] != (k1, b):
+            lengths = self.lengths[: self.size].astype(np.float64)
+            cached = self._norm_cache = (k1, b, k1 * (1.0 - b) + (k1 * b / self.average_length()) * lengths)
+        return cached[2]
 
     def average_length(self) -> float:
         """The mean length of the live records (``avgdl``; 1.0 when there are none)."""
@@ -304,18 +339,20 @@ class SparseIndex:
         with self.lock.read():
             if k <= 0 or not len(query) or not self.live_count:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
-            found = gather(self.segments, query)
-            alive = self.live[found.slots]
-            positions, slots, tf = found.terms[alive], found.slots[alive], found.weights[alive].astype(np.float64)
+            positions, slots, tf = gather(self.segments, query)
+            if self.live_count < self.size:  # else every posting is live: skip the check
+                alive = self.live[slots]
+                positions, slots, tf = positions[alive], slots[alive], tf[alive]
             if mode == "bm25":
                 n = self.live_count
                 df = np.bincount(positions, minlength=len(query))
                 idf = np.log1p((n - df + 0.5) / (df + 0.5))
-                norm = k1 * (1.0 - b) + (k1 * b / self.average_length()) * self.lengths[slots].astype(np.float64)
-                contributions = (weights * idf)[positions] * tf * (k1 + 1.0) / (tf + norm)
+                contributions = (weights * idf * (k1 + 1.0))[positions] * tf / (tf + self._norms(k1, b)[slots])
             else:
                 contributions = weights[positions] * tf
-            touched, scores = _sum_by_slot(slots, contributions, self.size)
+            # BM25 with positive query weights adds only positive amounts: a record was touched iff its sum is not 0.
+            positive = mode == "bm25" and bool((weights > 0).all())
+            touched, scores = _sum_by_slot(slots, contributions, self.size, positive)
             if allowed is not None:
                 ok = _members(self.labels[touched], allowed)
                 touched, scores = touched[ok], scores[ok]
@@ -323,19 +360,26 @@ class SparseIndex:
             return self.labels[touched[chosen]].copy(), (1.0 - scores[chosen]).astype(np.float32)
 
 
-def _sum_by_slot(slots: npt.NDArray[np.int32], contributions: npt.NDArray[np.float64], size: int) -> tuple[Int64s, npt.NDArray[np.float64]]:
+def _sum_by_slot(
+    slots: npt.NDArray[np.int32], contributions: npt.NDArray[np.float64], size: int, positive: bool
+) -> tuple[Int64s, npt.NDArray[np.float64]]:
     """The distinct slots among ``slots`` (ascending) and the sum of their contributions.
 
-    Few postings: sort them (O(p log p)); many: add into a dense array over all slots (O(size)).
+    Few postings: sort them (O(p log p)); many: add into a dense array over all slots
+    (O(size)), where records with a non-zero sum are the touched ones if every
+    contribution is ``positive``.
     """
     if len(slots) * 16 < size:
         distinct, inverse = np.unique(slots, return_inverse=True)
         sums: npt.NDArray[np.float64] = np.bincount(inverse, weights=contributions, minlength=len(distinct)).astype(np.float64)
         return distinct.astype(np.int64), sums
     sums = np.bincount(slots, weights=contributions, minlength=size).astype(np.float64)
+    if positive:
+        touched: Int64s = np.flatnonzero(sums).astype(np.int64)
+        return touched, sums[touched]
     hit = np.zeros(size, dtype=bool)
     hit[slots] = True
-    touched: Int64s = np.flatnonzero(hit).astype(np.int64)
+    touched = np.flatnonzero(hit).astype(np.int64)
     return touched, sums[touched]
 
 
