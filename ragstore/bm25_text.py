@@ -19,8 +19,10 @@ words of the shared corpora (SciFact, NFCorpus, Cranfield, Vaswani, the httpx an
 Starlette docs) and is 15x slower (610 ms against 41 ms for SciFact's 36,172 words).
 
 :meth:`Bm25Tokenizer.term_counts` is the engine's entry point: the distinct hashes of a
-text, their counts and the text's length in terms. It remembers the hash of each raw
-token it has seen (bounded), so a corpus stems each distinct word once.
+text, their counts and the text's length in terms. It remembers the hash of each word it
+has seen (bounded), so a corpus stems each distinct word once: on SciFact's abstracts it
+takes 44 µs per 1,000 characters once the words are known and 70 µs on first sight
+(finding the words alone is 24 µs); stemming every word every time made it 2.5x slower.
 
 Example:
     >>> tokenizer = Bm25Tokenizer()
@@ -60,7 +62,12 @@ DEFAULT_STOPWORDS: tuple[str, ...] = tuple(
 )
 TOKEN_MAX_LENGTH = 40
 
-_NON_ALPHANUMERIC = re.compile(r"[^\w\s]+", flags=re.UNICODE)
+# Steps 1 and 2 find the runs of word characters: what is left after punctuation runs become
+# spaces is word characters and whitespace, and str.split() splits on exactly the characters
+# regex \s matches. Lower-casing each run alone equals lower-casing the text (final sigma, the
+# one context-dependent mapping, looks no further than whitespace). Equal on SciFact and on
+# 200,000 random Unicode strings, and 1.6x faster than chroma's substitute-and-split.
+_WORD = re.compile(r"\w+", flags=re.UNICODE)
 _DROPPED = -1  # the cached "hash" of a token that yields no term
 # Raw tokens whose hash is remembered. A corpus has far fewer distinct words (SciFact:
 # 36,172); past this many the memory is cleared and refilled, so odd inputs (ids,
@@ -114,7 +121,7 @@ class Bm25Tokenizer:
             ['hello', 'world', 'wide', 'web']
 
         """
-        return _NON_ALPHANUMERIC.sub(" ", text).lower().split()
+        return [word.lower() for word in _WORD.findall(text)]
 
     def _stem(self, token: str) -> str | None:
         """Steps 3 and 4 for one raw token: its stem, or ``None`` when it yields no term."""
@@ -135,13 +142,13 @@ class Bm25Tokenizer:
         stems = (self._stem(token) for token in self.raw_tokens(text))
         return [stem for stem in stems if stem is not None]
 
-    def _hash_of(self, token: str) -> int:
-        """The hash of one raw token's stem, or ``_DROPPED``; remembered."""
-        stem = self._stem(token)
+    def _hash_of(self, word: str) -> int:
+        """The hash of one word's stem (a run of word characters, as written), or ``_DROPPED``; remembered."""
+        stem = self._stem(word.lower())
         value = _DROPPED if stem is None else token_hash(stem)
         if len(self._hashes) >= _CACHE_MAX:
             self._hashes.clear()
-        self._hashes[token] = value
+        self._hashes[word] = value
         return value
 
     def hashes(self, text: str) -> list[int]:
@@ -152,10 +159,10 @@ class Bm25Tokenizer:
             True
 
         """
-        tokens = self.raw_tokens(text)
-        found = list(map(self._hashes.get, tokens))
+        words = _WORD.findall(text)  # remembered as written, so a known word is not even lower-cased
+        found = list(map(self._hashes.get, words))
         if None in found:  # words not seen yet: stem and remember them
-            found = [self._hash_of(tokens[i]) if value is None else value for i, value in enumerate(found)]
+            found = [self._hash_of(words[i]) if value is None else value for i, value in enumerate(found)]
         return [value for value in found if value != _DROPPED]  # type: ignore[misc]  # no None is left
 
     def term_counts(self, text: str) -> TermCounts:

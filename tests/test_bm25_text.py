@@ -18,6 +18,8 @@ from chromadb.utils.embedding_functions.schemas.bm25_tokenizer import (
 from chromadb.utils.embedding_functions.schemas.bm25_tokenizer import (
     Bm25Tokenizer as ChromaTokenizer,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from snowballstemmer.english_stemmer import EnglishStemmer  # the pure-Python stemmer, not PyStemmer behind snowballstemmer.stemmer
 
 import ragstore.bm25_text as bm25_text
@@ -110,6 +112,20 @@ def test_stems_match_pure_python_snowball_on_the_scifact_vocabulary() -> None:
     different = [(word, tokenizer.tokenize(word), reference.stemWord(word)) for word in sorted(vocabulary)]
     different = [d for d in different if d[1] != ([d[2].strip()] if d[2].strip() and len(d[0]) <= 40 else [])]
     assert different == []
+
+
+# Characters where a shortcut would differ from chroma's substitute, lower-case and split: final sigma,
+# dotted capital I (lower-cases to i + a combining dot, which is not a word character), combining
+# marks, separators that are whitespace to both, apostrophes and underscores.
+SPECIAL = st.sampled_from(["Σ", "σ", "İ", "\u0307", "\x1c", "\u2028", "\u00a0", "'", "_", "-", " ", "ß", "ǅ", "Ⅻ", "²"])  # noqa: RUF001
+TEXTS = st.lists(st.one_of(st.characters(exclude_categories=["Cs"]), SPECIAL), max_size=30).map("".join)
+
+
+@given(TEXTS)
+@settings(max_examples=300, deadline=None)
+def test_words_are_found_as_chroma_finds_them(text: str) -> None:
+    assert Bm25Tokenizer.raw_tokens(text) == re.sub(r"[^\w\s]+", " ", text).lower().split()
+    assert Bm25Tokenizer().hashes(text) == [Murmur3AbsHasher().hash(stem) for stem in chroma_tokenizer().tokenize(text)]
 
 
 def test_token_hash_is_chromas_murmur3() -> None:
