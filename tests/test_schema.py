@@ -22,6 +22,8 @@ from chromadb.api.fastapi import FastAPI
 from chromadb.config import Settings as ChromaSettings
 from chromadb.utils.embedding_functions import ChromaBm25EmbeddingFunction as ChromaBm25
 from conftest import ClientFactory
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from servers import RunningServer
 
 import ragstore
@@ -399,3 +401,43 @@ def test_the_async_http_client_takes_a_schema(server: RunningServer) -> None:
         return [(spec.key, spec.bm25) for spec in sparse_indexes(col.schema) + sparse_indexes(again.schema)]
 
     assert asyncio.run(main()) == [("bm25", True), ("bm25", True)]
+
+
+# Untrusted JSON: schema-shaped objects whose leaves are anything JSON can hold.
+_json_leaf = (
+    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False) | st.sampled_from(["", "#document", "l2", "dot", "known"])
+)
+_json = st.recursive(
+    _json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3), max_leaves=8
+)
+_names = st.sampled_from(
+    ["enabled", "config", "space", "hnsw", "spann", "source_key", "embedding_function", "type", "name", "bm25", "ef_search"]
+)
+_index = st.dictionaries(_names, _json | st.dictionaries(_names, _json, max_size=3), max_size=3)
+_value_types = st.dictionaries(
+    st.sampled_from(["string", "float_list", "sparse_vector", "int", "float", "bool", "other"]),
+    st.dictionaries(
+        st.sampled_from(["fts_index", "vector_index", "sparse_vector_index", "int_inverted_index", "string_inverted_index"]), _index
+    ),
+    max_size=2,
+)
+_schemas = st.fixed_dictionaries(
+    {},
+    optional={
+        "defaults": _value_types | _json,
+        "keys": st.dictionaries(st.sampled_from(["#document", "#embedding", "#x", "a", "b"]), _value_types | _json, max_size=3) | _json,
+        "cmek": _json,
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_schemas)
+def test_any_json_schema_is_created_or_refused_with_an_invalid_argument(data: dict[str, Any]) -> None:
+    try:
+        configuration, stored = reconcile(None, None, data)
+    except ragstore.InvalidArgumentError:
+        return
+    assert stored is not None and Schema.deserialize_from_json(stored).serialize_to_json() == stored
+    assert configuration["hnsw"]["space"] in ("l2", "cosine", "ip")
+    assert len(sparse_indexes(stored)) <= 1
