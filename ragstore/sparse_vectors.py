@@ -195,6 +195,10 @@ class SparseVector:
         return cls(indices=d["indices"], values=d["values"], labels=d.get("tokens"))
 
 
+SparseVectors = list[SparseVector]
+"""What a sparse embedding function returns (chromadb's ``SparseVectors``)."""
+
+
 def is_sparse_vector_dict(value: Any) -> bool:
     """Whether ``value`` is a sparse vector in transport form (a dict tagged ``"#type": "sparse_vector"``).
 
@@ -259,7 +263,7 @@ def metadatas_from_json(metadatas: Sequence[Mapping[str, Any] | None] | None) ->
 D = TypeVar("D", contravariant=True)
 
 
-def validate_sparse_vectors(vectors: Any) -> list[SparseVector]:
+def validate_sparse_vectors(vectors: Any) -> SparseVectors:
     """Check a sparse embedding function's output: a non-empty list of :class:`SparseVector` (chromadb's rule).
 
     Example:
