@@ -33,7 +33,7 @@ SPACES = ("cosine", "l2", "ip")
 
 
 def _refuse_unknown(cls_name: str, given: Mapping[str, Any], valid: tuple[str, ...]) -> None:
-    """Chromadb's ``_create_extra_fields_validator`` message for fields a config does not have."""
+    """Refuse fields a config does not have, with the message of chromadb's ``_create_extra_fields_validator``."""
     invalid = [k for k in given if k not in valid]
     if len(invalid) == 1:
         raise InvalidArgumentError(f"'{invalid[0]}' is not a valid field for {cls_name}.")
@@ -95,7 +95,7 @@ def key_name(key: Any, what: str = "key") -> str:
 
 
 def _source_key(value: Any) -> str | None:
-    """Chromadb's ``validate_source_key_field``: a metadata key, or ``#document``."""
+    """A source key as chromadb's ``validate_source_key_field`` takes it: a metadata key, or ``#document``."""
     if value is None:
         return None
     name = key_name(value, "source_key")
@@ -113,7 +113,13 @@ class _Flat:
 
 
 class FtsIndexConfig(_Flat):
-    """Full-text search on ``#document`` (ragstore's trigram index); no parameters."""
+    """Full-text search on ``#document`` (ragstore's trigram index); no parameters.
+
+    Example:
+        >>> FtsIndexConfig() == FtsIndexConfig(), FtsIndexConfig() == StringInvertedIndexConfig()
+        (True, False)
+
+    """
 
 
 class StringInvertedIndexConfig(_Flat):
@@ -135,7 +141,13 @@ class BoolInvertedIndexConfig(_Flat):
 @_strict()
 @dataclasses.dataclass
 class HnswIndexConfig:
-    """HNSW parameters of the vector index; ``None`` leaves the collection's default."""
+    """HNSW parameters of the vector index; ``None`` leaves the collection's default.
+
+    Example:
+        >>> HnswIndexConfig(ef_search=50).ef_search
+        50
+
+    """
 
     ef_construction: int | None = None
     max_neighbors: int | None = None
@@ -169,7 +181,13 @@ _SPANN_IGNORED = (
 @_strict(*_SPANN_IGNORED)
 @dataclasses.dataclass
 class SpannIndexConfig:
-    """SPANN parameters (chroma's distributed index); ragstore builds HNSW instead, keeping the space."""
+    """SPANN parameters (chroma's distributed index); ragstore builds HNSW instead, keeping the space.
+
+    Example:
+        >>> SpannIndexConfig(search_nprobe=8, quantize=True)  # quantize: accepted and dropped, as chromadb does
+        SpannIndexConfig(search_nprobe=8, write_nprobe=None, ef_construction=None, ef_search=None, max_neighbors=None, ...)
+
+    """
 
     search_nprobe: int | None = None
     write_nprobe: int | None = None
@@ -193,7 +211,13 @@ class _DefaultFunction:
 
 
 def default_embedding_function() -> Any:
-    """Ragstore's default embedding function (chromadb's ``default``: all-MiniLM-L6-v2)."""
+    """The default embedding function (chromadb's ``default``: all-MiniLM-L6-v2), built without loading the model.
+
+    Example:
+        >>> default_embedding_function().name()
+        'default'
+
+    """
     from ragstore.embeddings.default import default_embedding_function as make
 
     return make()
@@ -314,7 +338,7 @@ def _build(cls: type[Any], data: Any) -> Any:
 
 
 def _describe(ef: Any) -> dict[str, Any] | None:
-    """Chromadb's ``{"name", "type": "known", "config"}`` (its key order) or ``None`` when the function cannot describe itself."""
+    """The function as ``{"name", "type": "known", "config"}`` (chromadb's key order), or ``None`` when it cannot describe itself."""
     described = describe_embedding_function(ef)
     if not described or described.get("type") != "known":
         return None
@@ -333,7 +357,7 @@ def _dump(value: Any) -> dict[str, Any]:
 
 
 def config_to_json(config: IndexConfig) -> dict[str, Any]:
-    """Chromadb's ``Schema._serialize_config``: the config as JSON, embedding functions by name and config.
+    """The config as JSON (chromadb's ``Schema._serialize_config``), embedding functions by name and config.
 
     A vector index's function that cannot describe itself (or has none) is ``{"type": "legacy"}``,
     a sparse index without one ``{"type": "unknown"}``; a vector index without a space takes its

@@ -50,7 +50,7 @@ def _default_schema_json() -> dict[str, Any]:
 
 
 def default_schema_json() -> dict[str, Any]:
-    """Chromadb's default schema as JSON (a fresh copy).
+    """The default schema (chromadb's) as JSON, a fresh copy.
 
     Example:
         >>> default_schema_json()["keys"]["#document"]["string"]["fts_index"]
@@ -113,6 +113,12 @@ def reconcile(
     Raises:
         InvalidArgumentError: a bad configuration or schema, both configuring the vector index, or
             what ragstore cannot honour (see :mod:`ragstore.collection_schema.validation`).
+
+    Example:
+        >>> sparse = {"keys": {"splade": {"sparse_vector": {"sparse_vector_index": {"config": {}}}}}}
+        >>> configuration, stored = reconcile({"hnsw": {"space": "cosine"}}, None, sparse)
+        >>> configuration["hnsw"]["space"], stored["keys"]["splade"]["sparse_vector"]["sparse_vector_index"]["enabled"]
+        ('cosine', True)
 
     """
     given = dict(configuration or {})
@@ -188,5 +194,11 @@ def split_stored(configuration: Mapping[str, Any]) -> tuple[dict[str, Any], dict
 
 
 def with_schema(configuration: dict[str, Any], schema: dict[str, Any] | None) -> dict[str, Any]:
-    """The configuration to store: ``configuration`` carrying ``schema`` (only when the collection has one)."""
+    """The configuration to store: ``configuration`` carrying ``schema`` (only when the collection has one).
+
+    Example:
+        >>> with_schema({"hnsw": {}}, None), sorted(with_schema({"hnsw": {}}, {"keys": {}}))
+        ({'hnsw': {}}, ['hnsw', 'schema'])
+
+    """
     return {**configuration, SCHEMA_KEY: schema} if schema is not None else configuration

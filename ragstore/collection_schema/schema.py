@@ -120,6 +120,12 @@ class Schema:
 
         The dense vector index is configured globally (``create_index(VectorIndexConfig(...))``);
         a sparse index needs a key, and a collection has at most one; FTS lives on ``#document`` only.
+
+        Example:
+            >>> schema = Schema().create_index(VectorIndexConfig(space="cosine", embedding_function=None))
+            >>> schema.keys["#embedding"].float_list.vector_index.config.space
+            'cosine'
+
         """
         key = None if key is None else key_name(key)
         if config is None and key is None:
@@ -162,7 +168,13 @@ class Schema:
         return self
 
     def delete_index(self, config: IndexConfig | None = None, key: Any = None) -> Schema:
-        """Disable an index, for every key (``config`` alone) or for one ``key``; vector and sparse indexes stay."""
+        """Disable an index, for every key (``config`` alone) or for one ``key``; vector and sparse indexes stay.
+
+        Example:
+            >>> Schema().delete_index(IntInvertedIndexConfig()).defaults.int_value.int_inverted_index.enabled
+            False
+
+        """
         key = None if key is None else key_name(key)
         if config is None and key is None:
             raise InvalidArgumentError("Cannot disable all indexes. Must specify either config or key.")
@@ -190,7 +202,13 @@ class Schema:
         return self
 
     def set_cmek(self, cmek: Cmek | None) -> Schema:
-        """Set (or with ``None`` remove) a customer-managed encryption key; ragstore refuses to create a collection with one."""
+        """Set (or with ``None`` remove) a customer-managed encryption key; ragstore refuses to create a collection with one.
+
+        Example:
+            >>> Schema().set_cmek(Cmek.gcp("projects/p/locations/l/keyRings/r/cryptoKeys/k")).serialize_to_json()["cmek"]
+            {'gcp': 'projects/p/locations/l/keyRings/r/cryptoKeys/k'}
+
+        """
         self.cmek = cmek
         return self
 

@@ -170,7 +170,7 @@ PLACE: dict[type[Any], tuple[str, type[Any], str, type[Any]]] = {
 
 
 def value_types_to_json(value_types: ValueTypes) -> dict[str, Any]:
-    """Chromadb's ``Schema._serialize_value_types``: the value types that are set, their indexes that are set."""
+    """The value types that are set, with their indexes that are set (chromadb's ``Schema._serialize_value_types``)."""
     out: dict[str, Any] = {}
     for json_name, attr, _, indexes in LAYOUT:
         value_type = getattr(value_types, attr)
@@ -192,7 +192,7 @@ def _object(value: Any, what: str) -> Mapping[str, Any]:
 
 
 def value_types_from_json(data: Any, where: str = "schema") -> ValueTypes:
-    """Chromadb's ``Schema._deserialize_value_types`` for untrusted JSON (unknown names refused; ``enabled`` defaults to true)."""
+    """Value types from untrusted JSON (as chromadb's ``Schema._deserialize_value_types``; unknown names refused)."""
     data = _object(data, where)
     known = {json_name for json_name, *_ in LAYOUT}
     unknown = [k for k in data if k not in known]
