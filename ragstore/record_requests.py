@@ -286,3 +286,77 @@ class QueryRequest:
             data.get("where_document"),
             DEFAULT_QUERY_INCLUDE if include is None else include,
         )
+
+
+MAX_SEARCHES = 64  # searches in one request (chromadb's client sets none; each runs its own probes)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SearchRequest:
+    """One or more Search API searches (:class:`ragstore.search.Search`) on a collection, checked once.
+
+    Each search is parsed strictly (``Search.from_dict``), whether it came as an object or as
+    chroma's wire dict, so an engine only ever sees well-formed ones. Text queries on
+    ``#embedding`` are the client's to embed (:meth:`map_queries`); text on a BM25 key may stay
+    text: the engine tokenises it.
+
+    Example:
+        >>> from ragstore.search import K, Knn, Search
+        >>> request = SearchRequest(Search().where(K("page") > 1).rank(Knn(query=[0.1, 0.2])).limit(3))
+        >>> len(request.searches), request.read_level
+        (1, 'index_and_wal')
+        >>> SearchRequest.from_json(request.to_json()).to_json() == request.to_json()
+        True
+
+    """
+
+    searches: Any  # a Search, a wire dict, or a sequence of them; stored as a tuple of Search
+    read_level: str = "index_and_wal"
+
+    def __post_init__(self) -> None:
+        from ragstore.search import ReadLevel, Search
+
+        given = [self.searches] if isinstance(self.searches, (Search, dict)) else self.searches
+        if not isinstance(given, (list, tuple)):
+            raise InvalidArgumentError(f"Expected a Search or a list of them in search, got {type(self.searches).__name__}")
+        if len(given) > MAX_SEARCHES:
+            raise InvalidArgumentError(f"Expected at most {MAX_SEARCHES} searches in one search call, got {len(given)}")
+        parsed = tuple(
+            Search.from_dict(item.to_dict() if isinstance(item, Search) else item, f"searches[{i}]") for i, item in enumerate(given)
+        )
+        _set(self, "searches", parsed)
+        try:
+            _set(self, "read_level", ReadLevel(self.read_level).value)
+        except ValueError:
+            levels = ", ".join(level.value for level in ReadLevel)
+            raise InvalidArgumentError(f"Expected read_level to be one of {levels}, got {self.read_level!r}") from None
+
+    def map_queries(self, change: Any) -> SearchRequest:
+        """This request with every Knn leaf replaced by ``change(leaf)`` (how a client embeds text queries).
+
+        Only the new queries are checked (``check_knn_query``): the rest was checked when this request was built.
+        """
+        from dataclasses import replace
+
+        from ragstore.search import map_knn
+        from ragstore.search.rank_parsing import check_knn_query
+
+        def checked(leaf: Any) -> Any:
+            new = change(leaf)
+            return new if new is leaf else replace(new, query=check_knn_query(new.query, "query"))
+
+        searches = tuple(s if s.parts().rank is None else s.rank(map_knn(s.parts().rank, checked)) for s in self.searches)
+        mapped = copy.copy(self)  # not a new SearchRequest: that would parse every search again
+        _set(mapped, "searches", searches)
+        return mapped
+
+    def to_json(self) -> dict[str, Any]:
+        """The body of ``POST .../search``, as chromadb's client sends it."""
+        return {"searches": [s.to_dict() for s in self.searches], "read_level": self.read_level}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SearchRequest:
+        """A ``search`` body (untrusted), checked as a local call is."""
+        searches = _body_list(data, "searches", "search")
+        level = data.get("read_level")
+        return cls(searches if searches is not None else [], "index_and_wal" if level is None else level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -15,7 +16,8 @@ from ragstore.collection_requests import CreateCollectionRequest
 from ragstore.errors import InvalidArgumentError, RagstoreError
 from ragstore.http.wire import API_PREFIX, dumps, error_from_json, loads
 from ragstore.local import LocalAPI
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
+from ragstore.search import K, Knn, Rrf, Search, knn_leaves
 from ragstore.server import create_app
 
 
@@ -154,3 +156,40 @@ def test_a_filter_is_parsed_once_per_process_it_crosses(client: ragstore.ClientA
     # again (untrusted input), in this process too since the test server runs in process.
     expected = 2 if mode == "http" else 1
     assert calls == {"where": expected, "where_document": expected}
+
+
+# ---------------------------------------------------------------------- search
+
+
+def test_a_search_request_parses_objects_and_wire_dicts_alike() -> None:
+    search = (
+        Search().where(K("page") > 1).rank(Rrf([Knn(query=[0.1, 0.2], return_rank=True), Knn(query="red", key="bm25", return_rank=True)]))
+    )
+    by_object, by_dict = SearchRequest(search), SearchRequest([search.to_dict()])
+    assert by_object.to_json() == by_dict.to_json() == SearchRequest.from_json(by_object.to_json()).to_json()
+    assert by_object.to_json()["read_level"] == "index_and_wal"
+
+
+def test_a_search_request_refuses_what_the_server_would() -> None:
+    with pytest.raises(InvalidArgumentError, match=r"searches\[1\]"):
+        SearchRequest([Search(), {"rank": {"$knn": {"query": [1.0], "limit": -3}}}])
+    with pytest.raises(InvalidArgumentError, match="read_level"):
+        SearchRequest(Search(), read_level="eventually")
+    with pytest.raises(InvalidArgumentError, match="at most"):
+        SearchRequest([Search()] * 65)
+    with pytest.raises(InvalidArgumentError, match="Expected a Search"):
+        SearchRequest(42)
+
+
+def test_mapping_queries_replaces_only_what_changed_and_checks_it() -> None:
+    request = SearchRequest(Search().rank(Knn(query="red") + Knn(query="red", key="bm25")))
+
+    def embed(leaf: Knn) -> Knn:
+        return dataclasses.replace(leaf, query=np.array([0.5, 0.5], dtype=np.float32)) if leaf.key == "#embedding" else leaf
+
+    embedded = request.map_queries(embed)
+    queries = [leaf.query for leaf in knn_leaves(embedded.searches[0].parts().rank)]
+    assert queries == [[0.5, 0.5], "red"]
+    assert [leaf.query for leaf in knn_leaves(request.searches[0].parts().rank)] == ["red", "red"]  # the original is unchanged
+    with pytest.raises(InvalidArgumentError, match="finite"):
+        request.map_queries(lambda leaf: dataclasses.replace(leaf, query=[float("nan")]))

@@ -118,6 +118,27 @@ def search(
         return found if found is not None else _exact(columns, row, queries, slots, k)
 
 
+def matching_labels(
+    conn: sqlite3.Connection, indexes: IndexCache, row: CollectionRow, node: Node | None, ids: Sequence[str] | None
+) -> npt.NDArray[np.int64]:
+    """The labels (ascending) of the live records matching ``node`` and ``ids``: a filter's allow-list for another index.
+
+    Example:
+        >>> import uuid
+        >>> from ragstore.configuration import build_configuration
+        >>> from ragstore.local.database import Database
+        >>> row = CollectionRow(1, uuid.uuid4(), "docs", 2, None, build_configuration({}, None), 0, 0, "t", "d")
+        >>> db = Database(None)
+        >>> with db.read() as conn:
+        ...     matching_labels(conn, IndexCache(db, None), row, None, ["a"]).tolist()
+        []
+
+    """
+    columns = indexes.columns(conn, row)
+    with columns.lock.read():
+        return columns.labels[_candidates(conn, columns, row, node, list(ids) if ids is not None else None)].copy()
+
+
 def _candidates(conn: sqlite3.Connection, columns: RecordColumns, row: CollectionRow, node: Node | None, ids: list[str] | None) -> Slots:
     """The slots of the live records matching ``node`` and ``ids`` (the caller holds the columns' read lock)."""
     mask = columns.matching(node)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from ragstore.search.filtering import SearchFilter, compile_where
 from ragstore.search.grouping import Aggregate, GroupBy, MaxK, MinK
 from ragstore.search.keys import K, Key
-from ragstore.search.leaves import KnnRun, knn_leaves, plan_knn_runs
+from ragstore.search.leaves import KnnRun, knn_leaves, map_knn, plan_knn_runs
 from ragstore.search.plan import Limit, ReadLevel, Search, SearchParts, Select
 from ragstore.search.ranks import Abs, Div, Exp, Knn, Log, Max, Min, Mul, Rank, Rrf, Sub, Sum, Val
 from ragstore.search.result import SearchResult, SearchResultRow
@@ -80,5 +80,6 @@ __all__ = [
     "Where",
     "compile_where",
     "knn_leaves",
+    "map_knn",
     "plan_knn_runs",
 ]

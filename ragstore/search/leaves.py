@@ -18,8 +18,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from ragstore.search.keys import key_name
 from ragstore.search.ranks import Abs, Div, Exp, Knn, KnnQuery, Log, Max, Min, Mul, Rank, Rrf, Sub, Sum, Val
 from ragstore.sparse_vectors import SparseVector
 
-__all__ = ["KnnRun", "iter_ranks", "knn_leaves", "plan_knn_runs", "query_fingerprint"]
+__all__ = ["KnnRun", "iter_ranks", "knn_leaves", "map_knn", "plan_knn_runs", "query_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -119,3 +119,28 @@ def plan_knn_runs(rank: Rank | None) -> tuple[list[KnnRun], list[int]]:
             runs[position] = KnnRun(identity[0], runs[position].query, leaf.limit)
         leaf_runs.append(position)
     return runs, leaf_runs
+
+
+def map_knn(rank: Rank, change: Callable[[Knn], Knn]) -> Rank:
+    """``rank`` rebuilt with every ``Knn`` leaf replaced by ``change(leaf)`` (the rest shared, ``rank`` unchanged).
+
+    How a client swaps text queries for their embeddings before sending a search.
+
+    Example:
+        >>> rank = Rrf([Knn(query="red", return_rank=True), Knn(query="red", key="bm25", return_rank=True)])
+        >>> embedded = map_knn(rank, lambda k: replace(k, query=[0.5]) if k.key == "#embedding" else k)
+        >>> [leaf.query for leaf in knn_leaves(embedded)], [leaf.query for leaf in knn_leaves(rank)]
+        ([[0.5], 'red'], ['red', 'red'])
+
+    """
+    if isinstance(rank, Knn):
+        return change(rank)
+    if isinstance(rank, (Sum, Mul, Max, Min, Rrf)):
+        return replace(rank, ranks=[map_knn(child, change) for child in rank.ranks])
+    if isinstance(rank, (Sub, Div)):
+        return replace(rank, left=map_knn(rank.left, change), right=map_knn(rank.right, change))
+    if isinstance(rank, (Abs, Exp, Log)):
+        return replace(rank, rank=map_knn(rank.rank, change))
+    if isinstance(rank, Val):
+        return rank
+    raise TypeError(f"Unknown rank expression {type(rank).__name__}")
