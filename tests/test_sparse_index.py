@@ -15,6 +15,7 @@ import sqlite3
 import zlib
 from collections import Counter
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
@@ -104,6 +105,7 @@ def reference_bm25(docs: dict[str, list[str]], query: list[str], allowed: set[st
     avgdl = sum(len(t) for t in docs.values()) / n
     counts = {id_: Counter(term_id(t) for t in tokens) for id_, tokens in docs.items()}
     q = Counter(term_id(t) for t in query)
+    df = Counter(term for c in counts.values() for term in c)
     scored = []
     for position, (id_, tf) in enumerate(counts.items()):
         if (allowed is not None and id_ not in allowed) or not set(q) & set(tf):
@@ -111,8 +113,7 @@ def reference_bm25(docs: dict[str, list[str]], query: list[str], allowed: set[st
         score = 0.0
         for term, weight in q.items():
             if term in tf:
-                df = sum(term in c for c in counts.values())
-                idf = math.log(1 + (n - df + 0.5) / (df + 0.5))
+                idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
                 score += weight * idf * tf[term] * (K1 + 1) / (tf[term] + K1 * (1 - B + B * len(docs[id_]) / avgdl))
         scored.append((-score, position, id_))
     return [(id_, 1 + s) for s, _, id_ in sorted(scored)]
@@ -280,6 +281,28 @@ def test_dot_mode_equals_numpy(store: Store) -> None:
         expected = sorted(overlapping, key=lambda i: (-products[i], i))
         assert [ids[label] for label in labels.tolist()] == [f"r{i}" for i in expected]
         np.testing.assert_allclose(scores, 1 - products[expected], rtol=1e-5, atol=1e-5)
+
+
+def test_pruned_bm25_equals_exhaustive_bm25_on_a_zipf_corpus(store: Store) -> None:
+    """Long posting lists are skipped once they cannot change the top k (MaxScore): the answer must not change."""
+    rng = np.random.default_rng(11)
+    vocabulary = [f"t{i}" for i in range(300)]
+    zipf = 1 / np.arange(1, 301) ** 1.1
+    docs = {f"d{i}": list(rng.choice(vocabulary, size=int(rng.integers(3, 60)), p=zipf / zipf.sum())) for i in range(1500)}
+    store.write("add", dict(list(docs.items())[:1000]))
+    store.write("add", dict(list(docs.items())[1000:]))
+    store.delete([f"d{i}" for i in range(0, 1500, 7)])  # dead slots: statistics and lists must skip them
+    live = {id_: tokens for id_, tokens in docs.items() if int(id_[1:]) % 7}
+    index = store.index(SparseIndexes())
+    ids = list(live)
+    with patch.object(SparseIndex, "_finish", autospec=True, side_effect=SparseIndex._finish) as pruned:
+        for _ in range(25):
+            query = list(dict.fromkeys(rng.choice(vocabulary, size=int(rng.integers(2, 8)), p=zipf / zipf.sum())))
+            k = int(rng.choice([1, 3, 10]))
+            allowed = set(ids[:: int(rng.integers(1, 4))])
+            assert_ranks_like(search(store, index, query, k), reference_bm25(live, query)[:k])
+            assert_ranks_like(search(store, index, query, k, allowed), reference_bm25(live, query, allowed)[:k])
+    assert pruned.call_count > 10  # the pruned path really ran
 
 
 # ----------------------------------------------------------------------------- derived state

@@ -52,7 +52,8 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import numpy.typing as npt
 
-from ragstore.local.sparse_postings import Floats, Int64s, SparseIndex, Terms
+from ragstore.local.sparse_postings import SparseIndex
+from ragstore.local.sparse_segments import Floats, Int64s, Terms
 
 __all__ = ["SparseIndex", "SparseIndexes", "TermWeights", "catch_up", "decode_rows", "load", "write_terms"]
 
