@@ -441,3 +441,15 @@ def test_any_json_schema_is_created_or_refused_with_an_invalid_argument(data: di
     assert stored is not None and Schema.deserialize_from_json(stored).serialize_to_json() == stored
     assert configuration["hnsw"]["space"] in ("l2", "cosine", "ip")
     assert len(sparse_indexes(stored)) <= 1
+
+
+def test_chromadbs_client_stores_and_reads_its_bm25_vectors_through_the_schema(server: RunningServer) -> None:
+    # chromadb's client embeds the source text with the schema's function into metadata["bm25"] itself.
+    theirs = chroma_types.Schema().create_index(
+        chroma_types.SparseVectorIndexConfig(source_key="#document", embedding_function=ChromaBm25()), key="bm25"
+    )
+    col = chroma_client(server).create_collection("chroma-bm25-add", schema=theirs, embedding_function=None)
+    col.add(ids=["a", "b"], documents=["the cat sat", "dogs run fast"], embeddings=[[1.0, 0.0], [0.0, 1.0]])
+    got = col.get(include=["metadatas"])["metadatas"]
+    assert got is not None and [type(m["bm25"]).__name__ for m in got] == ["SparseVector", "SparseVector"]
+    assert got[0]["bm25"] == ChromaBm25()(["the cat sat"])[0]
