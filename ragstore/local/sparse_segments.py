@@ -6,8 +6,8 @@ segment's vocabulary), in ascending slot order (postings arrive record after rec
 the sort is stable; merging keeps it, since older segments hold lower slots). 32-bit ids
 (chroma's BM25 hashes, and chroma's own sparse indexes, are 32-bit) are sorted by two
 stable ``argsort`` passes over 16-bit digits, which numpy does as radix sorts: linear,
-where a comparison sort costs several times as much (12M ids: 1.0 s against 1.4-1.8 s
-with ``gather`` included, measured here). They are kept as ``uint32``, so a posting
+where a comparison sort costs more (12M ids, measured here on a shared machine: 1.0 s
+for both passes and their gathers, 1.4-1.8 s for one comparison ``argsort``). They are kept as ``uint32``, so a posting
 costs 8 bytes: slot (``int32``) and weight (``float32``), plus 16 bytes per distinct
 term (vocabulary, run start, largest weight). Wider ids keep ``int64`` and a comparison sort.
 
