@@ -6,6 +6,8 @@ One table, a row per collection, split and method, with nDCG@10, recall@100 and 
   cached all-MiniLM-L6-v2 vectors (see ``_judged.py``), ``collection.query(query_embeddings=...)``;
 - **bm25s**: the raw library bm25s (Lucene BM25, k1=1.5, b=0.75) with PyStemmer's English
   Snowball stemmer and bm25s's English stop words: the reference a ragstore BM25 must reach;
+  and bm25s over ``ragstore.bm25_text``'s tokens (chroma's tokenizer) with chroma's k1=1.2,
+  b=0.75: what ragstore's engine-owned BM25, which must hash those tokens, should reproduce;
 - **RRF / DBSF / min-max**: the two lists above fused in this script (``_fusion.py``), top
   ``--candidates`` (200) of each side: the references for ragstore's hybrid;
 - **ragstore bm25 / ragstore hybrid**: the same through ``collection.search`` with chromadb's
@@ -128,6 +130,8 @@ class SplitRuns:
     bm25: dict[str, Ranked]
     dense_ms: float
     bm25_ms: float
+    bm25_ragstore_tokens: dict[str, Ranked] | None = None  # bm25s over ragstore.bm25_text's tokens, where it exists
+    bm25_ragstore_tokens_ms: float | None = None
 
 
 @contextmanager
@@ -193,23 +197,80 @@ class Bm25sSide:
         return ranked, elapsed[0]
 
 
+class RagstoreTokensSide:
+    """bm25s scoring ragstore's BM25 tokens (chroma's tokenizer: its stop words, Snowball stems) with chroma's k1=1.2, b=0.75.
+
+    What ragstore's engine-owned BM25 should reproduce: the same tokens and parameters, with the
+    Lucene IDF and the collection's own document lengths (not chroma's fixed ``avg_doc_length``).
+    """
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        import bm25s
+        from bm25s.tokenization import Tokenized  # type: ignore[import-untyped]
+
+        from ragstore.bm25_text import default_tokenizer
+
+        self._tokenized, self._tokenizer, self._vocab = Tokenized, default_tokenizer(), {"": 0}
+        self._retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+        self._retriever.index(self._ids(texts, grow=True), show_progress=False)
+        self._size = len(texts)
+
+    def _ids(self, texts: Sequence[str], grow: bool) -> Any:
+        rows = []
+        for text in texts:
+            row = []
+            for token in self._tokenizer.tokenize(text):
+                if token not in self._vocab and grow:
+                    self._vocab[token] = len(self._vocab)
+                if token in self._vocab:  # a query word no document has scores nothing anyway
+                    row.append(self._vocab[token])
+            rows.append(row or [0])  # bm25s needs a token per query; "" matches no document
+        return self._tokenized(ids=rows, vocab=self._vocab)
+
+    def run(self, queries: Sequence[str]) -> tuple[list[Ranked], float]:
+        """Top :data:`CANDIDATES` per query with a positive score, and the seconds taken."""
+        with timer() as elapsed:
+            indices, scores = self._retriever.retrieve(self._ids(queries, grow=False), k=min(CANDIDATES, self._size), show_progress=False)
+        return [
+            Ranked.of(row[row_scores > 0], row_scores[row_scores > 0]) for row, row_scores in zip(indices, scores, strict=True)
+        ], elapsed[0]
+
+
+def ragstore_tokens_available() -> bool:
+    """Whether ``ragstore.bm25_text`` (chroma's BM25 tokenizer, issue 16) is there to tokenise with."""
+    try:
+        import ragstore.bm25_text  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def split_runs(collection: JudgedCollection, vectors: DenseVectors, limit: int | None) -> dict[str, SplitRuns]:
-    """Dense and bm25s candidates for every split's queries (the first ``limit`` of each, if given)."""
+    """Dense and bm25s candidates (and bm25s over ragstore's tokens, where it can) for every split's queries (the first ``limit``)."""
     dense_side, bm25_side = DenseSide(collection, vectors), Bm25sSide(collection.texts)
+    tokens_side = RagstoreTokensSide(collection.texts) if ragstore_tokens_available() else None
     runs = {}
     for split in collection.splits:
         query_ids, query_vectors = vectors.for_split(collection, split)
         query_ids, query_vectors = query_ids[:limit], query_vectors[:limit]
+        texts = [collection.queries[split][q] for q in query_ids]
         dense, dense_seconds = dense_side.run(query_vectors)
-        bm25, bm25_seconds = bm25_side.run([collection.queries[split][q] for q in query_ids])
+        bm25, bm25_seconds = bm25_side.run(texts)
         per_query = 1000 / max(len(query_ids), 1)
-        runs[split] = SplitRuns(
+        run = SplitRuns(
             query_ids,
             dict(zip(query_ids, dense, strict=True)),
             dict(zip(query_ids, bm25, strict=True)),
             dense_seconds * per_query,
             bm25_seconds * per_query,
         )
+        if tokens_side:
+            chroma_tokens, chroma_seconds = tokens_side.run(texts)
+            run.bm25_ragstore_tokens, run.bm25_ragstore_tokens_ms = (
+                dict(zip(query_ids, chroma_tokens, strict=True)),
+                chroma_seconds * per_query,
+            )
+        runs[split] = run
     return runs
 
 
@@ -455,6 +516,10 @@ def collection_rows(
                 split_run.bm25_ms,
             )
         )
+        if split_run.bm25_ragstore_tokens is not None:
+            label = "bm25s over ragstore.bm25_text tokens, k1=1.2 b=0.75 (ragstore bm25's target)"
+            tokens_quality = side_quality(collection, split, split_run, split_run.bm25_ragstore_tokens)
+            rows.append(Row(collection.name, split, label, tokens_quality, split_run.bm25_ragstore_tokens_ms))
         for setting in settings:
             fused, ms = fused_quality(collection, split, split_run, setting)
             rows.append(Row(collection.name, split, f"{setting.label} (script; fusion only)", fused, ms))
