@@ -32,12 +32,27 @@ from ragstore.async_client import AsyncClient as AsyncClientAPI
 from ragstore.async_collection import AsyncCollection
 from ragstore.client import Client as ClientAPI
 from ragstore.collection import Collection, DeleteResult
+from ragstore.collection_schema import (
+    BoolInvertedIndexConfig,
+    Cmek,
+    FloatInvertedIndexConfig,
+    FtsIndexConfig,
+    HnswIndexConfig,
+    IntInvertedIndexConfig,
+    Schema,
+    SpannIndexConfig,
+    SparseVectorIndexConfig,
+    StringInvertedIndexConfig,
+    VectorIndexConfig,
+)
 from ragstore.embeddings import (
     DefaultEmbeddingFunction,
     EmbeddingFunction,
     HashingEmbeddingFunction,
     register_embedding_function,
 )
+from ragstore.embeddings.base import register_sparse_embedding_function
+from ragstore.embeddings.bm25 import ChromaBm25EmbeddingFunction
 from ragstore.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -56,7 +71,9 @@ from ragstore.errors import (
     UnimplementedError,
     UniqueConstraintError,
 )
+from ragstore.search import K, Key, Knn, ReadLevel, Rrf, Search, SearchResult
 from ragstore.settings import Settings
+from ragstore.sparse_vectors import SparseEmbeddingFunction, SparseVector, SparseVectors
 from ragstore.store_address import StoreAddress, connect
 from ragstore.types import (
     DEFAULT_DATABASE,
@@ -202,6 +219,7 @@ def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, datab
 __all__ = [
     "DEFAULT_DATABASE",
     "DEFAULT_TENANT",
+    "K",
     "AdminClient",
     "AdminClientAPI",
     "AsyncClientAPI",
@@ -210,38 +228,60 @@ __all__ = [
     "AuthenticationError",
     "AuthorizationError",
     "BatchSizeExceededError",
+    "BoolInvertedIndexConfig",
+    "ChromaBm25EmbeddingFunction",
     "Client",
     "ClientAPI",
     "ClosedError",
+    "Cmek",
     "Collection",
     "DefaultEmbeddingFunction",
     "DeleteResult",
     "DuplicateIDError",
     "EmbeddingFunction",
     "EphemeralClient",
+    "FloatInvertedIndexConfig",
+    "FtsIndexConfig",
     "GetResult",
     "HashingEmbeddingFunction",
+    "HnswIndexConfig",
     "HttpClient",
     "Include",
+    "IntInvertedIndexConfig",
     "InternalError",
     "InvalidArgumentError",
     "InvalidDimensionException",
+    "Key",
+    "Knn",
     "Metadata",
     "NotFoundError",
     "PersistentClient",
     "QueryResult",
     "RagstoreError",
+    "ReadLevel",
     "RequestTooLargeError",
     "ResponseTooLargeError",
+    "Rrf",
+    "Schema",
+    "Search",
+    "SearchResult",
     "ServerConnectionError",
     "Settings",
+    "SpannIndexConfig",
+    "SparseEmbeddingFunction",
+    "SparseVector",
+    "SparseVectorIndexConfig",
+    "SparseVectors",
     "StorageError",
     "StoreAddress",
+    "StringInvertedIndexConfig",
     "UnimplementedError",
     "UniqueConstraintError",
+    "VectorIndexConfig",
     "Where",
     "WhereDocument",
-    "__version__",
     "connect",
     "register_embedding_function",
+    "register_sparse_embedding_function",
+    "__version__",
 ]

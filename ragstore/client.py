@@ -131,12 +131,12 @@ class Client(ClientBase):
     def create_collection(
         self,
         name: str,
+        schema: Any = None,
         configuration: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         embedding_function: Any = DEFAULT_EMBEDDING,
         data_loader: Any = None,
         get_or_create: bool = False,
-        schema: Any = None,
     ) -> Collection:
         """Create a collection; ``UniqueConstraintError`` if the name is taken (unless ``get_or_create``).
 
@@ -172,14 +172,14 @@ class Client(ClientBase):
     def get_or_create_collection(
         self,
         name: str,
+        schema: Any = None,
         configuration: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         embedding_function: Any = DEFAULT_EMBEDDING,
         data_loader: Any = None,
-        schema: Any = None,
     ) -> Collection:
         """The collection called ``name``, created first if needed (then the arguments are ignored)."""
-        return self.create_collection(name, configuration, metadata, embedding_function, data_loader, True, schema)
+        return self.create_collection(name, schema, configuration, metadata, embedding_function, data_loader, True)
 
     def delete_collection(self, name: str) -> None:
         """Delete a collection and all its records and files; ``NotFoundError`` when missing."""

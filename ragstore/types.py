@@ -23,11 +23,13 @@ from typing import Any, Literal, TypedDict, Union
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.sparse_vectors import SparseVector
+
 DEFAULT_TENANT = "default_tenant"
 DEFAULT_DATABASE = "default_database"
 
 Scalar = Union[str, int, float, bool]
-MetadataValue = Union[Scalar, list[str], list[int], list[float], list[bool], None]
+MetadataValue = Union[Scalar, SparseVector, list[str], list[int], list[float], list[bool], None]
 Metadata = Mapping[str, MetadataValue]
 ID = str
 IDs = list[ID]

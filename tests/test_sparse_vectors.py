@@ -118,21 +118,14 @@ EF = HashingEmbeddingFunction(dim=4)
 BM25 = ChromaBm25EmbeddingFunction(include_tokens=True)
 
 
-WIRE_GLUE_PENDING = pytest.mark.xfail(
-    strict=True, reason="wire glue pending: ragstore/http/wire.py must send and read SparseVector metadata values in transport form"
-)
-
-
 @pytest.fixture
 def col(client: ragstore.ClientAPI) -> ragstore.Collection:
     return client.create_collection("sparse", embedding_function=EF)
 
 
 @pytest.fixture
-def stored(col: ragstore.Collection, mode: str, request: pytest.FixtureRequest) -> ragstore.Collection:
+def stored(col: ragstore.Collection) -> ragstore.Collection:
     """``col``, for tests that store sparse vectors and read them back."""
-    if mode == "http":
-        request.applymarker(WIRE_GLUE_PENDING)
     return col
 
 
@@ -191,9 +184,7 @@ def test_filters_see_a_sparse_key_as_absent(stored: ragstore.Collection) -> None
     assert matches({"$and": [{"k": 1}, {"s": {"$ne": 3}}]}) == (["sparse"], ["sparse"])
 
 
-def test_sparse_vectors_survive_reopening(client_factory: Any, mode: str, request: pytest.FixtureRequest) -> None:
-    if mode == "http":
-        request.applymarker(WIRE_GLUE_PENDING)
+def test_sparse_vectors_survive_reopening(client_factory: Any) -> None:
     first = client_factory()
     vector = SparseVector([3, 2**31], [0.125, 7.5], ["a", "b"])
     first.create_collection("kept", embedding_function=EF).add(ids="a", embeddings=[1, 2, 3, 4], metadatas={"s": vector})
