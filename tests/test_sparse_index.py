@@ -242,10 +242,16 @@ def test_a_where_filter_restricts_candidates_exactly_and_keeps_global_statistics
     store.write("add", abstracts)
     index = store.index(SparseIndexes())
     ids = list(abstracts)
+    labels = {id_: label for label, id_ in store.labels().items()}
     for allowed in (set(ids[::3]), set(ids[:5]), set(), {ids[7]}):
         for query in QUERIES[:3]:
             expected = reference_bm25(abstracts, tokens_of(query), allowed)
             assert_ranks_like(search(store, index, tokens_of(query), 10, allowed), expected[:10])
+            # Labels spread far apart (here: one that no record has) are matched by binary search, not a bitmap.
+            q = Counter(term_id(t) for t in tokens_of(query))
+            spread = np.array(sorted([labels[id_] for id_ in allowed] + [10**12]), dtype=np.int64)
+            found, _ = index.search(list(q), list(map(float, q.values())), 10, allowed=spread)
+            assert [store.labels()[label] for label in found.tolist()] == [id_ for id_, _ in expected[:10]]
 
 
 def test_equal_scores_come_in_insertion_order_whatever_the_labels(store: Store) -> None:
