@@ -12,6 +12,7 @@ import json
 import math
 import re
 import sqlite3
+import threading
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -355,6 +356,38 @@ def test_many_small_writes_keep_few_segments_and_compact_dead_slots(store: Store
     assert index.size == index.live_count == len(live) and len(index.segments) == 1  # compacted
     for query in (["w1", "w2"], ["w7"], ["w49", "w3", "w3"]):
         assert_ranks_like(search(store, index, query, 20), reference_bm25(live, query)[:20])
+
+
+def test_searches_run_while_another_thread_writes_and_catches_up(store: Store) -> None:
+    """Readers share the index while a writer's catch-ups (appends, merges, compactions) take it exclusively."""
+    cache = SparseIndexes()
+    store.write("add", {f"s{i}": ["common", f"w{i % 13}"] for i in range(200)})
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def reader() -> None:
+        try:
+            while not done.is_set():
+                found = search(store, store.index(cache), ["common", "w3"], 5)
+                assert found and all(id_.startswith("s") for id_, _ in found)
+        except BaseException as exc:  # reported by the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    try:
+        for batch in range(15):
+            store.write("upsert", {f"s{i}": ["common", f"w{(i + batch) % 13}"] for i in range(batch * 10, batch * 10 + 60)})
+            store.delete([f"s{i}" for i in range(batch * 10, batch * 10 + 5)])
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors
+    index = store.index(cache)
+    assert index.live_count == len(store.labels())
+    assert_ranks_like(search(store, index, ["common"], 300), search(store, store.index(SparseIndexes()), ["common"], 300))
 
 
 # ----------------------------------------------------------------------------- storage
