@@ -16,7 +16,8 @@ against them:
 - :func:`minmax`: the convex combination of min-max normalised scores (Qdrant's ``MinMax``
   normalisation; weights ``alpha : 1 - alpha`` as LlamaIndex's ``alpha``), missing adds 0.
 
-Ties break by document index, so every fusion is deterministic.
+Ties break by document index, so every fusion is deterministic. A :class:`Setting` names one
+fusion with its parameters (weights, RRF k, candidates per side).
 """
 
 from __future__ import annotations
@@ -108,3 +109,48 @@ def minmax(lists: Sequence[Ranked], weights: Sequence[float], limit: int) -> lis
     """
     normalised = [_scaled(r.scores, float(r.scores.min()), float(r.scores.max())) if len(r.scores) else r.scores for r in lists]
     return _fuse_scores(lists, normalised, weights, limit)
+
+
+CANDIDATES = 200  # per side, as Qdrant's article fuses (and the RRF reference of issue 16)
+OUTPUT = 100  # ranked documents kept per query: recall@100 needs 100
+RRF_K = 60
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One fusion's parameters: method, dense weight (bm25 gets ``1 - dense``), RRF k, candidates per side.
+
+    Example:
+        >>> Setting("rrf", 0.5).label
+        'RRF k=60 w=0.5:0.5 200+200'
+        >>> Setting("dbsf", 0.5, candidates=2).fuse(Ranked.of([1, 2], [0.9, 0.1]), Ranked.of([2], [5.0]))  # 2: found by both
+        [2, 1]
+    """
+
+    method: str  # "rrf", "dbsf" or "minmax"
+    dense_weight: float = 0.5
+    k: int = RRF_K
+    candidates: int = CANDIDATES
+
+    @property
+    def label(self) -> str:
+        """E.g. ``RRF k=60 w=0.5:0.5 200+200``."""
+        k = f" k={self.k}" if self.method == "rrf" else ""
+        name = {"rrf": "RRF", "dbsf": "DBSF", "minmax": "min-max"}[self.method]
+        return f"{name}{k} w={self.dense_weight:g}:{1 - self.dense_weight:g} {self.candidates}+{self.candidates}"
+
+    def fuse(self, dense: Ranked, bm25: Ranked) -> list[int]:
+        """The fused top :data:`OUTPUT` document indices of one query."""
+        lists = [dense.top(self.candidates), bm25.top(self.candidates)]
+        weights = [self.dense_weight, 1 - self.dense_weight]
+        if self.method == "rrf":
+            return rrf(lists, weights, self.k, OUTPUT)
+        if self.method == "dbsf":
+            return dbsf(lists, weights, OUTPUT)
+        return minmax(lists, weights, OUTPUT)
+
+
+DEFAULT_SETTINGS = (Setting("rrf", 0.5), Setting("dbsf", 0.5), Setting("minmax", 0.5))
+
+
+DEFAULT_SETTINGS = (Setting("rrf", 0.5), Setting("dbsf", 0.5), Setting("minmax", 0.5))

@@ -40,74 +40,26 @@ import itertools
 import math
 import os
 import platform
-import tempfile
-import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from _embedders import cpu_name, load_average
-from _fusion import Ranked, dbsf, minmax, rrf
+from _fusion import CANDIDATES, DEFAULT_SETTINGS, OUTPUT, RRF_K, Ranked, Setting
 from _judged import COLLECTIONS, EMBEDDER_LABEL, DenseVectors, JudgedCollection, Quality, dense_vectors, load, ndcg_at, quality
+from _retrievers import SplitRuns, split_runs, timer
+from _search_side import SearchSide, search_api_missing
 
 import ragstore
 
-CANDIDATES = 200  # per side, as Qdrant's article fuses (and the RRF reference of issue 16)
-OUTPUT = 100  # ranked documents kept per query: recall@100 needs 100
-BATCH = 1_000
-QUERY_BATCH = 250  # query vectors per collection.query call (x 200 results stays under ragstore's 100,000 cap)
-SEARCH_BATCH = 50  # Search payloads per collection.search call
-RRF_K = 60
-# chroma drops a document missing from any Knn whose default is None; a rank far past every
-# candidate list makes a missing side add ~0, i.e. textbook RRF, the reference computed here
-MISSING_RANK = 1_000_000
 PUBLISHED = (
     "Published SciFact test nDCG@10: BM25 0.665 (BEIR), bm25s 0.686 here, dense all-MiniLM-L6-v2 0.645; "
     "Qdrant's hybrid article (200 candidates): dense 0.624, BM25 0.689, RRF 0.718, DBSF 0.732. "
     "NFCorpus: BM25 0.325 (BEIR, 3,633 docs), MiniLM 0.316."
 )
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One fusion's parameters: method, dense weight (bm25 gets ``1 - dense``), RRF k, candidates per side.
-
-    Example:
-        >>> Setting("rrf", 0.5).label
-        'RRF k=60 w=0.5:0.5 200+200'
-        >>> Setting("dbsf", 0.5, candidates=2).fuse(Ranked.of([1, 2], [0.9, 0.1]), Ranked.of([2], [5.0]))  # 2: found by both
-        [2, 1]
-    """
-
-    method: str  # "rrf", "dbsf" or "minmax"
-    dense_weight: float = 0.5
-    k: int = RRF_K
-    candidates: int = CANDIDATES
-
-    @property
-    def label(self) -> str:
-        """E.g. ``RRF k=60 w=0.5:0.5 200+200``."""
-        k = f" k={self.k}" if self.method == "rrf" else ""
-        name = {"rrf": "RRF", "dbsf": "DBSF", "minmax": "min-max"}[self.method]
-        return f"{name}{k} w={self.dense_weight:g}:{1 - self.dense_weight:g} {self.candidates}+{self.candidates}"
-
-    def fuse(self, dense: Ranked, bm25: Ranked) -> list[int]:
-        """The fused top :data:`OUTPUT` document indices of one query."""
-        lists = [dense.top(self.candidates), bm25.top(self.candidates)]
-        weights = [self.dense_weight, 1 - self.dense_weight]
-        if self.method == "rrf":
-            return rrf(lists, weights, self.k, OUTPUT)
-        if self.method == "dbsf":
-            return dbsf(lists, weights, OUTPUT)
-        return minmax(lists, weights, OUTPUT)
-
-
-DEFAULT_SETTINGS = (Setting("rrf", 0.5), Setting("dbsf", 0.5), Setting("minmax", 0.5))
 
 
 @dataclass(frozen=True)
@@ -119,159 +71,6 @@ class Row:
     method: str
     quality: Quality | None  # None: not run (ragstore's Search missing)
     ms_per_query: float | None
-
-
-@dataclass
-class SplitRuns:
-    """Both sides' candidates for every query of one split, by query id."""
-
-    query_ids: list[str]
-    dense: dict[str, Ranked]
-    bm25: dict[str, Ranked]
-    dense_ms: float
-    bm25_ms: float
-    bm25_ragstore_tokens: dict[str, Ranked] | None = None  # bm25s over ragstore.bm25_text's tokens, where it exists
-    bm25_ragstore_tokens_ms: float | None = None
-
-
-@contextmanager
-def timer() -> Iterator[list[float]]:
-    """Yields a one-element list that holds the elapsed seconds once the block ends."""
-    elapsed = [0.0]
-    started = time.perf_counter()
-    yield elapsed
-    elapsed[0] = time.perf_counter() - started
-
-
-# -- the two sides ------------------------------------------------------------------------------
-
-
-class DenseSide:
-    """The corpus's cached vectors in a ragstore collection (cosine), queried through ``collection.query``."""
-
-    def __init__(self, collection: JudgedCollection, vectors: DenseVectors) -> None:
-        self._client = ragstore.EphemeralClient()
-        self._collection = self._client.create_collection(f"dense-{collection.name}", configuration={"hnsw": {"space": "cosine"}})
-        self._index = {doc_id: i for i, doc_id in enumerate(collection.doc_ids)}
-        ids, texts = collection.doc_ids, collection.texts
-        for start in range(0, len(ids), BATCH):
-            end = start + BATCH
-            self._collection.add(ids=ids[start:end], embeddings=vectors.documents[start:end], documents=texts[start:end])
-
-    def run(self, query_vectors: np.ndarray) -> tuple[list[Ranked], float]:
-        """Top :data:`CANDIDATES` per query (score = cosine similarity) and the seconds of the batched calls."""
-        ranked = []
-        with timer() as elapsed:
-            # ragstore caps one call at 100,000 results (MAX_QUERY_RESULTS), chromadb's limit
-            for start in range(0, len(query_vectors), QUERY_BATCH):
-                result = self._collection.query(
-                    query_embeddings=query_vectors[start : start + QUERY_BATCH], n_results=CANDIDATES, include=["distances"]
-                )
-                for ids, distances in zip(result["ids"], result["distances"] or [], strict=True):
-                    ranked.append(Ranked.of([self._index[i] for i in ids], [1.0 - d for d in distances]))
-        return ranked, elapsed[0]
-
-
-class Bm25sSide:
-    """bm25s over the corpus: Lucene BM25 (k1=1.5, b=0.75), English Snowball stems, English stop words."""
-
-    def __init__(self, texts: Sequence[str]) -> None:
-        import bm25s  # type: ignore[import-untyped]
-        import Stemmer  # type: ignore[import-not-found]
-
-        self._bm25s = bm25s
-        self._stemmer = Stemmer.Stemmer("english")
-        self._retriever = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
-        self._retriever.index(bm25s.tokenize(list(texts), stopwords="en", stemmer=self._stemmer, show_progress=False), show_progress=False)
-        self._size = len(texts)
-
-    def run(self, queries: Sequence[str]) -> tuple[list[Ranked], float]:
-        """Top :data:`CANDIDATES` per query with a positive score (a sparse index returns nothing else) and the seconds taken."""
-        with timer() as elapsed:
-            tokens = self._bm25s.tokenize(list(queries), stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False)
-            indices, scores = self._retriever.retrieve(tokens, k=min(CANDIDATES, self._size), show_progress=False, n_threads=1)
-        ranked = []
-        for row, row_scores in zip(indices, scores, strict=True):
-            keep = row_scores > 0
-            ranked.append(Ranked.of(row[keep], row_scores[keep]))
-        return ranked, elapsed[0]
-
-
-class RagstoreTokensSide:
-    """bm25s scoring ragstore's BM25 tokens (chroma's tokenizer: its stop words, Snowball stems) with chroma's k1=1.2, b=0.75.
-
-    What ragstore's engine-owned BM25 should reproduce: the same tokens and parameters, with the
-    Lucene IDF and the collection's own document lengths (not chroma's fixed ``avg_doc_length``).
-    """
-
-    def __init__(self, texts: Sequence[str]) -> None:
-        import bm25s
-        from bm25s.tokenization import Tokenized  # type: ignore[import-untyped]
-
-        from ragstore.bm25_text import default_tokenizer
-
-        self._tokenized, self._tokenizer, self._vocab = Tokenized, default_tokenizer(), {"": 0}
-        self._retriever = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
-        self._retriever.index(self._ids(texts, grow=True), show_progress=False)
-        self._size = len(texts)
-
-    def _ids(self, texts: Sequence[str], grow: bool) -> Any:
-        rows = []
-        for text in texts:
-            row = []
-            for token in self._tokenizer.tokenize(text):
-                if token not in self._vocab and grow:
-                    self._vocab[token] = len(self._vocab)
-                if token in self._vocab:  # a query word no document has scores nothing anyway
-                    row.append(self._vocab[token])
-            rows.append(row or [0])  # bm25s needs a token per query; "" matches no document
-        return self._tokenized(ids=rows, vocab=self._vocab)
-
-    def run(self, queries: Sequence[str]) -> tuple[list[Ranked], float]:
-        """Top :data:`CANDIDATES` per query with a positive score, and the seconds taken."""
-        with timer() as elapsed:
-            indices, scores = self._retriever.retrieve(self._ids(queries, grow=False), k=min(CANDIDATES, self._size), show_progress=False)
-        return [
-            Ranked.of(row[row_scores > 0], row_scores[row_scores > 0]) for row, row_scores in zip(indices, scores, strict=True)
-        ], elapsed[0]
-
-
-def ragstore_tokens_available() -> bool:
-    """Whether ``ragstore.bm25_text`` (chroma's BM25 tokenizer, issue 16) is there to tokenise with."""
-    try:
-        import ragstore.bm25_text  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def split_runs(collection: JudgedCollection, vectors: DenseVectors, limit: int | None) -> dict[str, SplitRuns]:
-    """Dense and bm25s candidates (and bm25s over ragstore's tokens, where it can) for every split's queries (the first ``limit``)."""
-    dense_side, bm25_side = DenseSide(collection, vectors), Bm25sSide(collection.texts)
-    tokens_side = RagstoreTokensSide(collection.texts) if ragstore_tokens_available() else None
-    runs = {}
-    for split in collection.splits:
-        query_ids, query_vectors = vectors.for_split(collection, split)
-        query_ids, query_vectors = query_ids[:limit], query_vectors[:limit]
-        texts = [collection.queries[split][q] for q in query_ids]
-        dense, dense_seconds = dense_side.run(query_vectors)
-        bm25, bm25_seconds = bm25_side.run(texts)
-        per_query = 1000 / max(len(query_ids), 1)
-        run = SplitRuns(
-            query_ids,
-            dict(zip(query_ids, dense, strict=True)),
-            dict(zip(query_ids, bm25, strict=True)),
-            dense_seconds * per_query,
-            bm25_seconds * per_query,
-        )
-        if tokens_side:
-            chroma_tokens, chroma_seconds = tokens_side.run(texts)
-            run.bm25_ragstore_tokens, run.bm25_ragstore_tokens_ms = (
-                dict(zip(query_ids, chroma_tokens, strict=True)),
-                chroma_seconds * per_query,
-            )
-        runs[split] = run
-    return runs
 
 
 def fused_quality(collection: JudgedCollection, split: str, runs: SplitRuns, setting: Setting) -> tuple[Quality, float]:
@@ -294,75 +93,6 @@ def side_quality(collection: JudgedCollection, split: str, runs: SplitRuns, side
 
 
 # -- ragstore's own Search API (rows that run once it exists) ----------------------------------
-
-
-def search_api_missing() -> str | None:
-    """Why the ragstore rows cannot run, or ``None`` when ``ragstore.Search`` exists."""
-    if hasattr(ragstore, "Search"):
-        return None
-    return (
-        f"ragstore {getattr(ragstore, '__version__', '?')} has no Search API yet (hasattr(ragstore, 'Search') is False): its rows print '-'"
-    )
-
-
-def _search_names() -> dict[str, Any]:
-    """chromadb's Search API names, taken from ragstore (``import ragstore as chromadb`` code runs unchanged)."""
-    names = {}
-    for name in ("Search", "Knn", "Rrf", "K", "Schema", "VectorIndexConfig", "SparseVectorIndexConfig"):
-        names[name] = getattr(ragstore, name)
-    names["Bm25"] = getattr(ragstore, "ChromaBm25EmbeddingFunction", None) or ragstore.embeddings.ChromaBm25EmbeddingFunction
-    return names
-
-
-class SearchSide:
-    """The corpus in a ragstore collection whose schema has dense cosine vectors and a BM25 sparse index on the documents."""
-
-    def __init__(self, collection: JudgedCollection, vectors: DenseVectors) -> None:
-        self.api = _search_names()
-        schema = self.api["Schema"]()
-        schema.create_index(config=self.api["VectorIndexConfig"](space="cosine"))
-        schema.create_index(
-            config=self.api["SparseVectorIndexConfig"](source_key=self.api["K"].DOCUMENT, embedding_function=self.api["Bm25"]()), key="bm25"
-        )
-        self._tmp = tempfile.TemporaryDirectory(prefix="ragstore-hybrid-")
-        self._client = ragstore.PersistentClient(self._tmp.name)
-        # Any: Collection.search arrives with issue 16; this class runs only once it has
-        self._collection: Any = self._client.create_collection(f"hybrid-{collection.name}", schema=schema)
-        ids, texts = collection.doc_ids, collection.texts
-        with timer() as elapsed:
-            for start in range(0, len(ids), BATCH):
-                end = start + BATCH
-                self._collection.add(ids=ids[start:end], embeddings=vectors.documents[start:end], documents=texts[start:end])
-        self.ingest_seconds = elapsed[0]
-
-    def close(self) -> None:
-        """Close the client and remove its files."""
-        self._client.close()
-        self._tmp.cleanup()
-
-    def bm25(self, text: str) -> Any:
-        """``Search().rank(Knn(query=text, key="bm25"))`` with scores: BM25 alone, :data:`CANDIDATES` deep."""
-        api = self.api
-        return api["Search"]().rank(api["Knn"](query=text, key="bm25", limit=CANDIDATES)).limit(CANDIDATES).select(api["K"].SCORE)
-
-    def hybrid(self, text: str, vector: np.ndarray, setting: Setting) -> Any:
-        """``Rrf([dense Knn, bm25 Knn])`` with ``setting``'s k, weights and candidates."""
-        api = self.api
-        dense = api["Knn"](query=vector.tolist(), return_rank=True, limit=setting.candidates, default=MISSING_RANK)
-        bm25 = api["Knn"](query=text, key="bm25", return_rank=True, limit=setting.candidates, default=MISSING_RANK)
-        rank = api["Rrf"]([dense, bm25], k=setting.k, weights=[setting.dense_weight, 1 - setting.dense_weight])
-        return api["Search"]().rank(rank).limit(OUTPUT)
-
-    def run(self, searches: Sequence[Any]) -> tuple[list[list[str]], list[list[float]], float]:
-        """Ranked ids and scores per search, and milliseconds per search (:data:`SEARCH_BATCH` searches per call)."""
-        ids: list[list[str]] = []
-        scores: list[list[float]] = []
-        with timer() as elapsed:
-            for start in range(0, len(searches), SEARCH_BATCH):
-                result = self._collection.search(list(searches[start : start + SEARCH_BATCH]))
-                ids.extend(result["ids"])
-                scores.extend(result.get("scores") or [[] for _ in result["ids"]])
-        return ids, scores, elapsed[0] * 1000 / max(len(searches), 1)
 
 
 def ragstore_rows(
