@@ -416,6 +416,8 @@ def test_write_terms_skips_unchanged_values_and_stamps_changed_records(store: St
             write_terms(conn, store.pk, KEY, 12, ["a"], [TermWeights([1, 1], [1.0, 1.0])])
         with pytest.raises(ValueError, match="non-negative"):
             write_terms(conn, store.pk, KEY, 12, ["a"], [TermWeights([-1], [1.0])])
+        with pytest.raises(ValueError, match="one sparse key per collection"):
+            write_terms(conn, store.pk, "other", 12, ["b"], [TermWeights([1], [1.0])])
 
 
 def test_deleting_records_and_collections_deletes_their_terms(store: Store) -> None:

@@ -186,7 +186,8 @@ def write_terms(
         How many records' values changed.
 
     Raises:
-        ValueError: an id is not a record of the collection, or a vector is malformed.
+        ValueError: an id is not a record of the collection, a vector is malformed, or a
+            record holds a value for another key (a collection has one sparse key, as in chromadb).
 
     """
     ids = list(ids)
@@ -210,6 +211,9 @@ def write_terms(
             (json.dumps(list(rowid_of.values())),),
         )
     }
+    other = next((stored_key for stored_key, *_ in stored.values() if stored_key != key), None)
+    if other is not None:  # one row per record: a second key would overwrite the first's values
+        raise ValueError(f"The collection's records hold values for the sparse key {other!r}: one sparse key per collection")
     present = [(rowid_of[id_], vector) for id_, vector in zip(ids, vectors, strict=True) if vector is not None]
     gone = [rowid_of[id_] for id_, vector in zip(ids, vectors, strict=True) if vector is None and rowid_of[id_] in stored]
     rows: list[tuple[Any, ...]] = [
