@@ -41,11 +41,8 @@ def search_api_missing() -> str | None:
 
 def _search_names() -> dict[str, Any]:
     """chromadb's Search API names, taken from ragstore (``import ragstore as chromadb`` code runs unchanged)."""
-    names = {}
-    for name in ("Search", "Knn", "Rrf", "K", "Schema", "VectorIndexConfig", "SparseVectorIndexConfig"):
-        names[name] = getattr(ragstore, name)
-    names["Bm25"] = getattr(ragstore, "ChromaBm25EmbeddingFunction", None) or ragstore.embeddings.ChromaBm25EmbeddingFunction
-    return names
+    names = ("Search", "Knn", "Rrf", "K", "Schema", "VectorIndexConfig", "SparseVectorIndexConfig", "ChromaBm25EmbeddingFunction")
+    return {name: getattr(ragstore, name) for name in names}
 
 
 class SearchSide:
@@ -56,7 +53,10 @@ class SearchSide:
         schema = self.api["Schema"]()
         schema.create_index(config=self.api["VectorIndexConfig"](space="cosine"))
         schema.create_index(
-            config=self.api["SparseVectorIndexConfig"](source_key=self.api["K"].DOCUMENT, embedding_function=self.api["Bm25"]()), key="bm25"
+            config=self.api["SparseVectorIndexConfig"](
+                source_key=self.api["K"].DOCUMENT, embedding_function=self.api["ChromaBm25EmbeddingFunction"]()
+            ),
+            key="bm25",
         )
         self._tmp = tempfile.TemporaryDirectory(prefix="ragstore-hybrid-")
         self._client = ragstore.PersistentClient(self._tmp.name)
@@ -67,7 +67,7 @@ class SearchSide:
             for start in range(0, len(ids), BATCH):
                 end = start + BATCH
                 self._collection.add(ids=ids[start:end], embeddings=vectors.documents[start:end], documents=texts[start:end])
-        self.ingest_seconds = elapsed[0]
+        self.ingest_seconds = elapsed[0]  # embeddings given: this is storage plus BM25 upkeep
 
     def close(self) -> None:
         """Close the client and remove its files."""

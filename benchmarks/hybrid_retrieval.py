@@ -8,11 +8,12 @@ One table, a row per collection, split and method, with nDCG@10, recall@100 and 
   Snowball stemmer and bm25s's English stop words: the reference a ragstore BM25 must reach;
   and bm25s over ``ragstore.bm25_text``'s tokens (chroma's tokenizer) with chroma's k1=1.2,
   b=0.75: what ragstore's engine-owned BM25, which must hash those tokens, should reproduce;
-- **RRF / DBSF / min-max**: the two lists above fused in this script (``_fusion.py``), top
-  ``--candidates`` (200) of each side: the references for ragstore's hybrid;
+- **RRF / DBSF / min-max**: the dense and bm25s lists fused in this script (``_fusion.py``), top
+  200 of each side (``_fusion.CANDIDATES``): the references for ragstore's hybrid;
 - **ragstore bm25 / ragstore hybrid**: the same through ``collection.search`` with chromadb's
   Search API, on a collection whose schema has a BM25 sparse index on the documents (key
-  ``bm25``). They run only where ``ragstore.Search`` exists; elsewhere they print ``-``.
+  ``bm25``). They run only where ``ragstore.Search`` and ``Collection.search`` exist; elsewhere
+  they print ``-`` and the script says why in one line.
 
 ``--tune`` chooses each fusion's parameters (RRF k, dense:bm25 weights, candidates per side) on
 the SciFact **train** queries only, prints the grid, then reports two choices per fusion on SciFact
@@ -104,7 +105,7 @@ def ragstore_rows(
     ``search`` for each RRF setting; for the score fusions, which chroma's rank expressions cannot
     state (they need each list's mean and spread), ragstore's BM25 list and the dense list fused in
     this script. For the first RRF setting it also prints how often the engine's ``Rrf`` top 10
-    equals the script's RRF over ragstore's own two lists (it should, always).
+    equals the script's RRF over ragstore's own two lists (it should, exact ties aside).
     """
     rrf_settings = [s for s in settings if s.method == "rrf"]
     score_settings = [s for s in settings if s.method != "rrf"]
@@ -114,6 +115,7 @@ def ragstore_rows(
     if search_api_missing():
         return [Row(collection.name, split, method, None, None) for split in runs for method in methods]
     side = SearchSide(collection, vectors)
+    print(f"{collection.name}: {len(collection.documents):,} documents into the hybrid collection in {side.ingest_seconds:.1f} s")
     doc_ids, index = collection.doc_ids, {doc_id: i for i, doc_id in enumerate(collection.doc_ids)}
     rows = []
     try:
@@ -293,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     settings = list(DEFAULT_SETTINGS)
     if args.tune:
         tuned = tune(loaded["scifact"], runs["scifact"]["train"], "train")
-        settings += [s for s in tuned if s not in settings]
+        settings = list(dict.fromkeys(settings + tuned))  # a choice equal to a default (or to the other choice) prints once
     rows = [row for name, c in loaded.items() for row in collection_rows(c, vectors[name], runs[name], settings)]
     print()
     print(PUBLISHED)
