@@ -24,7 +24,8 @@ to make (bm25s with an English stemmer and stop words, numbers from ``hybrid_ret
   interest; gains are ``5 - code`` (1 -> 4 ... 4 -> 1) and -1 is dropped (not relevant), as
   trec_eval-style graded evaluations of Cranfield do. (ir_datasets passes the raw code through
   and reads 4 as best, the reverse of Cleverdon's definitions, and keys queries by ``.I``;
-  neither is followed here.) One split, ``all`` (225 queries).
+  neither is followed here. Measured with bm25s: nDCG@10 0.365 as here, 0.338 with raw codes
+  as gains, 0.012 with queries keyed by ``.I``.) One split, ``all`` (225 queries).
 
 Dense vectors: ragstore's default embedder (all-MiniLM-L6-v2, ONNX int8) over each corpus and
 its queries, computed once and cached in ``benchmarks/.cache/judged-<name>-minilm-int8.npz``
