@@ -1,15 +1,15 @@
 """Sparse indexes of a collection (BM25 term counts, sparse vectors): stored in SQLite, searched in memory.
 
 SQLite is the truth. ``sparse_terms`` holds one row per record for the collection's
-sparse key (one per collection, as chromadb allows one sparse index): the record's term ids and weights as two BLOBs (``uint32`` ids when they fit, else
-``int64``, told apart by the BLOBs' lengths; ``float32`` weights) and its length (a
-BM25 document's token count). The engine calls :func:`write_terms` inside the record
-write's transaction, after the records are written; a deleted record's rows go with it
-(``ON DELETE CASCADE``), so deletes need no call. One row per record, not one per
-posting: on 5,000 SciFact abstracts (122 terms each), a row per record costs 12 µs a
-record to insert and 1.2 KB of file, a row per posting (indexed by term, to be
-searchable in SQL, and by record, for the cascade) 555 µs and 7.2 KB; and whoever reads
-a record's terms needs all of them anyway.
+sparse key (one per collection, as chromadb allows one sparse index): the record's term
+ids and weights as two BLOBs (``uint32`` ids when they fit, else ``int64``, told apart by
+the BLOBs' lengths; ``float32`` weights) and its length (a BM25 document's token count).
+The engine calls :func:`write_terms` inside the record write's transaction, after the
+records are written; a deleted record's row goes with it (``ON DELETE CASCADE``), so
+deletes need no call. One row per record, not one per posting: on 5,000 SciFact
+abstracts (122 terms each), a row per record costs 12 µs a record to insert and 1.2 KB
+of file, a row per posting (indexed by term, to be searchable in SQL, and by record, for
+the cascade) 555 µs and 7.2 KB; and whoever reads a record's terms needs all of them anyway.
 
 The searchable side is a :class:`ragstore.local.sparse_postings.SparseIndex` per
 (collection, key), kept by :class:`SparseIndexes` like the other in-memory mirrors
