@@ -26,7 +26,8 @@ import uuid
 from typing import Protocol
 
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
+from ragstore.search import SearchResult
 from ragstore.types import (
     DEFAULT_DATABASE,
     DEFAULT_TENANT,
@@ -136,6 +137,10 @@ class API(Protocol):
 
     def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
         """The ``request.n_results`` nearest records for each of its query embeddings."""
+        ...
+
+    def search(self, collection_id: uuid.UUID, request: SearchRequest) -> SearchResult:
+        """Search API searches (filter, dense and sparse Knn, fusion, grouping, paging), one answer column each."""
         ...
 
     def count(self, collection_id: uuid.UUID) -> int:

@@ -31,7 +31,8 @@ import uuid
 from typing import Protocol
 
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
+from ragstore.search import SearchResult
 from ragstore.types import (
     DEFAULT_DATABASE,
     DEFAULT_TENANT,
@@ -151,6 +152,10 @@ class AsyncAPI(Protocol):
 
     async def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
         """The ``request.n_results`` nearest records for each of its query embeddings."""
+        ...
+
+    async def search(self, collection_id: uuid.UUID, request: SearchRequest) -> SearchResult:
+        """Search API searches (filter, dense and sparse Knn, fusion, grouping, paging), one answer column each."""
         ...
 
     async def count(self, collection_id: uuid.UUID) -> int:

@@ -32,7 +32,9 @@ from ragstore.collection import CollectionBase, DeleteResult
 from ragstore.collection_requests import ModifyCollectionRequest
 from ragstore.embeddings.base import embed
 from ragstore.preparation import WriteRequest, prepare_write, write_ids
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
+from ragstore.search import ReadLevel, SearchResult
+from ragstore.search_queries import embed_search_queries
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
     DEFAULT_QUERY_INCLUDE,
@@ -201,6 +203,18 @@ class AsyncCollection(CollectionBase):
         if q.texts is not None:
             q = q.with_embeddings(await in_thread(embed, self._embedding_function, q.texts, query=True, op="query"))
         return await self._api.query(self.id, q)
+
+    async def search(self, searches: Any, read_level: ReadLevel | str = ReadLevel.INDEX_AND_WAL) -> SearchResult:
+        """Search API searches (chromadb's ``AsyncCollection.search``); text queries are embedded in a thread.
+
+        Example::
+
+            await col.search(Search().rank(Rrf([Knn(query="red", return_rank=True), Knn(query="red", key="bm25", return_rank=True)])))
+
+        """
+        request = SearchRequest(searches, read_level)
+        embedded = await in_thread(embed_search_queries, request, self._embedding_function, self._model.serialized_schema)
+        return await self._api.search(self.id, embedded)
 
     # ------------------------------------------------------------------ management
 

@@ -26,7 +26,9 @@ from ragstore.collection_schema.reconcile import render_schema
 from ragstore.embeddings.base import embed
 from ragstore.errors import InvalidArgumentError
 from ragstore.preparation import WriteRequest, prepare_write, write_ids
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
+from ragstore.search import ReadLevel, SearchResult
+from ragstore.search_queries import embed_search_queries
 from ragstore.types import (
     DEFAULT_GET_INCLUDE,
     DEFAULT_QUERY_INCLUDE,
@@ -287,6 +289,24 @@ class Collection(CollectionBase):
         if q.texts is not None:
             q = q.with_embeddings(embed(self._embedding_function, q.texts, query=True, op="query"))
         return self._api.query(self.id, q)
+
+    def search(self, searches: Any, read_level: ReadLevel | str = ReadLevel.INDEX_AND_WAL) -> SearchResult:
+        """Search API searches (chromadb's ``Collection.search``): filter, dense and sparse (BM25) Knn, fusion.
+
+        Text in a ``Knn`` is embedded first: on ``#embedding`` by the collection's function, on a
+        sparse key by the function its schema declares. See docs/search-api.md.
+
+        Example:
+            >>> import ragstore
+            >>> from ragstore import K, Knn, Search
+            >>> col = ragstore.Client().create_collection("search-example", embedding_function=None)
+            >>> col.add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]], metadatas=[{"n": 1}, {"n": 2}])
+            >>> col.search(Search().where(K("n") > 0).rank(Knn(query=[0.9, 0.1])).limit(1).select(K.SCORE))["ids"]
+            [['a']]
+
+        """
+        request = embed_search_queries(SearchRequest(searches, read_level), self._embedding_function, self._model.serialized_schema)
+        return self._api.search(self.id, request)
 
     # ------------------------------------------------------------------ management
 

@@ -358,5 +358,7 @@ class SearchRequest:
     def from_json(cls, data: dict[str, Any]) -> SearchRequest:
         """A ``search`` body (untrusted), checked as a local call is."""
         searches = _body_list(data, "searches", "search")
+        if searches is None:
+            raise InvalidArgumentError("Expected searches (a list of Search dicts) in the search request body")
         level = data.get("read_level")
-        return cls(searches if searches is not None else [], "index_and_wal" if level is None else level)
+        return cls(searches, "index_and_wal" if level is None else level)

@@ -606,7 +606,8 @@ PATH_CASES = [
         "GET", f"{API_PREFIX}/tenants/no_such_tenant/databases/default_database/collections", 404, "NotFoundError", "", id="no-tenant"
     ),
     pytest.param("GET", f"{API_PREFIX}/nope", 404, "NotFoundError", "^No such endpoint: GET /api/v2/nope$", id="unknown-endpoint"),
-    pytest.param("POST", FOREIGN.replace("{base}", BASE) + "/search", 404, "NotFoundError", "No such endpoint", id="search-endpoint"),
+    pytest.param("POST", FOREIGN + "/search", 404, "NotFoundError", "does not exist", id="search-other-scope"),
+    pytest.param("POST", FOREIGN.replace("{base}", BASE) + "/search", 400, INVALID, "Expected searches", id="search-without-searches"),
     pytest.param("GET", "/", 404, "NotFoundError", "No such endpoint", id="root"),
     pytest.param(
         "GET",

@@ -30,7 +30,8 @@ from ragstore.collection_requests import CreateCollectionRequest, ModifyCollecti
 from ragstore.errors import ClosedError, RequestTooLargeError
 from ragstore.http import wire
 from ragstore.http.transport import request_headers
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
+from ragstore.search import SearchResult
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 
 T = TypeVar("T")
@@ -223,6 +224,12 @@ class Calls:
             return wire.query_result_from_json(answer, request.include)
 
         return Call("POST", f"{self._collection_path(collection_id)}/query", decode, request.to_json(), limit_body=True)
+
+    def search(self, collection_id: uuid.UUID, request: SearchRequest) -> Call[SearchResult]:
+        """``POST .../search`` (chroma's Search API route)."""
+        return Call(
+            "POST", f"{self._collection_path(collection_id)}/search", wire.search_result_from_json, request.to_json(), limit_body=True
+        )
 
     def count(self, collection_id: uuid.UUID) -> Call[int]:
         """``GET .../count``."""

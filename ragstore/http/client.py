@@ -30,7 +30,8 @@ from ragstore.collection_requests import CreateCollectionRequest, ModifyCollecti
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
 from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
+from ragstore.search import SearchResult
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 
 T = TypeVar("T")
@@ -192,6 +193,10 @@ class HttpAPI(BaseHttpAPI):
     def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
         """The ``n_results`` nearest matching records for each query embedding."""
         return self._send(self.calls.query(collection_id, request))
+
+    def search(self, collection_id: uuid.UUID, request: SearchRequest) -> SearchResult:
+        """Search API searches, run by the server."""
+        return self._send(self.calls.search(collection_id, request))
 
     def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""

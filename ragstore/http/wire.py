@@ -35,6 +35,7 @@ import orjson
 
 from ragstore.collection_schema.reconcile import render_schema
 from ragstore.errors import InvalidArgumentError, InvalidDimensionException, NotFoundError, RagstoreError, error_class_for
+from ragstore.search.result import SearchResult
 from ragstore.sparse_vectors import SparseVector, metadata_from_json
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 from ragstore.validation import normalize_embeddings
@@ -337,6 +338,14 @@ def query_result_from_json(data: dict[str, Any], include: Sequence[str]) -> Quer
     embeddings = data.get("embeddings")
     decoded = [_matrix(rows) for rows in embeddings] if embeddings is not None else None
     return cast(QueryResult, _result_from_json(data, include, decoded, "distances"))
+
+
+def search_result_from_json(data: Any) -> SearchResult:
+    """A ``SearchResult`` as the server sent it, sparse vectors in metadata back as :class:`SparseVector`."""
+    metadatas = data.get("metadatas") if isinstance(data, dict) else None
+    if metadatas is not None:
+        data = data | {"metadatas": [None if rows is None else _sparse_vectors_read(rows) for rows in metadatas]}
+    return SearchResult(data)
 
 
 def _result_to_json(result: Mapping[str, Any], *extra: str) -> dict[str, Any]:

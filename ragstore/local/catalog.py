@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 
 from ragstore.collection_schema.reconcile import split_stored
+from ragstore.collection_schema.sparse_indexes import SparseIndexSpec, sparse_indexes
 from ragstore.configuration import HnswSettings, hnsw_settings
 from ragstore.errors import NotFoundError, UniqueConstraintError
 from ragstore.local import text_index
@@ -68,6 +69,13 @@ class CollectionRow:
         """The collection's typed HNSW settings."""
         return self.parsed_hnsw if self.parsed_hnsw is not None else hnsw_settings(self.configuration)
 
+    @property
+    def sparse_indexes(self) -> tuple[SparseIndexSpec, ...]:
+        """The sparse indexes its schema declares (none without a schema), parsed once per distinct schema."""
+        if self.parsed_view is not None:
+            return _sparse_indexes(self.parsed_view[1])
+        return tuple(sparse_indexes(split_stored(self.configuration)[1]))
+
     def model(self) -> CollectionModel:
         """The public description (its dictionaries are the caller's own copies), with its whole schema."""
         metadata = copy.deepcopy(self.metadata)
@@ -77,6 +85,11 @@ class CollectionRow:
             configuration, schema = split_stored(self.configuration)
             configuration = copy.deepcopy(configuration)
         return CollectionModel(self.id, self.name, metadata, configuration, self.dimension, self.tenant, self.database, schema)
+
+
+@functools.lru_cache(maxsize=1024)
+def _sparse_indexes(schema_json: bytes) -> tuple[SparseIndexSpec, ...]:
+    return tuple(sparse_indexes(orjson.loads(schema_json)))
 
 
 @functools.lru_cache(maxsize=1024)

@@ -41,9 +41,13 @@ from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, needs_no_catching_up, query_result, search
+from ragstore.local.search_executor import SEARCH_RESULT_FIELDS, SearchContext, run_search
+from ragstore.local.sparse_index import SparseIndexes
+from ragstore.local.sparse_upkeep import existing_ids, write_sparse
 from ragstore.local.sql_filters import selection, uses_text_index
 from ragstore.names import validate_tenant_or_database_name
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, checked_records
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest, checked_records
+from ragstore.search import SearchResult, compile_where
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 from ragstore.validation import validate_non_negative_int
@@ -81,6 +85,7 @@ class LocalAPI:
         self._max_response_bytes = max_response_bytes
         self._db = Database(self._path)
         self._indexes = IndexCache(self._db, self._path)
+        self._sparse = SparseIndexes()  # in memory only: rebuilt from SQLite on first use
         # The finalizer must not hold self (it would never be collected): only what it closes.
         self._finalizer = weakref.finalize(self, _shutdown, self._db, self._indexes)
 
@@ -115,6 +120,7 @@ class LocalAPI:
         with self._db.write() as conn:
             catalog.delete_everything(conn)
         self._indexes.clear()
+        self._sparse.clear()
         self._db.vacuum()
         return True
 
@@ -155,6 +161,7 @@ class LocalAPI:
             ids = catalog.delete_database(conn, name, tenant)
         for collection_id in ids:
             self._indexes.remove_files(collection_id)
+        self._sparse.clear()  # keyed by collection pk, which a database delete does not list
         self._db.vacuum()
 
     # ------------------------------------------------------------------ collections
@@ -207,6 +214,7 @@ class LocalAPI:
             catalog.delete_collection_row(conn, row.pk)
             remaining = records.count_records(conn)
         self._indexes.forget(row.pk, str(row.id))
+        self._sparse.forget(row.pk)
         # Merging the text index rewrites all of it: worth it only when a sizeable share
         # went (so the cost is amortised); small leftovers are merged away by later writes.
         self._db.vacuum(merge_text_index=deleted * 10 >= remaining)
@@ -250,7 +258,11 @@ class LocalAPI:
             if dim is not None and row.dimension is not None and dim != row.dimension:
                 raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {dim}")
             seq = row.last_seq + 1
+            specs = row.sparse_indexes
+            existed = existing_ids(conn, row.pk, rs.ids) if specs else set()
             mirrored_changed = records.write_records(conn, row.pk, seq, op, rs)
+            if specs and write_sparse(conn, row.pk, seq, specs, op, rs, existed) and not mirrored_changed:
+                self._advance(conn, row, seq, dim)  # only sparse values changed: the sparse index must still catch up
             if mirrored_changed:
                 self._advance(conn, row, seq, dim)
         if mirrored_changed:
@@ -331,3 +343,14 @@ class LocalAPI:
         else:
             hits = search(conn, self._indexes, row, queries, request.n_results, request.filter, request.ids)
         return query_result(conn, hits, request.include, row.dimension, self._max_response_bytes)
+
+    def search(self, collection_id: uuid.UUID, request: SearchRequest) -> SearchResult:
+        """Run Search API searches (filter, dense and sparse Knn, fusion, grouping, paging) in one snapshot."""
+        for one in request.searches:
+            self._ensure_text_index(collection_id, compile_where(one.parts().where).where)
+        with self._db.read() as conn:
+            row = catalog.get_by_id(conn, collection_id)
+            specs = {spec.key: spec for spec in row.sparse_indexes}
+            context = SearchContext(conn, self._indexes, self._sparse, row, specs, self._max_response_bytes)
+            payloads = [run_search(context, one) for one in request.searches]
+        return SearchResult({name: [p[name] for p in payloads] for name in SEARCH_RESULT_FIELDS})

@@ -35,7 +35,7 @@ from ragstore.http.wire import (
     query_result_to_json,
     records_from_json,
 )
-from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest
+from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.server import schemas
 from ragstore.server.handlers import call, engine, json_response, read_object
 from ragstore.types import CollectionModel
@@ -156,6 +156,10 @@ def _get(api: API, cid: uuid.UUID, data: Body) -> dict[str, Any]:
     return get_result_to_json(api.get(cid, GetRequest.from_json(data)))
 
 
+def _search(api: API, cid: uuid.UUID, data: Body) -> dict[str, Any]:
+    return api.search(cid, SearchRequest.from_json(data))
+
+
 def _query(api: API, cid: uuid.UUID, data: Body) -> dict[str, Any]:
     return query_result_to_json(api.query(cid, QueryRequest.from_json(data)))
 
@@ -194,6 +198,9 @@ delete = _record_route(
 )
 get = _record_route("get", _get, schemas.GetRecords, schemas.GetResponse, "Records by id and/or filter, in insertion order.")
 query = _record_route("query", _query, schemas.QueryRecords, schemas.QueryResponse, "The nearest records to each query embedding.")
+search = _record_route(
+    "search", _search, schemas.SearchRecords, schemas.SearchResponse, "chromadb's Search API: filter, dense and sparse (BM25) Knn, fusion."
+)
 
 
 @router.get("/collections/{collection_id}/count", tags=["records"], responses=_ERRORS)

@@ -105,6 +105,16 @@ class QueryRecords(Filters):
     n_results: int = Field(default=10, ge=1, le=MAX_QUERY_RESULTS)
 
 
+class SearchRecords(_Model):
+    """chromadb's Search API: searches as ``Search.to_dict()`` writes them, checked strictly on the server.
+
+    Each has ``filter``, ``rank``, ``group_by``, ``limit`` and ``select`` (see docs/search-api.md).
+    """
+
+    searches: list[dict[str, Any]] = Field(max_length=64)
+    read_level: Literal["index_and_wal", "index_only", "index_and_bounded_wal"] = "index_and_wal"
+
+
 class CreateCollection(_Model):
     """A new collection (``get_or_create`` returns an existing one instead of 409)."""
 
@@ -169,6 +179,17 @@ class QueryResponse(_Model):
     metadatas: list[list[Metadata | None]] | None = None
     distances: list[list[float]] | None = None
     include: list[Include]
+
+
+class SearchResponse(_Model):
+    """One column per search (``null`` where that search did not select the field), best first; lower scores are better."""
+
+    ids: list[list[str]]
+    documents: list[list[str | None] | None] | None = None
+    embeddings: list[list[list[float] | None] | None] | None = None
+    metadatas: list[list[Metadata | None] | None] | None = None
+    scores: list[list[float | None] | None] | None = None
+    select: list[list[str]]
 
 
 class DeleteResponse(_Model):

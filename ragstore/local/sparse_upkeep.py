@@ -1,0 +1,115 @@
+"""Keeping a collection's sparse indexes in step with its records, inside the write's transaction.
+
+Each sparse index of a collection's schema (:func:`ragstore.collection_schema.sparse_indexes`)
+is a key whose value every record may have:
+
+- a BM25 index (chroma's ``chroma_bm25`` function with a ``source_key``): the engine reads
+  the source text (the document, or a string metadata field) and stores its term counts
+  and length (:mod:`ragstore.bm25_text`, chroma's tokenizer and hashes); what a chromadb
+  client computed into the metadata under the key is kept as metadata, not indexed;
+- any other sparse index: the record's metadata value under the key, a
+  :class:`~ragstore.sparse_vectors.SparseVector`, stored as given (scored by dot product).
+
+:func:`write_sparse` runs after the records are written. An ``add``/``upsert`` sets every
+record's value; an ``update`` touches an index only if it changed the index's source (its
+documents, or its metadata), reading the merged result back from ``records``. Deleted
+records lose their values with their rows (``ON DELETE CASCADE``).
+
+Example:
+    >>> from ragstore.collection_schema import SparseIndexSpec
+    >>> spec = SparseIndexSpec("bm25", "#document", {"type": "known", "name": "chroma_bm25", "config": {}}, True, 1.2, 0.75)
+    >>> value = value_of(spec, "Cats chase cats.", None)
+    >>> value.length, sorted(value.weights.tolist())
+    (3, [1, 2])
+
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from ragstore.bm25_text import TOKEN_MAX_LENGTH, Bm25Tokenizer, default_tokenizer
+from ragstore.collection_schema import SparseIndexSpec
+from ragstore.local.records import load_metadata
+from ragstore.local.sparse_index import TermWeights, write_terms
+from ragstore.sparse_vectors import SparseVector
+from ragstore.types import RecordSet
+
+DOCUMENT_KEY = "#document"
+
+
+def tokenizer_for(spec: SparseIndexSpec) -> Bm25Tokenizer:
+    """The tokenizer a BM25 index's function configures (its stop words and longest token), shared."""
+    config = (spec.embedding_function or {}).get("config") or {}
+    stopwords, longest = config.get("stopwords"), int(config.get("token_max_length", TOKEN_MAX_LENGTH))
+    if stopwords is None and longest == TOKEN_MAX_LENGTH:
+        return default_tokenizer()  # the one the clients' BM25 function uses too: stems remembered once
+    return _tokenizer(tuple(stopwords) if stopwords is not None else None, longest)
+
+
+@functools.lru_cache(maxsize=16)
+def _tokenizer(stopwords: tuple[str, ...] | None, token_max_length: int) -> Bm25Tokenizer:
+    return Bm25Tokenizer(stopwords, token_max_length)
+
+
+def value_of(spec: SparseIndexSpec, document: str | None, metadata: dict[str, Any] | None) -> TermWeights | None:
+    """A record's value for ``spec`` given its document and metadata (``None``: it has none)."""
+    if spec.bm25:
+        text = document if spec.source_key == DOCUMENT_KEY else (metadata or {}).get(spec.source_key or "")
+        if not isinstance(text, str):
+            return None
+        counts = tokenizer_for(spec).term_counts(text)
+        return TermWeights(counts.hashes, counts.counts, counts.length) if counts.length else None
+    vector = (metadata or {}).get(spec.key)
+    return TermWeights(vector.indices, vector.values) if isinstance(vector, SparseVector) else None
+
+
+def existing_ids(conn: sqlite3.Connection, collection_pk: int, ids: Sequence[str]) -> set[str]:
+    """Which of ``ids`` the collection holds (read before a write, to know what the write will touch)."""
+    rows = conn.execute(
+        "SELECT id FROM records WHERE collection_pk = ? AND id IN (SELECT value FROM json_each(?))",
+        (collection_pk, orjson.dumps(list(ids)).decode()),
+    )
+    return {id_ for (id_,) in rows}
+
+
+def write_sparse(
+    conn: sqlite3.Connection, collection_pk: int, seq: int, specs: Sequence[SparseIndexSpec], op: str, records: RecordSet, existed: set[str]
+) -> bool:
+    """Bring every sparse index in step with the records ``op`` just wrote; whether any value changed.
+
+    ``existed`` are the ids the collection held before the write: an ``add`` skips them (it
+    wrote only new records), an ``update`` ignores the others (it wrote only existing ones).
+    """
+    positions = [i for i, id_ in enumerate(records.ids) if (id_ in existed) == (op == "update") or op == "upsert"]
+    if not positions:
+        return False
+    ids = [records.ids[i] for i in positions]
+    changed = False
+    stored: dict[str, tuple[str | None, dict[str, Any] | None]] | None = None
+    for spec in specs:
+        reads_documents = spec.bm25 and spec.source_key == DOCUMENT_KEY
+        if op == "update" and (records.documents if reads_documents else records.metadatas) is None:
+            continue  # this update left the index's source alone
+        if op != "update" and reads_documents:
+            documents = records.documents
+            values = [value_of(spec, documents[i] if documents is not None else None, None) for i in positions]
+        else:
+            if stored is None:  # the records as they now stand (an update merges metadata)
+                stored = _stored(conn, collection_pk, ids)
+            values = [value_of(spec, *stored[id_]) for id_ in ids]
+        changed |= write_terms(conn, collection_pk, spec.key, seq, ids, values) > 0
+    return changed
+
+
+def _stored(conn: sqlite3.Connection, collection_pk: int, ids: Sequence[str]) -> dict[str, tuple[str | None, dict[str, Any] | None]]:
+    rows = conn.execute(
+        "SELECT id, document, metadata_json FROM records WHERE collection_pk = ? AND id IN (SELECT value FROM json_each(?))",
+        (collection_pk, orjson.dumps(list(ids)).decode()),
+    )
+    return {id_: (document, load_metadata(text)) for id_, document, text in rows}
