@@ -79,6 +79,11 @@ class SearchSide:
         api = self.api
         return api["Search"]().rank(api["Knn"](query=text, key="bm25", limit=CANDIDATES)).limit(CANDIDATES).select(api["K"].SCORE)
 
+    def dense(self, vector: np.ndarray) -> Any:
+        """``Search().rank(Knn(query=vector))`` with scores (cosine distances): the dense side alone, :data:`CANDIDATES` deep."""
+        api = self.api
+        return api["Search"]().rank(api["Knn"](query=vector.tolist(), limit=CANDIDATES)).limit(CANDIDATES).select(api["K"].SCORE)
+
     def hybrid(self, text: str, vector: np.ndarray, setting: Setting) -> Any:
         """``Rrf([dense Knn, bm25 Knn])`` with ``setting``'s k, weights and candidates."""
         api = self.api

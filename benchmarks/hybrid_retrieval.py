@@ -101,17 +101,17 @@ def ragstore_rows(
 ) -> list[Row]:
     """The ragstore rows of every split (``-`` when the Search API is missing).
 
-    ``ragstore bm25``: the BM25 sparse index alone; ``ragstore hybrid``: chroma's ``Rrf`` through
-    ``search`` for each RRF setting; for the score fusions, which chroma's rank expressions cannot
-    state (they need each list's mean and spread), ragstore's BM25 list and the dense list fused in
-    this script. For the first RRF setting it also prints how often the engine's ``Rrf`` top 10
-    equals the script's RRF over ragstore's own two lists (it should, exact ties aside).
+    ``ragstore dense`` / ``ragstore bm25``: one ``Knn`` alone; ``ragstore hybrid``: chroma's ``Rrf``
+    through ``search`` for each RRF setting; for the score fusions, which chroma's rank expressions
+    cannot state (they need each list's mean and spread), ragstore's two lists fused in this script.
+    For the first RRF setting it also prints how often the engine's ``Rrf`` top 10 equals the
+    script's RRF over the same collection's two lists (it should, exact ties aside).
     """
     rrf_settings = [s for s in settings if s.method == "rrf"]
     score_settings = [s for s in settings if s.method != "rrf"]
-    methods = ["ragstore bm25 (Search, Knn key=bm25)"]
+    methods = ["ragstore dense (Search, Knn #embedding)", "ragstore bm25 (Search, Knn key=bm25)"]
     methods += [f"ragstore hybrid (Search, {s.label})" for s in rrf_settings]
-    methods += [f"ragstore bm25 + dense, {s.label} (fused in script)" for s in score_settings]
+    methods += [f"ragstore dense + bm25, {s.label} (fused in script)" for s in score_settings]
     if search_api_missing():
         return [Row(collection.name, split, method, None, None) for split in runs for method in methods]
     side = SearchSide(collection, vectors)
@@ -123,12 +123,19 @@ def ragstore_rows(
             qrels, query_ids = _qrels(collection, split, split_run), split_run.query_ids
             texts = [collection.queries[split][q] for q in query_ids]
             query_vectors = dict(zip(*vectors.for_split(collection, split), strict=True))
-            ids, scores, ms = side.run([side.bm25(t) for t in texts])
-            rows.append(
-                Row(collection.name, split, methods[0], quality({q: r[:OUTPUT] for q, r in zip(query_ids, ids, strict=True)}, qrels), ms)
-            )
-            # scores ascend (lower is better) and a sparse Knn yields the negated BM25: negate back
-            bm25 = {q: Ranked.of([index[i] for i in r], [-x for x in sc]) for q, r, sc in zip(query_ids, ids, scores, strict=True)}
+            # scores ascend (lower is better): a cosine Knn yields the distance, a sparse Knn the negated BM25
+            sides = []
+            for method, searches in zip(
+                methods[:2], ([side.dense(query_vectors[q]) for q in query_ids], [side.bm25(t) for t in texts]), strict=True
+            ):
+                ids, scores, ms = side.run(searches)
+                rows.append(
+                    Row(collection.name, split, method, quality({q: r[:OUTPUT] for q, r in zip(query_ids, ids, strict=True)}, qrels), ms)
+                )
+                sides.append(
+                    {q: Ranked.of([index[i] for i in r], [-x for x in sc]) for q, r, sc in zip(query_ids, ids, scores, strict=True)}
+                )
+            dense, bm25 = sides  # this collection's own lists: the engine's fusion must equal the script's over them
             for setting in rrf_settings:
                 fused, _, ms = side.run([side.hybrid(t, query_vectors[q], setting) for q, t in zip(query_ids, texts, strict=True)])
                 rows.append(
@@ -141,15 +148,15 @@ def ragstore_rows(
                     )
                 )
                 if setting is rrf_settings[0]:
-                    script = [[doc_ids[i] for i in setting.fuse(split_run.dense[q], bm25[q])][:10] for q in query_ids]
+                    script = [[doc_ids[i] for i in setting.fuse(dense[q], bm25[q])][:10] for q in query_ids]
                     same = sum(a[:10] == b for a, b in zip(fused, script, strict=True))
                     print(
                         f"{collection.name} {split}: engine Rrf top 10 = script RRF of ragstore's lists in {same}/{len(query_ids)} queries"
                     )
             for setting in score_settings:
                 with timer() as elapsed:
-                    fused_ids = {q: [doc_ids[i] for i in setting.fuse(split_run.dense[q], bm25[q])] for q in query_ids}
-                label = f"ragstore bm25 + dense, {setting.label} (fused in script)"
+                    fused_ids = {q: [doc_ids[i] for i in setting.fuse(dense[q], bm25[q])] for q in query_ids}
+                label = f"ragstore dense + bm25, {setting.label} (fused in script)"
                 rows.append(Row(collection.name, split, label, quality(fused_ids, qrels), elapsed[0] * 1000 / max(len(query_ids), 1)))
     finally:
         side.close()
