@@ -57,9 +57,12 @@ class Store:
         with self.db.write() as conn:
             last_seq, floor = self.state(conn)
             seq = last_seq + 1
+            existed = {id_ for (id_,) in conn.execute("SELECT id FROM records WHERE collection_pk = ?", (self.pk,))}
             changed = records.write_records(conn, self.pk, seq, op, RecordSet(ids, vectors, None, None, None))
+            if op == "add":  # an add skips the ids that exist (as chromadb does): their values stay
+                docs = {id_: tokens for id_, tokens in docs.items() if id_ not in existed}
             terms = [None if tokens is None else term_weights(tokens) for tokens in docs.values()]
-            changed |= write_terms(conn, self.pk, KEY, seq, ids, terms) > 0
+            changed |= write_terms(conn, self.pk, KEY, seq, list(docs), terms) > 0
             if changed:
                 floor = records.prune_tombstones(conn, self.pk, last_seq, floor, most=10**9)
                 catalog.advance(conn, self.pk, seq, floor, 2)
@@ -103,6 +106,8 @@ def term_weights(tokens: list[str]) -> TermWeights:
 def reference_bm25(docs: dict[str, list[str]], query: list[str], allowed: set[str] | None = None) -> list[tuple[str, float]]:
     """Plain BM25 over ``docs`` (id -> tokens): (id, 1 - score), best first, ties by insertion (dict order)."""
     n = len(docs)
+    if not n:
+        return []
     avgdl = sum(len(t) for t in docs.values()) / n
     counts = {id_: Counter(term_id(t) for t in tokens) for id_, tokens in docs.items()}
     q = Counter(term_id(t) for t in query)
@@ -310,6 +315,55 @@ def test_pruned_bm25_equals_exhaustive_bm25_on_a_zipf_corpus(store: Store) -> No
             assert_ranks_like(search(store, index, query, k), reference_bm25(live, query)[:k])
             assert_ranks_like(search(store, index, query, k, allowed), reference_bm25(live, query, allowed)[:k])
     assert pruned.call_count > 10  # the pruned path really ran
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 34])
+def test_random_writes_keep_the_caught_up_index_equal_to_the_reference(store: Store, seed: int) -> None:
+    """Random adds, upserts, updates (with and without new vectors), key removals and deletes, checked after each."""
+    rng = np.random.default_rng(seed)
+    words = [f"v{i}" for i in range(40)]
+    live: dict[str, list[str]] = {}  # the records holding a value for the key
+    held: set[str] = set()  # every record (a record can lose its value and stay)
+    cache = SparseIndexes()
+
+    def doc() -> list[str]:
+        return list(rng.choice(words, size=int(rng.integers(1, 15))))
+
+    for step in range(30):
+        op = rng.choice(["add", "upsert", "update", "remove", "delete"])
+        existing = list(live)
+        if op in ("add", "upsert") or not existing:
+            docs = {f"r{int(i)}": doc() for i in rng.integers(0, 120, size=int(rng.integers(1, 20)))}
+            store.write("upsert" if op == "upsert" else "add", docs)
+            live.update(docs if op == "upsert" else {k: v for k, v in docs.items() if k not in held})
+            held.update(docs)
+        else:
+            chosen = list(dict.fromkeys(rng.choice(existing, size=min(len(existing), int(rng.integers(1, 10))))))
+            if op == "update":
+                docs = {id_: doc() for id_ in chosen}
+                store.write("update", docs, new_vectors=bool(rng.integers(2)))
+                live.update(docs)
+            elif op == "remove":
+                store.write("update", dict.fromkeys(chosen), new_vectors=bool(rng.integers(2)))
+                for id_ in chosen:
+                    del live[id_]
+            else:
+                store.delete(chosen)
+                for id_ in chosen:
+                    del live[id_]
+                    held.discard(id_)
+        if step % 3 == 0:  # the cache also catches up over several writes at once
+            continue
+        by_rowid = {id_: tokens for id_, tokens in sorted(live.items(), key=lambda item: rowid_of(store, item[0]))}
+        query = list(dict.fromkeys(rng.choice(words, size=3)))
+        index = store.index(cache)
+        assert index.live_count == len(live)
+        assert_ranks_like(search(store, index, query, 8), reference_bm25(by_rowid, query)[:8])
+
+
+def rowid_of(store: Store, id_: str) -> int:
+    with store.db.read() as conn:
+        return int(conn.execute("SELECT rowid FROM records WHERE collection_pk = ? AND id = ?", (store.pk, id_)).fetchone()[0])
 
 
 # ----------------------------------------------------------------------------- derived state

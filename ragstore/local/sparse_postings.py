@@ -256,7 +256,9 @@ class SparseIndex:
         for segment, positions, entries in found:
             first, end = segment.starts[entries], segment.starts[entries + 1]
             if dead:
-                df[positions] += [int(self.live[segment.slots[a:z]].sum()) for a, z in zip(first.tolist(), end.tolist(), strict=True)]
+                df[positions] += np.array(
+                    [int(self.live[segment.slots[a:z]].sum()) for a, z in zip(first.tolist(), end.tolist(), strict=True)], dtype=np.int64
+                )
             else:
                 df[positions] += end - first
             largest[positions] = np.maximum(largest[positions], segment.largest[entries])
