@@ -190,6 +190,7 @@ class AsyncCollection(CollectionBase):
         where: Any = None,
         where_document: Any = None,
         include: Any = DEFAULT_QUERY_INCLUDE,
+        mode: str = "dense",
     ) -> QueryResult:
         """The ``n_results`` nearest records to each query, nearest first (query texts embedded in a thread).
 
@@ -199,9 +200,9 @@ class AsyncCollection(CollectionBase):
 
         """
         texts = self._query_texts(query_texts, query_images, query_uris)
-        q = QueryRequest(query_embeddings, n_results, ids, where, where_document, self._include(include), texts=texts)
-        if q.texts is not None:
-            q = q.with_embeddings(await in_thread(embed, self._embedding_function, q.texts, query=True, op="query"))
+        q = QueryRequest(query_embeddings, n_results, ids, where, where_document, self._include(include), texts=texts, mode=mode)
+        if (to_embed := q.texts_to_embed()) is not None:
+            q = q.with_embeddings(await in_thread(embed, self._embedding_function, to_embed, query=True, op="query"))
         return await self._api.query(self.id, q)
 
     async def search(self, searches: Any, read_level: ReadLevel | str = ReadLevel.INDEX_AND_WAL) -> SearchResult:

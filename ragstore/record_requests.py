@@ -194,6 +194,9 @@ class DeleteRequest:
         return cls(_body_list(data, "ids", "delete"), data.get("where"), data.get("where_document"), data.get("limit"))
 
 
+QUERY_MODES = ("dense", "hybrid", "bm25")  # query's modes: chromadb's dense search, and ragstore's two with BM25
+
+
 @dataclasses.dataclass(frozen=True, eq=False)  # numpy vectors have no single truth value to compare by
 class QueryRequest:
     """A nearest-neighbour search: query vectors (or texts still to embed) and what to return.
@@ -201,6 +204,11 @@ class QueryRequest:
     Exactly one of ``embeddings`` and ``texts`` is given. Engines take only embeddings: a
     client embeds the texts with its collection's function (:meth:`with_embeddings`) first.
     ``ids=[]`` restricts the search to no records (every answer is empty).
+
+    ``mode`` (a ragstore extension; chromadb's query is ``"dense"``) asks for ``"hybrid"``
+    (dense and BM25 fused) or ``"bm25"`` search of a collection with a BM25 index: both need
+    ``texts``, which the engine keeps for the BM25 side; hybrid embeds them too (or takes
+    ``embeddings`` given with them), BM25 alone embeds nothing.
 
     Example:
         >>> request = QueryRequest(texts="red apples", n_results=3)
@@ -218,26 +226,36 @@ class QueryRequest:
     where_document: dict[str, Any] | None = None
     include: Sequence[str] = DEFAULT_QUERY_INCLUDE
     texts: list[str] | None = None  # one text (a str) is accepted and stored as a list
+    mode: str = "dense"
     filter: Node | None = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.mode not in QUERY_MODES:
+            raise InvalidArgumentError(f"Expected mode to be one of {', '.join(QUERY_MODES)} in query, got {self.mode!r}")
+        if self.mode != "dense" and self.texts is None:
+            raise InvalidArgumentError(f"Expected query_texts in query with mode={self.mode!r}: BM25 searches text")
+        if self.mode == "bm25" and self.embeddings is not None:
+            raise InvalidArgumentError("Expected no query_embeddings in query with mode='bm25' (it searches text alone)")
         if self.embeddings is None and self.texts is None:
             raise InvalidArgumentError("At least one of one of embeddings, documents, images, uris must be provided in query.")
-        if self.embeddings is not None and self.texts is not None:
+        if self.mode == "dense" and self.embeddings is not None and self.texts is not None:
             raise InvalidArgumentError("Expected only one of query_embeddings or query_texts in query, got both.")
         _set(self, "include", _include(self.include, "query", allow_distances=True))
         _set(self, "n_results", validate_n_results(self.n_results))
         _filters(self, "query")
+        counts = []
         if self.embeddings is not None:
             _set(self, "embeddings", normalize_embeddings(self.embeddings, "query"))
-            count = len(self.embeddings)
-        else:
+            counts.append(len(self.embeddings))
+        if self.texts is not None:
             texts = normalize_documents(self.texts, "query", allow_none=False)
             if not texts:
                 raise InvalidArgumentError("Expected query_texts to be a non-empty list in query.")
             _set(self, "texts", texts)
-            count = len(texts)
-        check_query_size(count, self.n_results)
+            counts.append(len(texts))
+        if len(set(counts)) > 1:
+            raise InvalidArgumentError(f"Expected as many query_embeddings as query_texts in query, got {counts[0]} and {counts[1]}")
+        check_query_size(counts[0], self.n_results)
         if self.ids is not None:
             empty = isinstance(self.ids, (list, tuple)) and len(self.ids) == 0
             _set(self, "ids", [] if empty else normalize_ids(self.ids, "query"))
@@ -250,41 +268,53 @@ class QueryRequest:
         vectors: npt.NDArray[np.float32] = self.embeddings
         return vectors
 
+    def texts_to_embed(self) -> list[str] | None:
+        """The texts a client must embed before an engine can answer (``None``: nothing to embed)."""
+        return self.texts if self.embeddings is None and self.mode != "bm25" else None
+
     def with_embeddings(self, embeddings: Any) -> QueryRequest:
-        """This request with its texts replaced by their ``embeddings`` (the rest was checked already)."""
+        """This request with its texts' ``embeddings`` (the texts dropped, unless BM25 still needs them)."""
         vectors = normalize_embeddings(embeddings, "query")
         check_query_size(len(vectors), self.n_results)
+        if self.texts is not None and len(vectors) != len(self.texts):
+            raise InvalidArgumentError(f"Expected {len(self.texts)} query embeddings in query, got {len(vectors)}")
         embedded = copy.copy(self)  # not dataclasses.replace: that would check and parse everything again
         _set(embedded, "embeddings", vectors)
-        _set(embedded, "texts", None)
+        if self.mode == "dense":
+            _set(embedded, "texts", None)
         return embedded
 
     def to_json(self) -> dict[str, Any]:
-        """The body of ``POST .../query`` (only an embedded request can be sent)."""
-        return {
-            "query_embeddings": self.vectors,
+        """The body of ``POST .../query`` (only an embedded request can be sent; ``mode`` and texts only when not dense)."""
+        body = {
+            "query_embeddings": self.vectors if self.mode != "bm25" else None,
             "n_results": self.n_results,
             "ids": self.ids,
             "where": self.where,
             "where_document": self.where_document,
             "include": list(self.include),
         }
+        return body if self.mode == "dense" else body | {"mode": self.mode, "query_texts": self.texts}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> QueryRequest:
         """A ``query`` body (untrusted), checked as a local call is."""
-        if data.get("query_embeddings") is None:
+        mode = data.get("mode", "dense")
+        if data.get("query_embeddings") is None and mode != "bm25":
             raise InvalidArgumentError("Expected query_embeddings in the query request body")
         from ragstore.http.wire import decode_embeddings
 
         include, n_results = data.get("include"), data.get("n_results")
+        embeddings = data.get("query_embeddings")
         return cls(
-            decode_embeddings(data["query_embeddings"], "query"),
+            decode_embeddings(embeddings, "query") if embeddings is not None else None,
             10 if n_results is None else n_results,
             _body_list(data, "ids", "query"),
             data.get("where"),
             data.get("where_document"),
             DEFAULT_QUERY_INCLUDE if include is None else include,
+            texts=_body_list(data, "query_texts", "query") if mode != "dense" else None,
+            mode=mode,
         )
 
 

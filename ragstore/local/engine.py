@@ -39,6 +39,7 @@ from ragstore.filters import Node
 from ragstore.local import catalog, records, text_index
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
+from ragstore.local.hybrid_query import text_query
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, needs_no_catching_up, query_result, search
 from ragstore.local.search_executor import SEARCH_RESULT_FIELDS, SearchContext, run_search
@@ -321,9 +322,14 @@ class LocalAPI:
             return get_result(conn, sql, params, request.include, request.limit, request.offset, row.dimension, self._max_response_bytes)
 
     def query(self, collection_id: uuid.UUID, request: QueryRequest) -> QueryResult:
-        """The ``n_results`` nearest records ``request`` allows, for each of its query embeddings."""
-        queries = request.vectors
+        """The ``n_results`` nearest records ``request`` allows, for each query (``mode``: dense, BM25, or both fused)."""
         self._ensure_text_index(collection_id, request.filter)
+        if request.mode != "dense":  # BM25 alone or fused (local/hybrid_query), in one snapshot
+            with self._db.read() as conn:
+                row = catalog.get_by_id(conn, collection_id)
+                hits = text_query(conn, self._indexes, self._sparse, row, request)
+                return query_result(conn, hits, request.include, row.dimension, self._max_response_bytes)
+        queries = request.vectors
         # Usually the caches are current and the query needs no snapshot (two statements
         # fewer); only a query that must load or catch up a cache reads in a transaction.
         with self._db.read(snapshot=False) as conn:

@@ -99,10 +99,14 @@ class QueryRecords(Filters):
     ``n_results`` at most ``MAX_QUERY_RESULTS``.
     """
 
-    query_embeddings: QueryEmbeddings
+    query_embeddings: QueryEmbeddings | None = Field(description="Required unless mode is 'bm25'.")
     ids: Ids = None
     include: list[Include] = ["documents", "metadatas", "distances"]
     n_results: int = Field(default=10, ge=1, le=MAX_QUERY_RESULTS)
+    mode: Literal["dense", "hybrid", "bm25"] = Field(
+        default="dense", description="ragstore: 'hybrid' fuses dense and BM25 (DBSF), 'bm25' ranks by BM25 alone; both need query_texts."
+    )
+    query_texts: list[str] | None = Field(default=None, description="ragstore: the texts BM25 searches (mode 'hybrid' or 'bm25').")
 
 
 class SearchRecords(_Model):
