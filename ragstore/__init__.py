@@ -44,6 +44,7 @@ from ragstore.collection_schema import (
     SparseVectorIndexConfig,
     StringInvertedIndexConfig,
     VectorIndexConfig,
+    bm25_schema,
 )
 from ragstore.embeddings import (
     DefaultEmbeddingFunction,
@@ -284,4 +285,5 @@ __all__ = [
     "register_embedding_function",
     "register_sparse_embedding_function",
     "__version__",
+    "bm25_schema",
 ]

@@ -420,6 +420,26 @@ def test_cli_ingest_query_and_collections(tmp_path: Path, docs: Path) -> None:
     assert missing.returncode != 0 and "No collection named 'nope'" in missing.stderr
 
 
+def test_cli_query_is_hybrid_on_what_ingest_made_and_dense_elsewhere(tmp_path: Path, docs: Path) -> None:
+    store = str(tmp_path / "store")
+    assert cli("ingest", str(docs), "-c", "docs", "--path", store, "--embedding", "hashing", "--glob", "**/*.md").returncode == 0
+    by_mode = {}
+    for mode in (None, "hybrid", "dense", "bm25"):
+        chosen = ["--mode", mode] if mode else []
+        done = cli("query", "proxy server", "-c", "docs", "--path", store, "-k", "3", *chosen)
+        assert done.returncode == 0, done.stderr
+        assert f"({mode or 'hybrid'})" in " ".join(done.stdout.split()), done.stdout
+        by_mode[mode] = json.loads(cli("query", "proxy server", "-c", "docs", "--path", store, "-k", "3", "--json", *chosen).stdout)
+    assert by_mode[None] == by_mode["hybrid"] and all(0 <= hit["score"] <= 1 for hit in by_mode["hybrid"])
+    assert "proxies" in by_mode["bm25"][0]["source"]
+    plain = ragstore.PersistentClient(store).create_collection("plain", embedding_function=ragstore.HashingEmbeddingFunction())
+    plain.add(ids=["a"], documents=["a proxy server"])
+    default = cli("query", "proxy", "-c", "plain", "--path", store, "--json")
+    assert default.returncode == 0 and json.loads(default.stdout)[0]["id"] == "a"
+    refused = cli("query", "proxy", "-c", "plain", "--path", store, "--mode", "hybrid")
+    assert refused.returncode == 1 and "has no BM25 index" in refused.stderr and "Traceback" not in refused.stderr
+
+
 def test_cli_ingest_over_http(tmp_path: Path, docs: Path) -> None:
     server = RunningServer.start(tmp_path / "served", env={k: "" for k in os.environ if k.startswith("RAGSTORE_")})
     try:

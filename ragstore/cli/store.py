@@ -109,12 +109,16 @@ def embedding_function(name: str) -> Any:
 
 
 def open_collection(client: ragstore.ClientAPI, name: str, embedding: str | None, create: bool) -> Any:
-    """The collection ``name``: its persisted embedder unless ``embedding`` names one; created if ``create``."""
+    """The collection ``name``: its persisted embedder unless ``embedding`` names one; created if ``create``.
+
+    A collection the CLI creates has a BM25 index (:func:`ragstore.bm25_schema`), so ``query`` can search it
+    hybrid; an existing collection keeps what it has.
+    """
     ef = embedding_function(embedding) if embedding else None
     if create:
         if ef is None:
-            return client.get_or_create_collection(name)
-        return client.get_or_create_collection(name, embedding_function=ef)
+            return client.get_or_create_collection(name, schema=ragstore.bm25_schema())
+        return client.get_or_create_collection(name, schema=ragstore.bm25_schema(), embedding_function=ef)
     try:
         return client.get_collection(name) if ef is None else client.get_collection(name, embedding_function=ef)
     except ragstore.NotFoundError:

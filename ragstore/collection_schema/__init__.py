@@ -33,7 +33,7 @@ from ragstore.collection_schema.index_configs import (
     VectorIndexConfig,
 )
 from ragstore.collection_schema.schema import Schema, schema_json
-from ragstore.collection_schema.sparse_indexes import SparseIndexSpec, sparse_indexes
+from ragstore.collection_schema.sparse_indexes import SparseIndexSpec, bm25_schema, has_bm25_index, sparse_indexes
 from ragstore.collection_schema.value_types import (
     BoolInvertedIndexType,
     BoolValueType,
@@ -81,5 +81,7 @@ __all__ = [
     "VectorIndexConfig",
     "VectorIndexType",
     "schema_json",
+    "bm25_schema",
+    "has_bm25_index",
     "sparse_indexes",
 ]

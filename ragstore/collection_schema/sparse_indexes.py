@@ -93,3 +93,35 @@ def sparse_indexes(schema: Any) -> list[SparseIndexSpec]:
             )
         )
     return specs
+
+
+def bm25_schema(key: str = "bm25") -> Any:
+    """A schema with a BM25 index on the documents (for ``query(mode="hybrid")`` and the Search API's BM25 ``Knn``).
+
+    The same as ``Schema().create_index(config=SparseVectorIndexConfig(source_key=K.DOCUMENT,
+    embedding_function=ChromaBm25EmbeddingFunction()), key=key)``, chromadb's way to declare it.
+
+    Example:
+        >>> import ragstore
+        >>> col = ragstore.EphemeralClient().create_collection("bm25-example", schema=bm25_schema())
+        >>> [spec.key for spec in sparse_indexes(col.schema) if spec.bm25]
+        ['bm25']
+
+    """
+    from ragstore.collection_schema.index_configs import SparseVectorIndexConfig
+    from ragstore.collection_schema.schema import Schema
+    from ragstore.embeddings.bm25 import ChromaBm25EmbeddingFunction  # late: the embeddings package reads schemas
+
+    config = SparseVectorIndexConfig(source_key="#document", embedding_function=ChromaBm25EmbeddingFunction())
+    return Schema().create_index(config=config, key=key)
+
+
+def has_bm25_index(schema: Any) -> bool:
+    """Whether ``schema`` (a Schema, its JSON, or ``None``) declares a BM25 index.
+
+    Example:
+        >>> has_bm25_index(None), has_bm25_index(bm25_schema())
+        (False, True)
+
+    """
+    return any(spec.bm25 for spec in sparse_indexes(schema))
