@@ -69,6 +69,21 @@ class SearchSide:
                 self._collection.add(ids=ids[start:end], embeddings=vectors.documents[start:end], documents=texts[start:end])
         self.ingest_seconds = elapsed[0]  # embeddings given: this is storage plus BM25 upkeep
 
+    def hybrid_query(self, texts: list[str], vectors: list[Any], n_results: int) -> tuple[list[list[str]], float]:
+        """``query(query_texts=..., query_embeddings=..., mode="hybrid")``: the one-line hybrid, batched; ids and ms a query."""
+        ids: list[list[str]] = []
+        with timer() as elapsed:
+            for start in range(0, len(texts), 250):  # queries x n_results stays under chromadb's 100,000
+                found = self._collection.query(
+                    query_texts=texts[start : start + 250],
+                    query_embeddings=vectors[start : start + 250],
+                    n_results=n_results,
+                    include=[],
+                    mode="hybrid",
+                )
+                ids.extend(found["ids"])
+        return ids, elapsed[0] * 1000 / max(len(texts), 1)
+
     def close(self) -> None:
         """Close the client and remove its files."""
         self._client.close()

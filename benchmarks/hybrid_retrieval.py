@@ -96,6 +96,9 @@ def side_quality(collection: JudgedCollection, split: str, runs: SplitRuns, side
 # -- ragstore's own Search API (rows that run once it exists) ----------------------------------
 
 
+ONE_LINE_HYBRID = 'ragstore hybrid, query(mode="hybrid") (the engine\'s DBSF, 200 a side)'
+
+
 def ragstore_rows(
     collection: JudgedCollection, vectors: DenseVectors, runs: dict[str, SplitRuns], settings: Sequence[Setting]
 ) -> list[Row]:
@@ -112,6 +115,7 @@ def ragstore_rows(
     methods = ["ragstore dense (Search, Knn #embedding)", "ragstore bm25 (Search, Knn key=bm25)"]
     methods += [f"ragstore hybrid (Search, {s.label})" for s in rrf_settings]
     methods += [f"ragstore dense + bm25, {s.label} (fused in script)" for s in score_settings]
+    methods += [ONE_LINE_HYBRID]
     if search_api_missing():
         return [Row(collection.name, split, method, None, None) for split in runs for method in methods]
     side = SearchSide(collection, vectors)
@@ -158,6 +162,8 @@ def ragstore_rows(
                     fused_ids = {q: [doc_ids[i] for i in setting.fuse(dense[q], bm25[q])] for q in query_ids}
                 label = f"ragstore dense + bm25, {setting.label} (fused in script)"
                 rows.append(Row(collection.name, split, label, quality(fused_ids, qrels), elapsed[0] * 1000 / max(len(query_ids), 1)))
+            one_line, ms = side.hybrid_query(texts, [query_vectors[q] for q in query_ids], OUTPUT)
+            rows.append(Row(collection.name, split, ONE_LINE_HYBRID, quality(dict(zip(query_ids, one_line, strict=True)), qrels), ms))
     finally:
         side.close()
     return rows
