@@ -51,6 +51,19 @@ Slots = npt.NDArray[np.int64]
 
 _LOAD_BATCH = 10_000
 _MIN_CAPACITY = 1024
+
+
+def grown_capacity(capacity: int, needed: int) -> int | None:
+    """The capacity slot arrays grow to for ``needed`` slots (by a quarter at least); ``None`` if they hold enough already.
+
+    Example:
+        >>> grown_capacity(4096, 100), grown_capacity(4096, 4097), grown_capacity(0, 10)
+        (None, 5120, 1024)
+
+    """
+    return None if needed <= capacity else max(needed, int(capacity * 1.25), _MIN_CAPACITY)
+
+
 # Exact search first ranks with float32 products, then re-ranks this many extra
 # candidates in float64, so float32 rounding can never push a true neighbour out.
 _RERANK_EXTRA = 32
@@ -127,10 +140,9 @@ class RecordColumns:
             self._compact()
 
     def _reserve(self, needed: int) -> None:
-        capacity = len(self.live)
-        if needed <= capacity:
+        capacity = grown_capacity(len(self.live), needed)
+        if capacity is None:
             return
-        capacity = max(needed, int(capacity * 1.25), _MIN_CAPACITY)
         # resize() reallocates in place (large blocks are remapped, not copied), so growing
         # never holds two copies of the vectors. No views of these arrays outlive a call
         # (callers hold the lock), hence refcheck=False.

@@ -44,6 +44,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.local.columns import grown_capacity
 from ragstore.local.rwlock import RWLock
 from ragstore.local.sparse_segments import Floats, Int64s, Segment, Terms, gather, merged
 
@@ -125,10 +126,9 @@ class SparseIndex:
             self._compact()
 
     def _reserve(self, needed: int) -> None:
-        capacity = len(self.live)
-        if needed <= capacity:
+        capacity = grown_capacity(len(self.live), needed)
+        if capacity is None:
             return
-        capacity = max(needed, int(capacity * 1.25), _MIN_CAPACITY)
         for array in (self.labels, self.rowids, self.lengths, self.live):
             array.resize(capacity, refcheck=False)  # no views outlive a call (callers hold the lock)
 
