@@ -12,8 +12,9 @@ is a key whose value every record may have:
 
 :func:`write_sparse` runs after the records are written. An ``add``/``upsert`` sets every
 record's value; an ``update`` touches an index only if it changed the index's source (its
-documents, or its metadata), reading the merged result back from ``records``. Deleted
-records lose their values with their rows (``ON DELETE CASCADE``).
+documents, or its metadata), reading the merged result back from ``records``; so does an
+``upsert`` that leaves some documents out (an existing record keeps its document, and so its
+terms). Deleted records lose their values with their rows (``ON DELETE CASCADE``).
 
 Example:
     >>> from ragstore.collection_schema import SparseIndexSpec
@@ -96,9 +97,9 @@ def write_sparse(
         reads_documents = spec.bm25 and spec.source_key == DOCUMENT_KEY
         if op == "update" and (records.documents if reads_documents else records.metadatas) is None:
             continue  # this update left the index's source alone
-        if op != "update" and reads_documents:
-            documents = records.documents
-            values = [value_of(spec, documents[i] if documents is not None else None, None) for i in positions]
+        documents = records.documents
+        if op != "update" and reads_documents and documents is not None and all(documents[i] is not None for i in positions):
+            values = [value_of(spec, documents[i], None) for i in positions]  # every record's new document is here
         else:
             if stored is None:  # the records as they now stand (an update merges metadata)
                 stored = _stored(conn, collection_pk, ids)
