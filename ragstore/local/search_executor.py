@@ -13,30 +13,34 @@ A :class:`ragstore.search.Search` arrives parsed and checked. The executor:
 4. groups (``GroupBy`` with ``MinK``/``MaxK``), pages (``Limit``), and reads the selected
    fields of what is left (``Select``), in chroma's column-major ``SearchResult`` form.
 
-A text query on a BM25 key is tokenised here (chroma's tokenizer, the hashes its client
-sends), with its term counts as weights; a text query on ``#embedding`` must have been
-embedded by the client.
+A text query on a BM25 key is embedded here by the index's own function (chroma's
+``ChromaBm25EmbeddingFunction`` with the schema's configuration), so a caller that sends text
+gets the scores of a client that embedded it first (weighting by raw term counts instead made
+a one-word query's similarities 1.69x smaller, and another order once a query repeats a word); a
+text query on ``#embedding`` must have been embedded by the client.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from ragstore.collection_schema import SparseIndexSpec
-from ragstore.errors import InvalidArgumentError
+from ragstore.embeddings.base import build_sparse_embedding_function
+from ragstore.errors import InvalidArgumentError, InvalidDimensionException
 from ragstore.local import reads
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.rank_evaluation import LeafHits, rank_candidates
 from ragstore.local.records import labels_condition, load_metadata
 from ragstore.local.sparse_index import SparseIndexes
-from ragstore.local.sparse_upkeep import tokenizer_for
 from ragstore.local.sql_filters import selection
 from ragstore.search import Search, compile_where, knn_leaves, plan_knn_runs
 from ragstore.search.filtering import SearchFilter
@@ -125,7 +129,7 @@ def _dense(ctx: SearchContext, query: Any, k: int, where: SearchFilter) -> tuple
     if row.dimension is None:
         return np.empty(0, np.int64), np.empty(0, np.float32)
     if vector.shape[1] != row.dimension:
-        raise InvalidArgumentError(f"Collection expecting embedding with dimension of {row.dimension}, got {vector.shape[1]}")
+        raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {vector.shape[1]}")
     ids = list(where.ids) if where.ids is not None else None
     [(labels, distances)] = reads.search(ctx.conn, ctx.indexes, row, vector, k, where.where, ids)
     return labels, distances
@@ -138,8 +142,8 @@ def _sparse(ctx: SearchContext, key: str, query: Any, k: int, allowed: Labels | 
     if isinstance(query, str):
         if not spec.bm25:
             raise InvalidArgumentError(f"Expected a sparse vector for a Knn on {key!r} (clients embed text queries first)")
-        counts = tokenizer_for(spec).term_counts(query)
-        terms, weights = counts.hashes, counts.counts.astype(np.float64)
+        embedded = _bm25_function(orjson.dumps(spec.embedding_function, option=orjson.OPT_SORT_KEYS)).embed_query([query])[0]
+        terms, weights = np.asarray(embedded.indices, dtype=np.int64), np.asarray(embedded.values, dtype=np.float64)
     elif isinstance(query, SparseVector):
         terms, weights = np.asarray(query.indices, dtype=np.int64), np.asarray(query.values, dtype=np.float64)
     else:
@@ -148,6 +152,12 @@ def _sparse(ctx: SearchContext, key: str, query: Any, k: int, allowed: Labels | 
     if spec.bm25:
         return index.search(terms, weights, k, mode="bm25", k1=spec.k or 1.2, b=spec.b if spec.b is not None else 0.75, allowed=allowed)
     return index.search(terms, weights, k, mode="dot", allowed=allowed)
+
+
+@functools.lru_cache(maxsize=16)
+def _bm25_function(description: bytes) -> Any:
+    """A BM25 index's function, built once per configuration (its tokenizer remembers stems)."""
+    return build_sparse_embedding_function(orjson.loads(description))
 
 
 def _labels_of(ctx: SearchContext, ids: Sequence[str]) -> Labels:
@@ -159,8 +169,6 @@ def _labels_of(ctx: SearchContext, ids: Sequence[str]) -> Labels:
 
 
 def _json_list(values: Sequence[str]) -> str:
-    import orjson
-
     return orjson.dumps(list(values)).decode()
 
 
