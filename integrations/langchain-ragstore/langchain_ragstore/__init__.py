@@ -12,14 +12,17 @@ Example:
 from langchain_ragstore.document_loaders import RagstoreLoader
 from langchain_ragstore.embeddings import EmbeddingError, LangChainEmbeddingFunction, RagstoreEmbeddings
 from langchain_ragstore.filters import InvalidFilterError, normalize_filter
+from langchain_ragstore.hybrid import BM25_KEY, MissingBm25IndexError
 from langchain_ragstore.records import InvalidRecordsError
 from langchain_ragstore.relevance import UnknownSpaceError, relevance_fn
+from langchain_ragstore.retrievers import RagstoreRetriever
 from langchain_ragstore.sources import ConflictingSourcesError, InvalidSourceError
 from langchain_ragstore.vectorstores import AsyncOnlyStoreError, MissingEmbeddingsError, RagstoreVectorStore
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BM25_KEY",
     "AsyncOnlyStoreError",
     "ConflictingSourcesError",
     "EmbeddingError",
@@ -27,9 +30,11 @@ __all__ = [
     "InvalidRecordsError",
     "InvalidSourceError",
     "LangChainEmbeddingFunction",
+    "MissingBm25IndexError",
     "MissingEmbeddingsError",
     "RagstoreEmbeddings",
     "RagstoreLoader",
+    "RagstoreRetriever",
     "RagstoreVectorStore",
     "UnknownSpaceError",
     "__version__",

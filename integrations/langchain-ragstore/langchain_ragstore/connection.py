@@ -26,6 +26,7 @@ from typing import Any
 import ragstore
 from ragstore.event_loops import PerEventLoop
 
+from langchain_ragstore.hybrid import bm25_key, bm25_schema, missing_bm25_index
 from langchain_ragstore.relevance import collection_space
 from langchain_ragstore.sources import ConflictingSourcesError, StoreSource
 
@@ -48,10 +49,11 @@ class CollectionSpec:
         configuration: The configuration of a new collection.
         metadata: The metadata of a new collection.
         create_if_missing: ``get_or_create_collection`` (else ``get_collection``, which requires it to exist).
+        bm25_index: A new collection gets a BM25 index on its documents (:func:`langchain_ragstore.hybrid.bm25_schema`).
 
     Example:
         >>> CollectionSpec("docs", embeds_itself=True).open_kwargs()
-        {'embedding_function': None, 'configuration': None, 'metadata': None}
+        {'embedding_function': None, 'configuration': None, 'metadata': None, 'schema': None}
 
     """
 
@@ -60,12 +62,13 @@ class CollectionSpec:
     configuration: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     create_if_missing: bool = True
+    bm25_index: bool = False
 
     def open_kwargs(self) -> dict[str, Any]:
         """The keyword arguments of the opening call (settings of a new collection only when one may be created)."""
         kwargs: dict[str, Any] = {"embedding_function": None} if self.embeds_itself else {}
         if self.create_if_missing:
-            kwargs.update(configuration=self.configuration, metadata=self.metadata)
+            kwargs.update(configuration=self.configuration, metadata=self.metadata, schema=bm25_schema() if self.bm25_index else None)
         return kwargs
 
     def opener(self, client: Any) -> Callable[..., Any]:
@@ -81,11 +84,13 @@ def collection_spec(
     configuration: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     create_if_missing: bool = True,
+    bm25_index: bool = False,
 ) -> CollectionSpec:
     """The spec of a store's collection: a given ``collection=`` fixes the name and takes no settings of a new one.
 
     Raises:
-        ConflictingSourcesError: ``configuration``/``metadata`` or another name (than the default) with a given collection.
+        ConflictingSourcesError: ``configuration``/``metadata``/``bm25_index`` or another name (than the default)
+            with a given collection.
 
     Example:
         >>> from langchain_ragstore.sources import resolve_source
@@ -96,14 +101,14 @@ def collection_spec(
     """
     collection = source.collection
     if collection is not None:
-        if metadata is not None or configuration is not None:
+        if metadata is not None or configuration is not None or bm25_index:
             raise ConflictingSourcesError(
-                "collection_metadata= and collection_configuration= apply to a new collection, not to collection="
+                "collection_metadata=, collection_configuration= and bm25_index= apply to a new collection, not to collection="
             )
         if name not in (DEFAULT_COLLECTION_NAME, collection.name):
             raise ConflictingSourcesError(f"collection_name={name!r} differs from the given collection {collection.name!r}")
         name = collection.name
-    return CollectionSpec(name, embeds_itself, configuration, metadata, create_if_missing)
+    return CollectionSpec(name, embeds_itself, configuration, metadata, create_if_missing, bm25_index)
 
 
 @dataclass
@@ -136,6 +141,7 @@ class StoreConnection:
         self._owns_client = False
         self._collection: ragstore.Collection | None = source.collection if source.kind == "collection" else None
         self._space: str | None = None
+        self._bm25_key: str | None = None  # known once read: a collection's indexes never change
         self._per_loop: PerEventLoop[_LoopClient] = PerEventLoop(self._open_loop_client, self._close_loop_client)
 
     # ------------------------------------------------------------------ sync
@@ -184,6 +190,28 @@ class StoreConnection:
             self._space = collection_space(collection.configuration, collection.metadata)
         return self._space
 
+    def bm25_key(self) -> str:
+        """The key of the collection's BM25 index, read once.
+
+        Raises:
+            MissingBm25IndexError: The collection has none.
+
+        Example:
+            >>> from langchain_ragstore.sources import resolve_source
+            >>> StoreConnection(resolve_source(), CollectionSpec("bm25-example", bm25_index=True)).bm25_key()
+            'bm25'
+
+        """
+        if self._bm25_key is None:
+            self._bm25_key = self._checked_bm25_key(self.collection())
+        return self._bm25_key
+
+    def _checked_bm25_key(self, collection: Any) -> str:
+        key = bm25_key(collection.schema)
+        if key is None:
+            raise missing_bm25_index(self.spec.name)
+        return key
+
     def delete_collection(self) -> None:
         """Delete the collection; the next use creates it again.
 
@@ -195,7 +223,7 @@ class StoreConnection:
         if client is None:
             raise TypeError("delete_collection() needs a client; this store was given only a collection (use delete() to empty it)")
         client.delete_collection(self.spec.name)
-        self._collection, self._space = None, None
+        self._collection, self._space, self._bm25_key = None, None, None
 
     def close(self) -> None:
         """Close the sync client this connection opened (a given client stays open); the next use opens a new one."""
@@ -244,6 +272,12 @@ class StoreConnection:
             self._space = collection_space(collection.configuration, collection.metadata)
         return self._space
 
+    async def abm25_key(self) -> str:
+        """:meth:`bm25_key` read through the running loop's async collection (no sync client is opened)."""
+        if self._bm25_key is None:
+            self._bm25_key = self._checked_bm25_key(await self.acollection())
+        return self._bm25_key
+
     async def amax_batch_size(self) -> int:
         """The async client's write limit (:data:`DEFAULT_MAX_BATCH_SIZE` for a given collection)."""
         opened = await self._per_loop.get()
@@ -255,7 +289,7 @@ class StoreConnection:
         if opened.client is None:
             raise TypeError("adelete_collection() needs a client; this store was given only a collection (use adelete() to empty it)")
         await opened.client.delete_collection(self.spec.name)
-        opened.collection, self._space = None, None
+        opened.collection, self._space, self._bm25_key = None, None, None
 
     async def aclose(self) -> None:
         """Close the async client opened in the running loop, then the sync client."""

@@ -28,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import ragstore
 from langchain_core.documents import Document
 from langchain_core.vectorstores.utils import maximal_marginal_relevance
 
 from langchain_ragstore.driving import Operation
 from langchain_ragstore.filters import normalize_filter
+from langchain_ragstore.hybrid import check_mode, dense_text_queries, documents_from_search, with_query_vectors
 from langchain_ragstore.records import (
     batches,
     documents_from_get,
@@ -199,10 +201,58 @@ def _query(vector: list[float], n_results: int, search: Search, include: list[st
 
 
 def similarity(query: Query, k: int, kwargs: dict[str, Any], *, method: str) -> Operation[list[tuple[Document, float]]]:
-    """The ``k`` nearest documents to ``query`` with their ragstore distances (lower is nearer)."""
+    """The ``k`` best documents for ``query`` with ragstore's distances (lower is better).
+
+    ``kwargs["mode"]`` (default ``"dense"``) may ask for ``"hybrid"`` or ``"bm25"``, which need a query text
+    and the collection's BM25 index (:mod:`langchain_ragstore.hybrid`).
+    """
+    kwargs = dict(kwargs)
+    mode = check_mode(kwargs.pop("mode", "dense"), method)
+    if mode != "dense":
+        return (yield from _text_search(query, k, mode, kwargs, method=method))
     vector = yield from _vector(query)
     search = search_args(kwargs, method)
     return documents_from_query((yield from _query(vector, check_k(k), search, _SEARCH_INCLUDE)))
+
+
+def _text_search(query: Query, k: int, mode: str, kwargs: dict[str, Any], *, method: str) -> Operation[list[tuple[Document, float]]]:
+    """``collection.query(mode="hybrid" | "bm25")``: hybrid distances are negated fused scores, BM25's ``1 - score``."""
+    if not isinstance(query, str):
+        raise TypeError(f"{method}() with mode={mode!r} needs a query text (BM25 matches words): use similarity_search")
+    search = search_args(kwargs, method)
+    check_k(k)
+    yield ("connection", "bm25_key", {})  # a clear error before embedding, if the collection has no BM25 index
+    vectors = [(yield from _vector(query))] if mode == "hybrid" else None  # the dense side uses LangChain's embeddings
+    result = yield (
+        "collection",
+        "query",
+        {
+            "query_texts": [query],
+            "query_embeddings": vectors,
+            "n_results": k,
+            "where": search.where,
+            "where_document": search.where_document,
+            "ids": search.ids,
+            "include": _SEARCH_INCLUDE,
+            "mode": mode,
+        },
+    )
+    return documents_from_query(dict(result))
+
+
+def hybrid_search(search: ragstore.Search, *, method: str) -> Operation[list[Document]]:
+    """Run a Search API ``search`` (langchain-chroma's ``hybrid_search``); its dense text queries embedded by LangChain.
+
+    Raises:
+        TypeError: ``search`` is not a ``ragstore.Search``.
+
+    """
+    if not isinstance(search, ragstore.Search):
+        raise TypeError(f"{method}() expects a ragstore.Search (from ragstore import Search), got {type(search).__name__}")
+    vectors: dict[str, list[float]] = {}
+    for text in dense_text_queries(search):
+        vectors[text] = yield ("embeddings", "embed_query", {"text": text})
+    return documents_from_search((yield ("collection", "search", {"searches": with_query_vectors(search, vectors)})))
 
 
 def max_marginal_relevance(

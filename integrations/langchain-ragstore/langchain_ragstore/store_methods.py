@@ -1,5 +1,7 @@
 """LangChain's ``VectorStore`` methods for records (writes, reads, similarity, relevance scores, MMR), each pair one operation.
 
+Similarity searches take ``mode="hybrid"`` / ``"bm25"`` too (:mod:`langchain_ragstore.hybrid`).
+
 Each sync method and its ``a*`` twin run the same operation (:mod:`langchain_ragstore.operations`);
 :class:`~langchain_ragstore.RagstoreVectorStore` supplies the two drivers (:meth:`StoreMethods._run`,
 :meth:`StoreMethods._arun`) and everything about where the records live.
@@ -220,7 +222,10 @@ class StoreMethods(VectorStore):
         return [doc for doc, _ in await self.asimilarity_search_by_vector_with_score(embedding, k, **kwargs)]
 
     def similarity_search_with_score(self, query: str, k: int = DEFAULT_K, **kwargs: Any) -> list[tuple[Document, float]]:
-        """The ``k`` nearest documents to a query text with their distances (lower is nearer).
+        """The ``k`` best documents for a query text with their distances (lower is better).
+
+        ``mode="hybrid"`` fuses dense and BM25 results (distances are the negated fused score, about -2 to 0);
+        ``mode="bm25"`` ranks by BM25 alone (distance ``1 - score``). Both need ``bm25_index=True``.
 
         Example:
             >>> from langchain_ragstore import RagstoreVectorStore
@@ -253,7 +258,9 @@ class StoreMethods(VectorStore):
         Args:
             query: The query text.
             k: How many documents.
-            **kwargs: ``filter``, ``where_document``, ``ids`` (see :meth:`similarity_search_by_vector_with_score`).
+            **kwargs: ``filter``, ``where_document``, ``ids`` (see :meth:`similarity_search_by_vector_with_score`), and
+                ``mode``: ``"dense"`` (default), ``"hybrid"`` (dense and BM25 fused by DBSF) or ``"bm25"``
+                (both need the collection's BM25 index: ``bm25_index=True``; else ``MissingBm25IndexError``).
 
         Example:
             >>> from langchain_ragstore import RagstoreVectorStore

@@ -36,9 +36,10 @@ from langchain_ragstore.connection import (
 )
 from langchain_ragstore.driving import Operation, Target, run_async, run_sync
 from langchain_ragstore.embeddings import RagstoreEmbeddings
+from langchain_ragstore.hybrid_methods import HybridMethods
 from langchain_ragstore.relevance import relevance_fn
 from langchain_ragstore.sources import resolve_source
-from langchain_ragstore.store_methods import DEFAULT_K, StoreMethods
+from langchain_ragstore.store_methods import DEFAULT_K
 
 __all__ = [
     "DEFAULT_COLLECTION_NAME",
@@ -56,13 +57,18 @@ class MissingEmbeddingsError(ValueError):
     """The store has no embedding function (a collection without one was given and no ``embedding_function=``)."""
 
 
-class RagstoreVectorStore(StoreMethods):
+class RagstoreVectorStore(HybridMethods):
     """A LangChain vector store on a ragstore collection (in memory, on disk, or on a ``ragstore run`` server).
 
     LangChain embeds (with ``embedding_function``); ragstore stores and searches. Scores from
     ``similarity_search_with_score`` are ragstore distances (lower is nearer: squared L2,
     ``1 - cos`` or ``1 - dot``); relevance scores are in [0, 1] for every space
     (:mod:`langchain_ragstore.relevance`).
+
+    Hybrid search (dense and BM25 fused) needs a BM25 index, which a new collection gets with
+    ``bm25_index=True``; then ``similarity_search(query, mode="hybrid")``,
+    ``as_retriever(search_type="hybrid")`` and ``hybrid_search(Search(...))`` work
+    (:mod:`langchain_ragstore.hybrid`).
 
     Args:
         collection_name: The collection to use, created when missing.
@@ -79,6 +85,12 @@ class RagstoreVectorStore(StoreMethods):
         collection: An existing ragstore ``Collection`` or ``AsyncCollection`` (instead of a name and a source).
         headers: Extra HTTP headers for ``host`` (e.g. ``{"Authorization": "Bearer <token>"}``).
         create_collection_if_not_exists: ``False`` requires the collection to exist.
+        bm25_index: Create a new collection with a BM25 index on the documents' text (key ``"bm25"``), for hybrid
+            and BM25 search. Off by default, as in langchain-chroma and chroma (no sparse index unless a schema
+            declares one) and most LangChain stores with hybrid search (opt-in at construction): writes cost
+            10-35% more before embedding (measured: 4,000 texts of 60 words, 384-d vectors, 1.8 -> 2.2 s), and a
+            hybrid query about 3x a dense one (4.5 vs 1.5 ms at 4,000 records). An existing collection keeps
+            the indexes it was created with.
 
     Raises:
         ConflictingSourcesError: More than one of ``collection``, ``client``, ``persist_directory`` and ``host``,
@@ -112,6 +124,7 @@ class RagstoreVectorStore(StoreMethods):
         collection: ragstore.Collection | ragstore.AsyncCollection | None = None,
         headers: dict[str, str] | None = None,
         create_collection_if_not_exists: bool = True,
+        bm25_index: bool = False,
     ) -> None:
         if embedding_function is not None and not isinstance(embedding_function, Embeddings):
             raise TypeError(f"Expected embedding_function to be a LangChain Embeddings, got {type(embedding_function).__name__}")
@@ -127,6 +140,7 @@ class RagstoreVectorStore(StoreMethods):
             configuration=collection_configuration,
             metadata=collection_metadata,
             create_if_missing=create_collection_if_not_exists,
+            bm25_index=bm25_index,
         )
         self._connection = StoreConnection(self._source, spec)
         self._embedding_function = embedding_function
