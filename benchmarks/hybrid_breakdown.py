@@ -1,0 +1,315 @@
+"""Where BM25 upkeep, a hybrid query's and a Search's time go, stage by stage, on Gutenberg chunks.
+
+``hybrid_speed.py`` measures what each path costs; this script says why. It wraps the stages of
+the add, query and Search paths with wall-clock timers (:class:`SelfTimer`: each stage's own
+time, without the wrapped stages it calls), adds the data of ``hybrid_speed.load_data`` to a
+persistent collection without and one with a BM25 index (the add table: microseconds per record),
+runs each kind of query over the queries on the BM25 collection (the query table: a row per
+stage, a column per kind, microseconds per query), runs the Search Rrf queries again under
+cProfile and lists the functions with the most own time, and times what an HTTP request adds
+around a Search (its JSON body written and parsed back into a ``SearchRequest``).
+
+Kinds: ``query`` dense (k=10; and k=200 with distances only, the hybrid's dense depth),
+``query(mode="hybrid")`` (k=10), and ``collection.search`` with
+a dense ``Knn``, a BM25 ``Knn`` and ``Rrf`` of both (candidates 200, limit 10, select document,
+score and metadata), as in ``hybrid_speed.py``.
+
+Usage:
+    .venv/bin/python benchmarks/hybrid_breakdown.py [--n 100000] [--queries 200]
+
+Example:
+    .venv/bin/python benchmarks/hybrid_breakdown.py --n 5000 --queries 50   # a quick look, about 15 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import functools
+import io
+import os
+import platform
+import pstats
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from hybrid_speed import ADD_BATCH, CANDIDATES, INCLUDE, K_OUT, WARMUP, Data, bm25_schema, load_data
+
+# (label, stage): each row is the stage's own time, without the wrapped stages it calls (they have rows of their own).
+ADD_STAGES = [
+    ("client: Collection.add, the rest (validation, WriteRequest)", "client add"),
+    ("engine: LocalAPI.add, the rest (transaction, commit, catalog)", "engine add"),
+    ("engine: validation (_checked)", "validation"),
+    ("engine: SQLite rows (records.write_records)", "SQLite rows"),
+    ("engine: which ids exist already (existing_ids, BM25 only)", "existing ids"),
+    ("engine: write_sparse, the rest (TermWeights per record)", "sparse upkeep"),
+    ("engine: tokenising documents (Bm25Tokenizer.term_counts)", "tokenize"),
+    ("engine: sparse_terms rows (write_terms: BLOBs, INSERT)", "write_terms"),
+    ("engine: index refresh, the rest (new vectors read back, locks)", "index refresh"),
+    ("engine: hnswlib add_items", "hnswlib add"),
+    ("engine: index file saves", "index save"),
+]
+QUERY_STAGES = [
+    ("client: Collection.query / .search, the rest (QueryRequest, result objects)", "client"),
+    ("client: SearchRequest built (each Search to_dict, checks)", "request"),
+    ("client: Search.from_dict (strict parsing, a Knn vector float by float)", "from_dict"),
+    ("client: text Knn embedded (chroma's BM25 function), the rest", "embed"),
+    ("client or engine: tokenising query text (Bm25Tokenizer.term_counts)", "tokenize"),
+    ("engine: LocalAPI.query / .search, the rest (catalog row, snapshot, SearchResult)", "engine"),
+    ("engine: _ensure_text_index", "text index"),
+    ("engine: compile_where", "compile_where"),
+    ("engine: run_search / text_query, the rest (plan, probes, exclusions, slicing)", "executor"),
+    ("engine: dense probe (reads.search), outside hnswlib", "dense"),
+    ("engine: hnswlib knn_query (k=10, or 200 for a Knn / the hybrid)", "hnswlib"),
+    ("engine: sparse probe (_sparse), the rest", "sparse"),
+    ("engine: sparse index caught_up check", "catch-up"),
+    ("engine: BM25 scoring (SparseIndex.search)", "bm25 scoring"),
+    ("engine: fusion (rank_candidates / dbsf)", "fusion"),
+    ("engine: result rows (reads.query_result)", "fetch"),
+    ("engine: Search fields, the rest (_fields: select, float32 scores)", "fields"),
+]
+
+
+class SelfTimer:
+    """Wall time per stage, each stage's own: time spent in a wrapped stage it calls is counted there, not twice.
+
+    A re-entered stage (a stage calling itself through another wrapper) counts once, as its outermost call.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._stack: list[list[Any]] = []  # [stage, started, seconds spent in nested stages]
+
+    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
+        """Replace ``owner.attribute`` by a timed wrapper (for as long as the process runs)."""
+        original = getattr(owner, attribute)
+        wrapped_static = isinstance(owner.__dict__.get(attribute) if isinstance(owner, type) else None, staticmethod)
+
+        @functools.wraps(original)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            if any(frame[0] == stage for frame in self._stack):
+                return original(*args, **kwargs)
+            frame: list[Any] = [stage, time.perf_counter(), 0.0]
+            self._stack.append(frame)
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self._stack.pop()
+                spent = time.perf_counter() - frame[1]
+                self.seconds[stage] += spent - frame[2]
+                if self._stack:
+                    self._stack[-1][2] += spent
+
+        setattr(owner, attribute, staticmethod(timed) if wrapped_static else timed)
+
+    @contextmanager
+    def measuring(self) -> Iterator[dict[str, float]]:
+        """Reset the sums, run the block, and leave the block's wall time under ``"total"``."""
+        self.seconds.clear()
+        started = time.perf_counter()
+        yield self.seconds
+        self.seconds["total"] = time.perf_counter() - started
+
+
+def instrument(timer: SelfTimer) -> None:
+    """Wrap the stages of the three paths; names imported into a module are wrapped where they are called from."""
+    from ragstore import collection, search_queries
+    from ragstore.bm25_text import Bm25Tokenizer
+    from ragstore.local import (
+        engine,
+        hybrid_query,
+        index,
+        index_cache,
+        reads,
+        records,
+        search_executor,
+        sparse_index,
+        sparse_postings,
+        sparse_upkeep,
+    )
+    from ragstore.record_requests import SearchRequest
+    from ragstore.search import plan
+
+    timer.wrap(collection.Collection, "add", "client add")
+    timer.wrap(engine.LocalAPI, "add", "engine add")
+    timer.wrap(engine.LocalAPI, "_checked", "validation")
+    timer.wrap(records, "write_records", "SQLite rows")
+    timer.wrap(engine, "existing_ids", "existing ids")
+    timer.wrap(engine, "write_sparse", "sparse upkeep")
+    timer.wrap(sparse_upkeep, "write_terms", "write_terms")
+    timer.wrap(index_cache.IndexCache, "refresh", "index refresh")
+    timer.wrap(index.VectorIndex, "_apply", "hnswlib add")
+    timer.wrap(index.VectorIndex, "_save", "index save")
+
+    timer.wrap(collection.Collection, "query", "client")
+    timer.wrap(collection.Collection, "search", "client")
+    timer.wrap(SearchRequest, "__post_init__", "request")
+    timer.wrap(plan.Search, "from_dict", "from_dict")
+    timer.wrap(collection, "embed_search_queries", "embed")
+    timer.wrap(search_queries, "embed_search_queries", "embed")
+    timer.wrap(engine.LocalAPI, "query", "engine")
+    timer.wrap(engine.LocalAPI, "search", "engine")
+    timer.wrap(engine.LocalAPI, "_ensure_text_index", "text index")
+    timer.wrap(engine, "compile_where", "compile_where")
+    timer.wrap(search_executor, "compile_where", "compile_where")
+    timer.wrap(engine, "run_search", "executor")
+    timer.wrap(engine, "text_query", "executor")
+    timer.wrap(reads, "search", "dense")  # the Search executor and hybrid_query call it through the module
+    timer.wrap(engine, "search", "dense")  # the dense query imported it by name
+    timer.wrap(index.VectorIndex, "_knn", "hnswlib")
+    timer.wrap(search_executor, "_sparse", "sparse")
+    timer.wrap(Bm25Tokenizer, "term_counts", "tokenize")
+    timer.wrap(sparse_index.SparseIndexes, "caught_up", "catch-up")
+    timer.wrap(sparse_postings.SparseIndex, "search", "bm25 scoring")
+    timer.wrap(search_executor, "rank_candidates", "fusion")
+    timer.wrap(hybrid_query, "dbsf", "fusion")
+    timer.wrap(engine, "query_result", "fetch")
+    timer.wrap(reads, "query_result", "fetch")  # the Search executor's _fields calls it through the module
+    timer.wrap(search_executor, "_fields", "fields")
+
+
+def kinds_of(col: Any, data: Data) -> dict[str, Callable[[int], Any]]:
+    """The kinds of query this script breaks down, as ``hybrid_speed.py`` asks them."""
+    from ragstore import K, Knn, Rrf, Search
+
+    texts, vectors = data.query_texts, data.query_vectors
+    select = (K.DOCUMENT, K.SCORE, K.METADATA)
+
+    def dense_knn(i: int, rank: bool = False) -> Any:
+        return Knn(query=vectors[i].tolist(), limit=CANDIDATES, return_rank=rank)
+
+    def bm25_knn(i: int, rank: bool = False) -> Any:
+        return Knn(query=texts[i], key="bm25", limit=CANDIDATES, return_rank=rank)
+
+    return {
+        "query dense": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE),
+        "query k=200 distances": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=CANDIDATES, include=["distances"]),
+        "query hybrid": lambda i: col.query(
+            query_texts=[texts[i]], query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE, mode="hybrid"
+        ),
+        "Search dense": lambda i: col.search(Search().rank(dense_knn(i)).limit(K_OUT).select(*select)),
+        "Search BM25": lambda i: col.search(Search().rank(bm25_knn(i)).limit(K_OUT).select(*select)),
+        "Search Rrf": lambda i: col.search(Search().rank(Rrf([dense_knn(i, True), bm25_knn(i, True)])).limit(K_OUT).select(*select)),
+    }
+
+
+def stage_table(results: dict[str, dict[str, float]], q: int, stages: list[tuple[str, str]], unit: str) -> str:
+    """Rows are stages, columns runs (kinds of query, or collections added to); microseconds per ``unit``, blank where unused."""
+    names = list(results)
+    lines = ["| stage | " + " | ".join(f"{name} (us/{unit})" for name in names) + " |", "|---|" + "--:|" * len(names)]
+    for label, stage in stages:
+        cells = [f"{results[name][stage] / q * 1e6:,.0f}" if stage in results[name] else "" for name in names]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    unwrapped = [results[n]["total"] - sum(v for k, v in results[n].items() if k != "total") for n in names]
+    lines.append(
+        "| outside every wrapped stage (the script's loop, building the Search or the batch) | "
+        + " | ".join(f"{u / q * 1e6:,.0f}" for u in unwrapped)
+        + " |"
+    )
+    lines.append(f"| **wall time per {unit}** | " + " | ".join(f"**{results[n]['total'] / q * 1e6:,.0f}**" for n in names) + " |")
+    return "\n".join(lines)
+
+
+def profile_top(ask: Callable[[int], Any], q: int, lines: int = 18) -> str:
+    """cProfile over ``q`` calls of ``ask``: the functions with the most own time (tottime), as pstats prints them."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(q):
+        ask(i)
+    profiler.disable()
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(lines)
+    text = out.getvalue()
+    return text[text.find("   ncalls") :].rstrip()
+
+
+def wire_cost(data: Data, q: int) -> tuple[float, float]:
+    """Microseconds per Search Rrf request to write its JSON body and to parse one back (what HTTP adds on each side)."""
+    import orjson
+
+    from ragstore import Knn, Rrf, Search
+    from ragstore.record_requests import SearchRequest
+
+    requests = [
+        SearchRequest(
+            Search()
+            .rank(
+                Rrf(
+                    [
+                        Knn(query=data.query_vectors[i].tolist(), limit=CANDIDATES, return_rank=True),
+                        Knn(query=data.query_texts[i], key="bm25", limit=CANDIDATES, return_rank=True),
+                    ]
+                )
+            )
+            .limit(K_OUT)
+        )
+        for i in range(q)
+    ]
+    SearchRequest.from_json(orjson.loads(orjson.dumps(requests[0].to_json())))  # the first call imports what parsing needs
+    started = time.perf_counter()
+    bodies = [orjson.dumps(request.to_json()) for request in requests]
+    written = time.perf_counter() - started
+    started = time.perf_counter()
+    for body in bodies:
+        SearchRequest.from_json(orjson.loads(body))
+    parsed = time.perf_counter() - started
+    return written / q * 1e6, parsed / q * 1e6
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args(argv)
+    import ragstore
+
+    data = load_data(args.n, args.queries)
+    q = len(data.query_texts)
+    timer = SelfTimer()
+    instrument(timer)
+    with tempfile.TemporaryDirectory(prefix="hybrid-breakdown-") as root:
+        client = ragstore.PersistentClient(root)
+        added: dict[str, dict[str, float]] = {}
+        for name, schema in (("no BM25", None), ("with BM25", bm25_schema())):
+            col = client.create_collection(f"breakdown-{len(added)}", schema=schema, embedding_function=None)
+            with timer.measuring() as seconds:
+                for lo in range(0, args.n, ADD_BATCH):
+                    hi = lo + ADD_BATCH
+                    col.add(
+                        ids=data.ids[lo:hi], embeddings=data.vectors[lo:hi], documents=data.texts[lo:hi], metadatas=data.metadatas[lo:hi]
+                    )
+            added[name] = dict(seconds)
+        client.delete_collection("breakdown-0")
+        kinds = kinds_of(col, data)
+        for ask in kinds.values():  # warm the caches (and build the BM25 index) before anything is timed
+            for i in range(min(WARMUP, q)):
+                ask(i)
+        asked: dict[str, dict[str, float]] = {}
+        for name, ask in kinds.items():
+            with timer.measuring() as seconds:
+                for i in range(q):
+                    ask(i)
+            asked[name] = dict(seconds)
+        profile = profile_top(kinds["Search Rrf"], q)
+        client.close()
+    written, parsed = wire_cost(data, q)
+    print(
+        f"{time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}. "
+        f"{args.n:,} Gutenberg chunks with 384-d vectors and 4 metadata fields added in batches of {ADD_BATCH:,} to a persistent "
+        f"collection without and one with a BM25 index; {q} keyword queries on the latter, each kind run over all of them in turn "
+        f"(after {WARMUP} warm-up queries each). Stage times are wall time inside the wrapped functions minus the wrapped stages "
+        "they call, so the rows add up to the wall time; the timers add a few us per wrapped call.\n"
+    )
+    print(stage_table(added, args.n, ADD_STAGES, "record"))
+    print()
+    print(stage_table(asked, q, QUERY_STAGES, "query"))
+    print(f"\nOver HTTP a Search Rrf request also costs {written:,.0f} us to write as JSON and {parsed:,.0f} us to parse back.")
+    print(f"\n**cProfile, Search Rrf, {q} queries, by own time** (profiling inflates Python-heavy stages):\n\n```\n{profile}\n```")
+
+
+if __name__ == "__main__":
+    main()
