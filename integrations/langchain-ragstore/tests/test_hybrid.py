@@ -166,6 +166,9 @@ def test_a_reopened_collection_keeps_its_bm25_index(store: RagstoreVectorStore, 
     assert ids(again.similarity_search(QUERY, k=6, mode="hybrid")) == ids(store.similarity_search(QUERY, k=6, mode="hybrid"))
     again.add_documents([Document(id="new", page_content=QUERY, metadata={"lang": "en"})])
     assert set(ids(store.similarity_search(QUERY, k=6, mode="bm25"))) == {"lexical", "both", "french", "new"}  # writes keep it in step
+    store.reset_collection()  # created again with the store's settings, BM25 index included
+    store.add_documents(DOCS[:3])
+    assert ids(store.similarity_search(QUERY, k=6, mode="bm25")) == ["lexical", "both"]
 
 
 def test_argument_errors(store: RagstoreVectorStore) -> None:

@@ -25,6 +25,19 @@ class TestEphemeralStandard(VectorStoreIntegrationTests):
             store.close()
 
 
+class TestBm25IndexStandard(VectorStoreIntegrationTests):
+    """A collection with a BM25 index behaves as any other for LangChain's standard operations."""
+
+    @pytest.fixture
+    def vectorstore(self) -> Iterator[VectorStore]:
+        store = RagstoreVectorStore(embedding_function=self.get_embeddings(), bm25_index=True)
+        try:
+            yield store
+        finally:
+            store.delete_collection()
+            store.close()
+
+
 class TestPersistentStandard(VectorStoreIntegrationTests):
     @pytest.fixture
     def vectorstore(self, tmp_path: Path) -> Iterator[VectorStore]:
