@@ -1,12 +1,15 @@
-"""The main demo (``make demo``): ingest real documents, answer three questions with sources, show how to chat.
+"""The main demo (``make demo``): ingest real documents, answer sample questions with sources, show how to chat.
 
 1. Opens the persistent store ``./ragstore_data`` (collection ``docs``, the default embedder
-   all-MiniLM-L6-v2, which ships with ragstore: no download, no network).
+   all-MiniLM-L6-v2, which ships with ragstore: no download, no network, and a BM25 index).
 2. Ingests the httpx and Starlette documentation in ``../shared/data/docs/markdown`` with a
    progress bar (Markdown split at its headings). A second run embeds only changed files.
    Without that folder (a clone without the shared data) it ingests this repository's own
    Markdown and asks about ragstore instead.
-3. Answers three sample questions with the chat engine of ``examples/chatbot``: offline
+3. Answers sample questions with the chat engine of ``examples/chatbot``, searching hybrid
+   (BM25 + dense; a ``docs`` collection made before hybrid search stays dense, and the
+   demo says so). "How do I test my application?" is the one dense search alone turns
+   away (no passage reaches its similarity threshold). Offline
    extractive answers (the passages' sentences closest to the question), or an LLM's when
    ``RAGSTORE_LLM_URL`` and ``RAGSTORE_LLM_MODEL`` name an OpenAI-compatible endpoint; each
    with its sources (file, section, score).
@@ -34,7 +37,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the default model ships with rag
 from examples.chatbot.cli import answers_description  # imported after the environment is set
 from examples.chatbot.engine import ChatEngine
 from examples.chatbot.llm import ChatLLM
-from examples.chatbot.retrieval import Retriever
+from examples.chatbot.retrieval import Retriever, retrieval_description
 from examples.chatbot.store import DEFAULT_DOCS, ingest_folder, open_client, open_collection
 from examples.chatbot.terminal import print_reply
 
@@ -59,6 +62,7 @@ SHARED = Corpus(
         "How do I set a timeout on requests?",
         "How do I serve static files?",
         "How can I run code when the application starts up?",
+        "How do I test my application?",
     ),
 )
 OWN = Corpus(
@@ -97,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         collection = open_collection(client, args.collection)
         ingest_folder(collection, corpus.folder, glob=corpus.glob)
         retriever = Retriever(collection)
-        print(f"\n{collection.count()} passages · {answers_description(llm)}\n")
+        print(f"\n{collection.count()} passages · {retrieval_description(retriever)} · {answers_description(llm)}\n")
         for question in corpus.questions:
             print(f"you> {question}")
             print_reply(ChatEngine(retriever, llm).ask(question), sys.stdout)  # a fresh conversation per sample question

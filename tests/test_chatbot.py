@@ -51,6 +51,7 @@ def collection(docs: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 def test_extractive_answer_quotes_the_right_document_and_lists_it(collection: Any) -> None:
     engine = ChatEngine(Retriever(collection))
+    assert engine.retriever.mode == "hybrid"  # the chatbot's store gives its collections a BM25 index
     reply = engine.ask(TIMEOUT_QUESTION)
     text = reply.text()
     assert reply.mode == "extractive"
@@ -72,8 +73,10 @@ def test_nothing_relevant_gives_a_clear_message_and_no_sources(collection: Any) 
     assert not engine.memory.turns
     # The threshold decides: the same question passes when everything counts as relevant...
     assert Retriever(collection, max_distance=2.0).retrieve(OFF_TOPIC)
-    # ...and an on-topic question fails when nothing does.
-    assert Retriever(collection, max_distance=0.0).retrieve(TIMEOUT_QUESTION) == []
+    # ...and an on-topic question fails when nothing does: by similarity, and (hybrid) by holding every query term.
+    assert Retriever(collection, max_distance=0.0, lexical=False).retrieve(TIMEOUT_QUESTION) == []
+    by_terms = Retriever(collection, max_distance=0.0).retrieve(TIMEOUT_QUESTION)
+    assert by_terms and all(p.kept_for == "terms" and p.terms == (3, 3) for p in by_terms)  # timeout, set, request
 
 
 def test_follow_up_questions_are_searched_with_the_previous_one(collection: Any) -> None:

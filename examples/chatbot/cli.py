@@ -3,7 +3,8 @@
 Both front ends share everything up to the engine: the store (persistent
 ``--path``, a ``ragstore run`` server with ``--host``, or ``--ephemeral``), the
 collection, filled from ``--docs`` with a progress bar when it is empty, the
-retrieval settings and the optional LLM. ``--web`` serves the page on
+retrieval settings (hybrid search when the collection has a BM25 index, which
+the collections it creates have) and the optional LLM. ``--web`` serves the page on
 ``--web-host:--web-port`` instead of reading questions from the terminal.
 
 Example:
@@ -24,7 +25,7 @@ from typing import Any
 
 from examples.chatbot.engine import DEFAULT_CONTEXT_TOKENS, ChatEngine
 from examples.chatbot.llm import ChatLLM
-from examples.chatbot.retrieval import DEFAULT_MAX_DISTANCE, Retriever
+from examples.chatbot.retrieval import DEFAULT_MAX_DISTANCE, Retriever, retrieval_description
 from examples.chatbot.store import DEFAULT_DOCS, ingest_folder, open_client, open_collection
 from examples.chatbot.terminal import chat
 
@@ -50,7 +51,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     answer = parser.add_argument_group("answers")
     answer.add_argument("-k", type=int, default=4, help="passages retrieved per question (default: %(default)s)")
     answer.add_argument(
-        "--max-distance", type=float, default=DEFAULT_MAX_DISTANCE, help="cosine distance above which a passage is irrelevant"
+        "--max-distance",
+        type=float,
+        default=DEFAULT_MAX_DISTANCE,
+        help="cosine distance above which a passage is irrelevant, unless it holds every query term (hybrid)",
     )
     answer.add_argument("--context-tokens", type=int, default=DEFAULT_CONTEXT_TOKENS, help="token budget of the LLM prompt")
     answer.add_argument("--llm-url", default=None, help="OpenAI-compatible base URL [env RAGSTORE_LLM_URL], e.g. http://localhost:11434/v1")
@@ -95,9 +99,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return ChatEngine(retriever, llm, context_tokens=args.context_tokens)
 
         if args.web:
-            return serve_web(args, collection, new_engine, llm)
+            return serve_web(args, collection, new_engine, llm, retrieval_description(retriever))
         print(
-            f"Chatting with {args.collection!r} ({collection.count()} passages) · {answers_description(llm)}. "
+            f"Chatting with {args.collection!r} ({collection.count()} passages) · {retrieval_description(retriever)} · "
+            f"{answers_description(llm)}. "
             "/reset forgets, /quit or Ctrl-D leaves.\n"
         )
         return chat(new_engine(), sys.stdin, sys.stdout, prompt=sys.stdin.isatty())
@@ -105,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         client.close()
 
 
-def serve_web(args: argparse.Namespace, collection: Any, new_engine: Callable[[], ChatEngine], llm: ChatLLM | None) -> int:
+def serve_web(args: argparse.Namespace, collection: Any, new_engine: Callable[[], ChatEngine], llm: ChatLLM | None, search: str) -> int:
     """Serve the web chatbot (imported here: FastAPI and uvicorn are needed only for it)."""
     try:
         from examples.chatbot.web import create_app, serve
@@ -117,6 +122,6 @@ def serve_web(args: argparse.Namespace, collection: Any, new_engine: Callable[[]
         print(f"warning: no login: anyone who can reach {args.web_host} can read the collection through the page", file=sys.stderr)
 
     def info() -> dict[str, Any]:
-        return {"collection": args.collection, "passages": collection.count(), "answers": answers_description(llm)}
+        return {"collection": args.collection, "passages": collection.count(), "search": search, "answers": answers_description(llm)}
 
     return serve(create_app(new_engine, info), args.web_host, args.web_port)

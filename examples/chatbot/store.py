@@ -3,7 +3,9 @@
 Three modes: a local persistent store (``path``), a ``ragstore run`` server
 (``host``/``port``), or an in-memory store (``ephemeral``, refilled every run).
 The collection uses ragstore's default embedder (all-MiniLM-L6-v2, offline)
-unless it already exists with another. When it is empty and a docs folder is
+unless it already exists with another, and a new one gets a BM25 index
+(:func:`ragstore.bm25_schema`), so the chatbot searches it hybrid; an existing
+collection keeps the index it was created with (none, if it predates hybrid search). When it is empty and a docs folder is
 given, :func:`ingest_folder` fills it through :func:`ragstore.ingest.ingest`
 with a progress bar on stderr; Markdown is split at its headings, so passages
 carry ``headers`` metadata for their sources.
@@ -56,14 +58,16 @@ def open_client(
 
 
 def open_collection(client: ragstore.ClientAPI, name: str) -> Any:
-    """The collection ``name``, created with the default embedder if missing.
+    """The collection ``name``, created with the default embedder and a BM25 index if missing.
 
     Example:
-        >>> open_collection(open_client(ephemeral=True), "ex-open").name
-        'ex-open'
+        >>> from ragstore.collection_schema import has_bm25_index
+        >>> col = open_collection(open_client(ephemeral=True), "ex-open")
+        >>> col.name, has_bm25_index(col.schema)
+        ('ex-open', True)
 
     """
-    return client.get_or_create_collection(name)
+    return client.get_or_create_collection(name, schema=ragstore.bm25_schema())
 
 
 def ingest_folder(collection: Any, folder: Path, console: Console | None = None, glob: str | Sequence[str] = "**/*") -> IngestStats:

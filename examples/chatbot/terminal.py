@@ -1,7 +1,7 @@
 """The terminal chatbot: the question-answer loop (its options and setup are in :mod:`.cli`).
 
 Each line on stdin is a question; the answer is printed as it streams, then
-its sources (file, page or section, score). ``/reset`` forgets the
+its sources (file, page or section, score, and the query terms when they are why a passage was kept). ``/reset`` forgets the
 conversation, ``/quit`` or end of input (Ctrl-D) leaves with status 0, Ctrl-C
 interrupts an answer (a second one at the prompt leaves with status 130).
 
@@ -56,7 +56,7 @@ def print_reply(reply: Reply, out: TextIO) -> None:
     if reply.passages:
         out.write("Sources:\n")
         for number, passage in enumerate(reply.passages, 1):
-            out.write(f"  [{number}] {passage.label} (score {passage.score:.2f})\n")
+            out.write(f"  [{number}] {passage.label} ({passage.evidence})\n")
     out.write("\n")
     out.flush()
 
@@ -127,5 +127,5 @@ def print_answer(question: str, passages: list[Passage], llm: ChatLLM | None, em
             return False
     print("Sources:")
     for number, passage in enumerate(passages, 1):
-        print(f"  [{number}] {passage.label}" + (f" (score {passage.score:.2f})" if scores else ""))
+        print(f"  [{number}] {passage.label}" + (f" ({passage.evidence})" if scores else ""))
     return True

@@ -3,12 +3,14 @@
 Routes:
 
 - ``GET /``: the page (``static/index.html`` with ``chat.js`` and ``chat.css``; no framework).
-- ``GET /api/info``: the collection's name and size and how answers are made.
+- ``GET /api/info``: the collection's name and size, how it is searched and how answers are made.
 - ``POST /api/chat`` with ``{"question": "...", "session": id or null}``: the answer as
   server-sent events, in this order: ``session`` (``{"id"}``: the conversation to send next
   time), ``sources`` (``{"query", "mode", "sources": [{"n", "label", "source", "score",
-  "excerpt"}]}``), one ``token`` per piece of text (a JSON string) as the answer is produced,
-  then ``done``. A failure after the stream has started is an ``error`` event (``{"message"}``).
+  "kept_for", "excerpt"}]}``; ``score`` is the cosine similarity, ``kept_for`` the rule that
+  kept the passage, ``"similarity"`` or ``"terms"``: see :mod:`.retrieval`), one ``token``
+  per piece of text (a JSON string) as the answer is produced, then ``done``. A failure
+  after the stream has started is an ``error`` event (``{"message"}``).
 - ``POST /api/reset`` with ``{"session": id}``: forget that conversation (204).
 
 Each browser tab is one session (see :mod:`.sessions`); a session answers one question at a
@@ -109,7 +111,7 @@ def server_sent_event(event: str, data: Any) -> bytes:
 
 
 def source_json(number: int, passage: Passage) -> dict[str, Any]:
-    """A source as the page shows it: number, label, file, score and the start of its text.
+    """A source as the page shows it: number, label, file, score, the rule that kept it, and the start of its text.
 
     Example:
         >>> source_json(1, Passage("a", "Some text.", {"source": "a.md"}, 0.25))["score"]
@@ -118,7 +120,8 @@ def source_json(number: int, passage: Passage) -> dict[str, Any]:
     """
     text = passage.text.strip()  # line breaks kept: code blocks stay readable (the page shows them pre-wrapped)
     excerpt = text if len(text) <= EXCERPT_CHARS else text[:EXCERPT_CHARS].rsplit(None, 1)[0] + " …"
-    return {"n": number, "label": passage.label, "source": passage.source, "score": round(passage.score, 4), "excerpt": excerpt}
+    score = round(passage.score, 4)
+    return {"n": number, "label": passage.label, "source": passage.source, "score": score, "kept_for": passage.kept_for, "excerpt": excerpt}
 
 
 async def answer_events(session_id: str, session: _Session, question: str) -> AsyncIterator[bytes]:

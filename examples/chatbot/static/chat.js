@@ -24,7 +24,8 @@ async function loadInfo() {
   try {
     const response = await fetch("/api/info");
     const info = await response.json();
-    about.textContent = `Collection “${info.collection}” · ${info.passages} passages · ${info.answers}`;
+    const search = info.search ? ` · ${info.search}` : "";
+    about.textContent = `Collection “${info.collection}” · ${info.passages} passages${search} · ${info.answers}`;
   } catch (error) {
     about.textContent = `Cannot reach the server: ${error.message}`;
   }
@@ -75,7 +76,8 @@ function showSources(answer, sources) {
     const item = element("li");
     const details = element("details");
     const summary = element("summary", "", source.label);
-    summary.append(element("span", "score", `score ${source.score.toFixed(2)}`));
+    const terms = source.kept_for === "terms" ? " · all query terms" : "";  // kept for its words, not its similarity
+    summary.append(element("span", "score", `score ${source.score.toFixed(2)}${terms}`));
     details.append(summary, element("blockquote", "", source.excerpt));
     item.append(details);
     list.append(item);
