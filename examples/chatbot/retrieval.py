@@ -32,11 +32,16 @@ Python 3.11 docs in ``../shared/data/docs``), each with the file that answers it
 and 30 off-topic ones (recipes, travel, passwords, ...) asked of both collections,
 k = 4: dense with rule 1 alone answers 51/52 on-topic questions, keeps the
 answering file for 46, and answers 4/60 off-topic ones; hybrid with rules 1 and 2
-answers 52/52, keeps the file for 49 and answers 3/60 off-topic ones (rule 2 passes
-no off-topic passage: the three come from rule 1, e.g. "How do I reset my password?"
-against the Python docs). Requiring in addition a top-10 BM25 rank or a similarity
-floor of 0.2 or 0.25 changed none of these counts, so the rule stays without them;
-accepting two thirds of the terms let two more off-topic questions through.
+answers 52/52, keeps the file for 49 and answers 3/60 off-topic ones (no off-topic
+passage below the similarity threshold holds every query term: the three come from
+rule 1, e.g. "How do I reset my password?" against the Python docs). Hybrid ranking
+alone (rule 1) keeps the file for 48: rule 2 adds one question of this set, the
+testing one, so it rests on few cases; what the set shows is that it costs nothing
+off topic. Requiring in addition a top-10 BM25 rank or a similarity floor of 0.2 or
+0.25 changed none of these counts, so the rule stays without them; accepting two
+thirds of the terms let two more off-topic questions through.
+A hybrid retrieval costs about what a dense one does: 16.9 against 15.2 ms (median,
+question embedding included) over the 728 passages of the httpx/Starlette docs.
 
 Example:
     >>> import ragstore
