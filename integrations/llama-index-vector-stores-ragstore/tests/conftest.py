@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-import ragstore
-from ragstore.testing import RunningServer
 
+import ragstore
 from llama_index.vector_stores.ragstore import RagstoreVectorStore
+from ragstore.testing import RunningServer
 
 
 @pytest.fixture(scope="session")
@@ -29,20 +30,36 @@ def mode(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+StoreFactory = Callable[..., RagstoreVectorStore]
+
+
 @pytest.fixture
-def store(mode: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RagstoreVectorStore]:
-    """An empty store on a fresh collection, in the client mode ``mode``."""
-    if mode == "ephemeral":
-        built = RagstoreVectorStore.from_params(unique_name())
-    elif mode == "persistent":
-        built = RagstoreVectorStore.from_params(unique_name(), persist_dir=str(tmp_path / "store"))
-    else:
-        srv: RunningServer = request.getfixturevalue("server")
-        built = RagstoreVectorStore.from_params(unique_name(), host=srv.host, port=srv.port)
+def store_factory(mode: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[StoreFactory]:
+    """Builds stores on fresh collections in the client mode ``mode`` (keyword arguments go to ``from_params``)."""
+    built: list[RagstoreVectorStore] = []
+
+    def make(**kwargs: Any) -> RagstoreVectorStore:
+        if mode == "ephemeral":
+            store = RagstoreVectorStore.from_params(unique_name(), **kwargs)
+        elif mode == "persistent":
+            store = RagstoreVectorStore.from_params(unique_name(), persist_dir=str(tmp_path / "store"), **kwargs)
+        else:
+            srv: RunningServer = request.getfixturevalue("server")
+            store = RagstoreVectorStore.from_params(unique_name(), host=srv.host, port=srv.port, **kwargs)
+        built.append(store)
+        return store
+
     try:
-        yield built
+        yield make
     finally:
-        built.close()
+        for store in built:
+            store.close()
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory) -> RagstoreVectorStore:
+    """An empty store on a fresh collection, in the client mode ``mode``."""
+    return store_factory()
 
 
 @pytest.fixture

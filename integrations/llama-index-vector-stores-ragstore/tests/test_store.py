@@ -196,8 +196,8 @@ def test_query_without_embedding_returns_matches(store: RagstoreVectorStore) -> 
 
 
 def test_query_errors(store: RagstoreVectorStore) -> None:
-    q = VectorStoreQuery(query_embedding=[1.0, 0.0], similarity_top_k=2, mode=VectorStoreQueryMode.HYBRID)
-    with pytest.raises(UnsupportedQueryError, match="hybrid"):
+    q = VectorStoreQuery(query_embedding=[1.0, 0.0], similarity_top_k=2, mode=VectorStoreQueryMode.SVM)
+    with pytest.raises(UnsupportedQueryError, match="'svm' is not supported; use one of 'default', 'mmr', 'hybrid', 'sparse'"):
         store.query(q)
     with pytest.raises(UnsupportedQueryError, match="Unknown query arguments"):
         store.query(VectorStoreQuery(query_embedding=[1.0, 0.0]), bogus=1)

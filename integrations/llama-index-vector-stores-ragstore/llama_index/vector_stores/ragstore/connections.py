@@ -6,7 +6,13 @@ integration's ``from_params`` does, but never silently ignores one: the paramete
 contradictions (both, or ``port``/``ssl``/``headers`` without a host); the refusal is raised
 here as :class:`InvalidConfigurationError`. New collections are created without an embedding function (LlamaIndex
 embeds) and, unless ``collection_kwargs`` says otherwise, in the ``cosine`` space, the
-similarity LlamaIndex's embedding models are made for.
+similarity LlamaIndex's embedding models are made for, and with a BM25 index on the node texts
+(``ragstore.bm25_schema()``), which the ``hybrid``, ``sparse`` and ``text_search`` query modes
+search. The index is on by default because, unlike Qdrant's or Milvus's sparse vectors, it needs
+no model and no extra dependency (the engine counts the terms), so ``vector_store_query_mode="hybrid"``
+works on a new store as it does on Weaviate; ``hybrid=False`` (the store's ``enable_hybrid=False``)
+or a ``schema`` in ``collection_kwargs`` leaves it out. An existing collection is opened as it is:
+``get_or_create_collection`` ignores a schema for a collection that exists.
 
 :class:`RemoteAsyncCollection` gives the async collection of a remote store, one per
 event loop (:class:`ragstore.event_loops.PerEventLoop`: an httpx async connection pool belongs
@@ -44,15 +50,19 @@ class OpenedCollection:
     max_batch_size: int
 
 
-def creation_kwargs(collection_kwargs: dict[str, Any] | None) -> dict[str, Any]:
-    """``get_or_create_collection`` arguments: the caller's, defaulting to no embedding function and cosine space.
+def creation_kwargs(collection_kwargs: dict[str, Any] | None, hybrid: bool = True) -> dict[str, Any]:
+    """``get_or_create_collection`` arguments: the caller's, defaulting to no embedding function, cosine space and a BM25 index.
 
     Example:
-        >>> creation_kwargs(None)
+        >>> creation_kwargs(None, hybrid=False)
         {'embedding_function': None, 'configuration': {'hnsw': {'space': 'cosine'}}}
+        >>> sorted(creation_kwargs(None))
+        ['configuration', 'embedding_function', 'schema']
 
     """
     kwargs: dict[str, Any] = {"embedding_function": None, **(collection_kwargs or {})}
+    if hybrid and "schema" not in kwargs:
+        kwargs["schema"] = ragstore.bm25_schema()
     legacy_space = "hnsw:space" in (kwargs.get("metadata") or {})
     if "configuration" not in kwargs and not legacy_space:
         kwargs["configuration"] = DEFAULT_CONFIGURATION
@@ -100,11 +110,12 @@ def open_collection(
     ssl: bool = False,
     headers: dict[str, str] | None = None,
     collection_kwargs: dict[str, Any] | None = None,
+    hybrid: bool = True,
 ) -> OpenedCollection:
-    """Open (creating if needed) ``collection_name`` in the store the parameters describe."""
+    """Open (creating if needed, with a BM25 index when ``hybrid``) ``collection_name`` in the store the parameters describe."""
     client = open_client(persist_dir, host, port, ssl, headers)
     try:
-        collection = client.get_or_create_collection(collection_name, **creation_kwargs(collection_kwargs))
+        collection = client.get_or_create_collection(collection_name, **creation_kwargs(collection_kwargs, hybrid))
         return OpenedCollection(client, collection, client.get_max_batch_size())
     except BaseException:
         client.close()
@@ -129,10 +140,11 @@ class RemoteAsyncCollection:
         ssl: bool = False,
         headers: dict[str, str] | None = None,
         collection_kwargs: dict[str, Any] | None = None,
+        hybrid: bool = True,
     ) -> None:
         self._name = collection_name
         self._address = _address(None, host, port, ssl, headers)
-        self._create = creation_kwargs(collection_kwargs)
+        self._create = creation_kwargs(collection_kwargs, hybrid)
         self._per_loop: PerEventLoop[tuple[ragstore.AsyncClientAPI, ragstore.AsyncCollection, int]] = PerEventLoop(self._open, self._close)
 
     async def _open(self) -> tuple[ragstore.AsyncClientAPI, ragstore.AsyncCollection, int]:

@@ -27,6 +27,7 @@ from llama_index.vector_stores.ragstore.driving import Call
 from llama_index.vector_stores.ragstore.errors import UnsupportedQueryError
 from llama_index.vector_stores.ragstore.records import Record, node_to_record, record_to_node
 from llama_index.vector_stores.ragstore.scoring import mmr_select, prefetch_k, similarity
+from llama_index.vector_stores.ragstore.text_modes import TEXT_MODES, bm25_query, check_text_query, hybrid_query
 from llama_index.vector_stores.ragstore.translation import FilterPlan, Where, plan_filters
 
 QUERY_KWARGS = frozenset({"where", "where_document", "mmr_threshold", "mmr_prefetch_k", "mmr_prefetch_factor"})
@@ -159,30 +160,30 @@ def get_nodes(node_ids: list[str] | None, filters: MetadataFilters | None) -> Ge
     return [found[i] for i in dict.fromkeys(order) if i in found]
 
 
-def _check_query(query: VectorStoreQuery, kwargs: dict[str, Any]) -> None:
+SERVED_MODES = (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR, *sorted(TEXT_MODES, key=lambda mode: mode.value))
+
+
+def _check_query(query: VectorStoreQuery, kwargs: dict[str, Any], bm25_index: bool, collection_name: str) -> None:
     unknown = sorted(set(kwargs) - QUERY_KWARGS)
     if unknown:
         raise UnsupportedQueryError(f"Unknown query arguments {unknown}; supported: {sorted(QUERY_KWARGS)}")
-    if query.mode not in (VectorStoreQueryMode.DEFAULT, VectorStoreQueryMode.MMR):
-        raise UnsupportedQueryError(f"Query mode {query.mode.value!r} is not supported; use 'default' or 'mmr'")
+    if query.mode not in SERVED_MODES:
+        served = ", ".join(repr(mode.value) for mode in SERVED_MODES)
+        raise UnsupportedQueryError(f"Query mode {query.mode.value!r} is not supported; use one of {served}")
     if query.similarity_top_k < 1:
         raise UnsupportedQueryError(f"similarity_top_k must be >= 1, got {query.similarity_top_k}")
     if query.mode == VectorStoreQueryMode.MMR and query.query_embedding is None:
         raise UnsupportedQueryError("MMR needs a query embedding")
+    if query.mode in TEXT_MODES:
+        check_text_query(query, bm25_index=bm25_index, collection_name=collection_name)
 
 
-def query_nodes(query: VectorStoreQuery, *, space: str, kwargs: dict[str, Any]) -> Generator[Call, Any, VectorStoreQueryResult]:
-    """Serve a ``VectorStoreQuery`` (default or MMR mode).
+def _restriction(query: VectorStoreQuery, kwargs: dict[str, Any]) -> Generator[Call, Any, dict[str, Any] | None]:
+    """The candidates as ``ids`` / ``where`` / ``where_document`` call arguments; ``None`` when no record can match.
 
     ``filters``, ``doc_ids`` and ``node_ids`` restrict the candidates (empty ``node_ids``/``doc_ids``: no
-    restriction); ``kwargs`` may add a native
-    ``where`` and ``where_document`` (ANDed) and the MMR settings ``mmr_threshold``,
-    ``mmr_prefetch_k`` / ``mmr_prefetch_factor``. Without a query embedding, the first
-    ``similarity_top_k`` matches in insertion order are returned, with no similarities.
+    restriction); ``kwargs`` may add a native ``where`` and ``where_document`` (ANDed).
     """
-    _check_query(query, kwargs)
-    empty = VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
-    top_k = query.similarity_top_k
     plan = plan_filters(query.filters)
     doc_where = {"ref_doc_id": {"$in": list(query.doc_ids)}} if query.doc_ids else None
     where = and_where(plan.where, kwargs.get("where"), doc_where)
@@ -194,12 +195,34 @@ def query_nodes(query: VectorStoreQuery, *, space: str, kwargs: dict[str, Any]) 
         ids = yield from _matching_ids(plan, ids, where, where_document)
         where, where_document = None, None
         if not ids:
-            return empty
+            return None
+    return {"ids": ids, "where": where, "where_document": where_document}
+
+
+def query_nodes(
+    query: VectorStoreQuery, *, space: str, kwargs: dict[str, Any], bm25_index: bool = False, collection_name: str = ""
+) -> Generator[Call, Any, VectorStoreQueryResult]:
+    """Serve a ``VectorStoreQuery`` in ``default``, ``mmr``, ``hybrid``, ``sparse`` or ``text_search`` mode.
+
+    ``filters``, ``doc_ids`` and ``node_ids`` restrict the candidates in every mode; ``kwargs`` may add a
+    native ``where`` and ``where_document`` (ANDed) and the MMR settings ``mmr_threshold``,
+    ``mmr_prefetch_k`` / ``mmr_prefetch_factor``. The text modes (:mod:`.text_modes`) need
+    ``bm25_index``: whether the collection ``collection_name`` has a BM25 index. Without a query
+    embedding, ``default`` mode returns the first ``similarity_top_k`` matches in insertion order,
+    with no similarities.
+    """
+    _check_query(query, kwargs, bm25_index, collection_name)
+    empty = VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
+    top_k = query.similarity_top_k
+    restrict = yield from _restriction(query, kwargs)
+    if restrict is None:
+        return empty
+    if query.mode == VectorStoreQueryMode.HYBRID:
+        return (yield from hybrid_query(query, restrict))
+    if query.mode in TEXT_MODES:
+        return (yield from bm25_query(query, restrict))
     if query.query_embedding is None:
-        got = yield (
-            "get",
-            {"ids": ids, "where": where, "where_document": where_document, "limit": top_k, "include": ["documents", "metadatas"]},
-        )
+        got = yield ("get", {**restrict, "limit": top_k, "include": ["documents", "metadatas"]})
         nodes = [record_to_node(i, d, m) for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False)]
         return VectorStoreQueryResult(nodes=nodes, similarities=None, ids=list(got["ids"]))
     mmr = query.mode == VectorStoreQueryMode.MMR
@@ -210,9 +233,7 @@ def query_nodes(query: VectorStoreQuery, *, space: str, kwargs: dict[str, Any]) 
         {
             "query_embeddings": [list(query.query_embedding)],
             "n_results": n_results,
-            "ids": ids,
-            "where": where,
-            "where_document": where_document,
+            **restrict,
             "include": include,
         },
     )
