@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -234,3 +235,26 @@ async def test_retriever_modes_end_to_end(store: RagstoreVectorStore) -> None:
         retriever = index.as_retriever(similarity_top_k=1, vector_store_query_mode=mode, **extra)
         assert [h.node.ref_doc_id for h in retriever.retrieve("potassium")] == ["banana"], mode
         assert [h.node.ref_doc_id for h in await retriever.aretrieve("potassium")] == ["banana"], mode
+
+
+def test_empty_collection_answers_nothing(store: RagstoreVectorStore) -> None:
+    for ask in (
+        hybrid("apple", 0, similarity_top_k=3),
+        hybrid("apple", 0, similarity_top_k=3, alpha=0.3),
+        VectorStoreQuery(query_str="apple", mode=SPARSE, similarity_top_k=3),
+    ):
+        assert (store.query(ask).ids, store.query(ask).similarities) == ([], [])
+
+
+def test_reopened_store_keeps_its_index(tmp_path: Path) -> None:
+    """The index is part of the stored collection: a store reopened on the directory (default or enable_hybrid=False) searches it."""
+    first = RagstoreVectorStore.from_params("kept", persist_dir=str(tmp_path))
+    first.add(corpus())
+    expected = first.query(hybrid(QUERIES[2], 2, similarity_top_k=5, alpha=0.4)).ids
+    first.close()
+    again = RagstoreVectorStore.from_params("kept", persist_dir=str(tmp_path), enable_hybrid=False)
+    try:
+        assert again.query(hybrid(QUERIES[2], 2, similarity_top_k=5, alpha=0.4)).ids == expected
+        assert expected and len(expected) == 5
+    finally:
+        again.close()
