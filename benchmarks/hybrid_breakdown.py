@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from hybrid_speed import ADD_BATCH, CANDIDATES, INCLUDE, K_OUT, WARMUP, Data, bm25_schema, load_data
+from hybrid_speed import ADD_BATCH, CANDIDATES, INCLUDE, K_OUT, WARMUP, Data, bm25_schema, load_data, search_kinds
 
 # (label, stage): each row is the stage's own time, without the wrapped stages it calls (they have rows of their own).
 ADD_STAGES = [
@@ -174,26 +174,17 @@ def instrument(timer: SelfTimer) -> None:
 
 def kinds_of(col: Any, data: Data) -> dict[str, Callable[[int], Any]]:
     """The kinds of query this script breaks down, as ``hybrid_speed.py`` asks them."""
-    from ragstore import K, Knn, Rrf, Search
-
     texts, vectors = data.query_texts, data.query_vectors
-    select = (K.DOCUMENT, K.SCORE, K.METADATA)
-
-    def dense_knn(i: int, rank: bool = False) -> Any:
-        return Knn(query=vectors[i].tolist(), limit=CANDIDATES, return_rank=rank)
-
-    def bm25_knn(i: int, rank: bool = False) -> Any:
-        return Knn(query=texts[i], key="bm25", limit=CANDIDATES, return_rank=rank)
-
+    searches = search_kinds(data)
     return {
         "query dense": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE),
         "query k=200 distances": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=CANDIDATES, include=["distances"]),
         "query hybrid": lambda i: col.query(
             query_texts=[texts[i]], query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE, mode="hybrid"
         ),
-        "Search dense": lambda i: col.search(Search().rank(dense_knn(i)).limit(K_OUT).select(*select)),
-        "Search BM25": lambda i: col.search(Search().rank(bm25_knn(i)).limit(K_OUT).select(*select)),
-        "Search Rrf": lambda i: col.search(Search().rank(Rrf([dense_knn(i, True), bm25_knn(i, True)])).limit(K_OUT).select(*select)),
+        "Search dense": lambda i: col.search(searches["s_dense"](i)),
+        "Search BM25": lambda i: col.search(searches["s_bm25"](i)),
+        "Search Rrf": lambda i: col.search(searches["s_rrf"](i)),
     }
 
 
@@ -231,24 +222,10 @@ def wire_cost(data: Data, q: int) -> tuple[float, float]:
     """Microseconds per Search Rrf request to write its JSON body and to parse one back (what HTTP adds on each side)."""
     import orjson
 
-    from ragstore import Knn, Rrf, Search
     from ragstore.record_requests import SearchRequest
 
-    requests = [
-        SearchRequest(
-            Search()
-            .rank(
-                Rrf(
-                    [
-                        Knn(query=data.query_vectors[i].tolist(), limit=CANDIDATES, return_rank=True),
-                        Knn(query=data.query_texts[i], key="bm25", limit=CANDIDATES, return_rank=True),
-                    ]
-                )
-            )
-            .limit(K_OUT)
-        )
-        for i in range(q)
-    ]
+    rrf = search_kinds(data)["s_rrf"]
+    requests = [SearchRequest(rrf(i)) for i in range(q)]
     SearchRequest.from_json(orjson.loads(orjson.dumps(requests[0].to_json())))  # the first call imports what parsing needs
     started = time.perf_counter()
     bodies = [orjson.dumps(request.to_json()) for request in requests]

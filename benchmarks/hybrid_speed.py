@@ -100,7 +100,7 @@ COLUMNS = [
         "s_rrf_p50",
         "Search Rrf p50 (ms)",
         False,
-        "`Rrf([dense Knn, BM25 Knn])` (return_rank, limit 200 each), limit 10, select document, score, metadata",
+        "`Rrf([dense Knn, BM25 Knn])` (return_rank, limit 200 and default 200 each), limit 10, select document, score, metadata",
     ),
     Column("s_rrf_p99", "Search Rrf p99 (ms)", False, "its 99th percentile"),
     Column("rrf_ratio", "Search Rrf / dense p50", False, "Search Rrf p50 over dense `query` p50 in the same repeat"),
@@ -185,11 +185,40 @@ def bm25_schema() -> Any:
     return ragstore.Schema().create_index(config=config, key="bm25")
 
 
+def search_kinds(data: Data) -> dict[str, Callable[[int], Any]]:
+    """The Searches for query ``i``: a dense Knn, a BM25 Knn, and Rrf of both, each selecting document, score and metadata.
+
+    The Rrf's leaves give a record one side missed the rank just past that side's list
+    (``default=CANDIDATES``), so a record found by either side is a candidate. Without a
+    default chroma requires a record in every list; on this data, whose texts and vectors are
+    unrelated, the two top-200 lists hardly meet and such an Rrf returns almost nothing (the
+    ``check_rrf_required_rows`` line of the worker's output says how little).
+    """
+    from ragstore import K, Knn, Rrf, Search
+
+    select = (K.DOCUMENT, K.SCORE, K.METADATA)
+
+    def dense(i: int, rank: bool = False, default: float | None = None) -> Any:
+        return Knn(query=data.query_vectors[i].tolist(), limit=CANDIDATES, return_rank=rank, default=default)
+
+    def bm25(i: int, rank: bool = False, default: float | None = None) -> Any:
+        return Knn(query=data.query_texts[i], key="bm25", limit=CANDIDATES, return_rank=rank, default=default)
+
+    return {
+        "s_dense": lambda i: Search().rank(dense(i)).limit(K_OUT).select(*select),
+        "s_bm25": lambda i: Search().rank(bm25(i)).limit(K_OUT).select(*select),
+        "s_rrf": lambda i: Search().rank(Rrf([dense(i, True, CANDIDATES), bm25(i, True, CANDIDATES)])).limit(K_OUT).select(*select),
+    }
+
+
+def _searcher(col: Any, build: Callable[[int], Any]) -> Callable[[int], Any]:
+    """Query ``i`` as ``col.search(build(i))``: building the Search is part of what a caller pays."""
+    return lambda i: col.search(build(i))
+
+
 def measure_ragstore(mode: str, data: Data, repeat: int) -> dict[str, Any]:
     """Add with and without a BM25 index, then every kind of query on the BM25 collection (see the module docstring)."""
     import ragstore
-    from ragstore import K as Key
-    from ragstore import Knn, Rrf, Search
 
     n, q = len(data.ids), len(data.query_texts)
     with tempfile.TemporaryDirectory(prefix="hybrid-speed-") as root:
@@ -218,14 +247,7 @@ def measure_ragstore(mode: str, data: Data, repeat: int) -> dict[str, Any]:
         out["first_bm25_ms"] = (time.perf_counter() - started) * 1000
 
         texts, vectors = data.query_texts, data.query_vectors
-        select = (Key.DOCUMENT, Key.SCORE, Key.METADATA)
-
-        def dense_knn(i: int, rank: bool = False) -> Any:
-            return Knn(query=vectors[i].tolist(), limit=CANDIDATES, return_rank=rank)
-
-        def bm25_knn(i: int, rank: bool = False) -> Any:
-            return Knn(query=texts[i], key="bm25", limit=CANDIDATES, return_rank=rank)
-
+        searches = search_kinds(data)
         kinds: dict[str, Callable[[int], Any]] = {
             "dense": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE),
             "bm25": lambda i: col.query(query_texts=[texts[i]], n_results=K_OUT, include=INCLUDE, mode="bm25"),
@@ -234,9 +256,7 @@ def measure_ragstore(mode: str, data: Data, repeat: int) -> dict[str, Any]:
             ),
             "dense200": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=CANDIDATES, include=["distances"]),
             "bm25_200": lambda i: col.query(query_texts=[texts[i]], n_results=CANDIDATES, include=["distances"], mode="bm25"),
-            "s_dense": lambda i: col.search(Search().rank(dense_knn(i)).limit(K_OUT).select(*select)),
-            "s_bm25": lambda i: col.search(Search().rank(bm25_knn(i)).limit(K_OUT).select(*select)),
-            "s_rrf": lambda i: col.search(Search().rank(Rrf([dense_knn(i, True), bm25_knn(i, True)])).limit(K_OUT).select(*select)),
+            **{name: _searcher(col, build) for name, build in searches.items()},
         }
         out.update(_latencies(kinds, q))
         out["hybrid_ratio"] = out["hybrid_p50"] / out["dense_p50"]
@@ -249,17 +269,29 @@ def measure_ragstore(mode: str, data: Data, repeat: int) -> dict[str, Any]:
 def _agreement(col: Any, data: Data) -> dict[str, float]:
     """Sanity checks kept beside the timings: share of queries where two paths give the same top 10 (not table columns)."""
     from ragstore import K as Key
-    from ragstore import Knn, Search
+    from ragstore import Knn, Rrf, Search
 
-    same_bm25 = filled = 0
-    for text in data.query_texts:
+    same_bm25 = filled = rrf_full = required_rows = 0
+    rrf = search_kinds(data)["s_rrf"]
+    for i, text in enumerate(data.query_texts):
         by_query = col.query(query_texts=[text], n_results=K_OUT, include=[], mode="bm25")["ids"][0]
         by_search = col.search(Search().rank(Knn(query=text, key="bm25", limit=CANDIDATES)).limit(K_OUT).select(Key.SCORE))["ids"][0]
         same_bm25 += set(by_query) == set(by_search)
         hybrid = col.query(query_texts=[text], query_embeddings=data.query_vectors[:1], n_results=K_OUT, include=[], mode="hybrid")
         filled += len(hybrid["ids"][0]) == K_OUT
+        rrf_full += len(col.search(rrf(i))["ids"][0]) == K_OUT
+        both: list[Any] = [  # Any: ragstore types Rrf's ranks as list[Rank], so a list[Knn] is refused by mypy (see the report)
+            Knn(query=data.query_vectors[i].tolist(), limit=CANDIDATES, return_rank=True),
+            Knn(query=text, key="bm25", limit=CANDIDATES, return_rank=True),
+        ]
+        required_rows += len(col.search(Search().rank(Rrf(both)).limit(K_OUT))["ids"][0])
     q = len(data.query_texts)
-    return {"check_bm25_query_vs_search": same_bm25 / q, "check_hybrid_full": filled / q}
+    return {
+        "check_bm25_query_vs_search": same_bm25 / q,
+        "check_hybrid_full": filled / q,
+        "check_rrf_full": rrf_full / q,
+        "check_rrf_required_rows": required_rows / q,
+    }
 
 
 def measure_chromadb(data: Data) -> dict[str, Any]:
