@@ -97,6 +97,8 @@ def _in_insertion_order(ctx: SearchContext, where: SearchFilter, offset: int, li
 
 def _ranked(ctx: SearchContext, rank: Any, where: SearchFilter, excluded: Labels) -> tuple[Labels, npt.NDArray[np.float64]]:
     runs, leaf_runs = plan_knn_runs(rank)
+    if ctx.row.dimension is None:  # no record was ever written, and the filter columns cannot be built without a dimension
+        return np.empty(0, np.int64), np.empty(0, np.float64)
     filtered = where.where is not None or where.ids is not None
     allowed = reads.matching_labels(ctx.conn, ctx.indexes, ctx.row, where.where, where.ids) if filtered else None
     probed = [_probe(ctx, run.key, run.query, run.limit, where, allowed, excluded) for run in runs]
