@@ -557,17 +557,29 @@ def _queries() -> list[tuple[list[float], str]]:
 
 def test_chromadb_http_client_gets_embedded_modes_ids_and_scores(server: RunningServer) -> None:
     chromadb = pytest.importorskip("chromadb")
+    from chromadb.api.fastapi import FastAPI
     from chromadb.config import Settings as ChromaSettings
     from chromadb.utils.embedding_functions import ChromaBm25EmbeddingFunction as ChromaBm25
 
     schema = chromadb.Schema()
     schema.create_index(config=chromadb.SparseVectorIndexConfig(source_key="#document", embedding_function=ChromaBm25()), key=BM25)
-    theirs = chromadb.HttpClient(host=server.host, port=server.port, settings=ChromaSettings(anonymized_telemetry=False))
-    try:
-        _compare_chromadb(theirs, chromadb, schema)
-    finally:
-        theirs.close()
-        theirs._server._session.close()  # chromadb 1.5.9's close() leaves its session open
+    # chromadb 1.5.9's close() leaves the sessions of its FastAPI instances open: close every one made here.
+    opened: list[Any] = []
+    original = FastAPI.__init__
+
+    def tracking_init(self: Any, system: Any) -> None:
+        original(self, system)
+        opened.append(self)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(FastAPI, "__init__", tracking_init)
+        theirs = chromadb.HttpClient(host=server.host, port=server.port, settings=ChromaSettings(anonymized_telemetry=False))
+        try:
+            _compare_chromadb(theirs, chromadb, schema)
+        finally:
+            theirs.close()
+            for api in opened:
+                api._session.close()
 
 
 def _compare_chromadb(theirs: Any, chroma: Any, schema: Any) -> None:
@@ -624,3 +636,14 @@ def test_server_refuses_a_malformed_search_body(server: RunningServer) -> None:
         ok = httpx.post(url, json={"searches": [{"rank": {"$knn": {"query": "cats", "key": BM25}}, "select": {"keys": ["#score"]}}]})
         assert ok.status_code == 200 and ok.json()["ids"] == [["a"]]
         assert col.count() == 1
+
+
+def test_an_empty_collection_answers_every_search_with_nothing(client: ragstore.ClientAPI) -> None:
+    col = client.create_collection("empty", schema=bm25_schema(), embedding_function=HashingEmbeddingFunction(dim=DIM))
+    searches = [
+        bm25("cats"),
+        bm25("cats").where(K("cat") == "pets"),  # a filter needs the filter columns, which need a dimension
+        Search().where(K.ID.is_in(["a"])).rank(Knn(query="cats")),
+        Search().where(K("cat") == "pets"),
+    ]
+    assert col.search(searches)["ids"] == [[], [], [], []]
