@@ -281,9 +281,9 @@ __all__ = [
     "VectorIndexConfig",
     "Where",
     "WhereDocument",
+    "__version__",
+    "bm25_schema",
     "connect",
     "register_embedding_function",
     "register_sparse_embedding_function",
-    "__version__",
-    "bm25_schema",
 ]
