@@ -5,8 +5,8 @@ mode="hybrid")`` answers like any ``query`` (the same ``QueryResult``), ranked b
 dense similarity together.
 
 - ``"bm25"``: the ``n_results`` best records by BM25 (the collection's statistics; the query
-  text tokenised as chroma's BM25 function does, each term weighted by its count). Distances
-  are ``1 - score``, as chroma reports sparse scores.
+  text embedded as chroma's BM25 function embeds a query, so it ranks as a Search ``Knn`` on the
+  BM25 key does). Distances are ``1 - score``, as chroma reports sparse scores.
 - ``"hybrid"``: the best ``HYBRID_CANDIDATES`` of each side (dense, BM25), fused by
   distribution-based score fusion (DBSF, as Qdrant defines it): each list's scores are mapped
   to [0, 1] between its mean minus and plus three standard deviations, then summed with
@@ -42,7 +42,7 @@ from ragstore.local import reads
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.sparse_index import SparseIndexes
-from ragstore.local.sparse_upkeep import tokenizer_for
+from ragstore.local.sparse_upkeep import bm25_query
 from ragstore.record_requests import QueryRequest
 
 HYBRID_CANDIDATES = 200
@@ -73,13 +73,12 @@ def text_query(conn: sqlite3.Connection, indexes: IndexCache, sparse: SparseInde
     filtered = request.filter is not None or request.ids is not None
     allowed = reads.matching_labels(conn, indexes, row, request.filter, request.ids) if filtered else None
     index = sparse.caught_up(conn, row.pk, spec.key, row.last_seq, row.tombstone_floor)
-    tokenizer = tokenizer_for(spec)
     k1, b = spec.k if spec.k is not None else 1.2, spec.b if spec.b is not None else 0.75
     depth = request.n_results if request.mode == "bm25" else max(HYBRID_CANDIDATES, request.n_results)
     lexical = []
     for text in request.texts:
-        counts = tokenizer.term_counts(text)
-        lexical.append(index.search(counts.hashes, counts.counts.astype(np.float64), depth, mode="bm25", k1=k1, b=b, allowed=allowed))
+        terms, weights = bm25_query(spec, text)
+        lexical.append(index.search(terms, weights, depth, mode="bm25", k1=k1, b=b, allowed=allowed))
     if request.mode == "bm25":
         return lexical
     vectors = request.vectors

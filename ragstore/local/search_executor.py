@@ -23,7 +23,6 @@ text query on ``#embedding`` must have been embedded by the client.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -33,7 +32,6 @@ import numpy.typing as npt
 import orjson
 
 from ragstore.collection_schema import SparseIndexSpec
-from ragstore.embeddings.base import build_sparse_embedding_function
 from ragstore.errors import InvalidArgumentError, InvalidDimensionException
 from ragstore.local import reads
 from ragstore.local.catalog import CollectionRow
@@ -41,6 +39,7 @@ from ragstore.local.index_cache import IndexCache
 from ragstore.local.rank_evaluation import LeafHits, rank_candidates
 from ragstore.local.records import labels_condition, load_metadata
 from ragstore.local.sparse_index import SparseIndexes
+from ragstore.local.sparse_upkeep import bm25_query
 from ragstore.local.sql_filters import selection
 from ragstore.search import Search, compile_where, knn_leaves, plan_knn_runs
 from ragstore.search.filtering import SearchFilter
@@ -144,8 +143,7 @@ def _sparse(ctx: SearchContext, key: str, query: Any, k: int, allowed: Labels | 
     if isinstance(query, str):
         if not spec.bm25:
             raise InvalidArgumentError(f"Expected a sparse vector for a Knn on {key!r} (clients embed text queries first)")
-        embedded = _bm25_function(orjson.dumps(spec.embedding_function, option=orjson.OPT_SORT_KEYS)).embed_query([query])[0]
-        terms, weights = np.asarray(embedded.indices, dtype=np.int64), np.asarray(embedded.values, dtype=np.float64)
+        terms, weights = bm25_query(spec, query)
     elif isinstance(query, SparseVector):
         terms, weights = np.asarray(query.indices, dtype=np.int64), np.asarray(query.values, dtype=np.float64)
     else:
@@ -154,12 +152,6 @@ def _sparse(ctx: SearchContext, key: str, query: Any, k: int, allowed: Labels | 
     if spec.bm25:
         return index.search(terms, weights, k, mode="bm25", k1=spec.k or 1.2, b=spec.b if spec.b is not None else 0.75, allowed=allowed)
     return index.search(terms, weights, k, mode="dot", allowed=allowed)
-
-
-@functools.lru_cache(maxsize=16)
-def _bm25_function(description: bytes) -> Any:
-    """A BM25 index's function, built once per configuration (its tokenizer remembers stems)."""
-    return build_sparse_embedding_function(orjson.loads(description))
 
 
 def _labels_of(ctx: SearchContext, ids: Sequence[str]) -> Labels:

@@ -32,10 +32,13 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 
 from ragstore.bm25_text import TOKEN_MAX_LENGTH, Bm25Tokenizer, default_tokenizer
 from ragstore.collection_schema import SparseIndexSpec
+from ragstore.embeddings.base import build_sparse_embedding_function
 from ragstore.local.records import load_metadata
 from ragstore.local.sparse_index import TermWeights, write_terms
 from ragstore.sparse_vectors import SparseVector
@@ -56,6 +59,30 @@ def tokenizer_for(spec: SparseIndexSpec) -> Bm25Tokenizer:
 @functools.lru_cache(maxsize=16)
 def _tokenizer(stopwords: tuple[str, ...] | None, token_max_length: int) -> Bm25Tokenizer:
     return Bm25Tokenizer(stopwords, token_max_length)
+
+
+def bm25_query(spec: SparseIndexSpec, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """A text query's BM25 terms and weights, as the index's own function (``chroma_bm25``) embeds a query.
+
+    Every path that sends text (``query(mode=...)``, a Search ``Knn`` with text) weights its
+    terms as a chromadb client's vector does, so all of them score alike.
+
+    Example:
+        >>> from ragstore.collection_schema import SparseIndexSpec
+        >>> spec = SparseIndexSpec("bm25", "#document", {"type": "known", "name": "chroma_bm25", "config": {}}, True, 1.2, 0.75)
+        >>> terms, weights = bm25_query(spec, "cats cats dogs")
+        >>> len(terms), bool(weights.max() > weights.min())
+        (2, True)
+
+    """
+    embedded = _bm25_function(orjson.dumps(spec.embedding_function, option=orjson.OPT_SORT_KEYS)).embed_query([text])[0]
+    return np.asarray(embedded.indices, dtype=np.int64), np.asarray(embedded.values, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _bm25_function(description: bytes) -> Any:
+    """A BM25 index's function, built once per configuration (its tokenizer remembers stems)."""
+    return build_sparse_embedding_function(orjson.loads(description))
 
 
 def value_of(spec: SparseIndexSpec, document: str | None, metadata: dict[str, Any] | None) -> TermWeights | None:
