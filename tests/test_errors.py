@@ -254,7 +254,10 @@ def test_filter_operands_that_match_nothing_storable_are_rejected(col: ragstore.
 # ---------------------------------------------------------------------------------- metadata
 
 BAD_METADATA_VALUES: list[tuple[Any, str]] = [
-    ({"b": 1}, r"^Expected metadata value to be a str, int, float, bool, SparseVector, list, or None, got \{'b': 1\} which is a dict in {op}\.$"),
+    (
+        {"b": 1},
+        r"^Expected metadata value to be a str, int, float, bool, SparseVector, list, or None, got \{'b': 1\} which is a dict in {op}\.$",
+    ),
     ([], r"^Expected metadata list value for key 'tags' to be non-empty in {op}\.$"),
     (
         ["a", 1],

@@ -30,11 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+import ragstore  # noqa: E402
 from _judged import dense_vectors, load, quality  # noqa: E402
 from llama_index.core.schema import TextNode  # noqa: E402
 from llama_index.core.vector_stores.types import VectorStoreQuery, VectorStoreQueryMode  # noqa: E402
 
-import ragstore  # noqa: E402
 from llama_index.vector_stores.ragstore import RagstoreVectorStore  # noqa: E402
 from llama_index.vector_stores.ragstore.driving import run_sync  # noqa: E402
 from llama_index.vector_stores.ragstore.text_modes import weighted_hybrid  # noqa: E402

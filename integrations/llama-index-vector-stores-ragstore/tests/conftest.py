@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 import ragstore
-from llama_index.vector_stores.ragstore import RagstoreVectorStore
 from ragstore.testing import RunningServer
+
+from llama_index.vector_stores.ragstore import RagstoreVectorStore
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import ragstore
 from llama_index.core.schema import TextNode
 from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
 
-import ragstore
 from llama_index.vector_stores.ragstore import MissingCollectionError, RagstoreVectorStore
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import ragstore
 from llama_index.core import Document, StorageContext, VectorStoreIndex
 from llama_index.core.embeddings import MockEmbedding
 from llama_index.core.schema import TextNode
@@ -19,12 +20,11 @@ from llama_index.core.vector_stores.types import (
     VectorStoreQuery,
     VectorStoreQueryMode,
 )
+from ragstore.collection_schema import has_bm25_index
 
-import ragstore
 from llama_index.vector_stores.ragstore import RagstoreVectorStore, UnsupportedQueryError
 from llama_index.vector_stores.ragstore.driving import run_sync
 from llama_index.vector_stores.ragstore.text_modes import weighted_hybrid
-from ragstore.collection_schema import has_bm25_index
 
 HYBRID, SPARSE, TEXT_SEARCH = VectorStoreQueryMode.HYBRID, VectorStoreQueryMode.SPARSE, VectorStoreQueryMode.TEXT_SEARCH
 DIM = 8

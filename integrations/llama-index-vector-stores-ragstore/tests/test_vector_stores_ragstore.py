@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import ragstore
 from llama_index.core.vector_stores.types import BasePydanticVectorStore
 
-import ragstore
 from llama_index.vector_stores.ragstore import MissingCollectionError, RagstoreVectorStore
 
 
