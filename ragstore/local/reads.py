@@ -259,8 +259,12 @@ def _metadata(text: str | None) -> dict[str, Any] | None:
     return load_metadata(text)
 
 
-def _rows_by_label(conn: sqlite3.Connection, labels: list[int], embeddings: bool) -> dict[int, list[Any]]:
+def _rows_by_label(conn: sqlite3.Connection, labels: list[int], include: Sequence[str]) -> dict[int, list[Any]]:
     """``label -> [label, id, document, uri, metadata_json, hex embedding?]`` for the rows holding ``labels``.
+
+    Fields ``include`` leaves out come back as ``None`` (same positions): encoding a document or
+    metadata nobody asked for cost more than the rest of the fetch (200 rows of 1,000-character
+    chunks: 1,703 us with every field, 368 us with label and id alone).
 
     One statement returns them all as one JSON array. Fetching rows one by one costs a
     step each, and each step releases and retakes the GIL: with many threads querying at
@@ -269,10 +273,16 @@ def _rows_by_label(conn: sqlite3.Connection, labels: list[int], embeddings: bool
     """
     params: list[Any] = []
     condition = labels_condition(labels, params)
-    vector = ", hex(r.embedding)" if embeddings else ""
-    sql = f"SELECT json_group_array(json_array(r.label, r.id, r.document, r.uri, r.metadata_json{vector})) FROM records r WHERE {condition}"
+    fields = ["r.label", "r.id"]
+    fields += [column if name in include else "NULL" for name, column in _OPTIONAL_FIELDS]
+    if "embeddings" in include:
+        fields.append("hex(r.embedding)")
+    sql = f"SELECT json_group_array(json_array({', '.join(fields)})) FROM records r WHERE {condition}"
     (text,) = conn.execute(sql, params).fetchone()
     return {row[0]: row for row in orjson.loads(text)}
+
+
+_OPTIONAL_FIELDS = (("documents", "r.document"), ("uris", "r.uri"), ("metadatas", "r.metadata_json"))
 
 
 def _check_answer_size(
@@ -312,7 +322,7 @@ def query_result(conn: sqlite3.Connection, hits: Hits, include: Sequence[str], d
     wanted = sorted(set().union(*(labels for labels, _ in per_query)))
     if wanted and budget is not None:
         _check_answer_size(conn, per_query, wanted, include, dim, budget)
-    by_label = _rows_by_label(conn, wanted, "embeddings" in include) if wanted else {}
+    by_label = _rows_by_label(conn, wanted, include) if wanted else {}
     result: QueryResult = {
         "ids": [],
         "embeddings": [] if "embeddings" in include else None,
