@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -130,6 +131,8 @@ REFUSED: dict[str, Callable[[Any], Any]] = {
     ),
     "delete nothing": lambda m: m.Schema().delete_index(),
     "delete embedding": lambda m: m.Schema().delete_index(m.StringInvertedIndexConfig(), key="#embedding"),
+    "delete on document key, not fts": lambda m: m.Schema().delete_index(m.IntInvertedIndexConfig(), key="#document"),
+    "delete on a reserved key": lambda m: m.Schema().delete_index(m.BoolInvertedIndexConfig(), key="#mine"),
     "delete vector": lambda m: m.Schema().delete_index(m.VectorIndexConfig(embedding_function=None)),
     "delete sparse": lambda m: m.Schema().delete_index(m.SparseVectorIndexConfig(), key="a"),
     "delete fts on a key": lambda m: m.Schema().delete_index(m.FtsIndexConfig(), key="body"),
@@ -149,6 +152,35 @@ def test_the_builder_refuses_what_chromadbs_refuses(name: str) -> None:
         assert str(ours.value) in str(theirs.value)
     else:
         assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize(
+    ("cls", "field", "value"),
+    [("HnswIndexConfig", "ef_search", 1.5), ("HnswIndexConfig", "resize_factor", "fast"), ("SpannIndexConfig", "search_nprobe", 2.5)],
+)
+def test_algorithm_parameters_of_the_wrong_type_are_refused_as_chromadb_refuses_them(cls: str, field: str, value: Any) -> None:
+    with pytest.raises(ValueError):
+        getattr(chroma_types, cls)(**{field: value})
+    with pytest.raises(
+        ragstore.InvalidArgumentError, match=rf"^{cls}\.{field}: Input should be a valid (integer|number), got {re.escape(repr(value))}$"
+    ):
+        getattr(rs, cls)(**{field: value})
+
+
+def test_a_float_parameter_takes_an_int_and_an_int_parameter_refuses_a_bool() -> None:
+    resize_factor = rs.HnswIndexConfig(resize_factor=2).resize_factor
+    assert (resize_factor, type(resize_factor)) == (2.0, float)
+    with pytest.raises(ragstore.InvalidArgumentError, match=r"^SpannIndexConfig\.write_nprobe: Input should be a valid integer"):
+        rs.SpannIndexConfig(write_nprobe=True)
+
+
+def test_index_types_of_different_kinds_differ_as_chromadbs_do() -> None:
+    # Each kind is its own class over the same two fields: equality and repr tell them apart, as chromadb's dataclasses do.
+    for m in (chroma_types, rs):
+        assert m.IntInvertedIndexType(True, m.IntInvertedIndexConfig()) == m.IntInvertedIndexType(True, m.IntInvertedIndexConfig())
+        assert m.IntInvertedIndexType(True, m.IntInvertedIndexConfig()) != m.IntInvertedIndexType(False, m.IntInvertedIndexConfig())
+        assert m.FloatInvertedIndexType(True, m.FloatInvertedIndexConfig()) != m.BoolInvertedIndexType(True, m.FloatInvertedIndexConfig())
+    assert repr(rs.FtsIndexType(enabled=False, config=rs.FtsIndexConfig())) == "FtsIndexType(enabled=False, config=FtsIndexConfig())"
 
 
 def test_a_source_key_without_a_function_is_refused_for_a_key() -> None:

@@ -138,9 +138,23 @@ class BoolInvertedIndexConfig(_Flat):
     """The inverted index of a bool metadata key; no parameters."""
 
 
+class _Parameters:
+    """Numeric parameters of an index algorithm (HNSW, SPANN): each an int or ``None``, those in ``_floats`` a number.
+
+    Checked as pydantic checks chromadb's ``Optional[int]`` and ``Optional[float]`` fields.
+    """
+
+    _floats: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]  # each subclass is a dataclass
+            check = _optional_float if f.name in self._floats else _optional_int
+            setattr(self, f.name, check(type(self).__name__, f.name, getattr(self, f.name)))
+
+
 @_strict()
 @dataclasses.dataclass
-class HnswIndexConfig:
+class HnswIndexConfig(_Parameters):
     """HNSW parameters of the vector index; ``None`` leaves the collection's default.
 
     Example:
@@ -157,10 +171,7 @@ class HnswIndexConfig:
     sync_threshold: int | None = None
     resize_factor: float | None = None
 
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            check = _optional_float if f.name == "resize_factor" else _optional_int
-            setattr(self, f.name, check("HnswIndexConfig", f.name, getattr(self, f.name)))
+    _floats = ("resize_factor",)
 
 
 # Names chromadb's validator lets through although its model has no such field (pydantic drops them).
@@ -180,7 +191,7 @@ _SPANN_IGNORED = (
 
 @_strict(*_SPANN_IGNORED)
 @dataclasses.dataclass
-class SpannIndexConfig:
+class SpannIndexConfig(_Parameters):
     """SPANN parameters (chroma's distributed index); ragstore builds HNSW instead, keeping the space.
 
     Example:
@@ -197,10 +208,6 @@ class SpannIndexConfig:
     reassign_neighbor_count: int | None = None
     split_threshold: int | None = None
     merge_threshold: int | None = None
-
-    def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            setattr(self, f.name, _optional_int("SpannIndexConfig", f.name, getattr(self, f.name)))
 
 
 class _DefaultFunction:
@@ -231,21 +238,29 @@ def _same_function(a: Any, b: Any) -> bool:
     return described is not None and b is not None and described == _describe(b)
 
 
-def _equal_configs(a: Any, b: Any) -> bool:
-    """Dataclass equality with functions compared by :func:`_same_function` (so ``Schema() == Schema()``, as in chromadb)."""
-    if type(a) is not type(b):
-        return False
-    return all(
-        _same_function(getattr(a, f.name), getattr(b, f.name))
-        if f.name == "embedding_function"
-        else getattr(a, f.name) == getattr(b, f.name)
-        for f in dataclasses.fields(a)
-    )
+class _WithFunction:
+    """A config that holds an embedding function (vector and sparse indexes): its subclasses are dataclasses with ``eq=False``.
+
+    They compare field by field, the functions by :func:`_same_function`, so ``Schema() == Schema()``
+    (each holds a default function of its own) as in chromadb.
+    """
+
+    def __eq__(self, other: object) -> bool:
+        if type(self) is not type(other):
+            return False
+        return all(
+            _same_function(getattr(self, f.name), getattr(other, f.name))
+            if f.name == "embedding_function"
+            else getattr(self, f.name) == getattr(other, f.name)
+            for f in dataclasses.fields(self)  # type: ignore[arg-type]  # each subclass is a dataclass
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
 
 
 @_strict()
 @dataclasses.dataclass(eq=False)
-class VectorIndexConfig:
+class VectorIndexConfig(_WithFunction):
     """The dense vector index: its space, embedding function and HNSW (or SPANN) parameters.
 
     As in chromadb, ``embedding_function`` defaults to the default function; ``None`` means
@@ -280,15 +295,10 @@ class VectorIndexConfig:
         if self.spann is not None and not isinstance(self.spann, SpannIndexConfig):
             raise InvalidArgumentError(f"VectorIndexConfig.spann must be a SpannIndexConfig, got {type(self.spann).__name__}")
 
-    def __eq__(self, other: object) -> bool:
-        return _equal_configs(self, other)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
-
 
 @_strict("algorithm")
 @dataclasses.dataclass(eq=False)
-class SparseVectorIndexConfig:
+class SparseVectorIndexConfig(_WithFunction):
     """A sparse vector index on one metadata key (chromadb allows one per collection).
 
     With a ``source_key`` (``#document`` or a metadata key) the ``embedding_function`` turns
@@ -312,11 +322,6 @@ class SparseVectorIndexConfig:
         self.source_key = _source_key(self.source_key)
         if self.bm25 is not None and not isinstance(self.bm25, bool):
             raise InvalidArgumentError(f"SparseVectorIndexConfig.bm25: Input should be a valid boolean, got {self.bm25!r}")
-
-    def __eq__(self, other: object) -> bool:
-        return _equal_configs(self, other)
-
-    __hash__ = None  # type: ignore[assignment]  # mutable, as a dataclass with eq
 
 
 IndexConfig = Union[

@@ -72,13 +72,6 @@ def _set_index(value_types: ValueTypes, config: IndexConfig, enabled: bool) -> N
     setattr(getattr(value_types, attr), index_name, index_cls(enabled, config))
 
 
-def _every_index(enabled: bool) -> ValueTypes:
-    value_types = ValueTypes()
-    for cls in _ALL_CONFIGS:
-        _set_index(value_types, cls(), enabled)
-    return value_types
-
-
 @dataclasses.dataclass(init=False)
 class Schema:
     """A collection's indexes: ``defaults`` per value type, ``keys`` overriding them per key, and an optional ``cmek``.
@@ -127,20 +120,7 @@ class Schema:
             'cosine'
 
         """
-        key = None if key is None else key_name(key)
-        if config is None and key is None:
-            raise InvalidArgumentError("Cannot enable all index types globally. Must specify either config or key.")
-        if key == EMBEDDING_KEY:
-            raise InvalidArgumentError(
-                f"Cannot create index on special key '{key}'. This key is managed automatically by the system. "
-                "Invoke create_index(VectorIndexConfig(...)) without specifying a key to configure the vector index globally."
-            )
-        if key == DOCUMENT_KEY and not isinstance(config, FtsIndexConfig):
-            raise InvalidArgumentError(
-                f"Cannot create index on special key '{key}' with this config. Only FtsIndexConfig is allowed for #document."
-            )
-        if key is not None and key.startswith("#") and key != DOCUMENT_KEY:
-            raise InvalidArgumentError("key cannot begin with '#'. Keys starting with '#' are reserved for system use.")
+        key = _key_to_change(config, key, enabled=True)
         if isinstance(config, VectorIndexConfig):
             if key is not None:
                 raise InvalidArgumentError(
@@ -158,14 +138,7 @@ class Schema:
                 "Sparse vector index must be created on a specific key. "
                 "Please specify a key using: create_index(config=SparseVectorIndexConfig(...), key='your_key')"
             )
-        if config is None:
-            raise InvalidArgumentError(f"Cannot enable all index types for key '{key}'. Please specify a specific index configuration.")
-        _check_config(config)
-        if key is None:
-            _set_index(self.defaults, config, True)
-        else:
-            self._set_index_for_key(key, config, True)
-        return self
+        return self._change_index(config, key, enabled=True)
 
     def delete_index(self, config: IndexConfig | None = None, key: Any = None) -> Schema:
         """Disable an index, for every key (``config`` alone) or for one ``key``; vector and sparse indexes stay.
@@ -175,31 +148,14 @@ class Schema:
             False
 
         """
-        key = None if key is None else key_name(key)
-        if config is None and key is None:
-            raise InvalidArgumentError("Cannot disable all indexes. Must specify either config or key.")
-        if key == EMBEDDING_KEY:
-            raise InvalidArgumentError("Cannot modify #embedding. Currently not supported")
-        if key == DOCUMENT_KEY and not isinstance(config, FtsIndexConfig):
-            raise InvalidArgumentError(
-                f"Cannot delete index on special key '{key}' with this config. Only FtsIndexConfig is allowed for #document."
-            )
-        if key is not None and key.startswith("#") and key != DOCUMENT_KEY:
-            raise InvalidArgumentError("key cannot begin with '#'. Keys starting with '#' are reserved for system use.")
+        key = _key_to_change(config, key, enabled=False)
         if isinstance(config, VectorIndexConfig):
             raise InvalidArgumentError("Deleting vector index is not currently supported.")
         if isinstance(config, SparseVectorIndexConfig):
             raise InvalidArgumentError("Deleting sparse vector index is not currently supported.")
         if isinstance(config, FtsIndexConfig) and key != DOCUMENT_KEY:
             raise InvalidArgumentError("Deleting FTS index is only supported on #document key.")
-        if config is None:
-            raise InvalidArgumentError(f"Cannot disable all index types for key '{key}'. Please specify a specific index configuration.")
-        _check_config(config)
-        if key is None:
-            _set_index(self.defaults, config, False)
-        else:
-            self._set_index_for_key(key, config, False)
-        return self
+        return self._change_index(config, key, enabled=False)
 
     def set_cmek(self, cmek: Cmek | None) -> Schema:
         """Set (or with ``None`` remove) a customer-managed encryption key; ragstore refuses to create a collection with one.
@@ -210,6 +166,18 @@ class Schema:
 
         """
         self.cmek = cmek
+        return self
+
+    def _change_index(self, config: IndexConfig | None, key: str | None, enabled: bool) -> Schema:
+        """The last step of ``create_index`` and ``delete_index``: one index on or off, for every key or for ``key``."""
+        if config is None:
+            verb = "enable" if enabled else "disable"
+            raise InvalidArgumentError(f"Cannot {verb} all index types for key '{key}'. Please specify a specific index configuration.")
+        _check_config(config)
+        if key is None:
+            _set_index(self.defaults, config, enabled)
+        else:
+            self._set_index_for_key(key, config, enabled)
         return self
 
     def _set_vector_index_config(self, config: VectorIndexConfig) -> None:
@@ -279,6 +247,35 @@ class Schema:
         cmek = json_data.get("cmek")
         instance.cmek = Cmek.from_dict(cmek) if cmek is not None else None
         return instance
+
+
+# The first refusals of create_index (enabled) and delete_index (disabled), worded as chromadb words each.
+_NOTHING_NAMED = {
+    True: "Cannot enable all index types globally. Must specify either config or key.",
+    False: "Cannot disable all indexes. Must specify either config or key.",
+}
+_EMBEDDING_KEY_REFUSED = {
+    True: f"Cannot create index on special key '{EMBEDDING_KEY}'. This key is managed automatically by the system. "
+    "Invoke create_index(VectorIndexConfig(...)) without specifying a key to configure the vector index globally.",
+    False: f"Cannot modify {EMBEDDING_KEY}. Currently not supported",
+}
+
+
+def _key_to_change(config: IndexConfig | None, key: Any, enabled: bool) -> str | None:
+    """``key`` as a string (or ``None``: every key), after the checks ``create_index`` and ``delete_index`` share, in chromadb's order."""
+    name = None if key is None else key_name(key)
+    if config is None and name is None:
+        raise InvalidArgumentError(_NOTHING_NAMED[enabled])
+    if name == EMBEDDING_KEY:
+        raise InvalidArgumentError(_EMBEDDING_KEY_REFUSED[enabled])
+    if name == DOCUMENT_KEY and not isinstance(config, FtsIndexConfig):
+        verb = "create" if enabled else "delete"
+        raise InvalidArgumentError(
+            f"Cannot {verb} index on special key '{name}' with this config. Only FtsIndexConfig is allowed for #document."
+        )
+    if name is not None and name.startswith("#") and name != DOCUMENT_KEY:
+        raise InvalidArgumentError("key cannot begin with '#'. Keys starting with '#' are reserved for system use.")
+    return name
 
 
 def _check_config(config: Any) -> None:

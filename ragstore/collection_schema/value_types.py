@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ragstore.collection_schema.index_configs import (
     BoolInvertedIndexConfig,
@@ -34,61 +34,46 @@ from ragstore.collection_schema.index_configs import (
 )
 from ragstore.errors import InvalidArgumentError
 
+ConfigT = TypeVar("ConfigT")
+
 
 @dataclasses.dataclass
-class FtsIndexType:
+class _IndexType(Generic[ConfigT]):
+    """An index of a value type: whether it is on, and its config (the classes below name chromadb's seven kinds).
+
+    Each kind is a class of its own, as in chromadb, so ``repr``, equality and ``isinstance`` tell them apart.
+    """
+
+    enabled: bool
+    config: ConfigT
+
+
+class FtsIndexType(_IndexType[FtsIndexConfig]):
     """Whether full-text search is on, and its config."""
 
-    enabled: bool
-    config: FtsIndexConfig
 
-
-@dataclasses.dataclass
-class VectorIndexType:
+class VectorIndexType(_IndexType[VectorIndexConfig]):
     """Whether the vector index is on, and its config."""
 
-    enabled: bool
-    config: VectorIndexConfig
 
-
-@dataclasses.dataclass
-class SparseVectorIndexType:
+class SparseVectorIndexType(_IndexType[SparseVectorIndexConfig]):
     """Whether a sparse vector index is on, and its config."""
 
-    enabled: bool
-    config: SparseVectorIndexConfig
 
-
-@dataclasses.dataclass
-class StringInvertedIndexType:
+class StringInvertedIndexType(_IndexType[StringInvertedIndexConfig]):
     """Whether the string inverted index is on, and its config."""
 
-    enabled: bool
-    config: StringInvertedIndexConfig
 
-
-@dataclasses.dataclass
-class IntInvertedIndexType:
+class IntInvertedIndexType(_IndexType[IntInvertedIndexConfig]):
     """Whether the int inverted index is on, and its config."""
 
-    enabled: bool
-    config: IntInvertedIndexConfig
 
-
-@dataclasses.dataclass
-class FloatInvertedIndexType:
+class FloatInvertedIndexType(_IndexType[FloatInvertedIndexConfig]):
     """Whether the float inverted index is on, and its config."""
 
-    enabled: bool
-    config: FloatInvertedIndexConfig
 
-
-@dataclasses.dataclass
-class BoolInvertedIndexType:
+class BoolInvertedIndexType(_IndexType[BoolInvertedIndexConfig]):
     """Whether the bool inverted index is on, and its config."""
-
-    enabled: bool
-    config: BoolInvertedIndexConfig
 
 
 @dataclasses.dataclass
