@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
 from ragstore.search.keys import SCORE_KEY, Key, key_name
-from ragstore.search.limits import MAX_GROUP_KEYS, MAX_SEARCH_LIMIT, invalid_at, type_name
+from ragstore.search.limits import MAX_GROUP_KEYS, MAX_SEARCH_LIMIT, invalid_at, one_operator, positive_count, type_name
 
 __all__ = ["Aggregate", "GroupBy", "KeyOrKeys", "MaxK", "MinK"]
 
@@ -68,49 +68,47 @@ class Aggregate:
             {'$max_k': {'keys': ['year'], 'k': 2}}
 
         """
-        if not isinstance(data, dict):
-            raise invalid_at(path, f"Expected dict for Aggregate, got {type_name(data)}")
-        if len(data) != 1:
-            raise invalid_at(path, f"Aggregate dict must contain exactly one operator, got {len(data)}")
-        op, body = next(iter(data.items()))
+        op, body = one_operator(data, path, "Aggregate")
         op_path = f"{path}.{op}"
-        if op not in ("$min_k", "$max_k"):
+        cls = _AGGREGATES.get(op)
+        if cls is None:
             raise invalid_at(path, f"Unknown aggregate operator: {op}")
         if not isinstance(body, dict):
             raise invalid_at(op_path, f"{op} requires a dict, got {type_name(body)}")
         if set(body) != {"keys", "k"}:
             raise invalid_at(op_path, f"{op} requires exactly 'keys' and 'k', got {sorted(map(str, body))}")
         keys = _parse_keys(body["keys"], f"{op_path}.keys", op, allow_score=True)
-        k = body["k"]
-        if isinstance(k, bool) or not isinstance(k, int):
-            raise invalid_at(f"{op_path}.k", f"{op} k must be an integer, got {type_name(k)}")
-        if not 0 < k <= MAX_SEARCH_LIMIT:
-            raise invalid_at(f"{op_path}.k", f"{op} k must be positive and at most {MAX_SEARCH_LIMIT}, got {k}")
-        return MinK(keys=keys, k=k) if op == "$min_k" else MaxK(keys=keys, k=k)
+        return cls(keys=keys, k=positive_count(body["k"], f"{op_path}.k", f"{op} k", MAX_SEARCH_LIMIT))
 
 
 @dataclass
-class MinK(Aggregate):
-    """Keep the ``k`` records with the smallest ``keys`` values per group (``K.SCORE``: the best)."""
+class _KeepK(Aggregate):
+    """Base of ``MinK`` and ``MaxK``: ``{op: {"keys": [...], "k": k}}``."""
 
     keys: KeyOrKeys
     k: int
+    _op: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"$min_k": {"keys": [...], "k": k}}``."""
-        return {"$min_k": {"keys": _key_names(self.keys), "k": self.k}}
+        """``{op: {"keys": [...], "k": k}}``."""
+        return {self._op: {"keys": _key_names(self.keys), "k": self.k}}
 
 
 @dataclass
-class MaxK(Aggregate):
-    """Keep the ``k`` records with the largest ``keys`` values per group."""
+class MinK(_KeepK):
+    """Keep the ``k`` records with the smallest ``keys`` values per group (``K.SCORE``: the best): ``{"$min_k": ...}``."""
 
-    keys: KeyOrKeys
-    k: int
+    _op = "$min_k"
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"$max_k": {"keys": [...], "k": k}}``."""
-        return {"$max_k": {"keys": _key_names(self.keys), "k": self.k}}
+
+@dataclass
+class MaxK(_KeepK):
+    """Keep the ``k`` records with the largest ``keys`` values per group: ``{"$max_k": ...}``."""
+
+    _op = "$max_k"
+
+
+_AGGREGATES: dict[str, type[_KeepK]] = {cls._op: cls for cls in (MinK, MaxK)}
 
 
 @dataclass

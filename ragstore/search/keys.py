@@ -103,9 +103,7 @@ class Key:
             TypeError: a non-str value on ``#document`` (as chromadb).
 
         """
-        if self.name == DOCUMENT_KEY and not isinstance(value, str):
-            raise TypeError("$contains on #document requires a string pattern")
-        return Contains(self.name, value)
+        return Contains(self.name, self._contains_operand("$contains", value))
 
     def not_contains(self, value: str | int | float | bool) -> NotContains:
         """The negation of :meth:`contains`.
@@ -114,9 +112,13 @@ class Key:
             TypeError: a non-str value on ``#document`` (as chromadb).
 
         """
+        return NotContains(self.name, self._contains_operand("$not_contains", value))
+
+    def _contains_operand(self, op: str, value: str | int | float | bool) -> str | int | float | bool:
+        """``value``, refused with chromadb's TypeError when it is not text on ``#document``."""
         if self.name == DOCUMENT_KEY and not isinstance(value, str):
-            raise TypeError("$not_contains on #document requires a string pattern")
-        return NotContains(self.name, value)
+            raise TypeError(f"{op} on #document requires a string pattern")
+        return value
 
 
 Key.ID = Key(ID_KEY)

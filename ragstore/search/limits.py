@@ -36,6 +36,8 @@ __all__ = [
     "MAX_SPARSE_NONZEROS",
     "invalid_at",
     "is_number",
+    "one_operator",
+    "positive_count",
     "type_name",
 ]
 
@@ -95,3 +97,41 @@ def is_number(value: Any) -> bool:
     if isinstance(value, int):
         return True  # math.isfinite(10**400) would raise OverflowError; ints are finite
     return isinstance(value, float) and math.isfinite(value)
+
+
+def positive_count(value: Any, path: str, what: str, most: int) -> int:
+    """``value`` if it is an int from 1 to ``most`` (a bool is not), for ``what`` (``"$knn limit"``, ...).
+
+    Example:
+        >>> positive_count(5, "limit.limit", "Limit limit", 10)
+        5
+        >>> positive_count(True, "rank.$knn.limit", "$knn limit", 10)
+        Traceback (most recent call last):
+        ...
+        ragstore.errors.InvalidArgumentError: $knn limit must be an integer, got bool (at rank.$knn.limit)
+
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise invalid_at(path, f"{what} must be an integer, got {type_name(value)}")
+    if not 0 < value <= most:
+        raise invalid_at(path, f"{what} must be positive and at most {most}, got {value}")
+    return value
+
+
+def one_operator(data: Any, path: str, what: str) -> tuple[Any, Any]:
+    """The operator and body of a one-operator dict such as ``{"$sum": [...]}``, refusing any other shape.
+
+    Example:
+        >>> one_operator({"$max_k": {"k": 1}}, "aggregate", "Aggregate")
+        ('$max_k', {'k': 1})
+        >>> one_operator({}, "rank", "Rank")
+        Traceback (most recent call last):
+        ...
+        ragstore.errors.InvalidArgumentError: Rank dict must contain exactly one operator, got 0 (at rank)
+
+    """
+    if not isinstance(data, dict):
+        raise invalid_at(path, f"Expected dict for {what}, got {type_name(data)}")
+    if len(data) != 1:
+        raise invalid_at(path, f"{what} dict must contain exactly one operator, got {len(data)}")
+    return next(iter(data.items()))

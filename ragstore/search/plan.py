@@ -28,11 +28,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ragstore.search.grouping import GroupBy
 from ragstore.search.keys import DOCUMENT_KEY, EMBEDDING_KEY, ID_KEY, METADATA_KEY, SCORE_KEY, Key, key_name
-from ragstore.search.limits import MAX_SEARCH_LIMIT, MAX_SELECT_KEYS, invalid_at, type_name
+from ragstore.search.limits import MAX_SEARCH_LIMIT, MAX_SELECT_KEYS, invalid_at, positive_count, type_name
 from ragstore.search.ranks import Rank
 from ragstore.search.where import Where
 from ragstore.validation import INT64_MAX
@@ -40,7 +40,6 @@ from ragstore.validation import INT64_MAX
 __all__ = ["Limit", "ReadLevel", "Search", "SearchParts", "Select"]
 
 SPECIAL_SELECT_KEYS = (ID_KEY, DOCUMENT_KEY, EMBEDDING_KEY, METADATA_KEY, SCORE_KEY)
-_SEARCH_FIELDS = ("filter", "rank", "group_by", "limit", "select")
 
 
 class ReadLevel(str, enum.Enum):
@@ -102,10 +101,7 @@ class Limit:
             raise invalid_at(f"{path}.offset", f"Limit offset must be non-negative and fit in 64 bits, got {offset}")
         limit = data.get("limit")
         if limit is not None:
-            if isinstance(limit, bool) or not isinstance(limit, int):
-                raise invalid_at(f"{path}.limit", f"Limit limit must be an integer, got {type_name(limit)}")
-            if not 0 < limit <= MAX_SEARCH_LIMIT:
-                raise invalid_at(f"{path}.limit", f"Limit limit must be positive and at most {MAX_SEARCH_LIMIT}, got {limit}")
+            limit = positive_count(limit, f"{path}.limit", "Limit limit", MAX_SEARCH_LIMIT)
         return Limit(offset=offset, limit=limit)
 
 
@@ -192,11 +188,15 @@ class Search:
         limit: Limit | dict[str, Any] | int | None = None,
         select: Select | dict[str, Any] | list[str] | set[str] | None = None,
     ) -> None:
-        self._where = _coerce_where(where)
-        self._rank = _coerce_rank(rank)
-        self._group_by = _coerce_group_by(group_by)
-        self._limit = _coerce_limit(limit)
-        self._select = _coerce_select(select)
+        if isinstance(limit, int):  # a bool too, as chromadb; from_dict then refuses it
+            limit = {"limit": limit, "offset": 0}
+        if isinstance(select, (list, set)):
+            select = {"keys": list(select)}
+        self._where = _coerce(where, Where, "where")
+        self._rank = _coerce(rank, Rank, "rank")
+        self._group_by = _coerce(group_by, GroupBy, "group_by") or GroupBy()
+        self._limit = _coerce(limit, Limit, "limit", "int") or Limit()
+        self._select = _coerce(select, Select, "select", "list", "set") or Select()
 
     def __repr__(self) -> str:
         return f"Search({self.to_dict()!r})"
@@ -238,21 +238,16 @@ class Search:
         """
         if not isinstance(data, dict):
             raise invalid_at(path, f"Expected dict for Search, got {type_name(data)}")
-        unexpected = set(data) - set(_SEARCH_FIELDS)
+        unexpected = set(data) - set(_WIRE_PARTS)
         if unexpected:
             raise invalid_at(path, f"Unexpected keys in Search dict: {sorted(map(str, unexpected))}")
-        search = Search()
-        if data.get("filter") not in (None, {}):  # {} is no filter, as in ragstore's where (chromadb sends null)
-            search._where = Where.from_dict(data["filter"], f"{path}.filter")
-        if data.get("rank") is not None:
-            search._rank = Rank.from_dict(data["rank"], f"{path}.rank")
-        if data.get("group_by") is not None:
-            search._group_by = GroupBy.from_dict(data["group_by"], f"{path}.group_by")
-        if data.get("limit") is not None:
-            search._limit = Limit.from_dict(data["limit"], f"{path}.limit")
-        if data.get("select") is not None:
-            search._select = Select.from_dict(data["select"], f"{path}.select")
-        return search
+        parts: dict[str, Any] = {}
+        for wire_name, (name, cls) in _WIRE_PARTS.items():
+            value = data.get(wire_name)
+            if value is None or (wire_name == "filter" and value == {}):  # {} is no filter, as in ragstore's where (chromadb sends null)
+                continue
+            parts[name] = cls.from_dict(value, f"{path}.{wire_name}")
+        return Search(**parts)
 
     def _with(self, **changes: Any) -> Search:
         parts = self.parts()._asdict()
@@ -284,51 +279,31 @@ class Search:
         return self._with(select=Select(keys=[Key.DOCUMENT, Key.EMBEDDING, Key.METADATA, Key.SCORE]))
 
 
-def _coerce_where(where: Any) -> Where | None:
-    if where is None or isinstance(where, Where):
-        return where
-    if isinstance(where, dict):
-        return Where.from_dict(where)
-    raise TypeError(f"where must be a Where object, dict, or None, got {type_name(where)}")
+_Part = TypeVar("_Part", Where, Rank, GroupBy, Limit, Select)
 
 
-def _coerce_rank(rank: Any) -> Rank | None:
-    if rank is None or isinstance(rank, Rank):
-        return rank
-    if isinstance(rank, dict):
-        return Rank.from_dict(rank)
-    raise TypeError(f"rank must be a Rank object, dict, or None, got {type_name(rank)}")
+def _coerce(part: Any, cls: type[_Part], name: str, *other_forms: str) -> _Part | None:
+    """A constructor argument as a ``cls``: ``None`` and a ``cls`` as they are, a dict read by ``cls.from_dict``.
+
+    The caller turns ``None`` into the empty part where the part has one (the parts are dataclasses, always true).
+
+    Raises:
+        TypeError: anything else, in chromadb's words (``other_forms`` are the forms its caller turned into a dict).
+
+    """
+    if part is None or isinstance(part, cls):
+        return part
+    if isinstance(part, dict):
+        return cls.from_dict(part)
+    forms = ", ".join([f"a {cls.__name__} object", "dict", *other_forms, "or None"])
+    raise TypeError(f"{name} must be {forms}, got {type_name(part)}")
 
 
-def _coerce_group_by(group_by: Any) -> GroupBy:
-    if group_by is None:
-        return GroupBy()
-    if isinstance(group_by, GroupBy):
-        return group_by
-    if isinstance(group_by, dict):
-        return GroupBy.from_dict(group_by)
-    raise TypeError(f"group_by must be a GroupBy object, dict, or None, got {type_name(group_by)}")
-
-
-def _coerce_limit(limit: Any) -> Limit:
-    if limit is None:
-        return Limit()
-    if isinstance(limit, Limit):
-        return limit
-    if isinstance(limit, int):
-        return Limit.from_dict({"limit": limit, "offset": 0})
-    if isinstance(limit, dict):
-        return Limit.from_dict(limit)
-    raise TypeError(f"limit must be a Limit object, dict, int, or None, got {type_name(limit)}")
-
-
-def _coerce_select(select: Any) -> Select:
-    if select is None:
-        return Select()
-    if isinstance(select, Select):
-        return select
-    if isinstance(select, dict):
-        return Select.from_dict(select)
-    if isinstance(select, (list, set)):
-        return Select.from_dict({"keys": list(select)})
-    raise TypeError(f"select must be a Select object, dict, list, set, or None, got {type_name(select)}")
+# The wire form's fields, in to_dict's order, with the constructor argument and the class each is read into.
+_WIRE_PARTS: dict[str, tuple[str, type[Where | Rank | GroupBy | Limit | Select]]] = {
+    "filter": ("where", Where),
+    "rank": ("rank", Rank),
+    "group_by": ("group_by", GroupBy),
+    "limit": ("limit", Limit),
+    "select": ("select", Select),
+}

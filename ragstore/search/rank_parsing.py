@@ -43,6 +43,8 @@ from ragstore.search.limits import (
     MAX_SPARSE_NONZEROS,
     invalid_at,
     is_number,
+    one_operator,
+    positive_count,
     type_name,
 )
 from ragstore.search.ranks import Knn, KnnQuery, Rank, Val
@@ -51,12 +53,15 @@ from ragstore.validation import check_text
 
 __all__ = ["check_knn_query", "parse_rank"]
 
+# The Python operators, as chromadb's from_dict builds with them, so trees fold and flatten as its do.
 _FOLDS: dict[str, Callable[[Any, Any], Any]] = {
     "$sum": operator.add,
     "$mul": operator.mul,
     "$max": lambda a, b: a.max(b),
     "$min": lambda a, b: a.min(b),
 }
+_BINARY: dict[str, Callable[[Rank, Rank], Rank]] = {"$sub": operator.sub, "$div": operator.truediv}
+_UNARY: dict[str, Callable[[Rank], Rank]] = {"$abs": abs, "$exp": Rank.exp, "$log": Rank.log}
 _KNN_FIELDS = frozenset({"query", "key", "limit", "default", "return_rank"})
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -86,11 +91,7 @@ def _parse(data: Any, path: str, depth: int, budget: _Budget) -> Rank:
     budget.nodes += 1
     if budget.nodes > MAX_RANK_NODES:
         raise invalid_at(path, f"Expected a rank expression of at most {MAX_RANK_NODES} nodes")
-    if not isinstance(data, dict):
-        raise invalid_at(path, f"Expected dict for Rank, got {type_name(data)}")
-    if len(data) != 1:
-        raise invalid_at(path, f"Rank dict must contain exactly one operator, got {len(data)}")
-    op, body = next(iter(data.items()))
+    op, body = one_operator(data, path, "Rank")
     op_path = f"{path}.{op}"
     if op == "$val":
         if not is_number(body):
@@ -109,17 +110,17 @@ def _parse(data: Any, path: str, depth: int, budget: _Budget) -> Rank:
         ranks = [_parse(child, f"{op_path}[{i}]", depth + 1, budget) for i, child in enumerate(body)]
         folded: Rank = functools.reduce(_FOLDS[op], ranks)
         return folded
-    if op in ("$sub", "$div"):
+    if op in _BINARY:
         if not isinstance(body, dict) or set(body) != {"left", "right"}:
             raise invalid_at(op_path, f"{op} requires a dict with exactly 'left' and 'right', got {_describe(body)}")
         left = _parse(body["left"], f"{op_path}.left", depth + 1, budget)
         right = _parse(body["right"], f"{op_path}.right", depth + 1, budget)
-        return left - right if op == "$sub" else left / right
-    if op in ("$abs", "$exp", "$log"):
+        return _BINARY[op](left, right)
+    if op in _UNARY:
         if not isinstance(body, dict):
             raise invalid_at(op_path, f"{op} requires a rank dict, got {type_name(body)}")
         child = _parse(body, op_path, depth + 1, budget)
-        return abs(child) if op == "$abs" else child.exp() if op == "$exp" else child.log()
+        return _UNARY[op](child)
     raise invalid_at(path, f"Unknown rank operator: {op}")
 
 
@@ -140,11 +141,7 @@ def _parse_knn(body: Any, path: str) -> Knn:
         raise invalid_at(f"{path}.key", f"$knn key must be a string, got {type_name(key)}")
     if not key or (key.startswith("#") and key != EMBEDDING_KEY):
         raise invalid_at(f"{path}.key", f"$knn key must be '#embedding' or the metadata key of a sparse index, got {key!r}")
-    limit = body.get("limit", 16)
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        raise invalid_at(f"{path}.limit", f"$knn limit must be an integer, got {type_name(limit)}")
-    if not 0 < limit <= MAX_KNN_LIMIT:
-        raise invalid_at(f"{path}.limit", f"$knn limit must be positive and at most {MAX_KNN_LIMIT}, got {limit}")
+    limit = positive_count(body.get("limit", 16), f"{path}.limit", "$knn limit", MAX_KNN_LIMIT)
     return_rank = body.get("return_rank", False)
     if not isinstance(return_rank, bool):
         raise invalid_at(f"{path}.return_rank", f"$knn return_rank must be a boolean, got {type_name(return_rank)}")

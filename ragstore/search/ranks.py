@@ -16,9 +16,11 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, ClassVar, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +46,41 @@ def _operand(other: Any) -> Rank | None:
     if isinstance(other, numbers.Real):
         return Val(float(other))
     return None
+
+
+_R = TypeVar("_R")
+
+
+def _arithmetic(method: Callable[[Rank, Rank], _R]) -> Callable[[Rank, Rank | float], _R]:
+    """An operator method that receives its other operand as a Rank (a number as ``Val``).
+
+    Anything else gets ``NotImplemented``, so Python tries the other side's operator, then raises TypeError.
+    """
+
+    @functools.wraps(method)
+    def operator(self: Rank, other: Rank | float) -> _R:
+        operand = _operand(other)
+        return NotImplemented if operand is None else method(self, operand)
+
+    return operator
+
+
+def _function_operand(function: str, other: Any) -> Rank:
+    """``other`` as the operand of ``.max()`` / ``.min()``, which raise where an operator returns NotImplemented."""
+    operand = _operand(other)
+    if operand is None:
+        raise TypeError(f"{function}() takes a Rank or a number, got {type(other).__name__}")
+    return operand
+
+
+_NaryT = TypeVar("_NaryT", bound="_Nary")
+
+
+def _flattened(cls: type[_NaryT], left: Rank, right: Rank) -> _NaryT:
+    """``cls`` over the terms of both sides, a side that is itself a ``cls`` giving its terms (chromadb's flattening)."""
+    left_terms = left.ranks if isinstance(left, cls) else [left]
+    right_terms = right.ranks if isinstance(right, cls) else [right]
+    return cls(left_terms + right_terms)
 
 
 @dataclass
@@ -80,53 +117,45 @@ class Rank:
 
         return parse_rank(data, path)
 
-    def __add__(self, other: Rank | float) -> Sum:
+    @_arithmetic
+    def __add__(self, other: Rank) -> Sum:
         """``a + b``: flattens nested sums."""
-        right = _operand(other)
-        if right is None:
-            return NotImplemented
-        left_terms = self.ranks if isinstance(self, Sum) else [self]
-        right_terms = right.ranks if isinstance(right, Sum) else [right]
-        return Sum(left_terms + right_terms)
+        return _flattened(Sum, self, other)
 
-    def __radd__(self, other: float) -> Sum:
+    @_arithmetic
+    def __radd__(self, other: Rank) -> Sum:
         """``2 + a``."""
-        left = _operand(other)
-        return NotImplemented if left is None else left + self
+        return other + self
 
-    def __sub__(self, other: Rank | float) -> Sub:
+    @_arithmetic
+    def __sub__(self, other: Rank) -> Sub:
         """``a - b``."""
-        right = _operand(other)
-        return NotImplemented if right is None else Sub(self, right)
+        return Sub(self, other)
 
-    def __rsub__(self, other: float) -> Sub:
+    @_arithmetic
+    def __rsub__(self, other: Rank) -> Sub:
         """``2 - a``."""
-        left = _operand(other)
-        return NotImplemented if left is None else Sub(left, self)
+        return Sub(other, self)
 
-    def __mul__(self, other: Rank | float) -> Mul:
+    @_arithmetic
+    def __mul__(self, other: Rank) -> Mul:
         """``a * b``: flattens nested products."""
-        right = _operand(other)
-        if right is None:
-            return NotImplemented
-        left_terms = self.ranks if isinstance(self, Mul) else [self]
-        right_terms = right.ranks if isinstance(right, Mul) else [right]
-        return Mul(left_terms + right_terms)
+        return _flattened(Mul, self, other)
 
-    def __rmul__(self, other: float) -> Mul:
+    @_arithmetic
+    def __rmul__(self, other: Rank) -> Mul:
         """``2 * a``."""
-        left = _operand(other)
-        return NotImplemented if left is None else left * self
+        return other * self
 
-    def __truediv__(self, other: Rank | float) -> Div:
+    @_arithmetic
+    def __truediv__(self, other: Rank) -> Div:
         """``a / b``."""
-        right = _operand(other)
-        return NotImplemented if right is None else Div(self, right)
+        return Div(self, other)
 
-    def __rtruediv__(self, other: float) -> Div:
+    @_arithmetic
+    def __rtruediv__(self, other: Rank) -> Div:
         """``2 / a``."""
-        left = _operand(other)
-        return NotImplemented if left is None else Div(left, self)
+        return Div(other, self)
 
     def __neg__(self) -> Mul:
         """``-a`` is ``Mul([Val(-1), a])`` (not flattened, as chromadb)."""
@@ -150,122 +179,111 @@ class Rank:
 
     def max(self, other: Rank | float) -> Max:
         """The larger of ``a`` and ``other``; flattens nested ``Max``."""
-        right = _operand(other)
-        if right is None:
-            raise TypeError(f"max() takes a Rank or a number, got {type(other).__name__}")
-        left_terms = self.ranks if isinstance(self, Max) else [self]
-        right_terms = right.ranks if isinstance(right, Max) else [right]
-        return Max(left_terms + right_terms)
+        return _flattened(Max, self, _function_operand("max", other))
 
     def min(self, other: Rank | float) -> Min:
         """The smaller of ``a`` and ``other``; flattens nested ``Min``."""
-        right = _operand(other)
-        if right is None:
-            raise TypeError(f"min() takes a Rank or a number, got {type(other).__name__}")
-        left_terms = self.ranks if isinstance(self, Min) else [self]
-        right_terms = right.ranks if isinstance(right, Min) else [right]
-        return Min(left_terms + right_terms)
+        return _flattened(Min, self, _function_operand("min", other))
 
 
 @dataclass
-class Abs(Rank):
-    """``|rank|``."""
+class _Unary(Rank):
+    """Base of the one-operand functions: ``{op: rank}``."""
 
     rank: Rank
+    _op: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"$abs": rank}``."""
-        return {"$abs": self.rank.to_dict()}
+        """``{op: rank}``."""
+        return {self._op: self.rank.to_dict()}
 
 
 @dataclass
-class Div(Rank):
-    """``left / right``."""
+class _Binary(Rank):
+    """Base of the two-operand operators: ``{op: {"left": ..., "right": ...}}``."""
 
     left: Rank
     right: Rank
+    _op: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"$div": {"left": ..., "right": ...}}``."""
-        return {"$div": {"left": self.left.to_dict(), "right": self.right.to_dict()}}
+        """``{op: {"left": ..., "right": ...}}``."""
+        return {self._op: {"left": self.left.to_dict(), "right": self.right.to_dict()}}
 
 
 @dataclass
-class Exp(Rank):
-    """``e ** rank``."""
-
-    rank: Rank
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"$exp": rank}``."""
-        return {"$exp": self.rank.to_dict()}
-
-
-@dataclass
-class Log(Rank):
-    """``ln(rank)``."""
-
-    rank: Rank
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"$log": rank}``."""
-        return {"$log": self.rank.to_dict()}
-
-
-@dataclass
-class Max(Rank):
-    """The largest of ``ranks``."""
+class _Nary(Rank):
+    """Base of the operators over a list of ranks: ``{op: [...]}``."""
 
     ranks: list[Rank]
+    _op: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"$max": [...]}``."""
-        return {"$max": [r.to_dict() for r in self.ranks]}
+        """``{op: [...]}``."""
+        return {self._op: [r.to_dict() for r in self.ranks]}
 
 
 @dataclass
-class Min(Rank):
-    """The smallest of ``ranks``."""
+class Abs(_Unary):
+    """``|rank|``: ``{"$abs": rank}``."""
 
-    ranks: list[Rank]
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"$min": [...]}``."""
-        return {"$min": [r.to_dict() for r in self.ranks]}
+    _op = "$abs"
 
 
 @dataclass
-class Mul(Rank):
-    """The product of ``ranks``."""
+class Div(_Binary):
+    """``left / right``: ``{"$div": {"left": ..., "right": ...}}``."""
 
-    ranks: list[Rank]
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"$mul": [...]}``."""
-        return {"$mul": [r.to_dict() for r in self.ranks]}
+    _op = "$div"
 
 
 @dataclass
-class Sub(Rank):
-    """``left - right``."""
+class Exp(_Unary):
+    """``e ** rank``: ``{"$exp": rank}``."""
 
-    left: Rank
-    right: Rank
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"$sub": {"left": ..., "right": ...}}``."""
-        return {"$sub": {"left": self.left.to_dict(), "right": self.right.to_dict()}}
+    _op = "$exp"
 
 
 @dataclass
-class Sum(Rank):
-    """The sum of ``ranks``."""
+class Log(_Unary):
+    """``ln(rank)``: ``{"$log": rank}``."""
 
-    ranks: list[Rank]
+    _op = "$log"
 
-    def to_dict(self) -> dict[str, Any]:
-        """``{"$sum": [...]}``."""
-        return {"$sum": [r.to_dict() for r in self.ranks]}
+
+@dataclass
+class Max(_Nary):
+    """The largest of ``ranks``: ``{"$max": [...]}``."""
+
+    _op = "$max"
+
+
+@dataclass
+class Min(_Nary):
+    """The smallest of ``ranks``: ``{"$min": [...]}``."""
+
+    _op = "$min"
+
+
+@dataclass
+class Mul(_Nary):
+    """The product of ``ranks``: ``{"$mul": [...]}``."""
+
+    _op = "$mul"
+
+
+@dataclass
+class Sub(_Binary):
+    """``left - right``: ``{"$sub": {"left": ..., "right": ...}}``."""
+
+    _op = "$sub"
+
+
+@dataclass
+class Sum(_Nary):
+    """The sum of ``ranks``: ``{"$sum": [...]}``."""
+
+    _op = "$sum"
 
 
 @dataclass

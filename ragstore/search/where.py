@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from ragstore.search.limits import MAX_FILTER_DEPTH, invalid_at, type_name
 
@@ -76,186 +76,191 @@ class Where:
         """``a & b``: flattens nested ``And`` as chromadb does."""
         if not isinstance(other, Where):
             return NotImplemented
-        left = self.conditions if isinstance(self, And) else [self]
-        right = other.conditions if isinstance(other, And) else [other]
-        return And(left + right)
+        return _flattened(And, self, other)
 
     def __or__(self, other: Where) -> Or:
         """``a | b``: flattens nested ``Or`` as chromadb does."""
         if not isinstance(other, Where):
             return NotImplemented
-        left = self.conditions if isinstance(self, Or) else [self]
-        right = other.conditions if isinstance(other, Or) else [other]
-        return Or(left + right)
+        return _flattened(Or, self, other)
 
 
 @dataclass
-class And(Where):
-    """All conditions hold."""
+class _Logical(Where):
+    """Base of ``And`` and ``Or``: ``{op: [...]}``."""
 
     conditions: list[Where]
+    _op: ClassVar[str]
 
     def to_dict(self) -> dict[str, Any]:
-        """``{"$and": [...]}``."""
-        return {"$and": [c.to_dict() for c in self.conditions]}
+        """``{op: [...]}``."""
+        return {self._op: [c.to_dict() for c in self.conditions]}
 
 
 @dataclass
-class Or(Where):
-    """At least one condition holds."""
+class And(_Logical):
+    """All conditions hold: ``{"$and": [...]}``."""
 
-    conditions: list[Where]
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{"$or": [...]}``."""
-        return {"$or": [c.to_dict() for c in self.conditions]}
+    _op = "$and"
 
 
 @dataclass
-class Eq(Where):
-    """``key == value``."""
+class Or(_Logical):
+    """At least one condition holds: ``{"$or": [...]}``."""
+
+    _op = "$or"
+
+
+_LogicalT = TypeVar("_LogicalT", bound=_Logical)
+
+
+def _flattened(cls: type[_LogicalT], left: Where, right: Where) -> _LogicalT:
+    """``cls`` over the conditions of both sides, a side that is itself a ``cls`` giving its own (chromadb's flattening)."""
+    left_conditions = left.conditions if isinstance(left, cls) else [left]
+    right_conditions = right.conditions if isinstance(right, cls) else [right]
+    return cls(left_conditions + right_conditions)
+
+
+@dataclass
+class _FieldCondition(Where):
+    """Base of the conditions on one field: ``{key: {op: operand}}``.
+
+    Each family below holds its operand in the field chromadb names (``value``, ``values``,
+    ``pattern``) and says which operand types :meth:`Where.from_dict` accepts for it.
+    """
 
     key: str
+    _op: ClassVar[str]
+    _operand_types: ClassVar[tuple[type, ...]]
+    _operand_wanted: ClassVar[str]
+
+
+@dataclass
+class _ValueCondition(_FieldCondition):
+    """Base of the conditions on one value: comparisons, ``$contains`` and ``$not_contains``."""
+
     value: Any
+    _operand_types = _SCALAR
+    _operand_wanted = "a str, int, float, or bool"
 
     def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$eq": value}}``."""
-        return {self.key: {"$eq": self.value}}
+        """``{key: {op: value}}``."""
+        return {self.key: {self._op: self.value}}
 
 
 @dataclass
-class Ne(Where):
-    """``key != value``."""
+class _ListCondition(_FieldCondition):
+    """Base of ``$in`` and ``$nin``."""
 
-    key: str
-    value: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$ne": value}}``."""
-        return {self.key: {"$ne": self.value}}
-
-
-@dataclass
-class Gt(Where):
-    """``key > value``."""
-
-    key: str
-    value: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$gt": value}}``."""
-        return {self.key: {"$gt": self.value}}
-
-
-@dataclass
-class Gte(Where):
-    """``key >= value``."""
-
-    key: str
-    value: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$gte": value}}``."""
-        return {self.key: {"$gte": self.value}}
-
-
-@dataclass
-class Lt(Where):
-    """``key < value``."""
-
-    key: str
-    value: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$lt": value}}``."""
-        return {self.key: {"$lt": self.value}}
-
-
-@dataclass
-class Lte(Where):
-    """``key <= value``."""
-
-    key: str
-    value: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$lte": value}}``."""
-        return {self.key: {"$lte": self.value}}
-
-
-@dataclass
-class In(Where):
-    """The key's value is one of ``values``."""
-
-    key: str
     values: list[Any]
+    _operand_types = (list,)
+    _operand_wanted = "a list"
 
     def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$in": values}}``."""
-        return {self.key: {"$in": self.values}}
+        """``{key: {op: values}}``."""
+        return {self.key: {self._op: self.values}}
 
 
 @dataclass
-class Nin(Where):
-    """The key's value is none of ``values``."""
+class _PatternCondition(_FieldCondition):
+    """Base of ``$regex`` and ``$not_regex``."""
 
-    key: str
-    values: list[Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$nin": values}}``."""
-        return {self.key: {"$nin": self.values}}
-
-
-@dataclass
-class Contains(Where):
-    """On ``#document``: substring match. On a metadata key: the array holds ``value``."""
-
-    key: str
-    value: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$contains": value}}``."""
-        return {self.key: {"$contains": self.value}}
-
-
-@dataclass
-class NotContains(Where):
-    """The negation of :class:`Contains`."""
-
-    key: str
-    value: Any
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$not_contains": value}}``."""
-        return {self.key: {"$not_contains": self.value}}
-
-
-@dataclass
-class Regex(Where):
-    """The key's text matches ``pattern`` (chroma supports it on ``#document`` only)."""
-
-    key: str
     pattern: str
+    _operand_types = (str,)
+    _operand_wanted = "a string pattern"
 
     def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$regex": pattern}}``."""
-        return {self.key: {"$regex": self.pattern}}
+        """``{key: {op: pattern}}``."""
+        return {self.key: {self._op: self.pattern}}
 
 
 @dataclass
-class NotRegex(Where):
-    """The key's text does not match ``pattern``."""
+class Eq(_ValueCondition):
+    """``key == value``: ``{key: {"$eq": value}}``."""
 
-    key: str
-    pattern: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$not_regex": pattern}}``."""
-        return {self.key: {"$not_regex": self.pattern}}
+    _op = "$eq"
 
 
-_COMPARISONS: dict[str, type[Eq | Ne | Gt | Gte | Lt | Lte]] = {"$eq": Eq, "$ne": Ne, "$gt": Gt, "$gte": Gte, "$lt": Lt, "$lte": Lte}
+@dataclass
+class Ne(_ValueCondition):
+    """``key != value``: ``{key: {"$ne": value}}``."""
+
+    _op = "$ne"
+
+
+@dataclass
+class Gt(_ValueCondition):
+    """``key > value``: ``{key: {"$gt": value}}``."""
+
+    _op = "$gt"
+
+
+@dataclass
+class Gte(_ValueCondition):
+    """``key >= value``: ``{key: {"$gte": value}}``."""
+
+    _op = "$gte"
+
+
+@dataclass
+class Lt(_ValueCondition):
+    """``key < value``: ``{key: {"$lt": value}}``."""
+
+    _op = "$lt"
+
+
+@dataclass
+class Lte(_ValueCondition):
+    """``key <= value``: ``{key: {"$lte": value}}``."""
+
+    _op = "$lte"
+
+
+@dataclass
+class In(_ListCondition):
+    """The key's value is one of ``values``: ``{key: {"$in": values}}``."""
+
+    _op = "$in"
+
+
+@dataclass
+class Nin(_ListCondition):
+    """The key's value is none of ``values``: ``{key: {"$nin": values}}``."""
+
+    _op = "$nin"
+
+
+@dataclass
+class Contains(_ValueCondition):
+    """On ``#document``: substring match. On a metadata key: the array holds ``value``. ``{key: {"$contains": value}}``."""
+
+    _op = "$contains"
+
+
+@dataclass
+class NotContains(_ValueCondition):
+    """The negation of :class:`Contains`: ``{key: {"$not_contains": value}}``."""
+
+    _op = "$not_contains"
+
+
+@dataclass
+class Regex(_PatternCondition):
+    """The key's text matches ``pattern`` (chroma supports it on ``#document`` only): ``{key: {"$regex": pattern}}``."""
+
+    _op = "$regex"
+
+
+@dataclass
+class NotRegex(_PatternCondition):
+    """The key's text does not match ``pattern``: ``{key: {"$not_regex": pattern}}``."""
+
+    _op = "$not_regex"
+
+
+_FIELD_OPERATORS: dict[str, type[_ValueCondition | _ListCondition | _PatternCondition]] = {
+    cls._op: cls for cls in (Eq, Ne, Gt, Gte, Lt, Lte, In, Nin, Contains, NotContains, Regex, NotRegex)
+}
 
 
 def _parse(data: Any, path: str, depth: int) -> Where:
@@ -282,24 +287,17 @@ def _parse(data: Any, path: str, depth: int) -> Where:
     if len(condition) != 1:
         raise invalid_at(field_path, f"Operator dict for field '{field}' must contain exactly one operator, got {len(condition)}")
     op, value = next(iter(condition.items()))
-    op_path = f"{field_path}.{op}"
-    if op in _COMPARISONS:
-        if not isinstance(value, _SCALAR):
-            raise invalid_at(op_path, f"{op} requires a str, int, float, or bool, got {type_name(value)}")
-        return _COMPARISONS[op](field, value)
-    if op in ("$in", "$nin"):
-        if not isinstance(value, list):
-            raise invalid_at(op_path, f"{op} requires a list, got {type_name(value)}")
-        return In(field, value) if op == "$in" else Nin(field, value)
-    if op in ("$contains", "$not_contains"):
-        if not isinstance(value, _SCALAR):
-            raise invalid_at(op_path, f"{op} requires a str, int, float, or bool, got {type_name(value)}")
-        return Contains(field, value) if op == "$contains" else NotContains(field, value)
-    if op in ("$regex", "$not_regex"):
-        if not isinstance(value, str):
-            raise invalid_at(op_path, f"{op} requires a string pattern, got {type_name(value)}")
-        return Regex(field, value) if op == "$regex" else NotRegex(field, value)
-    raise invalid_at(field_path, f"Unknown operator: {op}")
+    cls = _FIELD_OPERATORS.get(op)
+    if cls is None:
+        raise invalid_at(field_path, f"Unknown operator: {op}")
+    if not _takes(cls, value):
+        raise invalid_at(f"{field_path}.{op}", f"{op} requires {cls._operand_wanted}, got {type_name(value)}")
+    return cls(field, value)
+
+
+def _takes(cls: type[_FieldCondition], operand: Any) -> bool:
+    # A function, not an inline isinstance: mypy would narrow the operand to every family's types at once.
+    return isinstance(operand, cls._operand_types)
 
 
 def _parse_logical(data: dict[Any, Any], logical: str, path: str, depth: int) -> Where:
