@@ -26,9 +26,9 @@ import httpx
 import numpy as np
 import pytest
 from chromadb.api import ClientAPI as ChromaClient
-from chromadb.api.fastapi import FastAPI
 from chromadb.api.models.Collection import Collection as ChromaCollection
 from chromadb.config import Settings as ChromaSettings
+from chromadb_sessions import chromadb_sessions_closed
 from servers import RunningServer
 
 import ragstore
@@ -156,23 +156,9 @@ class RequestLog:
 
 @pytest.fixture(scope="module", autouse=True)
 def _chromadb_sessions_closed() -> Iterator[None]:
-    """Close every httpx session chromadb's clients open in this module.
-
-    chromadb 1.5.9's ``Client.close()`` never closes its sessions (nor does a client whose
-    constructor failed), which would surface as ``ResourceWarning`` errors in some later test.
-    """
-    opened: list[FastAPI] = []
-    original = FastAPI.__init__
-
-    def tracking_init(self: FastAPI, system: Any) -> None:
-        original(self, system)
-        opened.append(self)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FastAPI, "__init__", tracking_init)
+    """Close every httpx session chromadb's clients open in this module (their ``close()`` leaves them open)."""
+    with chromadb_sessions_closed():
         yield
-    for api in opened:
-        api._session.close()
 
 
 def _server(tmp_path_factory: pytest.TempPathFactory, name: str, *args: str) -> Iterator[RunningServer]:

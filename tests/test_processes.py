@@ -63,6 +63,27 @@ def _stop(proc: subprocess.Popen[Any]) -> None:
     proc.wait(timeout=60)
 
 
+@contextlib.contextmanager
+def _crash_writer_process(command: list[str], err_path: Path) -> Iterator[subprocess.Popen[Any]]:
+    """A writer child for the block to kill (SIGKILL), its stderr in ``err_path``; still running on leaving, it is killed.
+
+    A writer that ended otherwise than killed or finished (an exception, a failed assertion) fails the test with its stderr.
+    """
+    with err_path.open("w") as err, subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=_env()) as proc:
+        try:
+            yield proc
+        finally:
+            _stop(proc)
+    assert proc.returncode in (-signal.SIGKILL, 0), err_path.read_text()
+
+
+def _kill_within_op(proc: subprocess.Popen[Any], acks: Path, target: int, pause: float) -> None:
+    """Kill the writer ``pause`` seconds after it acknowledges op ``target - 1``: within op ``target``, or a later one."""
+    _wait_for(lambda: len(_read_acks(acks)) >= target, 60, f"op {target}", proc)
+    time.sleep(pause)
+    _stop(proc)
+
+
 def _assert_findable(col: ragstore.Collection, ids: list[str], vecs: Vectors) -> None:
     """Each record is its own nearest neighbour (at distance ~0) in an unfiltered query.
 
@@ -271,36 +292,23 @@ def test_kill_9_never_loses_or_tears_an_acknowledged_write(tmp_path: Path) -> No
         rounds += 1
         start = len(_read_acks(acks))
         kill_at_save = rounds % 2 == 0
-        err_path = tmp_path / f"writer-{rounds}.err"
-        with (
-            err_path.open("w") as err,
-            subprocess.Popen(_child("_crash_writer", path, acks, start), stdout=subprocess.DEVNULL, stderr=err, env=_env()) as proc,
-        ):
-            try:
-                _wait_for(lambda start=start: len(_read_acks(acks)) > start, 60, "the writer's first acknowledgement", proc)
-                if kill_at_save:
-                    # Kill as soon as new index files appear: in the middle of a save.
-                    before = _index_files(index_dir)
-                    _wait_for(
-                        lambda before=before: any(n not in before for n in _index_files(index_dir) if n != "meta.json"),
-                        20,
-                        "an index save",
-                        proc,
-                    )
-                else:
-                    # Kill at a random moment within a random op.
-                    target = start + rng.randint(1, 60)
-                    _wait_for(lambda target=target: len(_read_acks(acks)) >= target, 60, f"op {target}", proc)
-                    time.sleep(rng.uniform(0.0, 0.05))
-                proc.send_signal(signal.SIGKILL)
-                proc.wait(timeout=60)
-                if kill_at_save:
-                    token = _published_token(index_dir)
-                    if any(token is None or token not in n for n in _index_files(index_dir) - before if n != "meta.json"):
-                        stats["killed with an unpublished index file"] += 1
-            finally:
+        with _crash_writer_process(_child("_crash_writer", path, acks, start), tmp_path / f"writer-{rounds}.err") as proc:
+            _wait_for(lambda start=start: len(_read_acks(acks)) > start, 60, "the writer's first acknowledgement", proc)
+            if kill_at_save:
+                # Kill as soon as new index files appear: in the middle of a save.
+                before = _index_files(index_dir)
+                _wait_for(
+                    lambda before=before: any(n not in before for n in _index_files(index_dir) if n != "meta.json"),
+                    20,
+                    "an index save",
+                    proc,
+                )
                 _stop(proc)
-        assert proc.returncode in (-signal.SIGKILL, 0), err_path.read_text()
+                token = _published_token(index_dir)
+                if any(token is None or token not in n for n in _index_files(index_dir) - before if n != "meta.json"):
+                    stats["killed with an unpublished index file"] += 1
+            else:
+                _kill_within_op(proc, acks, start + rng.randint(1, 60), rng.uniform(0.0, 0.05))  # at a random moment of a random op
         finished = proc.returncode == 0
 
         done = _read_acks(acks)

@@ -19,9 +19,9 @@ import chromadb
 import chromadb.api.types as chroma_types
 import chromadb.errors
 import pytest
-from chromadb.api.fastapi import FastAPI
 from chromadb.config import Settings as ChromaSettings
 from chromadb.utils.embedding_functions import ChromaBm25EmbeddingFunction as ChromaBm25
+from chromadb_sessions import chromadb_sessions_closed
 from conftest import ClientFactory
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -376,18 +376,8 @@ def test_modify_configuration_shows_in_the_schema(client_factory: ClientFactory)
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A ``ragstore run`` process; chromadb's httpx sessions are closed after (its ``close()`` leaves them open)."""
-    opened: list[FastAPI] = []
-    original = FastAPI.__init__
-
-    def tracking_init(self: FastAPI, system: Any) -> None:
-        original(self, system)
-        opened.append(self)
-
-    with pytest.MonkeyPatch.context() as patch, run_server(tmp_path_factory.mktemp("schema") / "store") as running:
-        patch.setattr(FastAPI, "__init__", tracking_init)
+    with chromadb_sessions_closed(), run_server(tmp_path_factory.mktemp("schema") / "store") as running:
         yield running
-    for api in opened:
-        api._session.close()
     assert running.returncode == 0, "".join(running.output)
 
 

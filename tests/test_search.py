@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+from chromadb_sessions import chromadb_sessions_closed
 from servers import RunningServer
 
 import ragstore
@@ -557,29 +558,17 @@ def _queries() -> list[tuple[list[float], str]]:
 
 def test_chromadb_http_client_gets_embedded_modes_ids_and_scores(server: RunningServer) -> None:
     chromadb = pytest.importorskip("chromadb")
-    from chromadb.api.fastapi import FastAPI
     from chromadb.config import Settings as ChromaSettings
     from chromadb.utils.embedding_functions import ChromaBm25EmbeddingFunction as ChromaBm25
 
     schema = chromadb.Schema()
     schema.create_index(config=chromadb.SparseVectorIndexConfig(source_key="#document", embedding_function=ChromaBm25()), key=BM25)
-    # chromadb 1.5.9's close() leaves the sessions of its FastAPI instances open: close every one made here.
-    opened: list[Any] = []
-    original = FastAPI.__init__
-
-    def tracking_init(self: Any, system: Any) -> None:
-        original(self, system)
-        opened.append(self)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FastAPI, "__init__", tracking_init)
+    with chromadb_sessions_closed():  # chromadb 1.5.9's close() leaves its sessions open
         theirs = chromadb.HttpClient(host=server.host, port=server.port, settings=ChromaSettings(anonymized_telemetry=False))
         try:
             _compare_chromadb(theirs, chromadb, schema)
         finally:
             theirs.close()
-            for api in opened:
-                api._session.close()
 
 
 def _compare_chromadb(theirs: Any, chroma: Any, schema: Any) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import random
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
-from test_processes import _env, _read_acks, _stop, _wait_for
+from test_processes import _crash_writer_process, _env, _kill_within_op, _read_acks, _stop
 from test_search import Model, assert_ranked, bm25, bm25_reference, bm25_schema
 
 import ragstore
@@ -172,17 +171,8 @@ def test_kill_9_during_bm25_ingest_keeps_search_in_step(tmp_path: Path) -> None:
         model, applied, rng = Model(), 0, random.Random(16)
         for round_ in range(CRASH_ROUNDS):
             start = len(_read_acks(acks))
-            err_path = tmp_path / f"writer-{round_}.err"
-            with err_path.open("w") as err, subprocess.Popen(_child("_crash_writer", path, acks, start), stderr=err, env=_env()) as proc:
-                try:
-                    target = start + rng.randint(2, 30)
-                    _wait_for(lambda target=target: len(_read_acks(acks)) >= target, 60, f"op {target}", proc)
-                    time.sleep(rng.uniform(0.0, 0.03))
-                    proc.send_signal(signal.SIGKILL)
-                    proc.wait(timeout=60)
-                finally:
-                    _stop(proc)
-            assert proc.returncode in (-signal.SIGKILL, 0), err_path.read_text()
+            with _crash_writer_process(_child("_crash_writer", path, acks, start), tmp_path / f"writer-{round_}.err") as proc:
+                _kill_within_op(proc, acks, start + rng.randint(2, 30), rng.uniform(0.0, 0.03))
             done = _read_acks(acks)
             while applied < len(done):
                 _crash_apply(model, applied)
