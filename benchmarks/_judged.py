@@ -153,6 +153,11 @@ def _judged_only(queries: dict[str, str], qrels: Qrels) -> dict[str, str]:
     return {q: text for q, text in queries.items() if q in qrels}
 
 
+def _one_split(name: str, description: str, documents: list[tuple[str, str]], texts: dict[str, str], qrels: Qrels) -> JudgedCollection:
+    """A collection whose every query is in one split, ``all`` (Vaswani, Cranfield), its unjudged queries left out."""
+    return JudgedCollection(name, description, documents, queries={"all": _judged_only(texts, qrels)}, qrels={"all": qrels})
+
+
 def read_beir_qrels(path: Path) -> Qrels:
     """``{query_id: {doc_id: grade}}`` from a BEIR qrels TSV (header line, CRLF tolerated), grades > 0 only."""
     qrels: Qrels = {}
@@ -225,14 +230,7 @@ def vaswani(root: Path = RETRIEVAL_DIR / "vaswani") -> JudgedCollection:
     documents = [(m.group(1).strip(), " ".join(m.group(2).split())) for m in _TREC_DOC.finditer(corpus)]
     topics = (root / "query-text.trec").read_text(encoding="utf-8")
     texts = {m.group(1).strip(): " ".join(m.group(2).split()) for m in _TREC_TOP.finditer(topics)}
-    qrels = read_trec_qrels(root / "qrels")
-    return JudgedCollection(
-        name="vaswani",
-        description="Vaswani NPL: physics abstracts",
-        documents=documents,
-        queries={"all": _judged_only(texts, qrels)},
-        qrels={"all": qrels},
-    )
+    return _one_split("vaswani", "Vaswani NPL: physics abstracts", documents, texts, read_trec_qrels(root / "qrels"))
 
 
 def _cranfield_records(path: Path) -> list[dict[str, str]]:
@@ -272,13 +270,7 @@ def cranfield(root: Path = RETRIEVAL_DIR / "cranfield") -> JudgedCollection:
             query_id, doc_id, code = line.split()
             if gain := cranfield_gain(int(code)):
                 qrels.setdefault(query_id, {})[doc_id] = gain
-    return JudgedCollection(
-        name="cranfield",
-        description="Cranfield 1400: aeronautics abstracts, graded (gain = 5 - Cleverdon code)",
-        documents=documents,
-        queries={"all": _judged_only(texts, qrels)},
-        qrels={"all": qrels},
-    )
+    return _one_split("cranfield", "Cranfield 1400: aeronautics abstracts, graded (gain = 5 - Cleverdon code)", documents, texts, qrels)
 
 
 LOADERS = {"scifact": scifact, "nfcorpus": nfcorpus, "vaswani": vaswani, "cranfield": cranfield}

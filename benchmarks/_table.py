@@ -120,3 +120,24 @@ def legend(columns: list[Column]) -> str:
             better = "higher is better" if column.higher_is_better else "lower is better"
             out.append(f"- **{column.header}**: {column.note} ({better}).")
     return "\n".join(out)
+
+
+def report(rows: list[Row], columns: list[Column], explanation: str, failures: list[str]) -> str:
+    """The table, what its cells hold (``explanation``), the legend, and the runs that failed, with blank lines between.
+
+    Example:
+        >>> columns = [Column("p50_ms", "p50 (ms)", False, "single-query latency")]
+        >>> rows = [Row("numpy", [{"p50_ms": 2.0}, {"p50_ms": 4.0}])]
+        >>> print(report(rows, columns, "Each cell: median (min-max).", ["numpy, repeat 3: exit 1"]))
+        | system | p50 (ms) |
+        |---|--:|
+        | numpy brute force | 3.00 (2.00-4.00) |
+        <BLANKLINE>
+        Each cell: median (min-max).
+        <BLANKLINE>
+        - **p50 (ms)**: single-query latency (lower is better).
+        <BLANKLINE>
+        Failed (its cells use the other repeats): numpy, repeat 3: exit 1
+    """
+    text = f"{render(rows, columns)}\n\n{explanation}\n\n{legend(columns)}"
+    return text + "".join(f"\n\nFailed (its cells use the other repeats): {line}" for line in failures)

@@ -26,10 +26,8 @@ from __future__ import annotations
 import argparse
 import compileall
 import importlib.util
-import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from datetime import date
@@ -39,9 +37,9 @@ from typing import Any
 
 from _corpus import DELETE_SHARE, K, corpus_file, summary
 from _datasets import DATASETS
-from _table import LABELS, Column, Row, legend, render
+from _table import LABELS, Column, Row, report
+from _workers import print_result, run_interleaved, spawn_worker
 
-RESULT = "BENCH-RESULT "  # prefix of the worker's one result line on stdout (libraries may print too)
 SYSTEMS = tuple(LABELS)
 
 COLUMNS = [
@@ -134,19 +132,8 @@ COLUMNS = [
 
 def run_worker(system: str, corpus: Path, full: bool, concurrent_seconds: float, spawns: int, timeout: float) -> dict[str, Any]:
     """One repeat of one system in a fresh process; its result dict, or ``{"error": ...}`` if it failed."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", system, "--corpus", str(corpus)]
-    cmd += ["--concurrent-seconds", str(concurrent_seconds), "--spawns", str(spawns)] + ([] if full else ["--core"])
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(RESULT):
-            return dict(json.loads(line[len(RESULT) :]))
-    tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-    print(proc.stderr[-3000:], file=sys.stderr)
-    return {"error": f"exit {proc.returncode}: {tail[0][:200]}"}
+    args = ["--worker", system, "--corpus", str(corpus), "--concurrent-seconds", str(concurrent_seconds), "--spawns", str(spawns)]
+    return spawn_worker(__file__, args + ([] if full else ["--core"]), timeout)
 
 
 def worker_main(system: str, corpus_path: Path, full: bool, concurrent_seconds: float, spawns: int) -> None:
@@ -171,7 +158,7 @@ def worker_main(system: str, corpus_path: Path, full: bool, concurrent_seconds: 
         with open_target(system) as target:
             out = measure_store(target, corpus, full, concurrent_seconds, spawns)
     out.update(rss_mb=peak_rss_mb() - base_rss, base_rss_mb=base_rss)
-    print(RESULT + json.dumps(out), flush=True)
+    print_result(out)
 
 
 def run_all(
@@ -179,21 +166,7 @@ def run_all(
 ) -> tuple[list[Row], list[str]]:
     """Every system once per repeat, interleaved; the rows and the failed runs. Progress goes to stderr."""
     rows = {system: Row(system) for system in systems}
-    failures: list[str] = []
-    for repeat in range(repeats):
-        for system in systems:
-            t0 = time.perf_counter()
-            result = run_worker(system, corpus, full, concurrent_seconds, spawns, timeout=3600.0)
-            took = time.perf_counter() - t0
-            if "error" in result:
-                failures.append(f"{LABELS[system][0]}, repeat {repeat + 1}: {result['error']}")
-                print(f"  repeat {repeat + 1}/{repeats} {system:<20} {took:6.1f} s  FAILED: {result['error']}", file=sys.stderr, flush=True)
-                continue
-            rows[system].runs.append(result)
-            shown = "  ".join(f"{key} {value:.4g}" for key, value in result.items() if isinstance(value, float) and key != "base_rss_mb")
-            if result.get("laps"):
-                shown += "  [s: " + " ".join(f"{phase} {sec:g}" for phase, sec in result["laps"].items()) + "]"
-            print(f"  repeat {repeat + 1}/{repeats} {system:<20} {took:6.1f} s  {shown}", file=sys.stderr, flush=True)
+    failures = run_interleaved(rows, repeats, lambda system, _repeat: run_worker(system, corpus, full, concurrent_seconds, spawns, 3600.0))
     return list(rows.values()), failures
 
 
@@ -262,15 +235,12 @@ def main() -> None:
     print(f"{info['dataset']}: {info['n']:,} x {info['dim']}, {info['queries']:,} queries, {args.repeats} repeats", file=sys.stderr)
     rows, failures = run_all(corpus, systems, args.repeats, True, concurrent_seconds, spawns)
     print("\n" + describe(info, rows, args.repeats, spawns, concurrent_seconds) + "\n")
-    print(render(rows, COLUMNS))
-    print(
-        "\nEach cell: median (min-max) over the repeats, then the ratio of the median to the chromadb row of the same mode "
+    explanation = (
+        "Each cell: median (min-max) over the repeats, then the ratio of the median to the chromadb row of the same mode "
         "(hnswlib and numpy: chromadb persistent; none on the chromadb rows themselves). For columns where higher is better "
-        'a ratio above 1x favours the row, otherwise below 1x does. "-": the metric does not apply.\n'
+        'a ratio above 1x favours the row, otherwise below 1x does. "-": the metric does not apply.'
     )
-    print(legend(COLUMNS))
-    for line in failures:
-        print(f"\nFailed (its cells use the other repeats): {line}")
+    print(report(rows, COLUMNS, explanation, failures))
     print(f"\ntotal {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 

@@ -18,76 +18,36 @@ Example:
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import platform
 import sys
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 from _corpus import Corpus, K, corpus_file, load
+from _stage_timer import StageTimer
 from _stores import ADD_BATCH, INCLUDE
 
 THREADS = os.cpu_count() or 1
 
 
-class StageTimer:
-    """Wall time spent inside wrapped callables, summed per stage name (outermost call only)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self._active: set[str] = set()
-
-    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
-        """Replace ``owner.attribute`` by a timed wrapper (for as long as the process runs)."""
-        original = getattr(owner, attribute)
-
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if stage in self._active:  # re-entrant call (a rebuild's catch-up): counted once, by the outer call
-                return original(*args, **kwargs)
-            self._active.add(stage)
-            started = time.perf_counter()
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self.seconds[stage] += time.perf_counter() - started
-                self._active.discard(stage)
-
-        setattr(owner, attribute, timed)
-
-    @contextmanager
-    def measuring(self) -> Iterator[dict[str, float]]:
-        """Reset the sums, run the block, and leave the block's wall time under ``"total"``."""
-        self.seconds.clear()
-        started = time.perf_counter()
-        yield self.seconds
-        self.seconds["total"] = time.perf_counter() - started
-
-
-def instrument(timer: StageTimer) -> None:
-    """Wrap the stages of ragstore's add and query paths (see the table rows for what each holds)."""
-    from ragstore import collection
-    from ragstore.local import engine, index, index_cache, records
-
-    timer.wrap(collection.Collection, "add", "client add")
-    timer.wrap(engine.LocalAPI, "add", "engine add")
-    timer.wrap(engine.LocalAPI, "_checked", "engine validation")
-    timer.wrap(records, "write_records", "SQLite rows")
-    timer.wrap(index_cache.IndexCache, "refresh", "index refresh")
-    timer.wrap(index.VectorIndex, "_apply", "hnswlib add_items")
-    timer.wrap(index.VectorIndex, "_save", "index file save")
-    timer.wrap(collection.Collection, "query", "client query")
-    timer.wrap(engine.LocalAPI, "query", "engine query")
-    timer.wrap(engine, "search", "search")
-    timer.wrap(index.VectorIndex, "_knn", "hnswlib knn_query")
-    timer.wrap(engine, "query_result", "result rows")
-
+# (callable, stage): each stage's whole time, the stages it calls included (the rows below subtract their parts).
+WRAPPED = [
+    ("ragstore.collection:Collection.add", "client add"),
+    ("ragstore.local.engine:LocalAPI.add", "engine add"),
+    ("ragstore.local.engine:LocalAPI._checked", "engine validation"),
+    ("ragstore.local.records:write_records", "SQLite rows"),
+    ("ragstore.local.index_cache:IndexCache.refresh", "index refresh"),
+    ("ragstore.local.index:VectorIndex._apply", "hnswlib add_items"),
+    ("ragstore.local.index:VectorIndex._save", "index file save"),
+    ("ragstore.collection:Collection.query", "client query"),
+    ("ragstore.local.engine:LocalAPI.query", "engine query"),
+    ("ragstore.local.engine:search", "search"),
+    ("ragstore.local.index:VectorIndex._knn", "hnswlib knn_query"),
+    ("ragstore.local.engine:query_result", "result rows"),
+]
 
 # (label, stage, parent stage it is part of); "rest" rows are the parent minus its listed parts.
 ADD_ROWS = [
@@ -172,7 +132,7 @@ def main(argv: list[str] | None = None) -> None:
 
     corpus = load(corpus_file(args.dataset, args.n, args.queries))
     timer = StageTimer()
-    instrument(timer)
+    timer.wrap_each(WRAPPED)
     add, ask = ragstore_run(corpus, timer)
     raw_add, raw_ask = hnswlib_run(corpus)
     n, dim = corpus.vectors.shape

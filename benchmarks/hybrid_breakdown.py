@@ -1,9 +1,9 @@
 """Where BM25 upkeep, a hybrid query's and a Search's time go, stage by stage, on Gutenberg chunks.
 
 ``hybrid_speed.py`` measures what each path costs; this script says why. It wraps the stages of
-the add, query and Search paths with wall-clock timers (:class:`SelfTimer`: each stage's own
-time, without the wrapped stages it calls), adds the data of ``hybrid_speed.load_data`` to a
-persistent collection without and one with a BM25 index (the add table: microseconds per record),
+the add, query and Search paths with wall-clock timers (``_stage_timer.StageTimer(own=True)``:
+each stage's own time, without the wrapped stages it calls), adds the data of
+``hybrid_speed.load_data`` to a persistent collection without and one with a BM25 index (the add table: microseconds per record),
 runs each kind of query over the queries on the BM25 collection (the query table: a row per
 stage, a column per kind, microseconds per query), runs the Search Rrf queries again under
 cProfile and lists the functions with the most own time, and times what an HTTP request adds
@@ -25,19 +25,17 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import functools
 import io
 import os
 import platform
 import pstats
 import tempfile
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from hybrid_speed import ADD_BATCH, CANDIDATES, INCLUDE, K_OUT, WARMUP, Data, bm25_schema, load_data, search_kinds
+from _stage_timer import StageTimer
+from hybrid_speed import ADD_BATCH, WARMUP, Data, add_data, bm25_schema, load_data, ragstore_kinds, search_kinds
 
 # (label, stage): each row is the stage's own time, without the wrapped stages it calls (they have rows of their own).
 ADD_STAGES = [
@@ -74,118 +72,54 @@ QUERY_STAGES = [
 ]
 
 
-class SelfTimer:
-    """Wall time per stage, each stage's own: time spent in a wrapped stage it calls is counted there, not twice.
+# (callable, stage): names imported into a module are wrapped where they are called from.
+WRAPPED = [
+    ("ragstore.collection:Collection.add", "client add"),
+    ("ragstore.local.engine:LocalAPI.add", "engine add"),
+    ("ragstore.local.engine:LocalAPI._checked", "validation"),
+    ("ragstore.local.records:write_records", "SQLite rows"),
+    ("ragstore.local.engine:existing_ids", "existing ids"),
+    ("ragstore.local.engine:write_sparse", "sparse upkeep"),
+    ("ragstore.local.sparse_upkeep:write_terms", "write_terms"),
+    ("ragstore.local.index_cache:IndexCache.refresh", "index refresh"),
+    ("ragstore.local.index:VectorIndex._apply", "hnswlib add"),
+    ("ragstore.local.index:VectorIndex._save", "index save"),
+    ("ragstore.collection:Collection.query", "client"),
+    ("ragstore.collection:Collection.search", "client"),
+    ("ragstore.record_requests:SearchRequest.__post_init__", "request"),
+    ("ragstore.search.plan:Search.from_dict", "from_dict"),
+    ("ragstore.collection:embed_search_queries", "embed"),
+    ("ragstore.search_queries:embed_search_queries", "embed"),
+    ("ragstore.local.engine:LocalAPI.query", "engine"),
+    ("ragstore.local.engine:LocalAPI.search", "engine"),
+    ("ragstore.local.engine:LocalAPI._ensure_text_index", "text index"),
+    ("ragstore.local.engine:compile_where", "compile_where"),
+    ("ragstore.local.search_executor:compile_where", "compile_where"),
+    ("ragstore.local.engine:run_search", "executor"),
+    ("ragstore.local.engine:text_query", "executor"),
+    ("ragstore.local.reads:search", "dense"),  # the Search executor and hybrid_query call it through the module
+    ("ragstore.local.engine:search", "dense"),  # the dense query imported it by name
+    ("ragstore.local.index:VectorIndex._knn", "hnswlib"),
+    ("ragstore.local.search_executor:_sparse", "sparse"),
+    ("ragstore.bm25_text:Bm25Tokenizer.term_counts", "tokenize"),
+    ("ragstore.local.sparse_index:SparseIndexes.caught_up", "catch-up"),
+    ("ragstore.local.sparse_postings:SparseIndex.search", "bm25 scoring"),
+    ("ragstore.local.search_executor:rank_candidates", "fusion"),
+    ("ragstore.local.hybrid_query:dbsf", "fusion"),
+    ("ragstore.local.engine:query_result", "fetch"),
+    ("ragstore.local.reads:query_result", "fetch"),  # the Search executor's _fields calls it through the module
+    ("ragstore.local.search_executor:_fields", "fields"),
+]
 
-    A re-entered stage (a stage calling itself through another wrapper) counts once, as its outermost call.
-    """
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = defaultdict(float)
-        self._stack: list[list[Any]] = []  # [stage, started, seconds spent in nested stages]
-
-    def wrap(self, owner: Any, attribute: str, stage: str) -> None:
-        """Replace ``owner.attribute`` by a timed wrapper (for as long as the process runs)."""
-        original = getattr(owner, attribute)
-        wrapped_static = isinstance(owner.__dict__.get(attribute) if isinstance(owner, type) else None, staticmethod)
-
-        @functools.wraps(original)
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            if any(frame[0] == stage for frame in self._stack):
-                return original(*args, **kwargs)
-            frame: list[Any] = [stage, time.perf_counter(), 0.0]
-            self._stack.append(frame)
-            try:
-                return original(*args, **kwargs)
-            finally:
-                self._stack.pop()
-                spent = time.perf_counter() - frame[1]
-                self.seconds[stage] += spent - frame[2]
-                if self._stack:
-                    self._stack[-1][2] += spent
-
-        setattr(owner, attribute, staticmethod(timed) if wrapped_static else timed)
-
-    @contextmanager
-    def measuring(self) -> Iterator[dict[str, float]]:
-        """Reset the sums, run the block, and leave the block's wall time under ``"total"``."""
-        self.seconds.clear()
-        started = time.perf_counter()
-        yield self.seconds
-        self.seconds["total"] = time.perf_counter() - started
-
-
-def instrument(timer: SelfTimer) -> None:
-    """Wrap the stages of the three paths; names imported into a module are wrapped where they are called from."""
-    from ragstore import collection, search_queries
-    from ragstore.bm25_text import Bm25Tokenizer
-    from ragstore.local import (
-        engine,
-        hybrid_query,
-        index,
-        index_cache,
-        reads,
-        records,
-        search_executor,
-        sparse_index,
-        sparse_postings,
-        sparse_upkeep,
-    )
-    from ragstore.record_requests import SearchRequest
-    from ragstore.search import plan
-
-    timer.wrap(collection.Collection, "add", "client add")
-    timer.wrap(engine.LocalAPI, "add", "engine add")
-    timer.wrap(engine.LocalAPI, "_checked", "validation")
-    timer.wrap(records, "write_records", "SQLite rows")
-    timer.wrap(engine, "existing_ids", "existing ids")
-    timer.wrap(engine, "write_sparse", "sparse upkeep")
-    timer.wrap(sparse_upkeep, "write_terms", "write_terms")
-    timer.wrap(index_cache.IndexCache, "refresh", "index refresh")
-    timer.wrap(index.VectorIndex, "_apply", "hnswlib add")
-    timer.wrap(index.VectorIndex, "_save", "index save")
-
-    timer.wrap(collection.Collection, "query", "client")
-    timer.wrap(collection.Collection, "search", "client")
-    timer.wrap(SearchRequest, "__post_init__", "request")
-    timer.wrap(plan.Search, "from_dict", "from_dict")
-    timer.wrap(collection, "embed_search_queries", "embed")
-    timer.wrap(search_queries, "embed_search_queries", "embed")
-    timer.wrap(engine.LocalAPI, "query", "engine")
-    timer.wrap(engine.LocalAPI, "search", "engine")
-    timer.wrap(engine.LocalAPI, "_ensure_text_index", "text index")
-    timer.wrap(engine, "compile_where", "compile_where")
-    timer.wrap(search_executor, "compile_where", "compile_where")
-    timer.wrap(engine, "run_search", "executor")
-    timer.wrap(engine, "text_query", "executor")
-    timer.wrap(reads, "search", "dense")  # the Search executor and hybrid_query call it through the module
-    timer.wrap(engine, "search", "dense")  # the dense query imported it by name
-    timer.wrap(index.VectorIndex, "_knn", "hnswlib")
-    timer.wrap(search_executor, "_sparse", "sparse")
-    timer.wrap(Bm25Tokenizer, "term_counts", "tokenize")
-    timer.wrap(sparse_index.SparseIndexes, "caught_up", "catch-up")
-    timer.wrap(sparse_postings.SparseIndex, "search", "bm25 scoring")
-    timer.wrap(search_executor, "rank_candidates", "fusion")
-    timer.wrap(hybrid_query, "dbsf", "fusion")
-    timer.wrap(engine, "query_result", "fetch")
-    timer.wrap(reads, "query_result", "fetch")  # the Search executor's _fields calls it through the module
-    timer.wrap(search_executor, "_fields", "fields")
-
-
-def kinds_of(col: Any, data: Data) -> dict[str, Callable[[int], Any]]:
-    """The kinds of query this script breaks down, as ``hybrid_speed.py`` asks them."""
-    texts, vectors = data.query_texts, data.query_vectors
-    searches = search_kinds(data)
-    return {
-        "query dense": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE),
-        "query k=200 distances": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=CANDIDATES, include=["distances"]),
-        "query hybrid": lambda i: col.query(
-            query_texts=[texts[i]], query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE, mode="hybrid"
-        ),
-        "Search dense": lambda i: col.search(searches["s_dense"](i)),
-        "Search BM25": lambda i: col.search(searches["s_bm25"](i)),
-        "Search Rrf": lambda i: col.search(searches["s_rrf"](i)),
-    }
+# The kinds of query broken down (row label, name in hybrid_speed.ragstore_kinds), asked as hybrid_speed.py asks them.
+KINDS = {
+    "query dense": "dense",
+    "query k=200 distances": "dense200",
+    "query hybrid": "hybrid",
+    "Search dense": "s_dense",
+    "Search BM25": "s_bm25",
+    "Search Rrf": "s_rrf",
+}
 
 
 def stage_table(results: dict[str, dict[str, float]], q: int, stages: list[tuple[str, str]], unit: str) -> str:
@@ -246,22 +180,19 @@ def main(argv: list[str] | None = None) -> None:
 
     data = load_data(args.n, args.queries)
     q = len(data.query_texts)
-    timer = SelfTimer()
-    instrument(timer)
+    timer = StageTimer(own=True)
+    timer.wrap_each(WRAPPED)
     with tempfile.TemporaryDirectory(prefix="hybrid-breakdown-") as root:
         client = ragstore.PersistentClient(root)
         added: dict[str, dict[str, float]] = {}
         for name, schema in (("no BM25", None), ("with BM25", bm25_schema())):
             col = client.create_collection(f"breakdown-{len(added)}", schema=schema, embedding_function=None)
             with timer.measuring() as seconds:
-                for lo in range(0, args.n, ADD_BATCH):
-                    hi = lo + ADD_BATCH
-                    col.add(
-                        ids=data.ids[lo:hi], embeddings=data.vectors[lo:hi], documents=data.texts[lo:hi], metadatas=data.metadatas[lo:hi]
-                    )
+                add_data(col, data)
             added[name] = dict(seconds)
         client.delete_collection("breakdown-0")
-        kinds = kinds_of(col, data)
+        every = ragstore_kinds(col, data)
+        kinds = {label: every[name] for label, name in KINDS.items()}
         for ask in kinds.values():  # warm the caches (and build the BM25 index) before anything is timed
             for i in range(min(WARMUP, q)):
                 ask(i)

@@ -38,10 +38,8 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,16 +47,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from _datasets import SEED, clustered
 from _measure import percentile_ms
-from _table import Column, Row, legend, render
+from _table import Column, Row, report
 from _text_chunks import gutenberg_chunks, keyword_queries
+from _workers import print_result, run_interleaved, spawn_worker
 
-RESULT = "HYBRID-SPEED "  # prefix of a worker's one result line on stdout
 ADD_BATCH = 5_000
 K_OUT = 10  # results per query
 CANDIDATES = 200  # the hybrid's depth per side (ragstore.local.hybrid_query.HYBRID_CANDIDATES)
@@ -74,6 +71,13 @@ LABELS = {
 }
 SYSTEMS = tuple(LABELS)
 
+
+def _latency(kind: str, name: str, note: str, p99: bool = False) -> list[Column]:
+    """The p50 column of a kind of query, under the key :func:`_latencies` gives it (``<kind>_p50``), and its p99 if ``p99``."""
+    p50 = Column(f"{kind}_p50", f"{name} p50 (ms)", False, note)
+    return [p50, Column(f"{kind}_p99", f"{name} p99 (ms)", False, "its 99th percentile")] if p99 else [p50]
+
+
 COLUMNS = [
     Column(
         "add_plain", "add, no BM25 (rec/s)", True, "records per second adding the corpus in batches of 5,000 with documents and metadata"
@@ -86,23 +90,20 @@ COLUMNS = [
     ),
     Column("upkeep_pct", "BM25 upkeep (% add)", False, "add time with the BM25 index over add time without it, minus 1, per repeat"),
     Column("first_bm25_ms", "1st BM25 query (ms)", False, "the first BM25 query after the add: it builds the in-memory BM25 index"),
-    Column("dense_p50", "dense p50 (ms)", False, "`query(query_embeddings=...)`, k=10 with documents, metadatas, distances"),
-    Column("dense_p99", "dense p99 (ms)", False, "its 99th percentile"),
-    Column("bm25_p50", "bm25 p50 (ms)", False, '`query(query_texts=..., mode="bm25")`, k=10, same fields (bm25s: tokenize + retrieve)'),
-    Column("hybrid_p50", "hybrid p50 (ms)", False, '`query(query_texts=..., query_embeddings=..., mode="hybrid")`, k=10, same fields'),
-    Column("hybrid_p99", "hybrid p99 (ms)", False, "its 99th percentile"),
+    *_latency("dense", "dense", "`query(query_embeddings=...)`, k=10 with documents, metadatas, distances", p99=True),
+    *_latency("bm25", "bm25", '`query(query_texts=..., mode="bm25")`, k=10, same fields (bm25s: tokenize + retrieve)'),
+    *_latency("hybrid", "hybrid", '`query(query_texts=..., query_embeddings=..., mode="hybrid")`, k=10, same fields', p99=True),
     Column("hybrid_ratio", "hybrid / dense p50", False, "hybrid p50 over dense p50 in the same repeat (target: at most 2)"),
-    Column("dense200_p50", "dense k=200 p50 (ms)", False, "the hybrid's dense side alone: `query`, k=200, distances only"),
-    Column("bm25_200_p50", "bm25 k=200 p50 (ms)", False, 'its BM25 side alone: `query(mode="bm25")`, k=200, distances only'),
-    Column("s_dense_p50", "Search dense p50 (ms)", False, "`search(Search().rank(Knn(query=vector, limit=200)).limit(10).select(...))`"),
-    Column("s_bm25_p50", "Search BM25 p50 (ms)", False, '`Knn(query=text, key="bm25", limit=200)`, same limit and select'),
-    Column(
-        "s_rrf_p50",
-        "Search Rrf p50 (ms)",
-        False,
+    *_latency("dense200", "dense k=200", "the hybrid's dense side alone: `query`, k=200, distances only"),
+    *_latency("bm25_200", "bm25 k=200", 'its BM25 side alone: `query(mode="bm25")`, k=200, distances only'),
+    *_latency("s_dense", "Search dense", "`search(Search().rank(Knn(query=vector, limit=200)).limit(10).select(...))`"),
+    *_latency("s_bm25", "Search BM25", '`Knn(query=text, key="bm25", limit=200)`, same limit and select'),
+    *_latency(
+        "s_rrf",
+        "Search Rrf",
         "`Rrf([dense Knn, BM25 Knn])` (return_rank, limit 200 and default 200 each), limit 10, select document, score, metadata",
+        p99=True,
     ),
-    Column("s_rrf_p99", "Search Rrf p99 (ms)", False, "its 99th percentile"),
     Column("rrf_ratio", "Search Rrf / dense p50", False, "Search Rrf p50 over dense `query` p50 in the same repeat"),
 ]
 
@@ -153,6 +154,15 @@ def _timed_add(add: Callable[[int, int], Any], n: int) -> float:
     for lo in range(0, n, ADD_BATCH):
         add(lo, min(lo + ADD_BATCH, n))
     return time.perf_counter() - started
+
+
+def add_data(col: Any, data: Data) -> float:
+    """Seconds to add every record (ids, vectors, documents, metadata) to a collection of ragstore's or chromadb's API."""
+
+    def add(lo: int, hi: int) -> None:
+        col.add(ids=data.ids[lo:hi], embeddings=data.vectors[lo:hi], documents=data.texts[lo:hi], metadatas=data.metadatas[lo:hi])
+
+    return _timed_add(add, len(data.ids))
 
 
 def _latencies(kinds: dict[str, Callable[[int], Any]], q: int) -> dict[str, float]:
@@ -219,6 +229,25 @@ def _searcher(col: Any, build: Callable[[int], Any]) -> Callable[[int], Any]:
     return lambda i: col.search(build(i))
 
 
+def query_kinds(col: Any, data: Data) -> dict[str, Callable[[int], Any]]:
+    """The ``Collection.query`` calls for query ``i``, by the name their columns start with; chromadb answers the dense ones."""
+    texts, vectors = data.query_texts, data.query_vectors
+    return {
+        "dense": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE),
+        "bm25": lambda i: col.query(query_texts=[texts[i]], n_results=K_OUT, include=INCLUDE, mode="bm25"),
+        "hybrid": lambda i: col.query(
+            query_texts=[texts[i]], query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE, mode="hybrid"
+        ),
+        "dense200": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=CANDIDATES, include=["distances"]),
+        "bm25_200": lambda i: col.query(query_texts=[texts[i]], n_results=CANDIDATES, include=["distances"], mode="bm25"),
+    }
+
+
+def ragstore_kinds(col: Any, data: Data) -> dict[str, Callable[[int], Any]]:
+    """Every kind of query ragstore answers here: :func:`query_kinds`, then :func:`search_kinds` through ``col.search``."""
+    return {**query_kinds(col, data), **{name: _searcher(col, build) for name, build in search_kinds(data).items()}}
+
+
 def measure_ragstore(mode: str, data: Data, repeat: int) -> dict[str, Any]:
     """Add with and without a BM25 index, then every kind of query on the BM25 collection (see the module docstring)."""
     import ragstore
@@ -231,15 +260,8 @@ def measure_ragstore(mode: str, data: Data, repeat: int) -> dict[str, Any]:
         # Alternate which collection is built first, so neither always meets a warmer (or more fragmented) process.
         for variant in ("plain", "bm25") if repeat % 2 == 0 else ("bm25", "plain"):
             schema = bm25_schema() if variant == "bm25" else None
-            collection = client.create_collection(f"speed-{variant}", schema=schema, embedding_function=None)
-
-            def add(lo: int, hi: int, collection: Any = collection) -> None:
-                collection.add(
-                    ids=data.ids[lo:hi], embeddings=data.vectors[lo:hi], documents=data.texts[lo:hi], metadatas=data.metadatas[lo:hi]
-                )
-
-            seconds[variant] = _timed_add(add, n)
-            collections[variant] = collection
+            collections[variant] = client.create_collection(f"speed-{variant}", schema=schema, embedding_function=None)
+            seconds[variant] = add_data(collections[variant], data)
         client.delete_collection("speed-plain")
         col = collections["bm25"]
         out: dict[str, Any] = {"add_plain": n / seconds["plain"], "add_bm25": n / seconds["bm25"]}
@@ -249,19 +271,7 @@ def measure_ragstore(mode: str, data: Data, repeat: int) -> dict[str, Any]:
         col.query(query_texts=[data.query_texts[0]], n_results=K_OUT, include=INCLUDE, mode="bm25")
         out["first_bm25_ms"] = (time.perf_counter() - started) * 1000
 
-        texts, vectors = data.query_texts, data.query_vectors
-        searches = search_kinds(data)
-        kinds: dict[str, Callable[[int], Any]] = {
-            "dense": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE),
-            "bm25": lambda i: col.query(query_texts=[texts[i]], n_results=K_OUT, include=INCLUDE, mode="bm25"),
-            "hybrid": lambda i: col.query(
-                query_texts=[texts[i]], query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE, mode="hybrid"
-            ),
-            "dense200": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=CANDIDATES, include=["distances"]),
-            "bm25_200": lambda i: col.query(query_texts=[texts[i]], n_results=CANDIDATES, include=["distances"], mode="bm25"),
-            **{name: _searcher(col, build) for name, build in searches.items()},
-        }
-        out.update(_latencies(kinds, q))
+        out.update(_latencies(ragstore_kinds(col, data), q))
         out["hybrid_ratio"] = out["hybrid_p50"] / out["dense_p50"]
         out["rrf_ratio"] = out["s_rrf_p50"] / out["dense_p50"]
         out.update(_agreement(col, data))
@@ -302,21 +312,12 @@ def measure_chromadb(data: Data) -> dict[str, Any]:
     import chromadb
     from chromadb.config import Settings
 
-    n, q = len(data.ids), len(data.query_texts)
     with tempfile.TemporaryDirectory(prefix="hybrid-speed-chromadb-") as root:
         client = chromadb.PersistentClient(root, settings=Settings(anonymized_telemetry=False))
         col = client.create_collection("speed", embedding_function=None)
-
-        def add(lo: int, hi: int) -> None:
-            col.add(ids=data.ids[lo:hi], embeddings=data.vectors[lo:hi], documents=data.texts[lo:hi], metadatas=data.metadatas[lo:hi])
-
-        out: dict[str, Any] = {"add_plain": n / _timed_add(add, n)}
-        vectors = data.query_vectors
-        kinds: dict[str, Callable[[int], Any]] = {
-            "dense": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=K_OUT, include=INCLUDE),
-            "dense200": lambda i: col.query(query_embeddings=vectors[i][None, :], n_results=CANDIDATES, include=["distances"]),
-        }
-        out.update(_latencies(kinds, q))
+        out: dict[str, Any] = {"add_plain": len(data.ids) / add_data(col, data)}
+        kinds = {name: ask for name, ask in query_kinds(col, data).items() if name in ("dense", "dense200")}
+        out.update(_latencies(kinds, len(data.query_texts)))
         client.clear_system_cache()
     return out
 
@@ -372,7 +373,7 @@ def worker_main(system: str, n: int, q: int, repeat: int) -> None:
         out = measure_hnswlib(data)
     else:
         out = measure_bm25s(data)
-    print(RESULT + json.dumps(out), flush=True)
+    print_result(out)
 
 
 # ---------------------------------------------------------------------- driver
@@ -380,18 +381,7 @@ def worker_main(system: str, n: int, q: int, repeat: int) -> None:
 
 def run_worker(system: str, n: int, q: int, repeat: int, timeout: float) -> dict[str, Any]:
     """One repeat of one system in a fresh process; its result dict, or ``{"error": ...}``."""
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", system, "--n", str(n), "--queries", str(q), "--repeat", str(repeat)]
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1"}
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith(RESULT):
-            return dict(json.loads(line[len(RESULT) :]))
-    print(proc.stderr[-3000:], file=sys.stderr)
-    tail = proc.stderr.strip().splitlines()[-1:] or ["no output"]
-    return {"error": f"exit {proc.returncode}: {tail[0][:200]}"}
+    return spawn_worker(__file__, ["--worker", system, "--n", str(n), "--queries", str(q), "--repeat", str(repeat)], timeout)
 
 
 def main() -> None:
@@ -411,19 +401,7 @@ def main() -> None:
         parser.error(f"unknown systems {sorted(unknown)}; choose from {','.join(SYSTEMS)}")
     started = time.perf_counter()
     rows = {system: SpeedRow(system) for system in systems}
-    failures = []
-    for repeat in range(args.repeats):
-        for system in systems:
-            t0 = time.perf_counter()
-            result = run_worker(system, args.n, args.queries, repeat, timeout=3600.0)
-            if "error" in result:
-                failures.append(f"{LABELS[system]}, repeat {repeat + 1}: {result['error']}")
-            else:
-                rows[system].runs.append(result)
-            shown = "  ".join(f"{key} {value:.4g}" for key, value in result.items() if isinstance(value, float))
-            print(
-                f"  repeat {repeat + 1}/{args.repeats} {system:<20} {time.perf_counter() - t0:6.1f} s  {shown}", file=sys.stderr, flush=True
-            )
+    failures = run_interleaved(rows, args.repeats, lambda system, repeat: run_worker(system, args.n, args.queries, repeat, timeout=3600.0))
     print(
         f"\n{date.today().isoformat()}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"chromadb {version('chromadb')}, hnswlib {version('hnswlib')}, bm25s {version('bm25s')}. {args.n:,} Gutenberg chunks of "
@@ -431,14 +409,11 @@ def main() -> None:
         f"(2-6 words) with vectors; k={K_OUT}, hybrid depth {CANDIDATES} per side. Median (min-max) of {args.repeats} repeat(s), "
         "each system in a fresh process, interleaved; embedding excluded (vectors given).\n"
     )
-    print(render(list(rows.values()), COLUMNS))
-    print(
-        "\nEach cell: median (min-max) over the repeats, then the ratio of the median to chromadb persistent's "
-        '(none on that row). "-": the metric does not apply.\n'
+    explanation = (
+        "Each cell: median (min-max) over the repeats, then the ratio of the median to chromadb persistent's "
+        '(none on that row). "-": the metric does not apply.'
     )
-    print(legend(COLUMNS))
-    for line in failures:
-        print(f"\nFailed (its cells use the other repeats): {line}")
+    print(report(list(rows.values()), COLUMNS, explanation, failures))
     print(f"\ntotal {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 
