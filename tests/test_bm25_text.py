@@ -128,6 +128,36 @@ def test_words_are_found_as_chroma_finds_them(text: str) -> None:
     assert Bm25Tokenizer().hashes(text) == [Murmur3AbsHasher().hash(stem) for stem in chroma_tokenizer().tokenize(text)]
 
 
+# ASCII text with the prose marks the fast way blanks (and a few other non-ASCII characters, which send a
+# text the regex way): both ways must find chroma's words.
+PROSE = st.lists(
+    st.one_of(
+        st.characters(max_codepoint=127),
+        st.sampled_from(["\u2018", "\u2019", "\u201c", "\u201d", "\u2013", "\u2014", "\u2026", "\u00a0", "é", "Σ"]),
+    ),
+    max_size=40,
+).map("".join)
+
+
+@given(PROSE)
+@settings(max_examples=300, deadline=None)
+def test_ascii_and_prose_texts_take_the_fast_way_to_chromas_words(text: str) -> None:
+    assert Bm25Tokenizer().hashes(text) == [Murmur3AbsHasher().hash(stem) for stem in chroma_tokenizer().tokenize(text)]
+
+
+@given(st.lists(st.one_of(PROSE, TEXTS), max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_batch_term_counts_equal_each_texts_own(texts: list[str]) -> None:
+    tokenizer = Bm25Tokenizer()
+    batch = tokenizer.term_counts_batch(texts)
+    assert batch.offsets.tolist()[0] == 0 and len(batch.offsets) == len(texts) + 1 and batch.hashes.dtype == np.uint32
+    for i, text in enumerate(texts):
+        alone = tokenizer.term_counts(text)
+        start, end = batch.offsets[i], batch.offsets[i + 1]
+        assert batch.hashes[start:end].tolist() == alone.hashes.tolist()
+        assert batch.counts[start:end].tolist() == alone.counts.tolist() and batch.lengths[i] == alone.length
+
+
 def test_token_hash_is_chromas_murmur3() -> None:
     hasher = Murmur3AbsHasher()
     for token in ["cat", "", "é", "数据", "x" * 40, "run", "🙂"]:
@@ -156,10 +186,11 @@ def test_term_counts_agree_with_tokenize() -> None:
 def test_remembered_hashes_are_bounded_and_stay_right(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bm25_text, "_CACHE_MAX", 8)
     tokenizer = Bm25Tokenizer()
-    text = " ".join(f"word{i} running cats" for i in range(50))
-    first = tokenizer.hashes(text)
-    assert len(tokenizer._hashes) <= 8
-    assert tokenizer.hashes(text) == first == [token_hash(stem) for stem in chroma_tokenizer().tokenize(text)]
+    for text in [" ".join(f"word{i} running cats" for i in range(50)), " ".join(f"wörd{i} running cats" for i in range(50))]:
+        first = tokenizer.hashes(text)  # ASCII, then not: each way's memory
+        assert len(tokenizer._ascii_hashes) <= 8 and len(tokenizer._hashes) <= 8
+        assert tokenizer.hashes(text) == first == [token_hash(stem) for stem in chroma_tokenizer().tokenize(text)]
+    assert tokenizer._ascii_hashes and tokenizer._hashes
 
 
 def test_threads_share_one_tokenizer() -> None:

@@ -24,7 +24,7 @@ import pytest
 from ragstore.local import catalog, records
 from ragstore.local.database import Database
 from ragstore.local.schema import MIGRATIONS
-from ragstore.local.sparse_index import SparseIndexes, TermWeights, catch_up, load, write_terms
+from ragstore.local.sparse_index import SparseIndexes, TermWeights, catch_up, encode, load, write_terms
 from ragstore.local.sparse_postings import SparseIndex
 from ragstore.types import RecordSet
 from tests.shared_data import DATA, needs_data
@@ -62,7 +62,7 @@ class Store:
             if op == "add":  # an add skips the ids that exist (as chromadb does): their values stay
                 docs = {id_: tokens for id_, tokens in docs.items() if id_ not in existed}
             terms = [None if tokens is None else term_weights(tokens) for tokens in docs.values()]
-            changed |= write_terms(conn, self.pk, KEY, seq, list(docs), terms) > 0
+            changed |= write_terms(conn, self.pk, KEY, seq, list(docs), encode(terms)) > 0
             if changed:
                 floor = records.prune_tombstones(conn, self.pk, last_seq, floor, most=10**9)
                 catalog.advance(conn, self.pk, seq, floor, 2)
@@ -288,7 +288,7 @@ def test_dot_mode_equals_numpy(store: Store) -> None:
             conn, store.pk, 1, "add", RecordSet([f"r{i}" for i in range(60)], np.zeros((60, 2), np.float32), None, None, None)
         )
         vectors = [TermWeights(np.flatnonzero(row) * 1000, row[row != 0]) for row in dense]
-        write_terms(conn, store.pk, "sparse", 1, [f"r{i}" for i in range(60)], vectors)
+        write_terms(conn, store.pk, "sparse", 1, [f"r{i}" for i in range(60)], encode(vectors))
         catalog.advance(conn, store.pk, 1, 0, 2)
     with store.db.read() as conn:
         index = SparseIndexes().caught_up(conn, store.pk, "sparse", 1, 0)
@@ -478,19 +478,19 @@ def test_write_terms_skips_unchanged_values_and_stamps_changed_records(store: St
     store.write("add", {"a": ["x", "y"], "b": ["y"]})
     with store.db.write() as conn:
         seqs = dict(conn.execute("SELECT id, seq FROM records").fetchall())
-        assert write_terms(conn, store.pk, KEY, 9, ["a", "b"], [term_weights(["x", "y"]), term_weights(["y", "y"])]) == 1
+        assert write_terms(conn, store.pk, KEY, 9, ["a", "b"], encode([term_weights(["x", "y"]), term_weights(["y", "y"])])) == 1
         assert dict(conn.execute("SELECT id, seq FROM records").fetchall()) == {"a": seqs["a"], "b": 9}
-        assert write_terms(conn, store.pk, KEY, 10, ["a"], [None]) == 1
-        assert write_terms(conn, store.pk, KEY, 11, ["a"], [None]) == 0
+        assert write_terms(conn, store.pk, KEY, 10, ["a"], encode([None])) == 1
+        assert write_terms(conn, store.pk, KEY, 11, ["a"], encode([None])) == 0
         assert conn.execute("SELECT count(*) FROM sparse_terms").fetchone()[0] == 1
         with pytest.raises(ValueError, match="Not records of the collection"):
-            write_terms(conn, store.pk, KEY, 12, ["nope"], [term_weights(["x"])])
+            write_terms(conn, store.pk, KEY, 12, ["nope"], encode([term_weights(["x"])]))
         with pytest.raises(ValueError, match="distinct"):
-            write_terms(conn, store.pk, KEY, 12, ["a"], [TermWeights([1, 1], [1.0, 1.0])])
+            write_terms(conn, store.pk, KEY, 12, ["a"], encode([TermWeights([1, 1], [1.0, 1.0])]))
         with pytest.raises(ValueError, match="non-negative"):
-            write_terms(conn, store.pk, KEY, 12, ["a"], [TermWeights([-1], [1.0])])
+            write_terms(conn, store.pk, KEY, 12, ["a"], encode([TermWeights([-1], [1.0])]))
         with pytest.raises(ValueError, match="one sparse key per collection"):
-            write_terms(conn, store.pk, "other", 12, ["b"], [TermWeights([1], [1.0])])
+            write_terms(conn, store.pk, "other", 12, ["b"], encode([TermWeights([1], [1.0])]))
 
 
 def test_deleting_records_and_collections_deletes_their_terms(store: Store) -> None:
@@ -507,7 +507,9 @@ def test_deleting_records_and_collections_deletes_their_terms(store: Store) -> N
 def test_wide_term_ids_round_trip(store: Store) -> None:
     store.write("add", {"a": None, "b": None})
     with store.db.write() as conn:
-        write_terms(conn, store.pk, "sparse", 5, ["a", "b"], [TermWeights([3, 2**40], [1.0, 2.0]), TermWeights([2**40 + 65536], [4.0])])
+        write_terms(
+            conn, store.pk, "sparse", 5, ["a", "b"], encode([TermWeights([3, 2**40], [1.0, 2.0]), TermWeights([2**40 + 65536], [4.0])])
+        )
         catalog.advance(conn, store.pk, 5, 0, 2)
         index = load(conn, store.pk, "sparse", 5)
         catch_up(index, conn, store.pk, "sparse", 5)

@@ -33,7 +33,7 @@ Example:
     >>> with db.write() as conn:
     ...     pk = create_collection_row(conn, "docs", None, {"hnsw": {}}, "default_tenant", "default_database").pk
     ...     _ = write_records(conn, pk, 1, "add", RecordSet(["a", "b"], np.zeros((2, 2), dtype=np.float32), None, None, None))
-    ...     write_terms(conn, pk, "bm25", 1, ["a", "b"], [TermWeights([3, 7], [1, 2]), TermWeights([7], [1])])
+    ...     write_terms(conn, pk, "bm25", 1, ["a", "b"], encode([TermWeights([3, 7], [1, 2]), TermWeights([7], [1])]))
     2
     >>> with db.read() as conn:
     ...     index = SparseIndexes().caught_up(conn, pk, "bm25", last_seq=1, tombstone_floor=0)
@@ -56,10 +56,22 @@ from typing import Any, NamedTuple, cast
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.bm25_text import BatchTermCounts
 from ragstore.local.sparse_postings import SparseIndex
 from ragstore.local.sparse_segments import Floats, Int64s, Terms
 
-__all__ = ["SparseIndex", "SparseIndexes", "TermWeights", "catch_up", "decode_rows", "load", "write_terms"]
+__all__ = [
+    "EncodedTerms",
+    "SparseIndex",
+    "SparseIndexes",
+    "TermWeights",
+    "catch_up",
+    "decode_rows",
+    "encode",
+    "encode_counts",
+    "load",
+    "write_terms",
+]
 
 _LOAD_BATCH = 20_000
 _UINT32_LIMIT = 1 << 32
@@ -80,8 +92,16 @@ class TermWeights(NamedTuple):
     length: float | None = None
 
 
-def encode(vectors: Sequence[TermWeights]) -> list[tuple[bytes, bytes, float]]:
-    """The ``terms``, ``weights`` and ``length`` columns of each record, checked as one batch.
+class EncodedTerms(NamedTuple):
+    """One record's ``sparse_terms`` columns: term ids and weights as BLOBs, and its length."""
+
+    terms: bytes
+    weights: bytes
+    length: float
+
+
+def encode(vectors: Sequence[TermWeights | None]) -> list[EncodedTerms | None]:
+    """The ``terms``, ``weights`` and ``length`` columns of each record (``None`` stays ``None``), checked as one batch.
 
     Each record's BLOBs come from :mod:`array` (4 µs a record of 100 terms, against
     13 µs through numpy arrays); the checks then run once over the whole batch.
@@ -90,11 +110,38 @@ def encode(vectors: Sequence[TermWeights]) -> list[tuple[bytes, bytes, float]]:
         ValueError: lengths differ, an index is negative or repeated, or a weight is not finite.
 
     Example:
-        >>> [(terms, weights, length)] = encode([TermWeights([9, 4], [1.0, 2.0])])
-        >>> np.frombuffer(terms, "<u4").tolist(), np.frombuffer(weights, "<f4").tolist(), length
-        ([4, 9], [2.0, 1.0], 3.0)
+        >>> [(terms, weights, length), nothing] = encode([TermWeights([9, 4], [1.0, 2.0]), None])
+        >>> np.frombuffer(terms, "<u4").tolist(), np.frombuffer(weights, "<f4").tolist(), length, nothing
+        ([4, 9], [2.0, 1.0], 3.0, None)
 
     """
+    given = [i for i, vector in enumerate(vectors) if vector is not None]
+    encoded: list[EncodedTerms | None] = [None] * len(vectors)
+    for i, columns in zip(given, _encode_present([cast(TermWeights, vectors[i]) for i in given]), strict=True):
+        encoded[i] = columns
+    return encoded
+
+
+def encode_counts(batch: BatchTermCounts) -> list[EncodedTerms | None]:
+    """BM25 term counts of a batch of texts as columns (``None`` for a text without terms); they need no checks.
+
+    Example:
+        >>> from ragstore.bm25_text import Bm25Tokenizer
+        >>> [row, nothing] = encode_counts(Bm25Tokenizer().term_counts_batch(["cats chase cats", "the"]))
+        >>> sorted(np.frombuffer(row.weights, "<f4").tolist()), row.length, nothing
+        ([1.0, 2.0], 3.0, None)
+
+    """
+    terms = batch.hashes.astype("<u4", copy=False).tobytes()
+    weights = batch.counts.astype("<f4").tobytes()
+    bounds = (4 * batch.offsets).tolist()
+    return [
+        EncodedTerms(terms[start:end], weights[start:end], float(length)) if length else None
+        for start, end, length in zip(bounds[:-1], bounds[1:], batch.lengths.tolist(), strict=True)
+    ]
+
+
+def _encode_present(vectors: Sequence[TermWeights]) -> list[EncodedTerms]:
     columns = [_row(vector) for vector in vectors]
     narrow = [i for i, (terms, weights) in enumerate(columns) if len(terms) == len(weights)]
     joined = np.frombuffer(b"".join(columns[i][0] for i in narrow), dtype="<u4")
@@ -110,7 +157,7 @@ def encode(vectors: Sequence[TermWeights]) -> list[tuple[bytes, bytes, float]]:
     ends = np.cumsum(sizes)
     sums = np.concatenate(([0.0], np.cumsum(weights, dtype=np.float64)))
     return [
-        (terms, blob, float(vector.length) if vector.length is not None else float(sums[end] - sums[end - size]))
+        EncodedTerms(terms, blob, float(vector.length) if vector.length is not None else float(sums[end] - sums[end - size]))
         for (terms, blob), vector, end, size in zip(columns, vectors, ends.tolist(), sizes.tolist(), strict=True)
     ]
 
@@ -154,7 +201,8 @@ def decode_rows(rows: Sequence[Sequence[Any]]) -> tuple[Int64s, Floats, Int64s, 
     """``(rowid, terms, weights, length)`` rows as arrays: rowids, lengths, postings per row, terms, weights.
 
     Example:
-        >>> rowids, lengths, counts, terms, weights = decode_rows([(5, *encode([TermWeights([1, 2**40], [1.0, 1.0])])[0])])
+        >>> [row] = encode([TermWeights([1, 2**40], [1.0, 1.0])])
+        >>> rowids, lengths, counts, terms, weights = decode_rows([(5, *row)])
         >>> counts.tolist(), terms.tolist()
         ([2], [1, 1099511627776])
 
@@ -176,20 +224,21 @@ def decode_rows(rows: Sequence[Sequence[Any]]) -> tuple[Int64s, Floats, Int64s, 
 
 
 def write_terms(
-    conn: sqlite3.Connection, collection_pk: int, key: str, seq: int, ids: Sequence[str], vectors: Sequence[TermWeights | None]
+    conn: sqlite3.Connection, collection_pk: int, key: str, seq: int, ids: Sequence[str], vectors: Sequence[EncodedTerms | None]
 ) -> int:
     """Store the ``key`` value of the records ``ids`` (written before, in this transaction) as sequence ``seq``.
 
-    ``None`` removes a record's value (its metadata lost the key). Values equal to the
-    stored ones are skipped. A record whose value changes gets ``records.seq = seq``, so
-    the in-memory index re-reads it when it catches up: the caller must then advance the
-    collection's ``last_seq`` to ``seq``, as for any write the mirrors must see.
+    Values come encoded (:func:`encode`, :func:`encode_counts`). ``None`` removes a
+    record's value (its metadata lost the key). Values equal to the stored ones are
+    skipped. A record whose value changes gets ``records.seq = seq``, so the in-memory
+    index re-reads it when it catches up: the caller must then advance the collection's
+    ``last_seq`` to ``seq``, as for any write the mirrors must see.
 
     Returns:
         How many records' values changed.
 
     Raises:
-        ValueError: an id is not a record of the collection, a vector is malformed, or a
+        ValueError: an id is not a record of the collection, or a
             record holds a value for another key (a collection has one sparse key, as in chromadb).
 
     """
@@ -220,9 +269,7 @@ def write_terms(
     present = [(rowid_of[id_], vector) for id_, vector in zip(ids, vectors, strict=True) if vector is not None]
     gone = [rowid_of[id_] for id_, vector in zip(ids, vectors, strict=True) if vector is None and rowid_of[id_] in stored]
     rows: list[tuple[Any, ...]] = [
-        (rowid, collection_pk, key, *columns)
-        for (rowid, _), columns in zip(present, encode([vector for _, vector in present]), strict=True)
-        if stored.get(rowid) != (key, *columns)
+        (rowid, collection_pk, key, *columns) for rowid, columns in present if stored.get(rowid) != (key, *columns)
     ]
     if rows:
         conn.executemany(

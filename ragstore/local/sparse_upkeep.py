@@ -19,9 +19,9 @@ terms). Deleted records lose their values with their rows (``ON DELETE CASCADE``
 Example:
     >>> from ragstore.collection_schema import SparseIndexSpec
     >>> spec = SparseIndexSpec("bm25", "#document", {"type": "known", "name": "chroma_bm25", "config": {}}, True, 1.2, 0.75)
-    >>> value = value_of(spec, "Cats chase cats.", None)
-    >>> value.length, sorted(value.weights.tolist())
-    (3, [1, 2])
+    >>> value, nothing = values_of(spec, [("Cats chase cats.", None), (None, {"page": 1})])
+    >>> value.length, sorted(np.frombuffer(value.weights, "<f4").tolist()), nothing
+    (3.0, [1.0, 2.0], None)
 
 """
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +40,7 @@ from ragstore.bm25_text import TOKEN_MAX_LENGTH, Bm25Tokenizer, default_tokenize
 from ragstore.collection_schema import SparseIndexSpec
 from ragstore.embeddings.base import build_sparse_embedding_function
 from ragstore.local.records import load_metadata
-from ragstore.local.sparse_index import TermWeights, write_terms
+from ragstore.local.sparse_index import EncodedTerms, TermWeights, encode, encode_counts, write_terms
 from ragstore.sparse_vectors import SparseVector
 from ragstore.types import RecordSet
 
@@ -85,16 +85,23 @@ def _bm25_function(description: bytes) -> Any:
     return build_sparse_embedding_function(orjson.loads(description))
 
 
-def value_of(spec: SparseIndexSpec, document: str | None, metadata: dict[str, Any] | None) -> TermWeights | None:
-    """A record's value for ``spec`` given its document and metadata (``None``: it has none)."""
+def values_of(spec: SparseIndexSpec, records: Sequence[tuple[str | None, dict[str, Any] | None]]) -> list[EncodedTerms | None]:
+    """Each record's value for ``spec`` given its ``(document, metadata)``, encoded (``None``: it has none).
+
+    A BM25 index tokenises the records' source texts as one batch.
+    """
     if spec.bm25:
-        text = document if spec.source_key == DOCUMENT_KEY else (metadata or {}).get(spec.source_key or "")
-        if not isinstance(text, str):
-            return None
-        counts = tokenizer_for(spec).term_counts(text)
-        return TermWeights(counts.hashes, counts.counts, counts.length) if counts.length else None
-    vector = (metadata or {}).get(spec.key)
-    return TermWeights(vector.indices, vector.values) if isinstance(vector, SparseVector) else None
+        texts = [
+            document if spec.source_key == DOCUMENT_KEY else (metadata or {}).get(spec.source_key or "") for document, metadata in records
+        ]
+        present = [i for i, text in enumerate(texts) if isinstance(text, str)]
+        values: list[EncodedTerms | None] = [None] * len(records)
+        counted = encode_counts(tokenizer_for(spec).term_counts_batch([cast(str, texts[i]) for i in present]))
+        for i, value in zip(present, counted, strict=True):
+            values[i] = value
+        return values
+    vectors = [(metadata or {}).get(spec.key) for _, metadata in records]
+    return encode([TermWeights(vector.indices, vector.values) if isinstance(vector, SparseVector) else None for vector in vectors])
 
 
 def existing_ids(conn: sqlite3.Connection, collection_pk: int, ids: Sequence[str]) -> set[str]:
@@ -126,11 +133,11 @@ def write_sparse(
             continue  # this update left the index's source alone
         documents = records.documents
         if op != "update" and reads_documents and documents is not None and all(documents[i] is not None for i in positions):
-            values = [value_of(spec, documents[i], None) for i in positions]  # every record's new document is here
+            values = values_of(spec, [(documents[i], None) for i in positions])  # every record's new document is here
         else:
             if stored is None:  # the records as they now stand (an update merges metadata)
                 stored = _stored(conn, collection_pk, ids)
-            values = [value_of(spec, *stored[id_]) for id_ in ids]
+            values = values_of(spec, [stored[id_] for id_ in ids])
         changed |= write_terms(conn, collection_pk, spec.key, seq, ids, values) > 0
     return changed
 
