@@ -45,24 +45,12 @@ from ragstore.local.index import exact_search
 from ragstore.local.metadata_columns import KeyColumn, Mask, evaluate
 from ragstore.local.records import load_metadata
 from ragstore.local.rwlock import RWLock
+from ragstore.local.slot_table import MIN_CAPACITY, SlotTable
 from ragstore.sparse_vectors import SparseVector
 
 Slots = npt.NDArray[np.int64]
 
 _LOAD_BATCH = 10_000
-_MIN_CAPACITY = 1024
-
-
-def grown_capacity(capacity: int, needed: int) -> int | None:
-    """The capacity slot arrays grow to for ``needed`` slots (by a quarter at least); ``None`` if they hold enough already.
-
-    Example:
-        >>> grown_capacity(4096, 100), grown_capacity(4096, 4097), grown_capacity(0, 10)
-        (None, 5120, 1024)
-
-    """
-    return None if needed <= capacity else max(needed, int(capacity * 1.25), _MIN_CAPACITY)
-
 
 # Exact search first ranks with float32 products, then re-ranks this many extra
 # candidates in float64, so float32 rounding can never push a true neighbour out.
@@ -73,7 +61,7 @@ _FULL_PRODUCT_SHARE = 0.5
 _GATHER_BLOCK = 1024
 
 
-class RecordColumns:
+class RecordColumns(SlotTable):
     """Vectors and metadata of a collection's records, one slot each (see the module docstring).
 
     Args:
@@ -82,11 +70,9 @@ class RecordColumns:
     """
 
     def __init__(self, dim: int) -> None:
+        super().__init__()
         self.dim = dim
-        self.size = 0  # slots in use, live or dead
-        self.live_count = 0
         self.labels: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
-        self.live: Mask = np.zeros(0, dtype=bool)
         self.vectors: npt.NDArray[np.float32] = np.zeros((0, dim), dtype=np.float32)
         self.norms: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)  # squared lengths, for l2 and cosine
         self.keys: dict[str, KeyColumn] = {}
@@ -134,29 +120,22 @@ class RecordColumns:
         for slot in slots.tolist():
             for column in self.keys.values():
                 column.clear(slot)
-        self.live[slots] = False
-        self.live_count -= len(slots)
-        if self.size - self.live_count > max(self.live_count, _MIN_CAPACITY):
-            self._compact()
+        self._retire(slots)
+
+    def _slot_arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.labels, self.live, self.norms, self.vectors)
 
     def _reserve(self, needed: int) -> None:
-        capacity = grown_capacity(len(self.live), needed)
-        if capacity is None:
-            return
-        # resize() reallocates in place (large blocks are remapped, not copied), so growing
-        # never holds two copies of the vectors. No views of these arrays outlive a call
-        # (callers hold the lock), hence refcheck=False.
-        for array in (self.labels, self.live, self.norms):
-            array.resize(capacity, refcheck=False)
-        self.vectors.resize((capacity, self.dim), refcheck=False)
-        for column in self.keys.values():
-            column.grow(capacity)
+        capacity = self._grow(needed)
+        if capacity is not None:
+            for column in self.keys.values():
+                column.grow(capacity)
 
     def _compact(self) -> None:
         """Drop dead slots (amortised O(1) per removal: only once they outnumber live ones)."""
         keep = np.flatnonzero(self.live[: self.size])
         n = len(keep)
-        capacity = max(n, _MIN_CAPACITY)
+        capacity = max(n, MIN_CAPACITY)
         # Moving rows to lower positions in place (keep is ascending) needs no second copy.
         for array in (self.labels, self.norms, self.vectors):
             array[:n] = array[keep]

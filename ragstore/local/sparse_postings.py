@@ -44,15 +44,14 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from ragstore.local.columns import grown_capacity
 from ragstore.local.rwlock import RWLock
+from ragstore.local.slot_table import MIN_CAPACITY, SlotTable
 from ragstore.local.sparse_segments import Floats, Int64s, Segment, Terms, gather, merged
 
 __all__ = ["Mode", "SparseIndex"]
 
 Mode = Literal["bm25", "dot"]
 
-_MIN_CAPACITY = 1024
 _MAX_SEGMENTS = 8
 # The newest segment is merged into the one before it once it reaches this share of its size.
 _MERGE_SHARE = 0.5
@@ -62,20 +61,18 @@ _CHECK_SHARE = 50
 _MAX_CHECKS = 3
 
 
-class SparseIndex:
+class SparseIndex(SlotTable):
     """The slots, postings and statistics of one collection key (see the module docstring).
 
     Threads: :meth:`search` holds :attr:`lock` shared; catching up holds it exclusively.
     """
 
     def __init__(self) -> None:
-        self.size = 0  # slots in use, live or dead
-        self.live_count = 0
+        super().__init__()
         self.total_length = 0.0  # of the live slots: lengths are token counts, so the float sum is exact
         self.labels: Int64s = np.zeros(0, dtype=np.int64)
         self.rowids: Int64s = np.zeros(0, dtype=np.int64)  # insertion order, for ties
         self.lengths: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
-        self.live: npt.NDArray[np.bool_] = np.zeros(0, dtype=bool)
         self.slot_of: dict[int, int] = {}  # label -> its live slot
         self.segments: list[Segment] = []
         self.applied_seq = 0
@@ -100,7 +97,7 @@ class SparseIndex:
         n, start = len(labels), self.size
         if not n:
             return
-        self._reserve(start + n)
+        self._grow(start + n)
         end = start + n
         self.labels[start:end], self.rowids[start:end], self.lengths[start:end] = labels, rowids, lengths
         self.live[start:end] = True
@@ -118,19 +115,13 @@ class SparseIndex:
         if not slots:
             return
         dead = np.array(slots, dtype=np.int64)
-        self.live[dead] = False
-        self.live_count -= len(dead)
         self._norm_cache = None
-        self.total_length = self.total_length - float(self.lengths[dead].astype(np.float64).sum()) if self.live_count else 0.0
-        if self.size - self.live_count > max(self.live_count, _MIN_CAPACITY):
-            self._compact()
+        remaining = self.live_count - len(dead)
+        self.total_length = self.total_length - float(self.lengths[dead].astype(np.float64).sum()) if remaining else 0.0
+        self._retire(dead)
 
-    def _reserve(self, needed: int) -> None:
-        capacity = grown_capacity(len(self.live), needed)
-        if capacity is None:
-            return
-        for array in (self.labels, self.rowids, self.lengths, self.live):
-            array.resize(capacity, refcheck=False)  # no views outlive a call (callers hold the lock)
+    def _slot_arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.labels, self.rowids, self.lengths, self.live)
 
     def _merge_segments(self) -> None:
         """Merge the newest segments while the last is at least half the one before it (or there are too many)."""
@@ -151,7 +142,7 @@ class SparseIndex:
         self.live = np.ones(n, dtype=bool)
         self.size = n
         self.slot_of = dict(zip(self.labels.tolist(), range(n), strict=True))
-        self._reserve(max(n, _MIN_CAPACITY))
+        self._grow(max(n, MIN_CAPACITY))
 
     # ------------------------------------------------------------------ statistics
 
