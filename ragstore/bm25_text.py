@@ -187,6 +187,10 @@ class Bm25Tokenizer:
             True
 
         """
+        return [value for value in self._word_hashes(text) if value != _DROPPED]
+
+    def _word_hashes(self, text: str) -> list[int]:
+        """The hash of each word of ``text``, in order, ``_DROPPED`` for a word that yields no term."""
         data = text.encode("utf-8", "surrogatepass")  # a lone surrogate stays non-ASCII: the regex takes the text
         if not data.isascii():
             for mark in _PROSE_MARKS:
@@ -196,7 +200,7 @@ class Bm25Tokenizer:
         return self._known_hashes(_WORD.findall(text), self._hashes)  # remembered as written: a known word is not even lower-cased
 
     def _known_hashes(self, words: list[_Word], memory: dict[_Word, int]) -> list[int]:
-        """The hashes of ``words`` through ``memory``, words not seen yet stemmed and remembered; dropped ones left out."""
+        """The hashes of ``words`` through ``memory``; words not seen yet are stemmed and remembered."""
         found = list(map(memory.get, words))
         if None in found:
             for i, value in enumerate(found):
@@ -205,7 +209,7 @@ class Bm25Tokenizer:
                         memory.clear()
                     word = words[i]
                     found[i] = memory[word] = self._hash_of(word.decode("ascii") if isinstance(word, bytes) else word)
-        return [value for value in found if value != _DROPPED]  # type: ignore[misc]  # no None is left
+        return found  # type: ignore[return-value]  # no None is left
 
     def term_counts(self, text: str) -> TermCounts:
         """Distinct term hashes of ``text`` (ascending), their counts, and its length in terms.
@@ -230,10 +234,13 @@ class Bm25Tokenizer:
             ([0, 2, 2, 3], [3, 0, 1], [1, 2])
 
         """
-        per_text = [self.hashes(text) for text in texts]
-        lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
-        flat = np.fromiter(itertools.chain.from_iterable(per_text), dtype=np.int64, count=int(lengths.sum()))
-        text_of = np.repeat(np.arange(len(per_text), dtype=np.int64), lengths)
+        per_text = [self._word_hashes(text) for text in texts]
+        words = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
+        flat = np.fromiter(itertools.chain.from_iterable(per_text), dtype=np.int64, count=int(words.sum()))
+        text_of = np.repeat(np.arange(len(per_text), dtype=np.int64), words)
+        kept = flat != _DROPPED
+        flat, text_of = flat[kept], text_of[kept]
+        lengths = np.bincount(text_of, minlength=len(per_text)).astype(np.int64)
         # Hashes are below 2**32, so (text, hash) packs into one int64 and one sort counts every text's terms.
         keys, counts = np.unique((text_of << 32) | flat, return_counts=True)
         offsets = np.searchsorted(keys >> 32, np.arange(len(per_text) + 1)).astype(np.int64)
