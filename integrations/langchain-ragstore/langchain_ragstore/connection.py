@@ -20,7 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ragstore
@@ -71,44 +71,34 @@ class CollectionSpec:
             kwargs.update(configuration=self.configuration, metadata=self.metadata, schema=bm25_schema() if self.bm25_index else None)
         return kwargs
 
-    def opener(self, client: Any) -> Callable[..., Any]:
-        """The bound ``get_or_create_collection`` / ``get_collection`` of a sync or async ``client``."""
-        return client.get_or_create_collection if self.create_if_missing else client.get_collection  # type: ignore[no-any-return]
+    def for_source(self, source: StoreSource) -> CollectionSpec:
+        """This spec on ``source``: a given ``collection=`` fixes the name and takes no settings of a new one.
 
+        Raises:
+            ConflictingSourcesError: ``configuration``/``metadata``/``bm25_index`` or another name (than the default)
+                with a given collection.
 
-def collection_spec(
-    name: str,
-    source: StoreSource,
-    *,
-    embeds_itself: bool = False,
-    configuration: dict[str, Any] | None = None,
-    metadata: dict[str, Any] | None = None,
-    create_if_missing: bool = True,
-    bm25_index: bool = False,
-) -> CollectionSpec:
-    """The spec of a store's collection: a given ``collection=`` fixes the name and takes no settings of a new one.
+        Example:
+            >>> from langchain_ragstore.sources import resolve_source
+            >>> collection = ragstore.EphemeralClient().create_collection("given-one")
+            >>> CollectionSpec(DEFAULT_COLLECTION_NAME).for_source(resolve_source(collection=collection)).name
+            'given-one'
 
-    Raises:
-        ConflictingSourcesError: ``configuration``/``metadata``/``bm25_index`` or another name (than the default)
-            with a given collection.
-
-    Example:
-        >>> from langchain_ragstore.sources import resolve_source
-        >>> collection = ragstore.EphemeralClient().create_collection("given-one")
-        >>> collection_spec(DEFAULT_COLLECTION_NAME, resolve_source(collection=collection)).name
-        'given-one'
-
-    """
-    collection = source.collection
-    if collection is not None:
-        if metadata is not None or configuration is not None or bm25_index:
+        """
+        collection = source.collection
+        if collection is None:
+            return self
+        if self.metadata is not None or self.configuration is not None or self.bm25_index:
             raise ConflictingSourcesError(
                 "collection_metadata=, collection_configuration= and bm25_index= apply to a new collection, not to collection="
             )
-        if name not in (DEFAULT_COLLECTION_NAME, collection.name):
-            raise ConflictingSourcesError(f"collection_name={name!r} differs from the given collection {collection.name!r}")
-        name = collection.name
-    return CollectionSpec(name, embeds_itself, configuration, metadata, create_if_missing, bm25_index)
+        if self.name not in (DEFAULT_COLLECTION_NAME, collection.name):
+            raise ConflictingSourcesError(f"collection_name={self.name!r} differs from the given collection {collection.name!r}")
+        return replace(self, name=collection.name)
+
+    def opener(self, client: Any) -> Callable[..., Any]:
+        """The bound ``get_or_create_collection`` / ``get_collection`` of a sync or async ``client``."""
+        return client.get_or_create_collection if self.create_if_missing else client.get_collection  # type: ignore[no-any-return]
 
 
 @dataclass

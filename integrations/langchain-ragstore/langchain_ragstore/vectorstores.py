@@ -31,8 +31,8 @@ from langchain_ragstore.connection import (
     DEFAULT_COLLECTION_NAME,
     DEFAULT_MAX_BATCH_SIZE,
     AsyncOnlyStoreError,
+    CollectionSpec,
     StoreConnection,
-    collection_spec,
 )
 from langchain_ragstore.driving import Operation, Target, run_async, run_sync
 from langchain_ragstore.embeddings import RagstoreEmbeddings
@@ -133,15 +133,14 @@ class RagstoreVectorStore(HybridMethods):
         self._source = resolve_source(
             client=client, collection=collection, persist_directory=persist_directory, host=host, port=port, headers=headers
         )
-        spec = collection_spec(
+        spec = CollectionSpec(
             collection_name,
-            self._source,
             embeds_itself=embedding_function is not None,
             configuration=collection_configuration,
             metadata=collection_metadata,
             create_if_missing=create_collection_if_not_exists,
             bm25_index=bm25_index,
-        )
+        ).for_source(self._source)
         self._connection = StoreConnection(self._source, spec)
         self._embedding_function = embedding_function
         self._relevance_score_fn_override = relevance_score_fn

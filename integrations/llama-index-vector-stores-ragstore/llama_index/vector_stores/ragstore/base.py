@@ -24,9 +24,11 @@ from llama_index.core.vector_stores.types import BasePydanticVectorStore, Metada
 import ragstore
 from llama_index.vector_stores.ragstore import operations
 from llama_index.vector_stores.ragstore.connections import (
+    CollectionTarget,
     InvalidConfigurationError,
     RemoteAsyncCollection,
-    open_collection,
+    creation_kwargs,
+    store_address,
 )
 from llama_index.vector_stores.ragstore.driving import Operation, run_async, run_sync
 from llama_index.vector_stores.ragstore.errors import MissingCollectionError
@@ -145,10 +147,13 @@ class RagstoreVectorStore(BasePydanticVectorStore):
             return
         if collection_name is None:
             raise InvalidConfigurationError("Give a collection or a collection_name")
-        opened = open_collection(collection_name, persist_dir, host, port, ssl, headers, collection_kwargs, enable_hybrid)
+        target = CollectionTarget(
+            collection_name, store_address(persist_dir, host, port, ssl, headers), creation_kwargs(collection_kwargs, enable_hybrid)
+        )
+        opened = target.open()
         self._collection, self._owned_client, self._client_batch_size = opened.collection, opened.client, opened.max_batch_size
-        if host is not None:
-            self._remote = RemoteAsyncCollection(collection_name, host, port, ssl, headers, collection_kwargs, enable_hybrid)
+        if target.address.kind == "http":
+            self._remote = RemoteAsyncCollection(target)
 
     @classmethod
     def from_params(

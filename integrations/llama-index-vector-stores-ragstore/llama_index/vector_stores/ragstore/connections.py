@@ -1,6 +1,9 @@
 """Open ragstore clients and collections for the vector store.
 
-``open_collection`` picks the client mode from the parameters, as the chroma
+A :class:`CollectionTarget` is the collection a store opens: its name, the store it lives in and
+the ``get_or_create_collection`` arguments of a new one, built once from the store's parameters
+and opened sync (:meth:`CollectionTarget.open`) or async (:class:`RemoteAsyncCollection`).
+:func:`store_address` picks the client mode from the parameters, as the chroma
 integration's ``from_params`` does, but never silently ignores one: the parameters become a
 :class:`ragstore.StoreAddress` (a directory, a host, or neither for memory), which refuses
 contradictions (both, or ``port``/``ssl``/``headers`` without a host); the refusal is raised
@@ -19,7 +22,7 @@ event loop (:class:`ragstore.event_loops.PerEventLoop`: an httpx async connectio
 to the loop that opened it).
 
 Example:
-    >>> opened = open_collection("conn-example")
+    >>> opened = CollectionTarget("conn-example", store_address(), creation_kwargs(None)).open()
     >>> opened.collection.configuration["hnsw"]["space"], opened.max_batch_size > 0
     ('cosine', True)
 
@@ -69,57 +72,61 @@ def creation_kwargs(collection_kwargs: dict[str, Any] | None, hybrid: bool = Tru
     return kwargs
 
 
-def _address(
-    persist_dir: str | None, host: str | None, port: int | None, ssl: bool, headers: dict[str, str] | None
-) -> ragstore.StoreAddress:
-    """The parameters as a :class:`ragstore.StoreAddress`; its refusal as :class:`InvalidConfigurationError`."""
-    try:
-        return ragstore.StoreAddress(path=persist_dir, host=host, port=port, ssl=ssl, headers=headers)
-    except ragstore.InvalidArgumentError as exc:
-        raise InvalidConfigurationError(str(exc)) from None
-
-
-def open_client(
+def store_address(
     persist_dir: str | None = None,
     host: str | None = None,
     port: int | None = None,
     ssl: bool = False,
     headers: dict[str, str] | None = None,
-) -> ragstore.ClientAPI:
-    """A client for the store the parameters describe (see the module docstring).
+) -> ragstore.StoreAddress:
+    """The store the parameters describe, as a :class:`ragstore.StoreAddress` (see the module docstring).
 
     Raises:
         InvalidConfigurationError: both ``persist_dir`` and ``host`` given, or ``port``, ``ssl`` or ``headers`` without ``host``.
 
     Example:
         >>> try:
-        ...     open_client(port=8000)
+        ...     store_address(port=8000)
         ... except InvalidConfigurationError as exc:
         ...     print(exc)
         port given without a host: port, ssl, headers and auth_token need a host (a server)
 
     """
-    return _address(persist_dir, host, port, ssl, headers).client()
-
-
-def open_collection(
-    collection_name: str,
-    persist_dir: str | None = None,
-    host: str | None = None,
-    port: int | None = None,
-    ssl: bool = False,
-    headers: dict[str, str] | None = None,
-    collection_kwargs: dict[str, Any] | None = None,
-    hybrid: bool = True,
-) -> OpenedCollection:
-    """Open (creating if needed, with a BM25 index when ``hybrid``) ``collection_name`` in the store the parameters describe."""
-    client = open_client(persist_dir, host, port, ssl, headers)
     try:
-        collection = client.get_or_create_collection(collection_name, **creation_kwargs(collection_kwargs, hybrid))
-        return OpenedCollection(client, collection, client.get_max_batch_size())
-    except BaseException:
-        client.close()
-        raise
+        return ragstore.StoreAddress(path=persist_dir, host=host, port=port, ssl=ssl, headers=headers)
+    except ragstore.InvalidArgumentError as exc:
+        raise InvalidConfigurationError(str(exc)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class CollectionTarget:
+    """The collection a store opens, creating it if needed (sync here, async in :class:`RemoteAsyncCollection`).
+
+    Attributes:
+        name: The collection's name.
+        address: The store it lives in.
+        create_kwargs: The ``get_or_create_collection`` arguments (:func:`creation_kwargs`).
+
+    Example:
+        >>> target = CollectionTarget("target-example", store_address(), creation_kwargs(None))
+        >>> target.address.kind, target.open().collection.name
+        ('memory', 'target-example')
+
+    """
+
+    name: str
+    address: ragstore.StoreAddress
+    create_kwargs: dict[str, Any]
+
+    def open(self) -> OpenedCollection:
+        """Open the collection (with a sync client of its own, closed again if opening fails)."""
+        client = self.address.client()
+        try:
+            collection = client.get_or_create_collection(self.name, **self.create_kwargs)
+            return OpenedCollection(client, collection, client.get_max_batch_size())
+        except BaseException:
+            client.close()
+            raise
 
 
 class RemoteAsyncCollection:
@@ -127,30 +134,19 @@ class RemoteAsyncCollection:
 
     Example::
 
-        remote = RemoteAsyncCollection("docs", host="localhost", port=8000)
+        remote = RemoteAsyncCollection(CollectionTarget("docs", store_address(host="localhost", port=8000), creation_kwargs(None)))
         collection, max_batch_size = await remote.get()
 
     """
 
-    def __init__(
-        self,
-        collection_name: str,
-        host: str,
-        port: int | None = None,
-        ssl: bool = False,
-        headers: dict[str, str] | None = None,
-        collection_kwargs: dict[str, Any] | None = None,
-        hybrid: bool = True,
-    ) -> None:
-        self._name = collection_name
-        self._address = _address(None, host, port, ssl, headers)
-        self._create = creation_kwargs(collection_kwargs, hybrid)
+    def __init__(self, target: CollectionTarget) -> None:
+        self._target = target
         self._per_loop: PerEventLoop[tuple[ragstore.AsyncClientAPI, ragstore.AsyncCollection, int]] = PerEventLoop(self._open, self._close)
 
     async def _open(self) -> tuple[ragstore.AsyncClientAPI, ragstore.AsyncCollection, int]:
-        client = await self._address.async_client()
+        client = await self._target.address.async_client()
         try:
-            collection = await client.get_or_create_collection(self._name, **self._create)
+            collection = await client.get_or_create_collection(self._target.name, **self._target.create_kwargs)
             return client, collection, await client.get_max_batch_size()
         except BaseException:
             await client.close()
