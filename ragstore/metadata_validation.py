@@ -65,7 +65,7 @@ def validate_metadata_value(key: str, value: Any, op: str | None, *, allow_none:
     if isinstance(value, list):
         if not value:
             raise invalid(f"Expected metadata list value for key '{key}' to be non-empty", op)
-        kinds = {_scalar_kind(v) for v in value}
+        kinds = {scalar_tag(v) for v in value}
         if len(kinds) != 1 or None in kinds:
             raise invalid(
                 f"Expected metadata list value for key '{key}' to contain only str, int, float, or bool "
@@ -102,15 +102,25 @@ def as_sparse_vector(value: Any, op: str | None) -> SparseVector | None:
     return None
 
 
-def _scalar_kind(value: Any) -> str | None:
+def scalar_tag(value: Any) -> str | None:
+    """A metadata scalar's type as one letter (``b``, ``i``, ``f``, ``s``), ``None`` for anything else.
+
+    A list must hold one tag; the stored ``record_metadata`` rows keep it (:mod:`ragstore.local.records`).
+    ``bool`` is tested first: it is an ``int`` to Python but its own type to a filter.
+
+    Example:
+        >>> [scalar_tag(v) for v in (True, 2, 2.5, "x", None)]
+        ['b', 'i', 'f', 's', None]
+
+    """
+    if isinstance(value, str):  # the most common value, so tested first
+        return "s"
     if isinstance(value, bool):
-        return "bool"
+        return "b"
     if isinstance(value, int):
-        return "int"
+        return "i"
     if isinstance(value, float):
-        return "float"
-    if isinstance(value, str):
-        return "str"
+        return "f"
     return None
 
 

@@ -356,25 +356,10 @@ def test_progress_moves_inside_a_file(collection: Any, tmp_path: Path) -> None:
 
 def test_a_chromadb_collection_embeds_as_it_writes(tmp_path: Path, docs: Path, no_thread_left: None) -> None:
     import chromadb
-    from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+    from chromadb.api.types import Documents, EmbeddingFunction
 
-    class Hashing(EmbeddingFunction[Documents]):
-        def __init__(self) -> None:
-            self.inner = ragstore.HashingEmbeddingFunction()
-
-        def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - chromadb's parameter name
-            return list(self.inner(list(input)))
-
-        @staticmethod
-        def name() -> str:
-            return "ragstore-test-hashing"
-
-        def get_config(self) -> dict[str, Any]:
-            return {}
-
-        @staticmethod
-        def build_from_config(config: dict[str, Any]) -> Hashing:
-            return Hashing()
+    class Hashing(ragstore.HashingEmbeddingFunction, EmbeddingFunction[Documents]):
+        """ragstore's function as chromadb takes one: chromadb's base adds what its collections call (``is_legacy``, ...)."""
 
     col = chromadb.EphemeralClient().create_collection(f"ingest-{tmp_path.name}", embedding_function=Hashing())
     first = ingest(col, [docs])

@@ -73,20 +73,21 @@ def register_embedding_function(cls: T) -> T:
 def register_sparse_embedding_function(cls: T) -> T:
     """Class decorator: make a sparse embedding function rebuildable from its persisted name and config.
 
+    The class must subclass :class:`~ragstore.sparse_vectors.SparseEmbeddingFunction` (whose
+    docstring shows one written from scratch); ragstore's BM25 function is registered this way.
+
     Example:
-        >>> from ragstore.sparse_vectors import SparseEmbeddingFunction, SparseVector
-        >>> @register_sparse_embedding_function
-        ... class Unit(SparseEmbeddingFunction):
-        ...     def __init__(self): pass
-        ...     def __call__(self, input): return [SparseVector([0], [1.0]) for _ in input]
-        ...     @staticmethod
-        ...     def name(): return "unit_doc_example"
-        ...     def get_config(self): return {}
-        ...     @staticmethod
-        ...     def build_from_config(config): return Unit()
-        >>> description = {"type": "known", "name": "unit_doc_example", "config": {}}
-        >>> build_sparse_embedding_function(description).__class__.__name__, build_embedding_function(description)
-        ('Unit', None)
+        >>> from ragstore.embeddings.bm25 import ChromaBm25EmbeddingFunction
+        >>> from ragstore.embeddings.hashing import HashingEmbeddingFunction
+        >>> register_sparse_embedding_function(ChromaBm25EmbeddingFunction) is ChromaBm25EmbeddingFunction
+        True
+        >>> description = describe_embedding_function(ChromaBm25EmbeddingFunction(k=1.5))
+        >>> build_sparse_embedding_function(description).k, build_embedding_function(description)
+        (1.5, None)
+        >>> register_sparse_embedding_function(HashingEmbeddingFunction)
+        Traceback (most recent call last):
+        ...
+        ragstore.errors.InvalidArgumentError: HashingEmbeddingFunction is not a SparseEmbeddingFunction subclass, ...
 
     """
     if not is_sparse_embedding_function(cls):

@@ -129,6 +129,11 @@ def _vector(item: Any, position: int) -> list[float]:
     return embedding
 
 
+# The constructor's arguments a collection persists (all but ``api_key``), each kept as an attribute of the same name;
+# rebuilding passes them back, so their defaults stay written once, in ``__init__``.
+_PERSISTED = ("base_url", "model", "api_key_env_var", "dimensions", "batch_size", "timeout", "max_retries", "retry_backoff")
+
+
 @register_embedding_function
 class OpenAICompatibleEmbeddingFunction(SymmetricEmbeddingFunction):
     """Embeds through an OpenAI-compatible ``/v1/embeddings`` HTTP endpoint.
@@ -295,30 +300,12 @@ class OpenAICompatibleEmbeddingFunction(SymmetricEmbeddingFunction):
 
     def get_config(self) -> dict[str, Any]:
         """Persisted configuration: everything but the key itself."""
-        return {
-            "base_url": self.base_url,
-            "model": self.model,
-            "api_key_env_var": self.api_key_env_var,
-            "dimensions": self.dimensions,
-            "batch_size": self.batch_size,
-            "timeout": self.timeout,
-            "max_retries": self.max_retries,
-            "retry_backoff": self.retry_backoff,
-        }
+        return {key: getattr(self, key) for key in _PERSISTED}
 
     @staticmethod
     def build_from_config(config: dict[str, Any]) -> OpenAICompatibleEmbeddingFunction:
-        """Rebuild from :meth:`get_config`'s output (the key comes from ``api_key_env_var``)."""
-        return OpenAICompatibleEmbeddingFunction(
-            base_url=config["base_url"],
-            model=config["model"],
-            api_key_env_var=config.get("api_key_env_var", "OPENAI_API_KEY"),
-            dimensions=config.get("dimensions"),
-            batch_size=config.get("batch_size", 128),
-            timeout=config.get("timeout", 60),
-            max_retries=config.get("max_retries", 5),
-            retry_backoff=config.get("retry_backoff", 0.5),
-        )
+        """Rebuild from :meth:`get_config`'s output (the key comes from ``api_key_env_var``; a missing key takes its default)."""
+        return OpenAICompatibleEmbeddingFunction(**{key: config[key] for key in _PERSISTED if key in config})
 
     def default_space(self) -> str:
         """``cosine``: API models are usually compared by cosine (OpenAI's vectors are unit length)."""

@@ -28,32 +28,23 @@ import numpy.typing as npt
 import orjson
 
 from ragstore.local import text_index
+from ragstore.metadata_validation import scalar_tag
 from ragstore.sparse_vectors import TYPE_KEY, SparseVector, is_sparse_vector_dict
 from ragstore.types import RecordSet
 
 _CHUNK = 900  # stay far below SQLite's limit on bound parameters per statement
 
 
-def _type_tag(value: Any) -> str:
-    if isinstance(value, bool):
-        return "b"
-    if isinstance(value, int):
-        return "i"
-    if isinstance(value, float):
-        return "f"
-    return "s"
-
-
 def encode_metadata_rows(collection_pk: int, rowid: int, metadata: dict[str, Any] | None) -> list[tuple[Any, ...]]:
-    """The ``record_metadata`` rows that describe one record's metadata."""
+    """The ``record_metadata`` rows that describe one record's metadata (validated: every scalar has a :func:`scalar_tag`)."""
     rows: list[tuple[Any, ...]] = []
     for key, value in (metadata or {}).items():
         if isinstance(value, SparseVector):
             continue  # not filterable (see the module docstring)
         if isinstance(value, list):
-            rows.extend((collection_pk, rowid, key, _type_tag(v), 1, int(v) if isinstance(v, bool) else v) for v in value)
+            rows.extend((collection_pk, rowid, key, scalar_tag(v), 1, int(v) if isinstance(v, bool) else v) for v in value)
         else:
-            rows.append((collection_pk, rowid, key, _type_tag(value), 0, int(value) if isinstance(value, bool) else value))
+            rows.append((collection_pk, rowid, key, scalar_tag(value), 0, int(value) if isinstance(value, bool) else value))
     return rows
 
 
