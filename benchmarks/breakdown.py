@@ -36,7 +36,7 @@ THREADS = os.cpu_count() or 1
 # (callable, stage): each stage's whole time, the stages it calls included (the rows below subtract their parts).
 WRAPPED = [
     ("ragstore.collection:Collection.add", "client add"),
-    ("ragstore.local.engine:LocalAPI.add", "engine add"),
+    ("ragstore.local.engine:LocalAPI.write", "engine add"),
     ("ragstore.local.engine:LocalAPI._checked", "engine validation"),
     ("ragstore.local.records:write_records", "SQLite rows"),
     ("ragstore.local.index_cache:IndexCache.refresh", "index refresh"),

@@ -40,7 +40,7 @@ from hybrid_speed import ADD_BATCH, WARMUP, Data, add_data, bm25_schema, load_da
 # (label, stage): each row is the stage's own time, without the wrapped stages it calls (they have rows of their own).
 ADD_STAGES = [
     ("client: Collection.add, the rest (validation, WriteRequest)", "client add"),
-    ("engine: LocalAPI.add, the rest (transaction, commit, catalog)", "engine add"),
+    ("engine: LocalAPI.write, the rest (transaction, commit, catalog)", "engine add"),
     ("engine: validation (_checked)", "validation"),
     ("engine: SQLite rows (records.write_records)", "SQLite rows"),
     ("engine: which ids exist already (existing_ids, BM25 only)", "existing ids"),
@@ -75,7 +75,7 @@ QUERY_STAGES = [
 # (callable, stage): names imported into a module are wrapped where they are called from.
 WRAPPED = [
     ("ragstore.collection:Collection.add", "client add"),
-    ("ragstore.local.engine:LocalAPI.add", "engine add"),
+    ("ragstore.local.engine:LocalAPI.write", "engine add"),
     ("ragstore.local.engine:LocalAPI._checked", "validation"),
     ("ragstore.local.records:write_records", "SQLite rows"),
     ("ragstore.local.engine:existing_ids", "existing ids"),

@@ -23,9 +23,10 @@ Example:
 from __future__ import annotations
 
 import uuid
-from typing import Protocol
+from typing import Literal, Protocol, cast, get_args
 
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
+from ragstore.errors import InvalidArgumentError
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
 from ragstore.types import (
@@ -36,6 +37,29 @@ from ragstore.types import (
     QueryResult,
     RecordSet,
 )
+
+WriteOp = Literal["add", "upsert", "update"]
+"""The three record writes, one engine method (:meth:`API.write`): chromadb's ``Collection.add`` / ``upsert`` / ``update``."""
+
+
+def write_op(op: str) -> WriteOp:
+    """``op`` if it names a write, else :class:`~ragstore.errors.InvalidArgumentError`.
+
+    ``op`` is only a string at run time: unchecked, ``"delete"`` would be written as an upsert
+    by the engine and posted to the delete route by the HTTP clients.
+
+    Example:
+        >>> write_op("upsert")
+        'upsert'
+        >>> write_op("delete")
+        Traceback (most recent call last):
+        ...
+        ragstore.errors.InvalidArgumentError: Expected op to be one of add, upsert, update, got 'delete'
+
+    """
+    if op not in get_args(WriteOp):
+        raise InvalidArgumentError(f"Expected op to be one of {', '.join(get_args(WriteOp))}, got {op!r}")
+    return cast(WriteOp, op)
 
 
 class API(Protocol):
@@ -115,16 +139,12 @@ class API(Protocol):
 
     # ------------------------------------------------------------------ records
 
-    def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert records; ids that already exist are skipped."""
-        ...
+    def write(self, collection_id: uuid.UUID, op: WriteOp, records: RecordSet) -> None:
+        """Write records as ``op`` says: ``add`` inserts (ids that exist are skipped), ``update`` changes existing ones.
 
-    def upsert(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert new records, update existing ones (metadata merged key by key)."""
-        ...
-
-    def update(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Update existing records; missing ids are ignored."""
+        ``update`` ignores missing ids; ``upsert`` inserts those and updates the rest. An updated record keeps what the
+        write leaves out, and its metadata is merged key by key (``None`` deletes a key).
+        """
         ...
 
     def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import uuid
 from typing import Protocol
 
+from ragstore.api import WriteOp
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
@@ -130,16 +131,12 @@ class AsyncAPI(Protocol):
 
     # ------------------------------------------------------------------ records
 
-    async def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert records; ids that already exist are skipped."""
-        ...
+    async def write(self, collection_id: uuid.UUID, op: WriteOp, records: RecordSet) -> None:
+        """Write records as ``op`` says: ``add`` inserts (ids that exist are skipped), ``update`` changes existing ones.
 
-    async def upsert(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert new records, update existing ones (metadata merged key by key)."""
-        ...
-
-    async def update(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Update existing records; missing ids are ignored."""
+        ``update`` ignores missing ids; ``upsert`` inserts those and updates the rest. An updated record keeps what the
+        write leaves out, and its metadata is merged key by key (``None`` deletes a key).
+        """
         ...
 
     async def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:

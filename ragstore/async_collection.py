@@ -113,7 +113,7 @@ class AsyncCollection(CollectionBase):
             request = request.without((await self._api.get(self.id, GetRequest(ids=request.ids, include=())))["ids"])
             if not request.ids:
                 return
-        await self._api.add(self.id, await self._embed_records(request))
+        await self._api.write(self.id, "add", await self._embed_records(request))
 
     async def upsert(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
@@ -126,7 +126,7 @@ class AsyncCollection(CollectionBase):
 
         """
         request = await self._write_request("upsert", ids, embeddings, metadatas, documents, images, uris)
-        await self._api.upsert(self.id, await self._embed_records(request))
+        await self._api.write(self.id, "upsert", await self._embed_records(request))
 
     async def update(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
@@ -139,7 +139,7 @@ class AsyncCollection(CollectionBase):
 
         """
         request = await self._write_request("update", ids, embeddings, metadatas, documents, images, uris)
-        await self._api.update(self.id, await self._embed_records(request))
+        await self._api.write(self.id, "update", await self._embed_records(request))
 
     async def delete(self, ids: Any = None, where: Any = None, where_document: Any = None, limit: int | None = None) -> DeleteResult:
         """Delete records by id and/or filter; returns ``{"deleted": n}`` with the real count.

@@ -182,7 +182,7 @@ class Collection(CollectionBase):
             request = request.without(self._api.get(self.id, GetRequest(ids=request.ids, include=()))["ids"])
             if not request.ids:
                 return
-        self._api.add(self.id, self._embed_records(request))
+        self._api.write(self.id, "add", self._embed_records(request))
 
     def upsert(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
@@ -199,7 +199,7 @@ class Collection(CollectionBase):
 
         """
         request = self._write_request("upsert", ids, embeddings, metadatas, documents, images, uris)
-        self._api.upsert(self.id, self._embed_records(request))
+        self._api.write(self.id, "upsert", self._embed_records(request))
 
     def update(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
@@ -216,7 +216,7 @@ class Collection(CollectionBase):
 
         """
         request = self._write_request("update", ids, embeddings, metadatas, documents, images, uris)
-        self._api.update(self.id, self._embed_records(request))
+        self._api.write(self.id, "update", self._embed_records(request))
 
     def delete(self, ids: Any = None, where: Any = None, where_document: Any = None, limit: int | None = None) -> DeleteResult:
         """Delete records by id and/or filter; returns ``{"deleted": n}`` with the real count.

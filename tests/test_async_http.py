@@ -526,7 +526,7 @@ def test_writes_send_base64_embeddings_when_the_server_supports_them(base64: boo
         session = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         async with AsyncHttpAPI("http://mock", session=session) as api:
             records = RecordSet(["a"], np.array([[1.0, 2.0]], dtype=np.float32), None, None, None)
-            await api.add(uuid.uuid4(), records)
+            await api.write(uuid.uuid4(), "add", records)
 
     asyncio.run(main())
     assert sent[0]["ids"] == ["a"]

@@ -292,7 +292,7 @@ def test_a_caught_up_index_is_searched_beside_a_reader_and_caught_up_alone(tmp_p
         # Another engine on the store (as another process would) writes: now this index is behind,
         # and catching up needs the lock exclusively, so the next query waits for the holder.
         other = LocalAPI(path)
-        other.add(col.id, RecordSet(["late"], vector_for(10**6)[None, :], None, None, None))
+        other.write(col.id, "add", RecordSet(["late"], vector_for(10**6)[None, :], None, None, None))
         other.close()
         late: list[Any] = []
         q = threading.Thread(

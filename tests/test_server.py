@@ -76,11 +76,11 @@ def seed(api: LocalAPI) -> CollectionModel:
     """Three records in ``docs`` (default scope), plus one collection in another tenant and database."""
     col = api.create_collection(CreateCollectionRequest(COLLECTION))
     vectors = np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
-    api.add(col.id, RecordSet(["a", "b", "c"], vectors, [{"k": 1}, None, {"k": 3}], ["alpha", None, "gamma"], None))
+    api.write(col.id, "add", RecordSet(["a", "b", "c"], vectors, [{"k": 1}, None, {"k": 3}], ["alpha", None, "gamma"], None))
     api.create_tenant(OTHER_TENANT)
     api.create_database(OTHER_DATABASE, OTHER_TENANT)
     elsewhere = api.create_collection(CreateCollectionRequest("elsewhere", tenant=OTHER_TENANT, database=OTHER_DATABASE))
-    api.add(elsewhere.id, RecordSet(["z"], np.ones((1, 2), dtype=np.float32), None, ["zeta"], None))
+    api.write(elsewhere.id, "add", RecordSet(["z"], np.ones((1, 2), dtype=np.float32), None, ["zeta"], None))
     return col
 
 
@@ -640,10 +640,12 @@ def test_the_server_validates_paths(server: Server, method: str, template: str, 
 # with the same message.
 ENGINE_TRIGGERS: dict[type[RagstoreError], Callable[[Any, CollectionModel], object]] = {
     InvalidArgumentError: lambda api, col: api.create_collection(CreateCollectionRequest("x")),
-    DuplicateIDError: lambda api, col: api.add(col.id, RecordSet(["q", "q"], np.zeros((2, DIM), np.float32), None, None, None)),
-    InvalidDimensionException: lambda api, col: api.add(col.id, RecordSet(["q"], np.zeros((1, 2), np.float32), None, None, None)),
-    BatchSizeExceededError: lambda api, col: api.add(
-        col.id, RecordSet([f"q{i}" for i in range(MAX_BATCH_SIZE + 1)], np.zeros((MAX_BATCH_SIZE + 1, DIM), np.float32), None, None, None)
+    DuplicateIDError: lambda api, col: api.write(col.id, "add", RecordSet(["q", "q"], np.zeros((2, DIM), np.float32), None, None, None)),
+    InvalidDimensionException: lambda api, col: api.write(col.id, "add", RecordSet(["q"], np.zeros((1, 2), np.float32), None, None, None)),
+    BatchSizeExceededError: lambda api, col: api.write(
+        col.id,
+        "add",
+        RecordSet([f"q{i}" for i in range(MAX_BATCH_SIZE + 1)], np.zeros((MAX_BATCH_SIZE + 1, DIM), np.float32), None, None, None),
     ),
     NotFoundError: lambda api, col: api.get_collection("missing"),
     UniqueConstraintError: lambda api, col: api.create_collection(CreateCollectionRequest(COLLECTION)),
@@ -679,6 +681,16 @@ def test_engine_errors_come_back_as_the_same_class_and_message(server: Server, c
         trigger(server.client_api(), server.col)
     assert type(local.value) is cls and type(remote.value) is cls
     assert remote.value.message == local.value.message and remote.value.message
+    assert store_state(server.api) == before
+
+
+def test_a_write_op_that_is_no_write_is_refused_by_both_engines(server: Server) -> None:
+    """``op`` is a string at run time: ``"delete"`` must neither upsert (engine) nor reach the delete route (HTTP)."""
+    before = store_state(server.api)
+    records = RecordSet(["a"], np.zeros((1, DIM), np.float32), None, None, None)
+    for api in (server.api, server.client_api()):
+        with pytest.raises(InvalidArgumentError, match=r"^Expected op to be one of add, upsert, update, got 'delete'$"):
+            api.write(server.col.id, "delete", records)  # type: ignore[arg-type]
     assert store_state(server.api) == before
 
 

@@ -114,8 +114,8 @@ def test_deleting_a_database_unindexes_its_documents(tmp_path: Path) -> None:
     keep = api.create_collection(CreateCollectionRequest("docs"))
     from ragstore.types import RecordSet
 
-    api.add(col.id, RecordSet(["a", "b"], vectors(2), None, ["needle one", "needle two"], None))
-    api.add(keep.id, RecordSet(["c"], vectors(1), None, ["needle three"], None))
+    api.write(col.id, "add", RecordSet(["a", "b"], vectors(2), None, ["needle one", "needle two"], None))
+    api.write(keep.id, "add", RecordSet(["c"], vectors(1), None, ["needle three"], None))
     api.delete_database("scratch")
     assert api.get(keep.id, GetRequest(where_document={"$contains": "needle"}))["ids"] == ["c"]
     api.close()

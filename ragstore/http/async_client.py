@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ragstore.api import WriteOp
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
@@ -181,21 +182,10 @@ class AsyncHttpAPI(BaseHttpAPI):
 
     # ------------------------------------------------------------------ records
 
-    async def _write(self, action: str, collection_id: uuid.UUID, records: RecordSet) -> None:
+    async def write(self, collection_id: uuid.UUID, op: WriteOp, records: RecordSet) -> None:
+        """Send an ``add``, ``upsert`` or ``update`` (embeddings as base64 when the server supports it)."""
         base64 = bool((await self.get_pre_flight_checks()).get("supports_base64_encoding"))
-        await self._send(self.calls.write(action, collection_id, records, base64))
-
-    async def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert records; ids that already exist are skipped."""
-        await self._write("add", collection_id, records)
-
-    async def upsert(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert new records, update existing ones."""
-        await self._write("upsert", collection_id, records)
-
-    async def update(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Update existing records; missing ids are ignored."""
-        await self._write("update", collection_id, records)
+        await self._send(self.calls.write(collection_id, op, records, base64))
 
     async def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:
         """Delete matching records; returns how many were really deleted."""

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from ragstore.api import WriteOp, write_op
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ClosedError, RequestTooLargeError
 from ragstore.http import wire
@@ -194,12 +195,12 @@ class Calls:
 
     # ------------------------------------------------------------------ records
 
-    def write(self, action: str, collection_id: uuid.UUID, records: RecordSet, base64: bool) -> Call[None]:
+    def write(self, collection_id: uuid.UUID, op: WriteOp, records: RecordSet, base64: bool) -> Call[None]:
         """``POST .../{add,upsert,update}``; embeddings as base64 when the server supports it."""
         body = wire.records_to_json(records)
         if not base64 and records.embeddings is not None:
             body["embeddings"] = records.embeddings
-        return Call("POST", f"{self._collection_path(collection_id)}/{action}", _ignore, body, limit_body=True)
+        return Call("POST", f"{self._collection_path(collection_id)}/{write_op(op)}", _ignore, body, limit_body=True)
 
     def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> Call[int]:
         """``POST .../delete``: how many records were really deleted."""

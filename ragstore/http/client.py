@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from ragstore.api import WriteOp
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
@@ -166,21 +167,10 @@ class HttpAPI(BaseHttpAPI):
 
     # ------------------------------------------------------------------ records
 
-    def _write(self, action: str, collection_id: uuid.UUID, records: RecordSet) -> None:
+    def write(self, collection_id: uuid.UUID, op: WriteOp, records: RecordSet) -> None:
+        """Send an ``add``, ``upsert`` or ``update`` (embeddings as base64 when the server supports it)."""
         base64 = bool(self.get_pre_flight_checks().get("supports_base64_encoding"))
-        self._send(self.calls.write(action, collection_id, records, base64))
-
-    def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert records; ids that already exist are skipped."""
-        self._write("add", collection_id, records)
-
-    def upsert(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert new records, update existing ones."""
-        self._write("upsert", collection_id, records)
-
-    def update(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Update existing records; missing ids are ignored."""
-        self._write("update", collection_id, records)
+        self._send(self.calls.write(collection_id, op, records, base64))
 
     def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:
         """Delete matching records; returns how many were really deleted."""

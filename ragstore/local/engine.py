@@ -13,7 +13,7 @@ Example:
     >>> from ragstore.types import RecordSet
     >>> api = LocalAPI(None)
     >>> col = api.create_collection(CreateCollectionRequest("demo"))
-    >>> api.add(col.id, RecordSet(["a", "b"], np.array([[0, 0], [1, 1]], dtype=np.float32), None, None, None))
+    >>> api.write(col.id, "add", RecordSet(["a", "b"], np.array([[0, 0], [1, 1]], dtype=np.float32), None, None, None))
     >>> api.query(col.id, QueryRequest(np.array([[0.9, 0.9]], dtype=np.float32), n_results=1))["ids"]
     [['b']]
 
@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore._version import __version__
+from ragstore.api import WriteOp, write_op
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.collection_schema.reconcile import reconcile, with_schema
 from ragstore.configuration import apply_modification
@@ -233,26 +234,19 @@ class LocalAPI:
 
     # ------------------------------------------------------------------ writes
 
-    def add(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert records; ids that already exist are skipped (as chromadb does)."""
-        self._write("add", collection_id, records)
-
-    def upsert(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Insert new records, update existing ones."""
-        self._write("upsert", collection_id, records)
-
-    def update(self, collection_id: uuid.UUID, records: RecordSet) -> None:
-        """Update existing records; missing ids are ignored."""
-        self._write("update", collection_id, records)
-
-    def _checked(self, op: str, rs: RecordSet) -> RecordSet:
-        """Check a record set again (the engine trusts no caller): the clients' rules, plus the engine's batch limit."""
+    def _checked(self, op: WriteOp, rs: RecordSet) -> RecordSet:
+        """Check a write again (the engine trusts no caller): its op, the clients' rules, plus the engine's batch limit."""
+        write_op(op)
         if len(rs.ids) > MAX_BATCH_SIZE:
             raise BatchSizeExceededError(f"Batch size {len(rs.ids)} exceeds maximum batch size {MAX_BATCH_SIZE}")
         return checked_records(op, rs.ids, rs.embeddings, rs.metadatas, rs.documents, rs.uris, embedded=True)
 
-    def _write(self, op: str, collection_id: uuid.UUID, unchecked: RecordSet) -> None:
-        rs = self._checked(op, unchecked)
+    def write(self, collection_id: uuid.UUID, op: WriteOp, records: RecordSet) -> None:
+        """Write records as ``op`` says (``add`` skips ids that exist, as chromadb does; ``update`` ignores missing ones)."""
+        self._apply(collection_id, op, self._checked(op, records))
+
+    def _apply(self, collection_id: uuid.UUID, op: WriteOp, rs: RecordSet) -> None:
+        """A checked write, in one transaction (apart from :meth:`write`, whose ``records`` would hide the module here)."""
         dim = rs.embeddings.shape[1] if rs.embeddings is not None else None
         with self._db.write() as conn:
             row = catalog.get_by_id(conn, collection_id)

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ragstore.api import API
+from ragstore.api import API, WriteOp
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import NotFoundError
 from ragstore.http.wire import (
@@ -140,9 +140,9 @@ async def _on_collection(
     return await call(run)
 
 
-def _writer(op: str) -> Callable[[API, uuid.UUID, Body], dict[str, Any]]:
+def _writer(op: WriteOp) -> Callable[[API, uuid.UUID, Body], dict[str, Any]]:
     def write(api: API, cid: uuid.UUID, data: Body) -> dict[str, Any]:
-        getattr(api, op)(cid, records_from_json(data, op))
+        api.write(cid, op, records_from_json(data, op))
         return {}
 
     return write
