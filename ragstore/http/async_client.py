@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -35,7 +34,7 @@ from ragstore.api import WriteOp
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
-from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error
+from ragstore.http.transport import connection_error
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
@@ -43,7 +42,7 @@ from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, Ge
 T = TypeVar("T")
 
 
-class AsyncHttpAPI(BaseHttpAPI):
+class AsyncHttpAPI(BaseHttpAPI[httpx.AsyncClient]):
     """A ragstore (or chroma) server reached over HTTP from asyncio code.
 
     Use it from one event loop (httpx's connection pool belongs to the loop that opened it).
@@ -57,18 +56,8 @@ class AsyncHttpAPI(BaseHttpAPI):
 
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        verify: bool | str = True,
-        session: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(base_url, headers)
-        self._session = session or httpx.AsyncClient(
-            timeout=timeout, limits=POOL_LIMITS, transport=httpx.AsyncHTTPTransport(retries=RETRIES, verify=verify)
-        )
+    def _open_session(self, timeout: float | httpx.Timeout | None, verify: bool | str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(timeout=timeout, limits=POOL_LIMITS, transport=httpx.AsyncHTTPTransport(retries=RETRIES, verify=verify))
 
     async def __aenter__(self) -> AsyncHttpAPI:
         return self

@@ -6,12 +6,14 @@ so the two clients only differ in how they send it (as httpx's ``Client`` and
 ``AsyncClient`` share ``BaseClient``).
 
 Example:
-    >>> api = BaseHttpAPI("http://localhost:8000/")
+    >>> from ragstore.http.client import HttpAPI
+    >>> api = HttpAPI("http://localhost:8000/")  # connects on its first send, not here
     >>> call = api.calls.count_collections("default_tenant", "default_database")
     >>> call.method, api.url(call)
     ('GET', 'http://localhost:8000/api/v2/tenants/default_tenant/databases/default_database/collections_count')
     >>> call.result(200, b"3")
     3
+    >>> api.close()
 
 """
 
@@ -30,12 +32,13 @@ from ragstore.api import WriteOp, write_op
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ClosedError, RequestTooLargeError
 from ragstore.http import wire
-from ragstore.http.transport import request_headers
+from ragstore.http.transport import DEFAULT_TIMEOUT, request_headers
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
 
 T = TypeVar("T")
+S = TypeVar("S", httpx.Client, httpx.AsyncClient)  # the session a client sends with
 
 # One pool per client: enough connections for many concurrent requests, kept alive as chromadb does.
 POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=40.0)
@@ -237,21 +240,37 @@ class Calls:
         return Call("GET", f"{self._collection_path(collection_id)}/count", int)
 
 
-class BaseHttpAPI:
-    """State and checks shared by ``HttpAPI`` and ``AsyncHttpAPI``; subclasses add the sending.
+class BaseHttpAPI(Generic[S]):
+    """State and checks shared by ``HttpAPI`` and ``AsyncHttpAPI``; subclasses add the sending and their kind of session.
 
     Args:
         base_url: ``http(s)://host:port`` of the server.
         headers: Extra headers on every request (for example ``Authorization``).
+        timeout: Seconds, or an ``httpx.Timeout``.
+        verify: TLS verification (``False``, or a CA bundle path).
+        session: A ready session to use instead (``httpx.Client`` for ``HttpAPI``, ``httpx.AsyncClient`` for ``AsyncHttpAPI``;
+            tests pass one over an in-process transport).
 
     """
 
-    def __init__(self, base_url: str, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        verify: bool | str = True,
+        session: S | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.calls = Calls()
         self._headers = request_headers(headers)
         self._pre_flight: dict[str, Any] | None = None
         self._closed = False
+        self._session: S = session if session is not None else self._open_session(timeout, verify)
+
+    def _open_session(self, timeout: float | httpx.Timeout | None, verify: bool | str) -> S:
+        """A new session with :data:`POOL_LIMITS` and :data:`RETRIES` (the sync or asyncio kind: each subclass says which)."""
+        raise NotImplementedError
 
     def url(self, call: Call[Any]) -> str:
         """The full URL of ``call`` on this server."""

@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -30,7 +29,7 @@ from ragstore.api import WriteOp
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
-from ragstore.http.transport import DEFAULT_TIMEOUT, connection_error
+from ragstore.http.transport import connection_error
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
@@ -38,7 +37,7 @@ from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, Ge
 T = TypeVar("T")
 
 
-class HttpAPI(BaseHttpAPI):
+class HttpAPI(BaseHttpAPI[httpx.Client]):
     """A ragstore (or chroma) server reached over HTTP.
 
     Args:
@@ -50,18 +49,8 @@ class HttpAPI(BaseHttpAPI):
 
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        headers: Mapping[str, str] | None = None,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        verify: bool | str = True,
-        session: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(base_url, headers)
-        self._session = session or httpx.Client(
-            timeout=timeout, limits=POOL_LIMITS, transport=httpx.HTTPTransport(retries=RETRIES, verify=verify)
-        )
+    def _open_session(self, timeout: float | httpx.Timeout | None, verify: bool | str) -> httpx.Client:
+        return httpx.Client(timeout=timeout, limits=POOL_LIMITS, transport=httpx.HTTPTransport(retries=RETRIES, verify=verify))
 
     # ------------------------------------------------------------------ transport
 
