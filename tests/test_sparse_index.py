@@ -62,7 +62,8 @@ class Store:
             if op == "add":  # an add skips the ids that exist (as chromadb does): their values stay
                 docs = {id_: tokens for id_, tokens in docs.items() if id_ not in existed}
             terms = [None if tokens is None else term_weights(tokens) for tokens in docs.values()]
-            changed |= write_terms(conn, self.pk, KEY, seq, list(docs), encode(terms)) > 0
+            new = set(docs) - existed if op != "update" else set()  # as the engine says which records it inserted
+            changed |= write_terms(conn, self.pk, KEY, seq, list(docs), encode(terms), new=new) > 0
             if changed:
                 floor = records.prune_tombstones(conn, self.pk, last_seq, floor, most=10**9)
                 catalog.advance(conn, self.pk, seq, floor, 2)
@@ -491,6 +492,17 @@ def test_write_terms_skips_unchanged_values_and_stamps_changed_records(store: St
             write_terms(conn, store.pk, KEY, 12, ["a"], encode([TermWeights([-1], [1.0])]))
         with pytest.raises(ValueError, match="one sparse key per collection"):
             write_terms(conn, store.pk, "other", 12, ["b"], encode([TermWeights([1], [1.0])]))
+
+
+def test_write_terms_of_new_records_skips_their_lookup_and_stamp_only(store: Store) -> None:
+    with store.db.write() as conn:
+        records.write_records(conn, store.pk, 5, "add", RecordSet(["a", "b"], np.zeros((2, 2), np.float32), None, None, None))
+        assert write_terms(conn, store.pk, KEY, 5, ["a", "b"], encode([term_weights(["x"]), None]), new={"a", "b"}) == 1
+        records.write_records(conn, store.pk, 6, "upsert", RecordSet(["c"], np.zeros((1, 2), np.float32), None, None, None))
+        # An upsert of an old record (a, new terms) and a new one (c): only a is looked up and stamped.
+        assert write_terms(conn, store.pk, KEY, 6, ["a", "c"], encode([term_weights(["y"]), term_weights(["z"])]), new={"c"}) == 2
+        assert dict(conn.execute("SELECT id, seq FROM records").fetchall()) == {"a": 6, "b": 5, "c": 6}
+        assert conn.execute("SELECT count(*) FROM sparse_terms").fetchone()[0] == 2
 
 
 def test_deleting_records_and_collections_deletes_their_terms(store: Store) -> None:

@@ -51,6 +51,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -224,7 +225,13 @@ def decode_rows(rows: Sequence[Sequence[Any]]) -> tuple[Int64s, Floats, Int64s, 
 
 
 def write_terms(
-    conn: sqlite3.Connection, collection_pk: int, key: str, seq: int, ids: Sequence[str], vectors: Sequence[EncodedTerms | None]
+    conn: sqlite3.Connection,
+    collection_pk: int,
+    key: str,
+    seq: int,
+    ids: Sequence[str],
+    vectors: Sequence[EncodedTerms | None],
+    new: AbstractSet[str] = frozenset(),
 ) -> int:
     """Store the ``key`` value of the records ``ids`` (written before, in this transaction) as sequence ``seq``.
 
@@ -233,6 +240,9 @@ def write_terms(
     skipped. A record whose value changes gets ``records.seq = seq``, so the in-memory
     index re-reads it when it catches up: the caller must then advance the collection's
     ``last_seq`` to ``seq``, as for any write the mirrors must see.
+
+    ``new`` names records this write inserted: they hold no value yet and carry ``seq``
+    already, so they are neither looked up nor stamped (an add's whole batch).
 
     Returns:
         How many records' values changed.
@@ -256,11 +266,12 @@ def write_terms(
     missing = [id_ for id_ in ids if id_ not in rowid_of]
     if missing:
         raise ValueError(f"Not records of the collection: {missing[:5]}")
+    older = [rowid_of[id_] for id_ in ids if id_ not in new]
     stored = {
         row[0]: tuple(row[1:])
         for row in conn.execute(
             "SELECT record_rowid, key, terms, weights, length FROM sparse_terms WHERE record_rowid IN (SELECT value FROM json_each(?))",
-            (json.dumps(list(rowid_of.values())),),
+            (json.dumps(older),),
         )
     }
     other = next((stored_key for stored_key, *_ in stored.values() if stored_key != key), None)
@@ -278,9 +289,10 @@ def write_terms(
     if gone:
         conn.execute("DELETE FROM sparse_terms WHERE record_rowid IN (SELECT value FROM json_each(?))", (json.dumps(gone),))
     changed = [row[0] for row in rows] + gone
-    if changed:
+    stamped = changed if not new else sorted(set(changed).intersection(older))
+    if stamped:
         conn.execute(
-            "UPDATE records SET seq = ? WHERE rowid IN (SELECT value FROM json_each(?)) AND seq < ?", (seq, json.dumps(changed), seq)
+            "UPDATE records SET seq = ? WHERE rowid IN (SELECT value FROM json_each(?)) AND seq < ?", (seq, json.dumps(stamped), seq)
         )
     return len(changed)
 

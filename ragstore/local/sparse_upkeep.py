@@ -125,6 +125,7 @@ def write_sparse(
     if not positions:
         return False
     ids = [records.ids[i] for i in positions]
+    fresh = frozenset(ids).difference(existed) if op != "update" else frozenset()  # inserted by this write
     changed = False
     stored: dict[str, tuple[str | None, dict[str, Any] | None]] | None = None
     for spec in specs:
@@ -138,7 +139,7 @@ def write_sparse(
             if stored is None:  # the records as they now stand (an update merges metadata)
                 stored = _stored(conn, collection_pk, ids)
             values = values_of(spec, [stored[id_] for id_ in ids])
-        changed |= write_terms(conn, collection_pk, spec.key, seq, ids, values) > 0
+        changed |= write_terms(conn, collection_pk, spec.key, seq, ids, values, new=fresh) > 0
     return changed
 
 
