@@ -168,10 +168,11 @@ def test_query_ranks_and_scores(store: RagstoreVectorStore) -> None:
     assert result.ids == ["a1", "a2", "b1"]
     assert result.similarities is not None
     assert result.similarities == sorted(result.similarities, reverse=True)
-    assert all(-1.0 <= s <= 1.0 for s in result.similarities)
+    assert all(0.0 <= s <= 1.0 for s in result.similarities)
     far = store.query(VectorStoreQuery(query_embedding=[-1.0, 0.0, 0.0], similarity_top_k=4))
     assert far.ids is not None and far.ids[-1] == "a1"
-    assert far.similarities is not None and far.similarities[-1] == pytest.approx(-1.0, abs=1e-5)  # cosine, no exp() underflow
+    # ragstore's relevance: the cosine clipped to [0, 1], so an opposite node scores 0 (not -1, and no exp() underflow).
+    assert far.similarities is not None and far.similarities[-1] == 0.0
 
 
 def test_query_doc_ids_node_ids_and_native_kwargs(store: RagstoreVectorStore) -> None:

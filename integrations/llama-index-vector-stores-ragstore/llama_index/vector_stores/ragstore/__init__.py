@@ -1,4 +1,4 @@
-"""LlamaIndex vector store integration for ragstore.
+"""LlamaIndex vector store integration for ragstore, with an embedding model over ragstore's embedding functions.
 
 Example:
     >>> from llama_index.vector_stores.ragstore import RagstoreVectorStore
@@ -8,6 +8,7 @@ Example:
 """
 
 from llama_index.vector_stores.ragstore.base import RagstoreVectorStore
+from llama_index.vector_stores.ragstore.embedding import RagstoreEmbedding
 from llama_index.vector_stores.ragstore.errors import (
     InvalidNodeError,
     MissingCollectionError,
@@ -19,6 +20,7 @@ from llama_index.vector_stores.ragstore.errors import (
 __all__ = [
     "InvalidNodeError",
     "MissingCollectionError",
+    "RagstoreEmbedding",
     "RagstoreVectorStore",
     "RagstoreVectorStoreError",
     "UnsupportedFilterError",

@@ -31,9 +31,11 @@ from llama_index.vector_stores.ragstore.connections import (
     store_address,
 )
 from llama_index.vector_stores.ragstore.driving import Operation, run_async, run_sync
+from llama_index.vector_stores.ragstore.embedding import RagstoreEmbedding
 from llama_index.vector_stores.ragstore.errors import MissingCollectionError
 from llama_index.vector_stores.ragstore.text_modes import TEXT_MODES
 from ragstore.collection_schema import has_bm25_index
+from ragstore.embeddings import build_embedding_function, embedding_functions_conflict
 
 T = TypeVar("T")
 FALLBACK_MAX_BATCH_SIZE = 16384
@@ -71,6 +73,10 @@ class RagstoreVectorStore(BasePydanticVectorStore):
         ssl: Use HTTPS.
         headers: Extra HTTP headers, e.g. ``{"Authorization": "Bearer <token>"}``.
         collection_kwargs: ``get_or_create_collection`` arguments (default: cosine space, no embedding function).
+        embed_model: The :class:`RagstoreEmbedding` the index embeds with: a new collection records its
+            function (name and config) and takes the function's space, as ``create_collection`` does, so
+            ``ragstore query`` and ``get_collection`` embed queries the same way. Pass the same object to
+            ``VectorStoreIndex(..., embed_model=...)``; :attr:`embed_model` gives it back.
         flat_metadata: Reject metadata ragstore cannot store (nested dicts, mixed lists); ``False`` keeps
             such values in the node only, unfilterable.
         max_batch_size: Records per write; default: the client's ``get_max_batch_size()``.
@@ -104,6 +110,7 @@ class RagstoreVectorStore(BasePydanticVectorStore):
     _owned_client: Any = PrivateAttr(default=None)
     _client_batch_size: int | None = PrivateAttr(default=None)
     _bm25_by_collection: dict[Any, bool] = PrivateAttr(default_factory=dict)
+    _embed_model: RagstoreEmbedding | None = PrivateAttr(default=None)
 
     def __init__(
         self,
@@ -120,8 +127,14 @@ class RagstoreVectorStore(BasePydanticVectorStore):
         flat_metadata: bool = True,
         max_batch_size: int | None = None,
         enable_hybrid: bool = True,
+        embed_model: RagstoreEmbedding | None = None,
         **kwargs: Any,
     ) -> None:
+        if embed_model is not None and not isinstance(embed_model, RagstoreEmbedding):
+            raise InvalidConfigurationError(
+                f"embed_model= takes a RagstoreEmbedding (it is recorded on the collection), got {type(embed_model).__name__}; "
+                "give other LlamaIndex embedding models to the index only"
+            )
         if isinstance(collection, ragstore.AsyncCollection):
             raise MissingCollectionError("collection= takes a sync ragstore.Collection; pass an AsyncCollection as async_collection=")
         if async_collection is not None and not isinstance(async_collection, ragstore.AsyncCollection):
@@ -142,13 +155,18 @@ class RagstoreVectorStore(BasePydanticVectorStore):
             "enable_hybrid": enable_hybrid,
         }
         super().__init__(**fields, **kwargs)
+        self._embed_model = embed_model
         if given:
+            _check_embedding(collection if collection is not None else async_collection, embed_model)
             self._collection, self._async_collection = collection, async_collection
             return
         if collection_name is None:
             raise InvalidConfigurationError("Give a collection or a collection_name")
+        function = embed_model.embedding_function if embed_model is not None else None
         target = CollectionTarget(
-            collection_name, store_address(persist_dir, host, port, ssl, headers), creation_kwargs(collection_kwargs, enable_hybrid)
+            collection_name,
+            store_address(persist_dir, host, port, ssl, headers),
+            creation_kwargs(collection_kwargs, enable_hybrid, function),
         )
         opened = target.open()
         self._collection, self._owned_client, self._client_batch_size = opened.collection, opened.client, opened.max_batch_size
@@ -210,6 +228,31 @@ class RagstoreVectorStore(BasePydanticVectorStore):
     def client(self) -> Any:
         """The ragstore collection (the async one for an async-only store)."""
         return self._collection if self._collection is not None else self._async_collection
+
+    @property
+    def embed_model(self) -> RagstoreEmbedding | None:
+        """The embedding model for this store's collection (``None`` if it is not known).
+
+        The ``embed_model`` given, else one over the function the collection records (e.g. one ``ragstore ingest`` made).
+
+        Example:
+            >>> import ragstore
+            >>> from ragstore.embeddings import HashingEmbeddingFunction
+            >>> col = ragstore.EphemeralClient().create_collection("embed-example", embedding_function=HashingEmbeddingFunction(dim=8))
+            >>> RagstoreVectorStore(collection=col).embed_model.model_name
+            'ragstore_hashing'
+
+        """
+        if self._embed_model is None:
+            collection = self.client
+            # A store opens its collection with embedding_function=None (LlamaIndex embeds), so the handle has
+            # none: rebuild the function from the description the collection persists.
+            function = getattr(collection, "embedding_function", None) or build_embedding_function(
+                (collection.configuration or {}).get("embedding_function")
+            )
+            if function is not None:
+                self._embed_model = RagstoreEmbedding(function)
+        return self._embed_model
 
     # ------------------------------------------------------------------ plumbing
 
@@ -352,6 +395,15 @@ class RagstoreVectorStore(BasePydanticVectorStore):
         if self._remote is not None:
             await self._remote.aclose()
         await asyncio.to_thread(self.close)
+
+
+def _check_embedding(collection: Any, embed_model: RagstoreEmbedding | None) -> None:
+    """Refuse an ``embed_model`` whose function differs from the one ``collection`` records (chromadb's conflict rule)."""
+    if embed_model is None:
+        return
+    conflict = embedding_functions_conflict((collection.configuration or {}).get("embedding_function"), embed_model.embedding_function)
+    if conflict is not None:
+        raise InvalidConfigurationError(conflict)
 
 
 def _no_kwargs(method: str, kwargs: dict[str, Any]) -> None:

@@ -9,7 +9,12 @@ integration's ``from_params`` does, but never silently ignores one: the paramete
 contradictions (both, or ``port``/``ssl``/``headers`` without a host); the refusal is raised
 here as :class:`InvalidConfigurationError`. New collections are created without an embedding function (LlamaIndex
 embeds) and, unless ``collection_kwargs`` says otherwise, in the ``cosine`` space, the
-similarity LlamaIndex's embedding models are made for, and with a BM25 index on the node texts
+similarity LlamaIndex's embedding models are made for. Given a ragstore embedding function
+(the store's ``embed_model=RagstoreEmbedding(...)``, or ``embedding_function`` in ``collection_kwargs``),
+a new collection records it, and its space is the function's ``default_space()``, exactly as
+``create_collection(name, embedding_function=...)`` would make it (``l2`` for the default model,
+as the collections ``ragstore ingest`` creates), so the CLI and ``get_collection`` embed queries
+with the same function. Either way it gets a BM25 index on the node texts
 (``ragstore.bm25_schema()``), which the ``hybrid``, ``sparse`` and ``text_search`` query modes
 search. The index is on by default because, unlike Qdrant's or Milvus's sparse vectors, it needs
 no model and no extra dependency (the engine counts the terms), so ``vector_store_query_mode="hybrid"``
@@ -53,21 +58,33 @@ class OpenedCollection:
     max_batch_size: int
 
 
-def creation_kwargs(collection_kwargs: dict[str, Any] | None, hybrid: bool = True) -> dict[str, Any]:
+def creation_kwargs(collection_kwargs: dict[str, Any] | None, hybrid: bool = True, embedding_function: Any | None = None) -> dict[str, Any]:
     """``get_or_create_collection`` arguments: the caller's, defaulting to no embedding function, cosine space and a BM25 index.
+
+    An ``embedding_function`` (the store's adapter's) is recorded, and then the space is left to it.
+
+    Raises:
+        InvalidConfigurationError: ``embedding_function`` given and ``collection_kwargs`` names another.
 
     Example:
         >>> creation_kwargs(None, hybrid=False)
         {'embedding_function': None, 'configuration': {'hnsw': {'space': 'cosine'}}}
         >>> sorted(creation_kwargs(None))
         ['configuration', 'embedding_function', 'schema']
+        >>> from ragstore.embeddings import HashingEmbeddingFunction
+        >>> sorted(creation_kwargs(None, embedding_function=HashingEmbeddingFunction()))  # the function's space
+        ['embedding_function', 'schema']
 
     """
     kwargs: dict[str, Any] = {"embedding_function": None, **(collection_kwargs or {})}
+    if embedding_function is not None:
+        if kwargs["embedding_function"] not in (None, embedding_function):
+            raise InvalidConfigurationError("Give the embedding function as embed_model or in collection_kwargs, not both")
+        kwargs["embedding_function"] = embedding_function
     if hybrid and "schema" not in kwargs:
         kwargs["schema"] = ragstore.bm25_schema()
     legacy_space = "hnsw:space" in (kwargs.get("metadata") or {})
-    if "configuration" not in kwargs and not legacy_space:
+    if "configuration" not in kwargs and not legacy_space and kwargs["embedding_function"] is None:
         kwargs["configuration"] = DEFAULT_CONFIGURATION
     return kwargs
 

@@ -26,7 +26,7 @@ from llama_index.core.vector_stores.types import MetadataFilters, VectorStoreQue
 from llama_index.vector_stores.ragstore.driving import Call
 from llama_index.vector_stores.ragstore.errors import UnsupportedQueryError
 from llama_index.vector_stores.ragstore.records import Record, node_to_record, record_to_node
-from llama_index.vector_stores.ragstore.scoring import mmr_select, prefetch_k, similarity
+from llama_index.vector_stores.ragstore.scoring import mmr_select, prefetch_k, similarities
 from llama_index.vector_stores.ragstore.text_modes import TEXT_MODES, bm25_query, check_text_query, hybrid_query
 from llama_index.vector_stores.ragstore.translation import FilterPlan, Where, plan_filters
 
@@ -240,9 +240,10 @@ def query_nodes(
     hit_ids: list[str] = list(got["ids"][0])
     documents, metadatas, distances = got["documents"][0], got["metadatas"][0], got["distances"][0]
     nodes_by_id = {i: record_to_node(i, d, m) for i, d, m in zip(hit_ids, documents, metadatas, strict=True)}
+    scores = dict(zip(hit_ids, similarities(distances, space), strict=True))
     if not mmr:
-        scores = [similarity(d, space) for d in distances]
-        return VectorStoreQueryResult(nodes=[nodes_by_id[i] for i in hit_ids], similarities=scores, ids=hit_ids)
+        return VectorStoreQueryResult(nodes=[nodes_by_id[i] for i in hit_ids], similarities=[scores[i] for i in hit_ids], ids=hit_ids)
     threshold = kwargs["mmr_threshold"] if kwargs.get("mmr_threshold") is not None else query.mmr_threshold
-    scores, picked = mmr_select(query.query_embedding, got["embeddings"][0] if hit_ids else [], hit_ids, top_k, threshold)
-    return VectorStoreQueryResult(nodes=[nodes_by_id[i] for i in picked], similarities=scores, ids=picked)
+    _, picked = mmr_select(query.query_embedding, got["embeddings"][0] if hit_ids else [], hit_ids, top_k, threshold)
+    # MMR chose the nodes and their order; each is scored by its relevance, as in default mode (one score everywhere).
+    return VectorStoreQueryResult(nodes=[nodes_by_id[i] for i in picked], similarities=[scores[i] for i in picked], ids=picked)

@@ -13,6 +13,13 @@ columns: filters see them as missing (``is_empty`` matches them, ``!=`` and ``ni
 match them as a missing key), and the node still round-trips with them, from
 ``_node_content``.
 
+Every record also gets a ``source`` column, the key ``ragstore query`` and ``ragstore peek``
+show (ragstore's own loaders set it): the node's own ``source`` metadata if it has one, else
+the first of ``file_path`` (``SimpleDirectoryReader``), ``file_name``, ``url`` and ``filename``
+(other readers) that it has (:func:`node_source`). The column is not added to the node's
+metadata (which the embedding and the LLM saw), so nodes round-trip unchanged; a filter on
+``source`` sees it.
+
 Example:
     >>> from llama_index.core.schema import TextNode
     >>> node = TextNode(id_="n1", text="hello", metadata={"lang": "en", "note": None}, embedding=[1.0, 0.0])
@@ -36,6 +43,9 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_
 from llama_index.vector_stores.ragstore.errors import InvalidNodeError
 
 RESERVED_KEYS = frozenset({"_node_content", "_node_type", "document_id", "doc_id", "ref_doc_id"})
+SOURCE_KEY = "source"
+# Where LlamaIndex readers put a node's origin, most specific first (SimpleDirectoryReader sets file_path and file_name).
+SOURCE_FALLBACKS = ("file_path", "file_name", "url", "filename")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +82,23 @@ def storable(value: Any) -> bool:
     return _scalar_kind(value) is not None
 
 
+def node_source(metadata: Mapping[str, Any]) -> str | None:
+    """The ``source`` column for a node's ``metadata`` (see the module docstring), or ``None`` if it names no origin.
+
+    Example:
+        >>> node_source({"file_path": "/docs/a.md", "file_name": "a.md"}), node_source({"source": "b.pdf", "url": "x"})
+        ('/docs/a.md', 'b.pdf')
+        >>> node_source({"topic": "food"}) is None
+        True
+
+    """
+    for key in (SOURCE_KEY, *SOURCE_FALLBACKS):
+        value = metadata.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def record_metadata(node: BaseNode, *, flat_metadata: bool) -> dict[str, Any]:
     """The metadata columns stored for ``node`` (see the module docstring).
 
@@ -99,6 +126,9 @@ def record_metadata(node: BaseNode, *, flat_metadata: bool) -> dict[str, Any]:
                 f"or a non-empty list of one of those types, got {value!r} (pass flat_metadata=False to keep it "
                 "in the node only, unfilterable)"
             )
+    source = node_source(node.metadata)
+    if source is not None and SOURCE_KEY not in columns:  # a node's own non-string source stays as it is
+        columns[SOURCE_KEY] = source
     return columns
 
 

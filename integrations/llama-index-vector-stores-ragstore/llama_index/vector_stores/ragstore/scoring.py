@@ -1,17 +1,22 @@
-"""Similarity scores from ragstore distances, and maximal marginal relevance (MMR).
+"""Node scores from ragstore distances, and maximal marginal relevance (MMR).
 
 ragstore returns distances in the collection's space: ``cosine`` (1 - cos), ``ip``
-(1 - dot) and ``l2`` (squared Euclidean). LlamaIndex expects higher-is-better
-similarities. The chroma integration used ``exp(-distance)``, which underflows to 0 for
-large distances (llama_index #12677, #19910); here:
-
-* ``cosine``: ``1 - distance`` (the cosine similarity, in [-1, 1]);
-* ``ip``: ``1 - distance`` (the inner product);
-* ``l2``: ``1 / (1 + distance)`` (in (0, 1], monotone, never underflows).
+(1 - dot) and ``l2`` (squared Euclidean). LlamaIndex expects higher-is-better scores.
+A dense hit's score is ragstore's one relevance (:func:`ragstore.relevance.relevances`), the
+number the CLI, the chatbot and the LangChain integration show for the same hit: the cosine
+similarity of query and node, clipped to [0, 1], for every space (1 - d for cosine and ip,
+1 - d/2 for l2 on unit vectors). So a ``SimilarityPostprocessor(similarity_cutoff=0.3)``
+means the same on every collection: on the shared docs with all-MiniLM-L6-v2, a question the
+docs answer scores ~0.6-0.7 for its best hit and a junk query ~0.1-0.2. The chroma
+integration's ``exp(-distance)`` underflowed to 0 for large distances (llama_index #12677,
+#19910); ``1 / (1 + d)`` (this package's earlier ``l2`` score, and LangChain's) put a junk
+query at 0.37 against 0.43 for a good hit on an ``l2`` collection. MMR picks its nodes by MMR's trade-off, and each pick is scored by the
+same relevance. Hybrid and BM25 scores are not distances in a space and keep their own scale
+(:mod:`.text_modes`).
 
 Example:
-    >>> similarity(0.25, "cosine"), similarity(3.0, "l2")
-    (0.75, 0.25)
+    >>> similarities([0.25, 3.0], "cosine"), similarities([0.5, 3.0], "l2")
+    ([0.75, 0.0], [0.75, 0.0])
 
 """
 
@@ -22,15 +27,14 @@ from collections.abc import Sequence
 from llama_index.core.indices.query.embedding_utils import get_top_k_mmr_embeddings
 
 from llama_index.vector_stores.ragstore.errors import UnsupportedQueryError
+from ragstore.relevance import relevances
 
 DEFAULT_MMR_PREFETCH_FACTOR = 4.0
 
 
-def similarity(distance: float, space: str) -> float:
-    """A higher-is-better score for a ragstore ``distance`` in ``space``."""
-    if space in ("cosine", "ip"):
-        return 1.0 - float(distance)
-    return 1.0 / (1.0 + float(distance))
+def similarities(distances: Sequence[float], space: str) -> list[float]:
+    """The node scores of dense hits at ``distances`` in ``space``: ragstore's relevance (see the module docstring)."""
+    return [float(score) for score in relevances(list(distances), space)] if distances else []
 
 
 def prefetch_k(top_k: int, mmr_prefetch_k: int | None, mmr_prefetch_factor: float | None) -> int:
