@@ -55,17 +55,52 @@ def test_globs_recursion_and_exclusions() -> None:
 
 
 @needs_data
-def test_html_tree_with_its_rest_sources_and_the_office_formats() -> None:
+def test_a_sphinx_build_loads_its_pages_once_not_their_sources_too() -> None:
     walk = load_directory(DOCS / "html/developers-reference")
-    by_suffix = sorted({p.suffix for p in walk.paths})
-    assert by_suffix == [".html", ".txt"]  # the _sources/*.rst.txt files are text
-    assert len(load_directory(DOCS / "html/developers-reference", exclude=("_sources",)).paths) == 11
-    office = load_directory(DOCS / "office")
-    assert [p.name for p in office.paths] == ["document.html", "document.pdf", "document.txt"]
-    assert office.skipped == [f"document.{ext}" for ext in ("doc", "docx", "ppt", "pptx", "xls", "xlsx")]
-    docs = list(office)
-    assert office.errors == [] and {d.metadata["source"] for d in docs} == {"document.html", "document.pdf", "document.txt"}
-    assert [d.id for d in docs if d.metadata["source"] == "document.pdf"] == ["document.pdf#page=1", "document.pdf#page=2"]
+    assert sorted({p.suffix for p in walk.paths}) == [".html"] and len(walk.paths) == 11
+    assert len(walk.sphinx_copies) == 10 and all(s.startswith("_sources/") and s.endswith(".rst.txt") for s in walk.sphinx_copies)
+    python = load_directory(DOCS / "html/python311")
+    assert len(python.paths) == len(python.sphinx_copies) == 57 and "_sources/tutorial/classes.rst.txt" in python.sphinx_copies
+    # The sources are kept when they are the only copy: walked on their own, or with the pages left out of the glob.
+    assert len(load_directory(DOCS / "html/python311/_sources").paths) == 57
+    assert len(load_directory(DOCS / "html/python311", glob="**/*.txt").paths) == 57
+    assert len(load_directory(DOCS / "html/python311", keep_sphinx_copies=True).paths) == 114
+
+
+def test_sphinx_copies_by_rule(tmp_path: Path) -> None:
+    for name in (
+        "site/index.html",
+        "site/_sources/index.rst.txt",
+        "site/guide/setup.html",
+        "site/_sources/guide/setup.md.txt",  # MyST
+        "site/old.html",
+        "site/_sources/old.txt",  # Sphinx before 1.5: no source suffix
+        "site/_sources/orphan.rst.txt",  # no page: the only copy of its text
+        "site/_static/basic.css",
+        "site/_static/notes.txt",
+        "project/_static/theme.txt",  # a _static beside no Sphinx build
+        "project/readme.txt",
+    ):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("text")
+    walk = load_directory(tmp_path)
+    assert walk.sphinx_copies == [
+        "site/_sources/guide/setup.md.txt",
+        "site/_sources/index.rst.txt",
+        "site/_sources/old.txt",
+        "site/_static/basic.css",
+        "site/_static/notes.txt",
+    ]
+    assert [p.relative_to(tmp_path).as_posix() for p in walk.paths] == [
+        "project/_static/theme.txt",
+        "project/readme.txt",
+        "site/_sources/orphan.rst.txt",
+        "site/guide/setup.html",
+        "site/index.html",
+        "site/old.html",
+    ]
+    (tmp_path / "project/objects.inv").write_bytes(b"")  # Sphinx's inventory marks a build even without sources
+    assert "project/_static/theme.txt" in load_directory(tmp_path).sphinx_copies
 
 
 @needs_data

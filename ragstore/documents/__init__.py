@@ -4,8 +4,10 @@ Loaders yield documents lazily, each with ``source`` metadata and a stable id:
 
 - :func:`load_text` (encoding detection, BOMs), :func:`load_markdown` (``title``),
   :func:`load_html` (visible text, ``title``), :func:`load_pdf` (a document per page,
-  ``page``), :func:`load_csv` (a document per row), :func:`load_json` and
-  :func:`load_jsonl` (a document per record);
+  ``page``), :func:`load_docx` (Word, ``title``), :func:`load_pptx` (a document
+  per slide, ``slide``), :func:`load_xlsx` (a document per worksheet, ``sheet``),
+  :func:`load_csv` (a document per row), :func:`load_json` and :func:`load_jsonl`
+  (a document per record);
 - :func:`load_file` picks the loader by extension; :func:`load_directory` walks a
   tree (globs, exclusions, recursion), reporting and skipping files that fail.
 
@@ -15,7 +17,7 @@ model's window) and :class:`MarkdownHeaderSplitter` (sections, ``headers``).
 :func:`split_documents` applies one to documents, adding ``chunk_index`` and
 ``start_index`` metadata and chunk ids.
 
-PDF, HTML and encoding detection need ``pip install "ragstore[documents]"``; the
+PDF, HTML, Office files and encoding detection need ``pip install "ragstore[documents]"``; the
 default tokenizer of :class:`TokenSplitter` needs ``"ragstore[embeddings]"``.
 
 Example:
@@ -50,6 +52,7 @@ from ragstore.documents.html_loader import load_html
 from ragstore.documents.json_loader import load_json, load_jsonl
 from ragstore.documents.markdown_loader import load_markdown
 from ragstore.documents.markdown_splitter import MarkdownHeaderSplitter
+from ragstore.documents.office_loader import load_docx, load_pptx, load_xlsx
 from ragstore.documents.pdf_loader import load_pdf
 from ragstore.documents.recursive_splitter import RecursiveCharacterSplitter
 from ragstore.documents.splitting import Chunk, Splitter, split_documents
@@ -78,12 +81,15 @@ __all__ = [
     "document_id",
     "load_csv",
     "load_directory",
+    "load_docx",
     "load_file",
     "load_html",
     "load_json",
     "load_jsonl",
     "load_markdown",
     "load_pdf",
+    "load_pptx",
     "load_text",
+    "load_xlsx",
     "split_documents",
 ]

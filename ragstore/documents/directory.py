@@ -7,6 +7,10 @@ it never ends the walk. Each file is loaded completely before any of its
 documents is yielded, so a file is either all in or all out, never cut short
 at a broken page. Files with no loader are listed in :attr:`DirectoryLoad.skipped`.
 
+A Sphinx HTML build's ``_sources/`` copies of the pages walked, and its
+``_static/`` assets, are left out (listed in :attr:`DirectoryLoad.sphinx_copies`),
+so a page is not loaded twice, as HTML and as reST (:mod:`ragstore.documents.sphinx_build`).
+
 Every document's ``source`` is its file's path relative to the walked root, in
 ``/`` form (``guide/intro.md``), so ids do not depend on where the tree sits.
 
@@ -38,7 +42,9 @@ from ragstore.documents.errors import MissingDependencyError, UnsupportedFileErr
 from ragstore.documents.html_loader import load_html
 from ragstore.documents.json_loader import load_json, load_jsonl
 from ragstore.documents.markdown_loader import load_markdown
+from ragstore.documents.office_loader import load_docx, load_pptx, load_xlsx
 from ragstore.documents.pdf_loader import load_pdf
+from ragstore.documents.sphinx_build import sphinx_copies
 from ragstore.documents.text_loader import load_text
 
 logger = logging.getLogger("ragstore.documents")
@@ -62,6 +68,10 @@ LOADERS: Mapping[str, Loader] = {
     ".htm": load_html,
     ".xhtml": load_html,
     ".pdf": load_pdf,
+    ".docx": load_docx,
+    ".pptx": load_pptx,
+    ".xlsx": load_xlsx,
+    ".xlsm": load_xlsx,
     ".csv": load_csv,
     ".tsv": functools.partial(load_csv, delimiter="\t"),
     ".json": load_json,
@@ -97,10 +107,10 @@ def load_file(path: str | Path, *, source: str | None = None, loaders: Mapping[s
         UnsupportedFileError: No loader handles the extension (raised when iterated).
 
     Example:
-        >>> next(load_file("notes.docx"))
+        >>> next(load_file("notes.doc"))
         Traceback (most recent call last):
         ...
-        ragstore.documents.errors.UnsupportedFileError: No loader for notes.docx (known extensions: .csv, .htm, ...)
+        ragstore.documents.errors.UnsupportedFileError: No loader for notes.doc (known extensions: .csv, .docx, ...)
 
     """
     path = Path(path)
@@ -124,6 +134,8 @@ class DirectoryLoad:
         skipped: Relative paths of matched files that no loader handles.
         errors: The files that failed during the last iteration.
         loaded: Relative paths of the files loaded during the last iteration.
+        sphinx_copies: Relative paths left out as a Sphinx build's ``_sources/`` copies of pages walked
+            and its ``_static/`` assets.
 
     Example:
         >>> import pathlib, tempfile
@@ -142,6 +154,7 @@ class DirectoryLoad:
     on_error: Callable[[FileError], None] | None = None
     errors: list[FileError] = field(default_factory=list)
     loaded: list[str] = field(default_factory=list)
+    sphinx_copies: list[str] = field(default_factory=list)
 
     def source(self, path: Path) -> str:
         """The ``source`` of a walked file: its path relative to the root, ``/``-separated."""
@@ -184,6 +197,7 @@ def load_directory(
     recursive: bool = True,
     loaders: Mapping[str, Loader] | None = None,
     on_error: Callable[[FileError], None] | None = None,
+    keep_sphinx_copies: bool = False,
 ) -> DirectoryLoad:
     """Find the files under ``path`` and return them as a lazily loading :class:`DirectoryLoad`.
 
@@ -197,6 +211,8 @@ def load_directory(
         recursive: Whether to descend into subdirectories.
         loaders: Loaders by extension, added to (or replacing) the default :data:`LOADERS`.
         on_error: Called with each :class:`FileError` as it happens.
+        keep_sphinx_copies: Load a Sphinx build's ``_sources/`` copies of the pages walked and its
+            ``_static/`` files too (left out by default: each page would load twice).
 
     Raises:
         FileNotFoundError: ``path`` does not exist (unlike a bad file inside it, this is fatal).
@@ -223,7 +239,8 @@ def load_directory(
             if (not recursive and "/" in relative) or _matches(relative, exclude) or not candidate.is_file():
                 continue
             found[relative] = candidate
-    ordered = sorted(found)
+    copies = set() if keep_sphinx_copies else sphinx_copies(found, root)
+    ordered = sorted(r for r in found if r not in copies)
     paths = [found[r] for r in ordered if found[r].suffix.lower() in merged]
     skipped = [r for r in ordered if found[r].suffix.lower() not in merged]
-    return DirectoryLoad(root, paths, skipped, merged, on_error)
+    return DirectoryLoad(root, paths, skipped, merged, on_error, sphinx_copies=sorted(copies))

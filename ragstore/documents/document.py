@@ -11,6 +11,8 @@ what                   id
 =====================  ==================================
 a whole file           ``guide/intro.md``
 a PDF page (1-based)   ``manual.pdf#page=3``
+a slide (1-based)      ``deck.pptx#slide=2``
+a worksheet            ``book.xlsx#sheet=Prices``
 a CSV/JSON(L) row      ``data.csv#row=12`` (1-based)
 a chunk (0-based)      ``manual.pdf#page=3#chunk=0``
 =====================  ==================================
@@ -91,23 +93,29 @@ class Document:
         return value if isinstance(value, str) else None
 
 
-def document_id(source: str, *, page: int | None = None, row: int | None = None) -> str:
-    """The stable id of a document loaded from ``source``, at a page or row if it has one.
+def document_id(source: str, *, page: int | None = None, row: int | None = None, slide: int | None = None, sheet: str | None = None) -> str:
+    """The stable id of a document loaded from ``source``, at a page, row, slide or sheet if it has one.
 
     Args:
         source: The document's ``source`` metadata (a path relative to the walked root, or the file path).
         page: The 1-based PDF page number.
         row: The 1-based row (CSV data row, JSON array element, JSONL line).
+        slide: The 1-based slide number of a presentation.
+        sheet: The name of a workbook's worksheet (names are unique within a workbook).
 
     Example:
-        >>> document_id("a.csv", row=2)
-        'a.csv#row=2'
+        >>> document_id("a.csv", row=2), document_id("deck.pptx", slide=3), document_id("book.xlsx", sheet="Prices")
+        ('a.csv#row=2', 'deck.pptx#slide=3', 'book.xlsx#sheet=Prices')
 
     """
     if page is not None:
         return f"{source}#page={page}"
     if row is not None:
         return f"{source}#row={row}"
+    if slide is not None:
+        return f"{source}#slide={slide}"
+    if sheet is not None:
+        return f"{source}#sheet={sheet}"
     return source
 
 
