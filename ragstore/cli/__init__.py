@@ -1,7 +1,12 @@
 """The ``ragstore`` command line (``ragstore <command> ...`` or ``python -m ragstore <command> ...``).
 
 Commands: ``run`` (serve a store over HTTP), ``ingest`` (files into a collection),
-``query`` (search a collection), ``collections`` (list them).
+``query`` (search a collection), ``collections`` (list them), ``peek`` (look into one),
+``delete-collection``.
+
+A user's mistake (a bad name or filter, a missing store or collection, a server that does not
+answer or wants a token) is one line on stderr and exit status 1; ``ragstore --debug ...`` also
+prints the traceback (:mod:`ragstore.cli.errors`).
 
 Example:
     >>> from click.testing import CliRunner
@@ -16,14 +21,19 @@ from __future__ import annotations
 import click
 
 from ragstore._version import __version__
+from ragstore.cli.collections import collections, delete_collection, peek
+from ragstore.cli.errors import RagstoreGroup
 from ragstore.cli.ingest import ingest
-from ragstore.cli.query import collections, query
+from ragstore.cli.query import query
 from ragstore.cli.run import run
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=RagstoreGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ragstore")
-def main() -> None:
+@click.option(
+    "--debug", is_flag=True, envvar="RAGSTORE_DEBUG", help="Print an error's traceback, not only its one line [env RAGSTORE_DEBUG]."
+)
+def main(debug: bool) -> None:
     """ragstore: an embeddable vector store for retrieval-augmented generation."""
 
 
@@ -31,5 +41,7 @@ main.add_command(run)
 main.add_command(ingest)
 main.add_command(query)
 main.add_command(collections)
+main.add_command(peek)
+main.add_command(delete_collection)
 
 __all__ = ["main", "run"]

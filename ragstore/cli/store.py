@@ -9,11 +9,15 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 import ragstore
+from ragstore.cli.errors import remember_store, remembered_store
+from ragstore.embeddings.base import embedding_functions_conflict
+from ragstore.local.database import DATABASE_FILENAME
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -38,17 +42,34 @@ def store_options(command: F) -> F:
     return command
 
 
-def open_client(path: str, host: str | None, port: int, ssl: bool, auth_token: str | None) -> ragstore.ClientAPI:
+def open_client(
+    path: str, host: str | None, port: int, ssl: bool, auth_token: str | None, *, must_exist: bool = False
+) -> ragstore.ClientAPI:
     """A client of the chosen store: the server at ``host`` if given, else the local store at ``path``.
+
+    Commands that only read pass ``must_exist``: a ``--path`` that holds no store is then refused with one
+    line instead of a new, empty store being made there (a typo would otherwise list nothing and exit 0).
+    Only commands that write (``ingest``) create a store.
 
     Example:
         >>> import tempfile
         >>> with open_client(tempfile.mkdtemp(), None, 8000, False, "ignored-without-a-host") as client:
         ...     client.get_settings().is_persistent
         True
+        >>> open_client(tempfile.mkdtemp() + "/typo", None, 8000, False, None, must_exist=True)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        click.exceptions.ClickException: No ragstore store at .../typo (it has no ragstore.sqlite3): check --path, ...
 
     """
-    return store_address(path, host, port, ssl, auth_token).client()
+    address = store_address(path, host, port, ssl, auth_token)
+    remember_store(address)
+    if must_exist and address.path is not None and not (Path(address.path) / DATABASE_FILENAME).is_file():
+        raise click.ClickException(
+            f"No ragstore store at {address.describe()} (it has no {DATABASE_FILENAME}): check --path, "
+            "or make one with 'ragstore ingest FILES -c NAME --path ...'"
+        )
+    return address.client()
 
 
 def store_address(path: str, host: str | None, port: int, ssl: bool, auth_token: str | None) -> ragstore.StoreAddress:
@@ -69,7 +90,8 @@ EMBEDDING_HELP = (
     "(fast, for tests), 'onnx:<folder>' or 'onnx-fp32:<folder>' (a local BERT-family sentence-transformers folder on ONNX "
     "Runtime, int8 or exact float32), 'st:<model name or path>' (a local sentence-transformers model on torch) or "
     "'openai:<model>' (an OpenAI-compatible "
-    "/v1/embeddings server at $OPENAI_BASE_URL, key in $OPENAI_API_KEY). An existing collection keeps its own."
+    "/v1/embeddings server at $OPENAI_BASE_URL, key in $OPENAI_API_KEY). An existing collection keeps its own: naming a "
+    "different one for it is an error."
 )
 
 
@@ -115,11 +137,26 @@ def open_collection(client: ragstore.ClientAPI, name: str, embedding: str | None
     hybrid; an existing collection keeps what it has.
     """
     ef = embedding_function(embedding) if embedding else None
-    if create:
+    try:
+        existing = client.get_collection(name)
+    except ragstore.NotFoundError:
+        if not create:
+            raise click.ClickException(f"No collection named {name!r} in {_where()} (see: ragstore collections)") from None
         if ef is None:
             return client.get_or_create_collection(name, schema=ragstore.bm25_schema())
         return client.get_or_create_collection(name, schema=ragstore.bm25_schema(), embedding_function=ef)
-    try:
-        return client.get_collection(name) if ef is None else client.get_collection(name, embedding_function=ef)
-    except ragstore.NotFoundError:
-        raise click.ClickException(f"No collection named {name!r} in this store (see: ragstore collections)") from None
+    if ef is None:
+        return existing
+    persisted = existing.configuration.get("embedding_function") or {}
+    if embedding_functions_conflict(persisted, ef):  # said here in the CLI's words; the library's message is chromadb's
+        raise click.ClickException(
+            f"Collection {name!r} embeds with {persisted.get('name')!r}, not {ef.name()!r} (--embedding {embedding}): an existing "
+            "collection keeps its own embedding function; leave out --embedding, or name a new collection"
+        )
+    return client.get_collection(name, embedding_function=ef)
+
+
+def _where() -> str:
+    """The store the running command opened, for a message (``this store`` outside a command)."""
+    address = remembered_store()
+    return address.describe() if address is not None else "this store"
