@@ -89,15 +89,12 @@ def test_replacing_a_document_drops_old_metadata_keys() -> None:
 ANGLES = {"q": [1.0, 0.0], "same": [1.0, 0.0], "right": [0.0, 1.0], "opposite": [-1.0, 0.0], "diag": [math.sqrt(0.5), math.sqrt(0.5)]}
 
 
-@pytest.mark.parametrize(
-    ("space", "expected"),
-    [
-        ("cosine", {"same": 1.0, "diag": (1 + math.sqrt(0.5)) / 2, "right": 0.5, "opposite": 0.0}),
-        ("ip", {"same": 1.0, "diag": (1 + math.sqrt(0.5)) / 2, "right": 0.5, "opposite": 0.0}),
-        # squared l2 between unit vectors is 2 - 2 cos: 0, 2 - sqrt(2), 2, 4
-        ("l2", {"same": 1.0, "diag": 1 / (3 - math.sqrt(2)), "right": 1 / 3, "opposite": 0.2}),
-    ],
-)
+# The one relevance score (ragstore.relevance) is the cosine clipped to [0, 1], in every space: for unit vectors
+# the l2 distances are 2 - 2 cos (0, 2 - sqrt(2), 2, 4), the cosine and ip ones 1 - cos.
+SAME_IN_EVERY_SPACE = {"same": 1.0, "diag": math.sqrt(0.5), "right": 0.0, "opposite": 0.0}
+
+
+@pytest.mark.parametrize(("space", "expected"), [(space, SAME_IN_EVERY_SPACE) for space in ("cosine", "ip", "l2")])
 def test_relevance_scores_per_space(space: str, expected: dict[str, float]) -> None:
     store = RagstoreVectorStore(f"space-{space}", TableEmbeddings(ANGLES), collection_configuration={"hnsw": {"space": space}})
     texts = ["same", "right", "opposite", "diag"]
@@ -120,8 +117,23 @@ def test_l2_relevance_stays_in_range_for_unnormalised_vectors() -> None:
     scored = store.similarity_search_with_relevance_scores("query", k=20)
     distances = [d for _, d in store.similarity_search_with_score("query", k=20)]
     assert max(distances) > 10  # far outside what chroma's 1 - d/sqrt(2) keeps in [0, 1]
-    assert all(0.0 < r <= 1.0 for _, r in scored)
+    # Not unit vectors, so not cosines: clipped to [0, 1], and never higher for a farther hit.
+    assert all(0.0 <= r <= 1.0 for _, r in scored)
     assert [r for _, r in scored] == sorted((r for _, r in scored), reverse=True)
+    assert [r for _, r in scored] == pytest.approx([max(0.0, 1.0 - d / 2) for d in distances])
+
+
+def test_relevance_is_ragstores_one_relevance_score() -> None:
+    from ragstore.relevance import relevance
+
+    from langchain_ragstore.relevance import cosine_relevance, inner_product_relevance, squared_l2_relevance
+
+    for distance in (0.0, 0.25, 0.9065, 1.7, 2.5):
+        assert squared_l2_relevance(distance) == relevance(distance, "l2")
+        assert cosine_relevance(distance) == relevance(distance, "cosine")
+        assert inner_product_relevance(distance) == relevance(distance, "ip")
+    store = RagstoreVectorStore("one-score", TableEmbeddings(ANGLES))
+    assert store._select_relevance_score_fn()(0.9065) == pytest.approx(0.54675)  # the hit: 0.525 with 1 / (1 + d)
 
 
 def test_relevance_score_fn_override_and_unknown_space() -> None:
@@ -170,7 +182,7 @@ def test_retriever_three_search_types() -> None:
     assert [d.id for d in similarity.invoke("q", k=1)] == ["a1"]
     threshold = store.as_retriever(search_type="similarity_score_threshold", search_kwargs={"k": 4, "score_threshold": 0.95})
     kept = threshold.invoke("q")
-    assert {d.id for d in kept} == {"a1", "a2", "a3"}  # b's relevance is (1 + 0.8) / 2 = 0.9
+    assert {d.id for d in kept} == {"a1", "a2", "a3"}  # b's relevance is its cosine, 0.8
     mmr = store.as_retriever(search_type="mmr", search_kwargs={"k": 2, "fetch_k": 4})
     assert [d.id for d in mmr.invoke("q")] == ["a1", "b"]
     filtered = store.as_retriever(search_kwargs={"k": 4, "filter": {"g": "b"}})
