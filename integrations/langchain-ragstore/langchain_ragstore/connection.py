@@ -149,7 +149,7 @@ class StoreConnection:
                 "use the async methods (aadd_texts, asimilarity_search, ...)"
             )
         if self._client is None and self.source.kind != "collection":
-            self._client = self.source.address().client()
+            self._client = self.source.open_client()
             self._owns_client = True
         return self._client
 
@@ -231,7 +231,7 @@ class StoreConnection:
         if source.kind == "async_client":
             opened = _LoopClient(source.client, owned=False)
         else:
-            opened = _LoopClient(await source.address().async_client(), owned=True)
+            opened = _LoopClient(await source.open_async_client(), owned=True)
         try:
             await self._open_async_collection(opened)
         except BaseException:

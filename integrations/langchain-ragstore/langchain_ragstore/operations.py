@@ -36,6 +36,7 @@ from langchain_ragstore.driving import Operation
 from langchain_ragstore.filters import normalize_filter
 from langchain_ragstore.hybrid import check_mode, dense_text_queries, documents_from_search, with_query_vectors
 from langchain_ragstore.records import (
+    InvalidRecordsError,
     batches,
     documents_from_get,
     documents_from_query,
@@ -150,6 +151,48 @@ def add_texts(
         metadatas_arg = upsert_metadatas(batch_ids, batch_metas, existing)
         yield ("collection", "upsert", {"ids": batch_ids, "embeddings": vectors, "documents": batch_texts, "metadatas": metadatas_arg})
     return record_ids
+
+
+def _update_ids(ids: Sequence[str], documents: Sequence[Document], method: str) -> list[str]:
+    given = [ids] if isinstance(ids, str) else list(ids)
+    if len(given) != len(documents):
+        raise InvalidRecordsError(f"{method}() got {len(given)} ids for {len(documents)} documents")
+    bad = [item for item in given if not isinstance(item, str) or not item]
+    if bad:
+        raise InvalidRecordsError(f"{method}() needs the id of each stored record to update, got {bad[0]!r}")
+    if len(set(given)) != len(given):
+        raise InvalidRecordsError(f"{method}() got an id twice: {next(i for i in given if given.count(i) > 1)!r}")
+    if not all(isinstance(doc, Document) for doc in documents):
+        raise InvalidRecordsError(f"{method}() expects LangChain Documents")
+    return given
+
+
+def update_documents(ids: Sequence[str], documents: Sequence[Document], *, method: str) -> Operation[None]:
+    """Re-embed ``documents`` and write each over the record with the same position's id (text, metadata, vector).
+
+    Every id must be stored: they are all checked before the first write, so a typo changes nothing
+    (chroma skips unknown ids without a word). A document's metadata replaces the record's, as in
+    :func:`add_texts`; ``Document.id`` is not read (the ids say which records change, as in langchain-chroma).
+    """
+    record_ids = _update_ids(ids, documents, method)
+    if not record_ids:
+        return
+    size = yield ("connection", "max_batch_size", {})
+    stored: dict[str, Any] = {}
+    for start in range(0, len(record_ids), size):
+        found = yield ("collection", "get", {"ids": record_ids[start : start + size], "include": ["metadatas"]})
+        stored.update(zip(found["ids"], found["metadatas"] or [None] * len(found["ids"]), strict=True))
+    missing = [record_id for record_id in record_ids if record_id not in stored]
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise InvalidRecordsError(f"{method}() got ids that are not in the collection: {shown}; nothing was updated (add them first)")
+    texts = [doc.page_content for doc in documents]
+    metadatas = prepare_metadatas(len(texts), [doc.metadata for doc in documents])
+    for batch_ids, batch_texts, batch_metas in batches(record_ids, texts, metadatas, size):
+        vectors = yield ("embeddings", "embed_documents", {"texts": batch_texts})
+        previous = {"ids": batch_ids, "metadatas": [stored[record_id] for record_id in batch_ids]}
+        metadatas_arg = upsert_metadatas(batch_ids, batch_metas, previous)
+        yield ("collection", "update", {"ids": batch_ids, "embeddings": vectors, "documents": batch_texts, "metadatas": metadatas_arg})
 
 
 def delete(ids: list[str] | None, kwargs: dict[str, Any], *, method: str) -> Operation[bool]:

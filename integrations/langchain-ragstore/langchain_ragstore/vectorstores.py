@@ -27,6 +27,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.runnables.config import run_in_executor
 from typing_extensions import Self
 
+from langchain_ragstore.chroma_methods import ChromaMethods
 from langchain_ragstore.connection import (
     DEFAULT_COLLECTION_NAME,
     DEFAULT_MAX_BATCH_SIZE,
@@ -57,34 +58,48 @@ class MissingEmbeddingsError(ValueError):
     """The store has no embedding function (a collection without one was given and no ``embedding_function=``)."""
 
 
-class RagstoreVectorStore(HybridMethods):
+class RagstoreVectorStore(HybridMethods, ChromaMethods):
     """A LangChain vector store on a ragstore collection (in memory, on disk, or on a ``ragstore run`` server).
 
     LangChain embeds (with ``embedding_function``); ragstore stores and searches. Scores from
     ``similarity_search_with_score`` are ragstore distances (lower is nearer: squared L2,
-    ``1 - cos`` or ``1 - dot``); relevance scores are in [0, 1] for every space
-    (:mod:`langchain_ragstore.relevance`).
+    ``1 - cos`` or ``1 - dot``); relevance scores are ragstore's one relevance score, the cosine similarity
+    clipped to [0, 1], the number ragstore's CLI and chatbot show (:mod:`ragstore.relevance`).
+
+    langchain-chroma's ``update_document(s)`` re-embed documents in place; its image methods raise
+    ``NotImplementedError`` (no multimodal embeddings: :mod:`langchain_ragstore.chroma_methods`).
 
     Hybrid search (dense and BM25 fused) needs a BM25 index, which a new collection gets with
     ``bm25_index=True``; then ``similarity_search(query, mode="hybrid")``,
     ``as_retriever(search_type="hybrid")`` and ``hybrid_search(Search(...))`` work
     (:mod:`langchain_ragstore.hybrid`).
 
+    The constructor is langchain-chroma's ``Chroma`` constructor, positions included, so ``Chroma(...)``
+    calls work unchanged (:mod:`langchain_ragstore.sources` says which store each argument names).
+
     Args:
         collection_name: The collection to use, created when missing.
         embedding_function: LangChain embeddings. ``None`` uses the collection's ragstore
             embedding function (for a new collection ragstore's default, all-MiniLM-L6-v2, offline).
-        client: An existing ragstore client: ``ClientAPI`` (sync) or ``AsyncClientAPI`` (async methods only).
         persist_directory: A directory for a ``ragstore.PersistentClient``.
-        host: A ``ragstore run`` server's host; sync calls use ``HttpClient``, async calls
+        host: A ``ragstore run`` server's host (or URL); sync calls use ``HttpClient``, async calls
             ``AsyncHttpClient`` (both opened on first use).
-        port: The server's port (default 8000; only with ``host``).
+        port: The server's port (default 8000).
+        headers: Extra HTTP headers for the server (e.g. ``{"Authorization": "Bearer <token>"}``).
+            ``port=``, ``ssl=`` or ``headers=`` without ``host=`` mean a server on ``localhost``, as in ``HttpClient``.
+        chroma_cloud_api_key: Refused with ``NotImplementedError``: ragstore has no cloud.
+        tenant: The tenant of the client the store opens (default ``default_tenant``; it must exist).
+        database: The database of the client the store opens (default ``default_database``; it must exist).
+        client_settings: ``ragstore.Settings`` (or ``chromadb.config.Settings``) of the client the store opens; alone,
+            they name the store as ``chromadb.Client(settings)`` does (a server, a directory or memory).
         collection_metadata: Metadata of a new collection.
         collection_configuration: Configuration of a new collection, e.g. ``{"hnsw": {"space": "cosine"}}``.
-        relevance_score_fn: Maps a distance to a relevance score; by default chosen from the collection's space.
+        client: An existing ragstore client: ``ClientAPI`` (sync) or ``AsyncClientAPI`` (async methods only).
+        relevance_score_fn: Maps a distance to a relevance score; by default ragstore's one relevance score for the
+            collection's space (:func:`ragstore.relevance.relevance_fn`).
+        create_collection_if_not_exists: ``False`` (or ``None``) requires the collection to exist.
+        ssl: Reach the server over HTTPS.
         collection: An existing ragstore ``Collection`` or ``AsyncCollection`` (instead of a name and a source).
-        headers: Extra HTTP headers for ``host`` (e.g. ``{"Authorization": "Bearer <token>"}``).
-        create_collection_if_not_exists: ``False`` requires the collection to exist.
         bm25_index: Create a new collection with a BM25 index on the documents' text (key ``"bm25"``), for hybrid
             and BM25 search. Off by default, as in langchain-chroma and chroma (no sparse index unless a schema
             declares one) and most LangChain stores with hybrid search (opt-in at construction): writes cost
@@ -93,15 +108,21 @@ class RagstoreVectorStore(HybridMethods):
             the indexes it was created with.
 
     Raises:
-        ConflictingSourcesError: More than one of ``collection``, ``client``, ``persist_directory`` and ``host``,
-            or collection settings together with an existing ``collection``.
-        InvalidSourceError: ``client`` or ``collection`` is not a ragstore object.
+        ConflictingSourcesError: More than one of ``collection``, ``client``, ``persist_directory`` and ``host``;
+            server options with a local source; client options (``tenant``, ``database``, ``client_settings``) with a
+            given ``client`` or ``collection``; or collection settings together with an existing ``collection``.
+        InvalidSourceError: ``client``, ``collection`` or ``client_settings`` is not a ragstore (or chromadb) object.
+        NotImplementedError: ``chroma_cloud_api_key`` was given.
 
     Example:
         >>> import ragstore
         >>> from langchain_core.documents import Document
         >>> from langchain_core.embeddings import DeterministicFakeEmbedding
         >>> store = RagstoreVectorStore("notes", DeterministicFakeEmbedding(size=4), client=ragstore.EphemeralClient())
+        >>> RagstoreVectorStore("notes", DeterministicFakeEmbedding(size=4), chroma_cloud_api_key="ck-1")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        NotImplementedError: chroma_cloud_api_key= (Chroma Cloud) is not supported: ragstore has no cloud. ...
         >>> store.add_documents([Document(page_content="hi", id="n1")])
         ['n1']
         >>> store.get_by_ids(["n1"])[0].page_content
@@ -113,17 +134,22 @@ class RagstoreVectorStore(HybridMethods):
         self,
         collection_name: str = DEFAULT_COLLECTION_NAME,
         embedding_function: Embeddings | None = None,
-        client: ragstore.ClientAPI | ragstore.AsyncClientAPI | None = None,
         persist_directory: str | Path | None = None,
         host: str | None = None,
         port: int | None = None,
+        headers: dict[str, str] | None = None,
+        chroma_cloud_api_key: str | None = None,
+        tenant: str | None = None,
+        database: str | None = None,
+        client_settings: ragstore.Settings | None = None,
         collection_metadata: dict[str, Any] | None = None,
         collection_configuration: dict[str, Any] | None = None,
+        client: ragstore.ClientAPI | ragstore.AsyncClientAPI | None = None,
         relevance_score_fn: Callable[[float], float] | None = None,
+        create_collection_if_not_exists: bool | None = True,
         *,
+        ssl: bool = False,
         collection: ragstore.Collection | ragstore.AsyncCollection | None = None,
-        headers: dict[str, str] | None = None,
-        create_collection_if_not_exists: bool = True,
         bm25_index: bool = False,
     ) -> None:
         if embedding_function is not None and not isinstance(embedding_function, Embeddings):
@@ -131,14 +157,24 @@ class RagstoreVectorStore(HybridMethods):
         if relevance_score_fn is not None and not callable(relevance_score_fn):
             raise TypeError("Expected relevance_score_fn to be a callable from a distance to a relevance score")
         self._source = resolve_source(
-            client=client, collection=collection, persist_directory=persist_directory, host=host, port=port, headers=headers
+            client=client,
+            collection=collection,
+            persist_directory=persist_directory,
+            host=host,
+            port=port,
+            ssl=ssl,
+            headers=headers,
+            settings=client_settings,
+            tenant=tenant,
+            database=database,
+            chroma_cloud_api_key=chroma_cloud_api_key,
         )
         spec = CollectionSpec(
             collection_name,
             embeds_itself=embedding_function is not None,
             configuration=collection_configuration,
             metadata=collection_metadata,
-            create_if_missing=create_collection_if_not_exists,
+            create_if_missing=bool(create_collection_if_not_exists),
             bm25_index=bm25_index,
         ).for_source(self._source)
         self._connection = StoreConnection(self._source, spec)
@@ -247,7 +283,7 @@ class RagstoreVectorStore(HybridMethods):
     # ------------------------------------------------------------------ relevance
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        """``relevance_score_fn=`` if given, else the mapping for the collection's space (:mod:`langchain_ragstore.relevance`)."""
+        """``relevance_score_fn=`` if given, else ragstore's relevance in the collection's space (:mod:`ragstore.relevance`)."""
         if self._relevance_score_fn_override is not None:
             return self._relevance_score_fn_override
         return relevance_fn(self._connection.space())

@@ -23,8 +23,8 @@ def test_conflicting_sources_raise(tmp_path: Path) -> None:
         RagstoreVectorStore(embedding_function=EMB, client=client, persist_directory=tmp_path)
     with pytest.raises(ConflictingSourcesError, match="persist_directory= and host="):
         RagstoreVectorStore(embedding_function=EMB, persist_directory=tmp_path, host="127.0.0.1")
-    with pytest.raises(ConflictingSourcesError, match="need host="):
-        RagstoreVectorStore(embedding_function=EMB, port=8000)
+    with pytest.raises(ConflictingSourcesError, match="port= is for a server"):
+        RagstoreVectorStore(embedding_function=EMB, persist_directory=tmp_path, port=8000)
     collection = client.create_collection("given")
     with pytest.raises(ConflictingSourcesError, match="collection= and client="):
         RagstoreVectorStore(embedding_function=EMB, collection=collection, client=client)
