@@ -134,11 +134,26 @@ def open_collection(client: ragstore.ClientAPI, name: str, embedding: str | None
     """The collection ``name``: its persisted embedder unless ``embedding`` names one; created if ``create``.
 
     A collection the CLI creates has a BM25 index (:func:`ragstore.bm25_schema`), so ``query`` can search it
-    hybrid; an existing collection keeps what it has.
+    hybrid; an existing collection keeps what it has, its embedding function included.
+
+    Raises:
+        click.ClickException: No collection ``name`` (and not ``create``), or ``embedding`` names a function other
+            than the one the collection records (one line that says so, instead of chromadb's conflict message).
+
+    Example:
+        >>> client = ragstore.Client()
+        >>> open_collection(client, "notes", "hashing", create=True).embedding_function.name()
+        'ragstore_hashing'
+        >>> open_collection(client, "notes", "default", create=False)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        click.exceptions.ClickException: Collection 'notes' embeds with 'ragstore_hashing', not 'default' (--embedding default): ...
+
     """
     ef = embedding_function(embedding) if embedding else None
     try:
-        existing = client.get_collection(name)
+        # With --embedding, only the persisted configuration is needed here: the persisted function is not built.
+        existing = client.get_collection(name) if ef is None else client.get_collection(name, embedding_function=None)
     except ragstore.NotFoundError:
         if not create:
             raise click.ClickException(f"No collection named {name!r} in {_where()} (see: ragstore collections)") from None
