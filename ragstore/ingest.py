@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -79,24 +80,31 @@ class IngestStats:
     Attributes:
         files: Files found; ``files_done`` of them handled so far.
         failed: Files that failed to load (skipped; their earlier chunks kept).
+        empty: Files that loaded but hold no text to store (a scanned PDF, an empty sheet).
         chunks: Chunks the loaded files make.
         embedded: Chunks embedded so far (runs up to two batches ahead of ``written``).
         written: Chunks embedded and upserted (new or changed).
         unchanged: Chunks already stored exactly as they are.
         deleted: Stored chunks removed (shrunk, changed or deleted files).
         seconds: Wall time so far.
+        loading_model: The embed stage is loading the embedding model (before its first batch).
+        model_seconds: How long loading the model took (``None`` if the run loaded none: a remote
+            or user-written function, or no embed stage).
 
     """
 
     files: int = 0
     files_done: int = 0
     failed: list[FileError] = field(default_factory=list)
+    empty: list[Path] = field(default_factory=list)
     chunks: int = 0
     embedded: int = 0
     written: int = 0
     unchanged: int = 0
     deleted: int = 0
     seconds: float = 0.0
+    loading_model: bool = False
+    model_seconds: float | None = None
 
     @property
     def rate(self) -> float:
@@ -111,6 +119,68 @@ class IngestStats:
 
 
 Progress = Callable[[IngestStats], None]
+
+
+@dataclass
+class FileSet:
+    """The files under some roots that :func:`ingest` would load, and those it leaves out (made by :func:`find_files`).
+
+    Attributes:
+        walks: Each root (a folder or a file) with its walk.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (root / "a.md").write_text("# A")
+        >>> _ = (root / "b.doc").write_bytes(b"")
+        >>> found = find_files([root])
+        >>> found.files, [path.name for path in found.unsupported]
+        (1, ['b.doc'])
+
+    """
+
+    walks: list[tuple[Path, DirectoryLoad]]
+
+    @property
+    def files(self) -> int:
+        """How many files have a loader (the files an ingest loads)."""
+        return sum(len(walk.paths) for _, walk in self.walks)
+
+    @property
+    def unsupported(self) -> list[Path]:
+        """Files left out because no loader handles their extension."""
+        return [self._path(walk, relative) for _, walk in self.walks for relative in walk.skipped]
+
+    @property
+    def sphinx_copies(self) -> list[Path]:
+        """Files left out as a Sphinx build's ``_sources/`` copies of pages loaded, or its ``_static/`` assets."""
+        return [self._path(walk, relative) for _, walk in self.walks for relative in walk.sphinx_copies]
+
+    @staticmethod
+    def _path(walk: DirectoryLoad, relative: str) -> Path:
+        return walk.root / relative if walk.root.is_dir() else Path(relative)
+
+
+def find_files(paths: Sequence[str | Path], *, glob: str | Sequence[str] = "**/*", exclude: Sequence[str] | None = None) -> FileSet:
+    """The files :func:`ingest` would load under ``paths`` (nothing is loaded yet), and those it would leave out.
+
+    Args:
+        paths: Folders or files; each is a root of its own.
+        glob: Pattern(s) of the files to load under a folder.
+        exclude: Patterns to leave out (default: hidden files and folders).
+
+    Raises:
+        FileNotFoundError: A path does not exist.
+
+    Example:
+        >>> find_files(["no/such/folder"])
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: No such file or directory: 'no/such/folder'
+
+    """
+    options: dict[str, Any] = {} if exclude is None else {"exclude": exclude}
+    return FileSet([(Path(path), load_directory(path, glob, **options)) for path in paths])
 
 
 def _root_key(root: Path) -> str:
@@ -175,7 +245,12 @@ class _Barrier:
     reached: threading.Event = field(default_factory=threading.Event)
 
 
-_Item = _Upsert | _Delete | _FileDone | _Barrier
+@dataclass
+class _LoadModel:
+    """Sent first: the embed stage loads its model while the planner loads the first files."""
+
+
+_Item = _Upsert | _Delete | _FileDone | _Barrier | _LoadModel
 
 
 def _own_embedding_function(collection: Any) -> Any | None:
@@ -209,6 +284,8 @@ def _plan(
             yield from _failed(failures)
             chunks = list(split_documents(loaded.documents, splitter))
             stats.chunks += len(chunks)
+            if not chunks:
+                stats.empty.append(loaded.path)
             stored = _stored(collection, root_key, loaded.source)
             fresh: dict[str, tuple[str, dict[str, Any]]] = {}
             for chunk in chunks:
@@ -237,9 +314,33 @@ def _failed(failures: list[FileError]) -> Iterator[_FileDone]:
         yield _FileDone(failures.pop(0))
 
 
+def _model_loader(embedding_function: Any) -> Callable[[], Any] | None:
+    """What loads the model of one of ragstore's local embedding functions (they load on first use), else ``None``."""
+    from ragstore.embeddings.onnx.function import OnnxEmbeddingFunction
+    from ragstore.embeddings.sentence_transformer import SentenceTransformerEmbeddingFunction
+
+    if isinstance(embedding_function, OnnxEmbeddingFunction):
+        return embedding_function.encoder
+    if isinstance(embedding_function, SentenceTransformerEmbeddingFunction):
+        return embedding_function.model
+    return None  # a remote or user-written function: its first batch does whatever loading it needs
+
+
 def _embed(embedding_function: Any, stats: IngestStats, pipeline: Pipeline, item: _Item) -> _Item:
     """Stage 2: vectors for a batch to upsert, made and checked as the collection's ``upsert`` would."""
-    if isinstance(item, _Upsert):
+    if isinstance(item, _LoadModel):
+        load = _model_loader(embedding_function)
+        if load is not None:
+            stats.loading_model = True
+            pipeline.tick()
+            started = time.perf_counter()
+            try:
+                load()
+            finally:
+                stats.loading_model = False
+            stats.model_seconds = time.perf_counter() - started
+            pipeline.tick()
+    elif isinstance(item, _Upsert):
         item.embeddings = embed(embedding_function, item.documents, query=False, op="upsert")
         stats.embedded += len(item.ids)
         pipeline.tick()
@@ -260,7 +361,7 @@ def _write(collection: Any, stats: IngestStats, pipeline: Pipeline, item: _Item)
         if item.failure is not None:
             stats.failed.append(item.failure)
         stats.files_done += 1
-    else:
+    elif isinstance(item, _Barrier):
         item.reached.set()
     pipeline.tick()
 
@@ -270,7 +371,7 @@ def _write(collection: Any, stats: IngestStats, pipeline: Pipeline, item: _Item)
 
 def ingest(
     collection: Any,
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path] | FileSet,
     *,
     glob: str | Sequence[str] = "**/*",
     exclude: Sequence[str] | None = None,
@@ -284,9 +385,11 @@ def ingest(
 
     Args:
         collection: A ragstore (or chromadb) collection with an embedding function.
-        paths: Folders or files to ingest; each is a root of its own.
+        paths: Folders or files to ingest, each a root of its own; or a :class:`FileSet` from
+            :func:`find_files` (then ``glob`` and ``exclude`` are not used).
         glob: Pattern(s) of the files to load under a folder.
-        exclude: Patterns to leave out (default: hidden files and folders).
+        exclude: Patterns to leave out (default: hidden files and folders; a Sphinx build's
+            ``_sources/`` copies of its pages and ``_static/`` assets are always left out).
         chunk_size: Characters per chunk (ignored when ``splitter`` is given).
         chunk_overlap: Characters shared by neighbouring chunks.
         splitter: Any splitter of :mod:`ragstore.documents` instead of the recursive one.
@@ -313,9 +416,11 @@ def ingest(
             progress(stats)
 
     failures: list[FileError] = []
-    options: dict[str, Any] = {} if exclude is None else {"exclude": exclude}
-    walks = [(Path(path), load_directory(path, glob, on_error=failures.append, **options)) for path in paths]
-    stats.files = sum(len(walk.paths) for _, walk in walks)
+    found = paths if isinstance(paths, FileSet) else find_files(paths, glob=glob, exclude=exclude)
+    walks = found.walks
+    for _, walk in walks:
+        walk.on_error = failures.append
+    stats.files = found.files
     report()
     pipeline = Pipeline(name="ragstore-ingest", on_tick=report)
     plan = _plan(collection, walks, failures, splitter, batch_size, stats, pipeline)
@@ -324,6 +429,6 @@ def ingest(
     if embedding_function is None:
         pipeline.run(plan, write)
     else:
-        pipeline.run(plan, functools.partial(_embed, embedding_function, stats, pipeline), write)
+        pipeline.run(itertools.chain([_LoadModel()], plan), functools.partial(_embed, embedding_function, stats, pipeline), write)
     report()
     return stats

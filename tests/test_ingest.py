@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 from servers import RunningServer
-from shared_data import GUTENBERG, MARKDOWN
+from shared_data import GUTENBERG, MARKDOWN, copy_markdown
 
 import ragstore
 from ragstore.documents import RecursiveCharacterSplitter, load_directory, split_documents
-from ragstore.ingest import IngestStats, ingest
+from ragstore.ingest import IngestStats, find_files, ingest
 
 MARKDOWN_FILES = len(list(MARKDOWN.rglob("*.md")))
 CLI_ENV = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTORE_")}
@@ -500,3 +500,141 @@ def test_default_model_end_to_end(tmp_path: Path) -> None:
         hits = col.query(query_texts=["How do I configure an HTTP proxy?"], n_results=3)
         assert hits["metadatas"] is not None
         assert hits["metadatas"][0][0]["source"] == "proxies.md"
+
+
+# ------------------------------------------------------------------ what ingest reports, and its exit status (issue 17)
+
+OFFICE = MARKDOWN.parent.parent / "office"
+SPHINX = MARKDOWN.parent.parent / "html" / "developers-reference"
+
+
+def test_cli_office_folder_loads_six_formats_and_names_the_three_it_skips(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    done = cli("ingest", str(OFFICE), "-c", "office", "--path", str(store), "--embedding", "hashing")
+    assert done.returncode == 0, done.stderr
+    assert "skipped 3 files: unsupported .doc (1), .ppt (1), .xls (1); old binary Office files" in done.stderr
+    assert "6 loaded, 0 failed" in done.stderr and "Traceback" not in done.stderr
+    with ragstore.PersistentClient(store) as client:
+        metas = client.get_collection("office").get(include=["metadatas"])["metadatas"] or []
+    assert {m["source"] for m in metas} == {f"document.{ext}" for ext in ("docx", "html", "pdf", "pptx", "txt", "xlsx")}
+    assert sorted(m["slide"] for m in metas if "slide" in m) == [1, 2] and [m["sheet"] for m in metas if "sheet" in m] == ["Sheet1"]
+
+
+def test_cli_nothing_loadable_exits_1_without_making_a_store(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    done = cli("ingest", str(OFFICE / "document.doc"), "-c", "office", "--path", str(store), "--embedding", "hashing")
+    assert done.returncode == 1 and not store.exists()
+    assert done.stderr.splitlines() == [
+        "skipped 1 file: unsupported .doc (1); old binary Office files: save them as .docx, .pptx or .xlsx",
+        "Error: nothing to ingest: no file under PATHS has a loader (see ragstore ingest --help for the extensions)",
+    ]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = cli("ingest", str(empty), "-c", "office", "--path", str(store), "--glob", "**/*.md")
+    assert done.returncode == 1 and done.stderr.strip() == "Error: nothing to ingest: no file under PATHS matches --glob **/*.md"
+    relaxed = cli("ingest", str(empty), "-c", "office", "--path", str(store), "--allow-empty")
+    assert relaxed.returncode == 0 and "collection 'office' not created" in relaxed.stderr
+    with ragstore.PersistentClient(store) as client:
+        assert client.list_collections() == []
+
+
+def test_cli_failed_files_are_named_once_and_set_the_exit_status(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    shutil.copy(MARKDOWN / "quickstart.md", tree)
+    (tree / "[draft] notes.docx").write_text("not a zip")  # brackets: printed as they are, never read as markup
+    (tree / "broken.pdf").write_bytes(b"%PDF-1.4\n% cut short")
+    (tree / "empty.txt").write_text("   \n")
+    store = str(tmp_path / "store")
+    done = cli("ingest", str(tree), "-c", "mixed", "--path", store, "--embedding", "hashing")
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.splitlines()
+    failed = [line for line in lines if line.startswith("failed ")]
+    assert len(failed) == 2 and failed[0].startswith(f"failed {tree.as_posix()}/[draft] notes.docx: Cannot read ")
+    assert failed[1].startswith(f"failed {tree.as_posix()}/broken.pdf: Cannot read ")
+    assert sum("broken.pdf" in line for line in lines) == 1  # once: not also through the documents logger
+    assert f"no text in 1 file (nothing stored for it): {tree.as_posix()}/empty.txt" in lines
+    assert lines[-1] == "Error: 2 of 4 files failed to load (listed above; --allow-failures exits 0 all the same)"
+    assert "2 loaded, 2 failed" in done.stderr
+    again = cli("ingest", str(tree), "-c", "mixed", "--path", store, "--allow-failures")
+    assert again.returncode == 0 and len([line for line in again.stderr.splitlines() if line.startswith("failed ")]) == 2
+
+
+def test_cli_a_run_that_stores_nothing_leaves_no_collection_behind(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.xlsx").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(600))  # an old .xls renamed
+    (tree / "b.md").write_text("")
+    store = str(tmp_path / "store")
+    done = cli("ingest", str(tree), "-c", "nothing", "--path", store, "--embedding", "hashing")
+    assert done.returncode == 1
+    assert "OLE2 file" in done.stderr and "collection 'nothing' not created: nothing to store" in done.stderr
+    assert done.stderr.splitlines()[-1] == "Error: nothing ingested: 1 of 2 files failed to load (--allow-empty exits 0 all the same)"
+    with ragstore.PersistentClient(store) as client:
+        assert client.list_collections() == []
+        client.create_collection("kept", embedding_function=ragstore.HashingEmbeddingFunction())
+    kept = cli("ingest", str(tree / "b.md"), "-c", "kept", "--path", store, "--allow-empty")
+    assert kept.returncode == 0, kept.stderr  # an existing collection is never removed
+    with ragstore.PersistentClient(store) as client:
+        assert [c.name for c in client.list_collections()] == ["kept"]
+
+
+def test_cli_sphinx_build_is_ingested_once_not_twice(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    done = cli("ingest", str(SPHINX), "-c", "devref", "--path", store, "--embedding", "hashing")
+    assert done.returncode == 0, done.stderr
+    assert "skipped 10 files: a Sphinx build's _sources/ copies of the pages loaded, and its _static/ files" in done.stderr
+    with ragstore.PersistentClient(store) as client:
+        sources = {m["source"] for m in client.get_collection("devref").get(include=["metadatas"])["metadatas"] or []}
+    assert len(sources) == 11 and all(str(s).endswith(".html") for s in sources)
+    helped = cli("ingest", "--help")
+    assert "_sources/ copies" in " ".join(helped.stdout.split()) and ".docx" in helped.stdout
+
+
+def test_cli_progress_lines_off_a_terminal_and_the_model_load(tmp_path: Path) -> None:
+    """Not a terminal (stderr is a pipe here): a line per --progress-every, and a line while the real model loads."""
+    root = copy_markdown(["quickstart.md", "advanced/proxies.md"], tmp_path / "docs")
+    name = "a-collection-name-long-enough-that-the-old-table-title-wrapped"
+    env = {**CLI_ENV, "COLUMNS": "80"}
+    args = [sys.executable, "-m", "ragstore", "ingest", str(root), "-c", name, "--path", str(tmp_path / "store"), "--progress-every", "0"]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert lines[0] == "ingest: loading model all-MiniLM-L6-v2 ..."
+    progress = [line for line in lines[1:] if line.startswith("ingest: ")]
+    assert progress and progress[-1].startswith("ingest: 2/2 files, ") and " chunks/s, " in progress[-1]
+    heading = [line for line in lines if line.startswith("Ingested into")]
+    assert heading == [
+        f"Ingested into '{name}' ({ragstore.PersistentClient(tmp_path / 'store').get_collection(name).count()} chunks stored)"
+    ]
+    assert any(line.split("│")[1:2] == [" model load "] for line in lines)
+    assert "Traceback" not in done.stderr and "\x1b[" not in done.stderr  # no bar redraws in a log
+
+
+def test_stats_name_empty_files_and_the_model_load(collection: Any, tmp_path: Path) -> None:
+    root = tmp_path / "files"  # tmp_path may hold the fixture's store
+    root.mkdir()
+    (root / "a.md").write_text("Some text.")
+    (root / "blank.txt").write_text("\n\n")
+    stats = ingest(collection, [root])
+    assert stats.empty == [root / "blank.txt"] and stats.chunks == 1
+    assert stats.model_seconds is None  # the hashing function has no model to load
+    found = find_files([root, OFFICE], glob="**/*")
+    assert found.files == 8 and [p.name for p in found.unsupported] == ["document.doc", "document.ppt", "document.xls"]
+    assert ingest(collection, found).files == 8  # a FileSet is ingested as found
+
+
+def test_the_terminal_bar_says_when_the_model_loads() -> None:
+    import io
+
+    from rich.console import Console
+
+    from ragstore.cli.ingest_progress import progress_display
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=80)
+    with progress_display(console, every=10.0, model="all-MiniLM-L6-v2") as show:
+        show(IngestStats(files=3, loading_model=True))
+        time.sleep(0.3)  # the bar redraws ten times a second
+        show(IngestStats(files=3, files_done=3, embedded=9, written=9, seconds=1.0))
+    drawn = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "loading model all-MiniLM-L6-v2 ..." in drawn and "3/3" in drawn.rsplit("loading model", 1)[1]

@@ -1,4 +1,10 @@
-"""``ragstore ingest``: files into a collection, with a progress bar and a summary.
+"""``ragstore ingest``: files into a collection, with progress, a report of what was left out, and a summary.
+
+A file is never left out without a word: files no loader handles are counted by
+extension, a Sphinx build's copies are counted, each file that fails to load is
+named once with its reason, and files without text are named. The exit status is
+1 when nothing was ingested (and a collection this run would have made is not
+made) or when a file failed; ``--allow-empty`` and ``--allow-failures`` relax that.
 
 Example:
     >>> ingest.name
@@ -15,41 +21,76 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+import ragstore
+from ragstore.cli.ingest_progress import progress_display
+from ragstore.cli.ingest_report import print_report, skipped_lines, summary
 from ragstore.cli.store import EMBEDDING_HELP, open_client, open_collection, store_options
-from ragstore.ingest import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, IngestStats
+from ragstore.documents import LOADERS
+from ragstore.ingest import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, FileSet, find_files
 from ragstore.ingest import ingest as run_ingest
 
+_HELP = f"""Load, split, embed and upsert the files under PATHS; re-running updates only what changed.
 
-def _summary(stats: IngestStats, collection: str, count: int) -> Table:
-    table = Table(title=f"Ingested into '{collection}' ({count} chunks stored)", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    for label, value in (
-        ("files", f"{stats.files - len(stats.failed)} loaded, {len(stats.failed)} failed"),
-        ("chunks", str(stats.chunks)),
-        ("written", f"{stats.written} ({stats.rate:.1f} chunks/s)"),
-        ("unchanged", str(stats.unchanged)),
-        ("deleted", str(stats.deleted)),
-        ("time", f"{stats.seconds:.1f} s"),
-    ):
-        table.add_row(label, value)
-    return table
+\b
+Loaded by extension: {" ".join(sorted(LOADERS))}
+(.docx, .pptx, .xlsx, .pdf and .html need the 'documents' extra).
+
+Hidden files and folders are left out, and so are a Sphinx HTML build's _sources/ copies of the pages
+it loads and its _static/ files, so a page does not come back twice, as HTML and as reST (to load the
+sources, ingest the _sources folder itself). Files left out, files that fail to load and files without
+text are reported. The exit status is 1 if nothing was ingested (no collection is then created) or a
+file failed to load; see --allow-empty and --allow-failures.
+"""
 
 
-@click.command()
+def _say(console: Console, *lines: str) -> None:
+    for line in lines:  # as they are: one line each, never read as markup
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _exists(client: ragstore.ClientAPI, name: str) -> bool:
+    try:
+        client.get_collection(name)
+    except ragstore.NotFoundError:
+        return False
+    return True
+
+
+def _nothing_found(found: FileSet, globs: Sequence[str]) -> str:
+    if found.unsupported or found.sphinx_copies:
+        return "nothing to ingest: no file under PATHS has a loader (see ragstore ingest --help for the extensions)"
+    return f"nothing to ingest: no file under PATHS matches --glob {' '.join(globs)}"
+
+
+@click.command(help=_HELP)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--collection", "-c", required=True, help="Collection to fill (created if missing).")
 @store_options
-@click.option("--glob", "globs", multiple=True, default=["**/*"], show_default=True, help="Files to load (repeatable).")
+@click.option(
+    "--glob",
+    "globs",
+    multiple=True,
+    default=["**/*"],
+    show_default=True,
+    help="Files to load (repeatable). Sphinx _sources/ copies of pages loaded are left out whatever the glob.",
+)
 @click.option("--exclude", multiple=True, help="Patterns to leave out (repeatable; hidden files are always left out).")
 @click.option("--chunk-size", default=DEFAULT_CHUNK_SIZE, show_default=True, type=click.IntRange(50), help="Characters per chunk.")
 @click.option(
     "--chunk-overlap", default=DEFAULT_CHUNK_OVERLAP, show_default=True, type=click.IntRange(0), help="Characters shared by neighbours."
 )
 @click.option("--embedding", default=None, help=EMBEDDING_HELP)
+@click.option("--allow-failures", is_flag=True, help="Exit 0 even if some files fail to load (they are still listed).")
+@click.option("--allow-empty", is_flag=True, help="Exit 0 even if nothing is ingested (no collection is created then either).")
+@click.option(
+    "--progress-every",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    metavar="SECONDS",
+    help="When stderr is not a terminal (a log, a pipe), print a progress line this often instead of a bar.",
+)
 def ingest(
     paths: Sequence[str],
     collection: str,
@@ -58,48 +99,48 @@ def ingest(
     chunk_size: int,
     chunk_overlap: int,
     embedding: str | None,
+    allow_failures: bool,
+    allow_empty: bool,
+    progress_every: float,
     **store: Any,  # what @store_options adds: only open_client reads it
 ) -> None:
-    """Load, split, embed and upsert the files under PATHS; re-running updates only what changed."""
+    """The command (its help is ``_HELP``, which names the loaders' extensions)."""
     if chunk_overlap >= chunk_size:
         raise click.BadParameter("must be smaller than --chunk-size", param_hint="--chunk-overlap")
     console = Console(stderr=True)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its recoverable-structure warnings would tear the progress bar
-    client = open_client(**store)
-    target = open_collection(client, collection, embedding, create=True)
-    exclude_patterns = (".*", *exclude) if exclude else None
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("files · {task.fields[embedded]} embedded · {task.fields[written]} written · {task.fields[rate]} chunks/s"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    ) as bar:
-        task = bar.add_task("ingest", total=None, embedded=0, written=0, rate="0.0")
-
-        def progress(stats: IngestStats) -> None:
-            # Called after every batch embedded or written (not only per file), so the rate moves inside a long file.
-            rate = f"{stats.rate:.1f}"
-            bar.update(task, total=stats.files, completed=stats.files_done, embedded=stats.embedded, written=stats.written, rate=rate)
-
-        try:
-            stats = run_ingest(
-                target,
-                list(paths),
-                glob=list(globs),
-                exclude=exclude_patterns,
-                chunk_size=chunk_size,
-                chunk_overlap=chunk_overlap,
-                progress=progress,
+    logging.getLogger("ragstore.documents").setLevel(logging.ERROR)  # failed files are reported below, once each
+    found = find_files(list(paths), glob=list(globs), exclude=(".*", *exclude) if exclude else None)
+    if not found.files and not allow_empty:  # refused before a store or collection is opened, let alone created
+        _say(console, *skipped_lines(found.unsupported, found.sphinx_copies))
+        raise click.ClickException(_nothing_found(found, globs))
+    with open_client(**store) as client:
+        existed = _exists(client, collection)
+        if not found.files and not existed:
+            _say(
+                console, *skipped_lines(found.unsupported, found.sphinx_copies), f"nothing to ingest; collection {collection!r} not created"
             )
-        except KeyboardInterrupt:
-            bar.stop()
-            console.print("[yellow]Interrupted.[/] Every batch written so far is complete; run the same command again to finish.")
-            client.close()
-            sys.exit(130)
-    for failure in stats.failed:
-        console.print(f"[red]failed[/] {failure.source}: {failure.error}")
-    console.print(_summary(stats, collection, target.count()))
-    client.close()
+            return
+        target = open_collection(client, collection, embedding, create=True)
+        model = getattr(target.embedding_function, "model_name", None)
+        with progress_display(console, every=progress_every, model=model) as show:
+            try:
+                stats = run_ingest(target, found, chunk_size=chunk_size, chunk_overlap=chunk_overlap, progress=show)
+            except KeyboardInterrupt:
+                console.print("[yellow]Interrupted.[/] Every batch written so far is complete; run the same command again to finish.")
+                sys.exit(130)
+        print_report(console, stats, found.unsupported, found.sphinx_copies)
+        if not stats.chunks and not existed:
+            client.delete_collection(collection)  # made for this run, and nothing went in: as if never made
+            _say(console, f"collection {collection!r} not created: nothing to store")
+        else:
+            heading = f"Ingested into '{collection}' ({target.count()} chunks stored)"
+            console.print(heading, style="bold italic", markup=False, highlight=False, soft_wrap=True)
+            console.print(summary(stats))
+    if not stats.chunks and not allow_empty:
+        failed = f": {len(stats.failed)} of {stats.files} files failed to load" if stats.failed else ""
+        raise click.ClickException(f"nothing ingested{failed} (--allow-empty exits 0 all the same)")
+    if stats.failed and not allow_failures:
+        raise click.ClickException(
+            f"{len(stats.failed)} of {stats.files} files failed to load (listed above; --allow-failures exits 0 all the same)"
+        )
