@@ -12,6 +12,10 @@ Three client modes share one API (chromadb's, so ``import ragstore as chromadb``
 ``connect(host="localhost", auth_token=...)``, ``connect()`` for memory);
 :class:`StoreAddress` is that address as a value, and the factories above are written on it.
 
+chromadb's other common paths answer too: ``config.Settings`` (:mod:`ragstore.config`),
+``utils.embedding_functions.<Name>`` (:mod:`ragstore.utils.embedding_functions`, with a clear
+error for chromadb's functions ragstore lacks), and :func:`CloudClient`, which says there is no cloud.
+
 Example:
     >>> import ragstore
     >>> client = ragstore.EphemeralClient()
@@ -26,6 +30,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ragstore import config, utils  # chromadb's attribute paths: chromadb.config.Settings, chromadb.utils.embedding_functions
 from ragstore._version import __version__
 from ragstore.admin import AdminClient as AdminClientAPI
 from ragstore.async_client import AsyncClient as AsyncClientAPI
@@ -203,6 +208,41 @@ async def AsyncHttpClient(  # noqa: N802
     return await address.async_client(tenant, database, settings=settings)
 
 
+def CloudClient(  # noqa: N802
+    tenant: str | None = None,
+    database: str | None = None,
+    api_key: str | None = None,
+    settings: Settings | None = None,
+    *,
+    cloud_host: str = "api.trychroma.com",
+    cloud_port: int = 443,
+    enable_ssl: bool = True,
+) -> ClientAPI:
+    """Chroma Cloud's client in chromadb: ragstore has no cloud, so this always raises ``NotImplementedError``.
+
+    It takes chromadb's arguments, so a call reaches this message rather than a ``TypeError``.
+    ``NotImplementedError`` is Python's "this exists in the interface but not here"
+    (the error chromadb-shaped code is written to expect for unsupported features);
+    :class:`UnimplementedError` is a server's answer to a retired route, a different thing.
+
+    Raises:
+        NotImplementedError: always, saying what to use instead.
+
+    Example:
+        >>> try:
+        ...     CloudClient(api_key="ck-example")
+        ... except NotImplementedError as exc:
+        ...     print(str(exc).split(". ")[0])
+        ragstore has no cloud: CloudClient (Chroma Cloud) is not supported
+
+    """
+    raise NotImplementedError(
+        "ragstore has no cloud: CloudClient (Chroma Cloud) is not supported. Run a server with "
+        "`ragstore run --path ./data` (add --auth-token-file for a token) and connect with "
+        "ragstore.HttpClient(host=..., port=8000), or ragstore.connect(host=..., auth_token=...)."
+    )
+
+
 def Client(settings: Settings | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> ClientAPI:  # noqa: N802
     """A client configured by ``settings``: persistent when ``is_persistent``, else in memory.
 
@@ -234,6 +274,7 @@ __all__ = [
     "Client",
     "ClientAPI",
     "ClosedError",
+    "CloudClient",
     "Cmek",
     "Collection",
     "DefaultEmbeddingFunction",
@@ -283,7 +324,9 @@ __all__ = [
     "WhereDocument",
     "__version__",
     "bm25_schema",
+    "config",
     "connect",
     "register_embedding_function",
     "register_sparse_embedding_function",
+    "utils",
 ]

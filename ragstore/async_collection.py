@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ragstore.collection import CollectionBase, DeleteResult
+from ragstore.collection import CollectionBase, DeleteResult, warn_existing
 from ragstore.collection_requests import ModifyCollectionRequest
 from ragstore.embeddings.base import embed
 from ragstore.preparation import WriteRequest, prepare_write, write_ids
@@ -101,7 +101,7 @@ class AsyncCollection(CollectionBase):
     async def add(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None
     ) -> None:
-        """Add records; ids that already exist are skipped (and never embedded), as in :meth:`ragstore.Collection.add`.
+        """Add records; ids that already exist are skipped (and never embedded) with one warning, as in :meth:`ragstore.Collection.add`.
 
         Example::
 
@@ -109,8 +109,10 @@ class AsyncCollection(CollectionBase):
 
         """
         request = await self._write_request("add", ids, embeddings, metadatas, documents, images, uris)
+        existing = (await self._api.get(self.id, GetRequest(ids=request.ids, include=())))["ids"]
+        warn_existing(request.ids, existing)
         if request.skips_existing():
-            request = request.without((await self._api.get(self.id, GetRequest(ids=request.ids, include=())))["ids"])
+            request = request.without(existing)
             if not request.ids:
                 return
         await self._api.write(self.id, "add", await self._embed_records(request))
