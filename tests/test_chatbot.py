@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -19,11 +21,13 @@ from shared_data import MARKDOWN, copy_markdown, needs_data
 import ragstore
 from examples.chatbot.budget import approximate_tokens, fit_passages, token_counter
 from examples.chatbot.engine import NOTHING_FOUND, SYSTEM_PROMPT, ChatEngine
+from examples.chatbot.extractive import extractive_answer, units
 from examples.chatbot.llm import ChatLLM, LLMError, parse_sse_line
 from examples.chatbot.memory import Conversation, is_follow_up
 from examples.chatbot.retrieval import Passage, Retriever
+from examples.chatbot.sections import merge_sections
 from examples.chatbot.store import ingest_folder, open_client, open_collection
-from examples.chatbot.terminal import print_reply
+from examples.chatbot.terminal import COMMANDS, chat, print_reply
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = needs_data
@@ -72,10 +76,10 @@ def test_nothing_relevant_gives_a_clear_message_and_no_sources(collection: Any) 
     assert (reply.mode, reply.passages, reply.text()) == ("none", [], NOTHING_FOUND)
     assert not engine.memory.turns
     # The threshold decides: the same question passes when everything counts as relevant...
-    assert Retriever(collection, max_distance=2.0).retrieve(OFF_TOPIC)
+    assert Retriever(collection, min_relevance=0.0).retrieve(OFF_TOPIC)
     # ...and an on-topic question fails when nothing does: by similarity, and (hybrid) by holding every query term.
-    assert Retriever(collection, max_distance=0.0, lexical=False).retrieve(TIMEOUT_QUESTION) == []
-    by_terms = Retriever(collection, max_distance=0.0).retrieve(TIMEOUT_QUESTION)
+    assert Retriever(collection, min_relevance=1.0, lexical=False).retrieve(TIMEOUT_QUESTION) == []
+    by_terms = Retriever(collection, min_relevance=1.0).retrieve(TIMEOUT_QUESTION)
     assert by_terms and all(p.kept_for == "terms" and p.terms == (3, 3) for p in by_terms)  # timeout, set, request
 
 
@@ -188,10 +192,93 @@ def _unused_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_unreachable_llm_falls_back_to_the_extractive_answer(collection: Any) -> None:
+def test_unreachable_llm_falls_back_to_the_extractive_answer_and_the_reply_says_so(collection: Any) -> None:
     engine = ChatEngine(Retriever(collection), ChatLLM(f"http://127.0.0.1:{_unused_port()}/v1", "m", timeout=5))
-    text = engine.ask(TIMEOUT_QUESTION).text()
+    reply = engine.ask(TIMEOUT_QUESTION)
+    assert (reply.mode, reply.fallback) == ("llm", None)  # nothing has been tried yet
+    text = reply.text()
     assert "LLM unavailable" in text and "[1]" in text
+    assert reply.mode == "extractive" and reply.fallback is not None and reply.fallback.startswith("LLM unavailable: cannot reach")
+
+
+QUESTIONS = (
+    TIMEOUT_QUESTION,
+    "What are the four types of timeouts?",
+    "How do I configure a pool timeout?",
+    "How do I use a proxy?",
+    "How do I enable HTTP/2?",
+    "How do I disable timeouts?",
+)
+# A quote: a sentence, its citation, and the code block or list it introduces.
+CITED = re.compile(r"(?P<quote>[^\[\]]+?) \[(?P<n>\d+)\]:?(?:\n\n(?:```[^\n]*\n(?P<code>.*?)\n```|(?P<list>(?:- [^\n]*\n?)+)))?", re.DOTALL)
+
+
+def test_extractive_answers_quote_code_as_code_cite_each_quote_and_never_end_on_a_colon(collection: Any) -> None:
+    blocks = 0
+    for question in QUESTIONS:
+        reply = ChatEngine(Retriever(collection)).ask(question)
+        text = reply.text()
+        assert not text.rstrip().endswith(":"), text
+        quotes = list(CITED.finditer(text))
+        assert quotes and "".join(m.group(0) for m in quotes).replace(" ", "").replace("\n", "") == text.replace(" ", "").replace("\n", "")
+        for quote in quotes:  # every quote is cited, and the source cited holds it
+            source = reply.passages[int(quote["n"]) - 1]
+            quoted = " ".join(u.text for u in units(source.text))
+            for part in [quote["quote"], *(quote["list"] or "").splitlines()]:
+                assert " ".join(part.split()[:4]) in quoted, (part, source.label)
+            if quote["code"] is not None:
+                blocks += 1
+                assert quote["code"] in source.text  # verbatim, line breaks and indentation kept
+    assert blocks >= 2  # the timeout pages answer with their code examples
+
+    answer = ChatEngine(Retriever(collection)).ask(TIMEOUT_QUESTION).text()
+    assert "[1]:\n\n```python\nclient = httpx.Client()              # Use a default 5s timeout everywhere.\n" in answer
+
+
+def test_a_sentence_introducing_what_the_chunk_cut_off_is_never_quoted() -> None:
+    embed = ragstore.HashingEmbeddingFunction()
+    cut = Passage("a", "Timeouts are set per client in httpx. Set a timeout on the client like this:")
+    assert extractive_answer("set a timeout on the client", [cut], embed) == "Timeouts are set per client in httpx. [1]"
+    table = Passage("b", "The timeout values are listed here:\n\n| connect | 5 |\n|---|---|")
+    assert extractive_answer("timeout values", [table], embed) == "The retrieved passages contain no sentence that answers this."
+    unclosed = Passage("c", "Create the client with a timeout:\n\n```python\nclient = httpx.Client(\n    timeout=")
+    assert [u.kind for u in units(unclosed.text)] == ["sentence", "other"]
+    assert not extractive_answer("client timeout", [unclosed], embed).endswith(":")
+
+
+def test_sources_of_the_same_section_merge_into_one(collection: Any) -> None:
+    question = "How do I configure a pool timeout?"
+    retrieved = Retriever(collection).retrieve(question)
+    labels = [p.label for p in retrieved]
+    assert len(set(labels)) < len(labels)  # the retriever returns several chunks of one section for this question
+    reply = ChatEngine(Retriever(collection)).ask(question)
+    assert [p.label for p in reply.passages] == list(dict.fromkeys(labels))  # one source per section, in rank order
+    for merged in reply.passages:
+        chunks = [p for p in retrieved if p.label == merged.label]
+        assert merged.score == max(p.score for p in chunks)
+        for chunk in chunks:  # every chunk's text is in the merged one (overlaps written once)
+            assert chunk.text.strip()[-200:] in merged.text
+        assert len(merged.text) <= sum(len(p.text) for p in chunks) + 8 * len(chunks)
+    assert merge_sections(reply.passages) == reply.passages
+
+
+def test_terminal_commands_help_sources_reset_and_quit(collection: Any) -> None:
+    engine = ChatEngine(Retriever(collection))
+    lines = io.StringIO(f"/sources\n/help\n{TIMEOUT_QUESTION}\n/sources\n/bogus\n/reset\n/sources\nexit\nnever asked?\n")
+    out = io.StringIO()
+    assert chat(engine, lines, out, prompt=False) == 0
+    printed = out.getvalue()
+    assert printed.startswith("(no answer yet: ask a question first)")
+    assert all(name in printed for name in COMMANDS) and "Commands:" in printed
+    listed = printed.split("bot> ")[1].split("Sources:\n", 1)[1]
+    shown = listed.split("\n\n", 1)[1]  # /sources: each source's label, score and the start of its text
+    assert not engine.memory.turns  # /reset forgot the turn
+    assert shown.startswith("[1] advanced/timeouts.md · ") and "    " in shown and "timeout" in shown
+    assert "Unknown command /bogus: /help lists the commands." in printed
+    assert printed.count("(no answer yet: ask a question first)") == 2  # after /reset too
+    assert printed.rstrip().endswith("Bye.") and "never asked?" not in printed
+    for word in ("quit", "QUIT", "/exit", "/quit"):
+        assert chat(engine, io.StringIO(f"{word}\n{TIMEOUT_QUESTION}\n"), io.StringIO(), prompt=False) == 0
 
 
 @pytest.mark.slow
@@ -200,7 +287,7 @@ def test_terminal_chatbot_answers_a_question_and_a_follow_up(tmp_path: Path, mod
     docs = copy_markdown(["advanced/timeouts.md"], tmp_path / "docs")  # one file keeps the first-run ingestion short
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGSTORE_LLM_")}
     env["HF_HUB_OFFLINE"] = "1"
-    questions = f"{TIMEOUT_QUESTION}\nWhat is its default value?\n"
+    questions = f"{TIMEOUT_QUESTION}\nWhat is its default value?\n/sources\nexit\nnot asked?\n"
     store = ["--path", str(tmp_path / "data")]
     server = RunningServer.start(tmp_path / "data") if mode == "http" else None  # `ragstore run` on the store path
     if server is not None:
@@ -215,11 +302,14 @@ def test_terminal_chatbot_answers_a_question_and_a_follow_up(tmp_path: Path, mod
             assert server.stop() == 0
     assert done.returncode == 0, done.stderr
     assert "Ingested 1 files" in done.stderr  # first run: the empty collection was filled
+    assert re.search(r"Loading the embedding model all-MiniLM-L6-v2 \.\.\. ready in \d+\.\d s", done.stderr), done.stderr
+    assert "/help lists the commands" in done.stdout and "Traceback" not in done.stderr
     answers = done.stdout.split("bot> ")[1:]
     assert len(answers) == 2
     for answer in answers:
         assert "Sources:" in answer and "advanced/timeouts.md" in answer and "[1]" in answer
-    assert done.stdout.rstrip().endswith("Bye.")
+    assert "\n[1] advanced/timeouts.md · " in answers[1]  # /sources lists the last answer's passages with their text
+    assert done.stdout.rstrip().endswith("Bye.") and "not asked?" not in done.stdout
     if mode != "ephemeral":  # the in-memory store is gone with the process; the others keep the ingested docs
         with ragstore.PersistentClient(tmp_path / "data") as client:
             assert client.get_collection("docs").count() > 0

@@ -19,10 +19,11 @@ from shared_data import DOCS, needs_data
 
 import ragstore
 from examples.chatbot.engine import NOTHING_FOUND, ChatEngine
-from examples.chatbot.retrieval import DEFAULT_MAX_DISTANCE, MIN_QUERY_TERMS, Passage, Retriever, retrieval_description
+from examples.chatbot.retrieval import DEFAULT_MIN_RELEVANCE, MIN_QUERY_TERMS, Passage, Retriever, retrieval_description
 from examples.chatbot.store import ingest_folder, open_client, open_collection
 from examples.chatbot.terminal import print_reply
 from ragstore.collection_schema import has_bm25_index
+from ragstore.relevance import relevance
 
 pytestmark = needs_data
 STARLETTE = DOCS / "markdown" / "starlette"
@@ -74,15 +75,15 @@ def test_the_chatbot_s_collections_have_a_bm25_index_and_are_searched_hybrid(
 def test_dense_search_turns_the_testing_question_away_and_hybrid_finds_testclient(collection: Any, dense_only: Any) -> None:
     # Dense: the records are the same, and none is similar enough.
     assert Retriever(dense_only).retrieve(TEST_QUESTION) == []
-    best = dense_only.query(query_texts=[TEST_QUESTION], n_results=1)["distances"][0][0] / 2  # l2 on unit vectors: 2 - 2 cos
-    assert best > DEFAULT_MAX_DISTANCE
+    best = dense_only.query(query_texts=[TEST_QUESTION], n_results=1)["distances"][0][0]
+    assert relevance(best, "l2") < DEFAULT_MIN_RELEVANCE
 
     passages = Retriever(collection).retrieve(TEST_QUESTION)
     assert "testclient.md" in [p.source for p in passages]
     for passage in passages:  # every one was kept by its terms, since none is similar enough
-        assert passage.kept_for == "terms" and passage.terms == (2, 2) and passage.distance > DEFAULT_MAX_DISTANCE
+        assert passage.kept_for == "terms" and passage.terms == (2, 2)
         assert "test" in passage.text.lower() and "application" in passage.text.lower()
-        assert 0 < passage.score < 1 - DEFAULT_MAX_DISTANCE  # the cosine similarity, not the fused rank score
+        assert 0 < passage.score < DEFAULT_MIN_RELEVANCE  # the relevance (cosine similarity), not the fused rank score
         assert passage.evidence == f"score {passage.score:.2f}, all 2 query terms"
     # Without the terms rule, hybrid keeps nothing either: that rule is what finds it.
     assert Retriever(collection, lexical=False).retrieve(TEST_QUESTION) == []
@@ -105,7 +106,7 @@ def test_off_topic_questions_still_get_nothing_relevant(collection: Any, questio
     reply = engine.ask(question)
     assert (reply.mode, reply.passages, reply.text()) == ("none", [], NOTHING_FOUND)
     # Hybrid ranking still returns passages; the gate is what drops them: each shares at most some of the terms.
-    ranked = Retriever(collection, max_distance=2.0).retrieve(question)
+    ranked = Retriever(collection, min_relevance=0.0).retrieve(question)
     assert ranked and all(p.terms is not None and p.terms[0] < p.terms[1] for p in ranked)
 
 
@@ -121,3 +122,18 @@ def test_one_query_term_is_not_enough_for_the_terms_rule() -> None:
     assert not Passage("a", "Mount", terms=(1, 1)).all_terms
     assert Passage("a", "test application", terms=(2, 2)).all_terms and not Passage("a", "test", terms=(1, 2)).all_terms
     assert not Passage("a", "dense mode").all_terms  # no terms counted in dense mode
+
+
+def test_scores_and_the_gate_use_ragstore_relevance_in_both_modes(collection: Any, dense_only: Any) -> None:
+    question = "How do I mount routes on an application?"
+    dense = Retriever(dense_only, min_relevance=0.0).retrieve(question)
+    distances = dense_only.query(query_texts=[question], n_results=len(dense), include=["distances"])["distances"][0]
+    assert dense_only.configuration["hnsw"]["space"] == "l2"
+    assert [p.score for p in dense] == pytest.approx([relevance(d, "l2") for d in distances])  # 1 - d/2, not 1 - d/4 or 1/(1+d)
+    # The gate keeps what ragstore.relevance puts at or above the threshold (a cosine similarity of 0.35, as before).
+    assert DEFAULT_MIN_RELEVANCE == 0.35
+    assert [p.id for p in Retriever(dense_only).retrieve(question)] == [p.id for p in dense if p.score >= DEFAULT_MIN_RELEVANCE]
+    # Hybrid mode ranks by fused scores but shows the same relevance for the same record (same vectors).
+    by_id = {p.id: p.score for p in dense}
+    shared = [p for p in Retriever(collection, min_relevance=0.0).retrieve(question) if p.id in by_id]
+    assert shared and all(p.score == pytest.approx(by_id[p.id], abs=1e-5) for p in shared)

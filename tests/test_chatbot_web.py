@@ -15,6 +15,7 @@ import re
 import shutil
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from servers import RunningServer
 from shared_data import MARKDOWN, copy_markdown, needs_data
 
 from examples.chatbot.engine import NOTHING_FOUND, SYSTEM_PROMPT
+from examples.chatbot.web import STOPPING
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = ("advanced/timeouts.md", "advanced/proxies.md", "http2.md")
@@ -61,6 +63,17 @@ def chatbot(store: tuple[Path, Path]) -> Iterator[RunningServer]:
     assert any(line.startswith("Ingested 3 files") for line in server.output), server.output
     yield server
     stop(server)
+
+
+def test_the_model_is_loaded_before_the_page_is_served(store: tuple[Path, Path], chatbot: RunningServer) -> None:
+    server = start_chatbot(store)  # a second start: the store is filled, so no ingestion loads the model first
+    try:
+        output = "".join(server.output)
+        loaded = re.search(r"Loading the embedding model all-MiniLM-L6-v2 \.\.\. ready in \d+\.\d s\n", output)
+        assert loaded and "Ingested" not in output and output.index("Web chatbot at") >= loaded.end(), output
+        assert ask(server.url, TIMEOUT_QUESTION)[-1][0] == "done"
+    finally:
+        stop(server)
 
 
 @pytest.fixture
@@ -101,6 +114,7 @@ def test_the_page_and_its_files_are_served_with_a_strict_security_policy(chatbot
     assert httpx.get(f"{chatbot.url}/static/../web.py").status_code == 404
     info = httpx.get(f"{chatbot.url}/api/info").json()
     assert info["collection"] == "docs" and info["passages"] > 3 and info["answers"].startswith("offline extractive")
+    assert info["max_question_chars"] == 2000
 
 
 def test_an_answer_streams_as_events_session_sources_tokens_done(chatbot: RunningServer) -> None:
@@ -117,6 +131,7 @@ def test_an_answer_streams_as_events_session_sources_tokens_done(chatbot: Runnin
     assert first["excerpt"].rstrip(" …").split("\n")[0] in document  # the passage's own text
     text = "".join(data for name, data in got if name == "token")
     assert "timeout" in text.lower() and "[1]" in text
+    assert got[-1][1] == {"mode": "extractive", "fallback": None}
 
 
 def test_a_session_remembers_its_conversation_and_only_its_own(chatbot: RunningServer) -> None:
@@ -178,6 +193,7 @@ def test_llm_tokens_reach_the_client_as_the_llm_sends_them(llm_chatbot: tuple[Ru
     chatbot, llm = llm_chatbot
     assert httpx.get(f"{chatbot.url}/api/info").json()["answers"] == f"LLM tiny-model at {llm.url}/chat/completions"
     tokens: list[str] = []
+    done = None
     with httpx.stream("POST", f"{chatbot.url}/api/chat", json={"question": TIMEOUT_QUESTION}, timeout=120) as response:
         for name, data in events(response):
             if name == "sources":
@@ -185,7 +201,9 @@ def test_llm_tokens_reach_the_client_as_the_llm_sends_them(llm_chatbot: tuple[Ru
             if name == "token":
                 tokens.append(data)
                 llm.hold.set()  # type: ignore[union-attr]  # the LLM sends the rest only now: the first token was streamed through
-    assert llm.streamed and tokens == list(llm.tokens)
+            if name == "done":
+                done = data
+    assert llm.streamed and tokens == list(llm.tokens) and done == {"mode": "llm", "fallback": None}
     [request] = llm.requests
     messages = request.body["messages"]
     assert request.body["model"] == "tiny-model" and request.body["stream"] is True
@@ -197,7 +215,38 @@ def test_a_failing_llm_falls_back_to_the_offline_answer_in_the_stream(llm_chatbo
     llm.status = 500
     got = ask(chatbot.url, TIMEOUT_QUESTION)
     text = "".join(data for name, data in got if name == "token")
-    assert "LLM unavailable" in text and "500" in text and "[1]" in text and got[-1][0] == "done"
+    assert "LLM unavailable" in text and "500" in text and "[1]" in text
+    assert got[1][1]["mode"] == "llm"  # the sources were sent while the LLM was still the plan...
+    name, done = got[-1]  # ...and the end says what happened
+    assert name == "done" and done["mode"] == "extractive" and "answered 500" in done["fallback"] and "model overloaded" in done["fallback"]
+
+
+def test_sigterm_during_a_stream_stops_the_server_in_seconds_without_a_traceback(store: tuple[Path, Path], chatbot: RunningServer) -> None:
+    with OpenAIServer(hold=threading.Event(), hold_seconds=60) as llm:  # the LLM never finishes on its own
+        server = start_chatbot(store, "--llm-url", llm.url, "--llm-model", "tiny-model")
+        got: list[tuple[str, Any]] = []
+        first_token = threading.Event()
+
+        def read() -> None:
+            with httpx.stream("POST", f"{server.url}/api/chat", json={"question": TIMEOUT_QUESTION}, timeout=120) as response:
+                for event in events(response):
+                    got.append(event)
+                    first_token.set() if event[0] == "token" else None
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            assert first_token.wait(60), server.output
+            started = time.monotonic()
+            status = server.stop()  # SIGTERM
+            seconds = time.monotonic() - started
+        finally:
+            llm.hold.set()  # type: ignore[union-attr]
+            reader.join(30)
+    output = "".join(server.output)
+    assert status == 0 and seconds < 3.0, (seconds, output)  # measured: 0.9 s (uvicorn waited 30 s for the LLM before)
+    assert "Traceback" not in output and "Error" not in output, output
+    assert got[-1] == ("error", {"message": STOPPING})  # the page is told why the answer ends
 
 
 # --- the page in a real browser ------------------------------------------------------------------

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from examples.chatbot.retrieval import Passage
 
@@ -84,5 +85,5 @@ def fit_passages(passages: Sequence[Passage], budget: int, count: TokenCounter) 
     if not kept and passages:
         first = passages[0]
         share = max(budget, 0) / max(count(first.text), 1)
-        kept.append(Passage(first.id, first.text[: int(len(first.text) * share)], first.metadata, first.distance))
+        kept.append(replace(first, text=first.text[: int(len(first.text) * share)]))
     return kept

@@ -4,7 +4,9 @@ Both front ends share everything up to the engine: the store (persistent
 ``--path``, a ``ragstore run`` server with ``--host``, or ``--ephemeral``), the
 collection, filled from ``--docs`` with a progress bar when it is empty, the
 retrieval settings (hybrid search when the collection has a BM25 index, which
-the collections it creates have) and the optional LLM. ``--web`` serves the page on
+the collections it creates have) and the optional LLM. The embedding model is loaded
+before the first question can be asked (before the page is served, with ``--web``), so
+the first answer does not wait for it. ``--web`` serves the page on
 ``--web-host:--web-port`` instead of reading questions from the terminal.
 
 Example:
@@ -19,13 +21,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from examples.chatbot.engine import DEFAULT_CONTEXT_TOKENS, ChatEngine
 from examples.chatbot.llm import ChatLLM
-from examples.chatbot.retrieval import DEFAULT_MAX_DISTANCE, Retriever, retrieval_description
+from examples.chatbot.retrieval import DEFAULT_MIN_RELEVANCE, Retriever, retrieval_description
 from examples.chatbot.store import DEFAULT_DOCS, ingest_folder, open_client, open_collection
 from examples.chatbot.terminal import chat
 
@@ -51,10 +54,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     answer = parser.add_argument_group("answers")
     answer.add_argument("-k", type=int, default=4, help="passages retrieved per question (default: %(default)s)")
     answer.add_argument(
-        "--max-distance",
+        "--min-relevance",
         type=float,
-        default=DEFAULT_MAX_DISTANCE,
-        help="cosine distance above which a passage is irrelevant, unless it holds every query term (hybrid)",
+        default=DEFAULT_MIN_RELEVANCE,
+        help="relevance (cosine similarity, 0-1) below which a passage is irrelevant, unless it holds every query term (hybrid)"
+        " (default: %(default)s)",
     )
     answer.add_argument("--context-tokens", type=int, default=DEFAULT_CONTEXT_TOKENS, help="token budget of the LLM prompt")
     answer.add_argument("--llm-url", default=None, help="OpenAI-compatible base URL [env RAGSTORE_LLM_URL], e.g. http://localhost:11434/v1")
@@ -93,21 +97,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"Collection {args.collection!r} is empty and there is no folder {args.docs} to ingest (--docs).", file=sys.stderr)
                 return 1
             ingest_folder(collection, args.docs)
-        retriever = Retriever(collection, k=args.k, max_distance=args.max_distance)
+        retriever = Retriever(collection, k=args.k, min_relevance=args.min_relevance)
 
         def new_engine() -> ChatEngine:
             return ChatEngine(retriever, llm, context_tokens=args.context_tokens)
+
+        warm_up(new_engine())
 
         if args.web:
             return serve_web(args, collection, new_engine, llm, retrieval_description(retriever))
         print(
             f"Chatting with {args.collection!r} ({collection.count()} passages) · {retrieval_description(retriever)} · "
             f"{answers_description(llm)}. "
-            "/reset forgets, /quit or Ctrl-D leaves.\n"
+            "/help lists the commands, /quit or Ctrl-D leaves.\n"
         )
         return chat(new_engine(), sys.stdin, sys.stdout, prompt=sys.stdin.isatty())
     finally:
         client.close()
+
+
+def warm_up(engine: ChatEngine) -> None:
+    """Load the embedding model (and an LLM's tokenizer) now, saying so on stderr, so the first question does not wait."""
+    function = engine.embed
+    name = getattr(function, "model_name", None) or type(function).__name__
+    print(f"Loading the embedding model {name} ...", end="", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    engine.warm_up()
+    print(f" ready in {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
 
 
 def serve_web(args: argparse.Namespace, collection: Any, new_engine: Callable[[], ChatEngine], llm: ChatLLM | None, search: str) -> int:

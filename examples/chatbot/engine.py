@@ -7,14 +7,17 @@ the turn is added to the conversation memory. A terminal prints the pieces as
 they come; a web server can send them as server-sent
 events followed by the sources.
 
-When no passage passes the relevance threshold, the reply says so
-(:data:`NOTHING_FOUND`), has no sources, and no LLM is called.
+Chunks of the same section are one source (:mod:`.sections`). When no passage
+passes the relevance threshold, the reply says so (:data:`NOTHING_FOUND`), has no
+sources, and no LLM is called. When the LLM fails, the answer is the extractive
+one after a one-line notice, and the reply says so: its ``mode`` becomes
+``"extractive"`` and ``fallback`` holds the reason.
 
 Example:
     >>> import ragstore
     >>> col = ragstore.EphemeralClient().create_collection("ex-engine", embedding_function=ragstore.HashingEmbeddingFunction())
     >>> col.add(ids=["a"], documents=["Apples are red and sweet fruit."], metadatas=[{"source": "fruit.md"}])
-    >>> engine = ChatEngine(Retriever(col, max_distance=2.0))
+    >>> engine = ChatEngine(Retriever(col, min_relevance=0.0))
     >>> reply = engine.ask("Apples are red and sweet fruit?")
     >>> reply.text(), [p.source for p in reply.passages]
     ('Apples are red and sweet fruit. [1]', ['fruit.md'])
@@ -32,6 +35,7 @@ from examples.chatbot.extractive import extractive_answer
 from examples.chatbot.llm import ChatLLM, LLMError, Message
 from examples.chatbot.memory import Conversation
 from examples.chatbot.retrieval import Passage, Retriever
+from examples.chatbot.sections import merge_sections
 
 NOTHING_FOUND = "I found nothing relevant to that in the collection. Try rephrasing, or ask about what the documents cover."
 SYSTEM_PROMPT = (
@@ -55,10 +59,12 @@ class Reply:
         question: The question as asked.
         query: The text retrieval searched for (the question, or the follow-up rewrite).
         passages: The sources, best first (those the answer was made from).
-        mode: ``"llm"``, ``"extractive"`` or ``"none"`` (nothing relevant found).
+        mode: ``"llm"``, ``"extractive"`` or ``"none"`` (nothing relevant found); ``"llm"`` turns ``"extractive"``
+            when the LLM fails while the reply is read.
         source: Where the pieces come from.
         on_done: Called with the reply once every piece has been read.
         pieces: The pieces read so far.
+        fallback: Why the answer fell back from the LLM to the extractive one (``None`` if it did not).
 
     Example:
         >>> reply = Reply("q", "q", [], "none", iter(["a", "b"]))
@@ -74,6 +80,7 @@ class Reply:
     source: Iterator[str]
     on_done: Callable[[Reply], None] | None = None
     pieces: list[str] = field(default_factory=list)
+    fallback: str | None = None
 
     def __iter__(self) -> Iterator[str]:
         for piece in self.source:
@@ -167,13 +174,21 @@ class ChatEngine:
         """Answer ``question`` (see the module docstring); nothing is computed past retrieval until the reply is read."""
         question = question.strip()
         query = self.memory.retrieval_query(question)
-        passages = self.retriever.retrieve(query)
+        passages = merge_sections(self.retriever.retrieve(query))
         if not passages:
             return Reply(question, query, [], "none", iter([NOTHING_FOUND]))
         if self.llm is None:
             return Reply(question, query, passages, "extractive", self._extractive(query, passages), self._remember)
         messages, kept = self.messages(question, passages)
-        return Reply(question, query, kept, "llm", self._generate(messages, query, kept), self._remember)
+        reply = Reply(question, query, kept, "llm", iter(()), self._remember)
+        reply.source = self._generate(reply, messages)
+        return reply
+
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for: the embedding model, and the tokenizer an LLM's budget uses."""
+        getattr(self.embed, "embed_query", self.embed)(["warm up"])
+        if self.llm is not None:
+            (self.count_tokens or token_counter())("warm up")
 
     def _remember(self, reply: Reply) -> None:
         self.memory.add(reply.question, reply.text())
@@ -181,10 +196,11 @@ class ChatEngine:
     def _extractive(self, query: str, passages: list[Passage]) -> Iterator[str]:
         yield extractive_answer(query, passages, self.embed)
 
-    def _generate(self, messages: list[Message], query: str, passages: list[Passage]) -> Iterator[str]:
+    def _generate(self, reply: Reply, messages: list[Message]) -> Iterator[str]:
         assert self.llm is not None
         try:
             yield from self.llm.stream(messages)
         except LLMError as exc:
-            yield f"\n(LLM unavailable: {exc}; answering offline)\n"
-            yield from self._extractive(query, passages)
+            reply.mode, reply.fallback = "extractive", f"LLM unavailable: {exc}"
+            yield f"\n({reply.fallback}; answering offline)\n"
+            yield from self._extractive(reply.query, reply.passages)

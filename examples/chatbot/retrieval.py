@@ -9,13 +9,14 @@ similarity fused; one without (an older store, or a chromadb collection) is
 searched dense, as chromadb's ``query`` does.
 
 Relevance gate, the same in both modes for dense similarity: every passage's
-cosine similarity to the question (``score``) is known (dense mode: from the
-distance in the collection's space, ``l2`` on unit vectors being ``2 - 2 cos``;
-hybrid mode: from the passages' embeddings and the question's). A passage is
-relevant when
+relevance (``score``) is :func:`ragstore.relevance.relevance`, ragstore's one
+relevance score (the cosine similarity of question and passage, clipped to [0, 1]):
+in dense mode from the distance in the collection's space, in hybrid mode from the
+passages' embeddings and the question's (hybrid ranks by fused scores, which are no
+distances). A passage is relevant when
 
-1. its cosine distance (``1 - score``) is at most ``max_distance`` (default
-   :data:`DEFAULT_MAX_DISTANCE`, a cosine similarity of at least 0.35), or
+1. its relevance is at least ``min_relevance`` (default :data:`DEFAULT_MIN_RELEVANCE`,
+   0.35), or
 2. (hybrid mode only) the question has at least :data:`MIN_QUERY_TERMS` distinct
    BM25 terms (words after stop words and stemming, as the index sees them) and
    the passage contains every one of them.
@@ -47,7 +48,7 @@ Example:
     >>> import ragstore
     >>> col = ragstore.EphemeralClient().create_collection("ex-retrieval", embedding_function=ragstore.HashingEmbeddingFunction())
     >>> col.add(ids=["a"], documents=["apples are red"], metadatas=[{"source": "fruit.md", "headers": "Fruit > Apples"}])
-    >>> [p.label for p in Retriever(col, max_distance=2.0).retrieve("apples are red")]
+    >>> [p.label for p in Retriever(col, min_relevance=0.0).retrieve("apples are red")]
     ['fruit.md · Fruit > Apples']
 
 """
@@ -62,9 +63,10 @@ import numpy as np
 
 from ragstore.bm25_text import Bm25Tokenizer
 from ragstore.collection_schema import has_bm25_index, sparse_indexes
+from ragstore.relevance import relevance, relevance_fn
 
-DEFAULT_MAX_DISTANCE = 0.65
-"""Passages with a cosine distance above this are not relevant (cosine similarity under 0.35), unless rule 2 keeps them."""
+DEFAULT_MIN_RELEVANCE = 0.35
+"""Passages with a lower relevance (cosine similarity) are not relevant, unless rule 2 keeps them (the measurements above)."""
 MIN_QUERY_TERMS = 2
 """Fewest distinct BM25 terms a question needs before containing all of them makes a passage relevant."""
 
@@ -73,7 +75,10 @@ Mode = Literal["hybrid", "dense"]
 
 @dataclass(frozen=True)
 class Passage:
-    """A retrieved chunk: its text, metadata, cosine distance to the query and, in hybrid mode, the query terms it holds.
+    """A retrieved chunk: its text, metadata, ``1 - relevance`` to the query and, in hybrid mode, the query terms it holds.
+
+    ``distance`` is ``1 -`` :attr:`score` (the cosine distance for unit vectors), whatever the collection's space:
+    :meth:`Retriever.retrieve` fills it from :func:`ragstore.relevance.relevance`.
 
     Example:
         >>> p = Passage("x1", "text", {"source": "guide.pdf", "page": 3}, 0.25, (2, 3))
@@ -93,7 +98,7 @@ class Passage:
 
     @property
     def score(self) -> float:
-        """Cosine similarity to the query (``1 - distance``), in either mode; higher is better."""
+        """The relevance to the query in [0, 1] (:mod:`ragstore.relevance`: the cosine similarity), in either mode; higher is better."""
         return 1.0 - self.distance
 
     @property
@@ -130,17 +135,6 @@ class Passage:
         return " · ".join(parts)
 
 
-def cosine_distance(distance: float, space: str) -> float:
-    """Convert a distance in ``space`` to ``1 - cosine similarity`` (exact for unit vectors under ``l2``).
-
-    Example:
-        >>> cosine_distance(0.5, "l2"), cosine_distance(0.5, "cosine")
-        (0.25, 0.5)
-
-    """
-    return distance / 2.0 if space == "l2" else distance
-
-
 def bm25_tokenizer(schema: Any) -> Bm25Tokenizer | None:
     """The tokenizer of the schema's BM25 index (its stop words), or ``None`` when the schema declares none.
 
@@ -168,7 +162,7 @@ class Retriever:
     Args:
         collection: A collection with an embedding function (ragstore's default: all-MiniLM-L6-v2).
         k: Passages to fetch per query.
-        max_distance: Largest cosine distance kept by similarity (rule 1 of the module docstring).
+        min_relevance: Smallest relevance kept by similarity (rule 1 of the module docstring).
         lexical: Whether a passage holding every query term is kept too (rule 2; hybrid mode only).
 
     Attributes:
@@ -183,13 +177,14 @@ class Retriever:
 
     """
 
-    def __init__(self, collection: Any, k: int = 4, max_distance: float = DEFAULT_MAX_DISTANCE, lexical: bool = True) -> None:
+    def __init__(self, collection: Any, k: int = 4, min_relevance: float = DEFAULT_MIN_RELEVANCE, lexical: bool = True) -> None:
         self.collection = collection
         self.k = k
-        self.max_distance = max_distance
+        self.min_relevance = min_relevance
         self.lexical = lexical
         configuration = getattr(collection, "configuration", None) or {}
         self.space = str((configuration.get("hnsw") or {}).get("space") or "l2")
+        self.relevance = relevance_fn(self.space)
         # Only ragstore's query takes mode=; a chromadb collection stays dense whatever its schema says.
         ragstore_collection = type(collection).__module__.startswith("ragstore.")
         self.tokenizer = bm25_tokenizer(getattr(collection, "schema", None)) if ragstore_collection else None
@@ -203,7 +198,7 @@ class Retriever:
         passages = self._hybrid(query, min(self.k, count)) if self.mode == "hybrid" else self._dense(query, min(self.k, count))
         kept = []
         for passage in passages:
-            if passage.distance <= self.max_distance:
+            if passage.score >= self.min_relevance:
                 kept.append(passage)
             elif self.lexical and passage.all_terms:
                 kept.append(replace(passage, kept_for="terms"))
@@ -212,7 +207,7 @@ class Retriever:
     def _dense(self, query: str, n: int) -> list[Passage]:
         hits = self.collection.query(query_texts=[query], n_results=n, include=["documents", "metadatas", "distances"])
         rows = zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0], hits["distances"][0], strict=True)
-        return [Passage(id_, text or "", dict(meta or {}), cosine_distance(float(d), self.space)) for id_, text, meta, d in rows]
+        return [Passage(id_, text or "", dict(meta or {}), 1.0 - self.relevance(d)) for id_, text, meta, d in rows]
 
     def _hybrid(self, query: str, n: int) -> list[Passage]:
         assert self.tokenizer is not None
@@ -230,9 +225,9 @@ class Retriever:
         passages = []
         rows = zip(hits["ids"][0], hits["documents"][0], hits["metadatas"][0], hits["embeddings"][0], strict=True)
         for id_, text, meta, embedding in rows:
-            similarity = float(unit(embedding) @ vector)
+            score = relevance_of_vectors(unit(embedding), vector)
             held = len(wanted.intersection(self.tokenizer.tokenize(text or "")))
-            passages.append(Passage(id_, text or "", dict(meta or {}), 1.0 - similarity, (held, len(wanted))))
+            passages.append(Passage(id_, text or "", dict(meta or {}), 1.0 - score, (held, len(wanted))))
         return passages
 
 
@@ -247,6 +242,17 @@ def unit(vector: Sequence[float] | Any) -> np.ndarray[Any, np.dtype[np.float64]]
     array = np.asarray(vector, dtype=np.float64)
     norm = float(np.linalg.norm(array))
     return array / norm if norm else array
+
+
+def relevance_of_vectors(a: np.ndarray[Any, np.dtype[np.float64]], b: np.ndarray[Any, np.dtype[np.float64]]) -> float:
+    """The relevance of two unit vectors: :func:`ragstore.relevance.relevance` of their cosine distance.
+
+    Example:
+        >>> round(relevance_of_vectors(unit([1.0, 0.0]), unit([1.0, 1.0])), 4), relevance_of_vectors(unit([1.0, 0.0]), unit([-1.0, 0.0]))
+        (0.7071, 0.0)
+
+    """
+    return relevance(1.0 - float(a @ b), "cosine")
 
 
 def retrieval_description(retriever: Retriever) -> str:

@@ -3,14 +3,18 @@
 Routes:
 
 - ``GET /``: the page (``static/index.html`` with ``chat.js`` and ``chat.css``; no framework).
-- ``GET /api/info``: the collection's name and size, how it is searched and how answers are made.
+- ``GET /api/info``: the collection's name and size, how it is searched and how answers are made, and
+  ``max_question_chars`` (the page cuts a longer pasted question to it, and says so).
 - ``POST /api/chat`` with ``{"question": "...", "session": id or null}``: the answer as
   server-sent events, in this order: ``session`` (``{"id"}``: the conversation to send next
   time), ``sources`` (``{"query", "mode", "sources": [{"n", "label", "source", "score",
   "kept_for", "excerpt"}]}``; ``score`` is the cosine similarity, ``kept_for`` the rule that
   kept the passage, ``"similarity"`` or ``"terms"``: see :mod:`.retrieval`), one ``token``
-  per piece of text (a JSON string) as the answer is produced, then ``done``. A failure
-  after the stream has started is an ``error`` event (``{"message"}``).
+  per piece of text (a JSON string) as the answer is produced, then ``done``
+  (``{"mode", "fallback"}``: how the answer was made in the end, ``"extractive"`` with the reason
+  in ``fallback`` when the LLM failed and the offline answer replaced it). A failure after the
+  stream has started is an ``error`` event (``{"message"}``), and so is the server stopping
+  (SIGINT/SIGTERM) mid-answer: the stream ends at once instead of holding the shutdown.
 - ``POST /api/reset`` with ``{"session": id}``: forget that conversation (204).
 
 Each browser tab is one session (see :mod:`.sessions`); a session answers one question at a
@@ -25,7 +29,7 @@ Example:
     >>> col = ragstore.EphemeralClient().create_collection("ex-web", embedding_function=ragstore.HashingEmbeddingFunction())
     >>> app = create_app(lambda: ChatEngine(Retriever(col)), lambda: {"collection": col.name})
     >>> TestClient(app).get("/api/info").json()
-    {'collection': 'ex-web'}
+    {'collection': 'ex-web', 'max_question_chars': 2000}
 
 """
 
@@ -34,8 +38,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -61,6 +67,9 @@ STATIC = Path(__file__).with_name("static")
 MAX_QUESTION_CHARS = 2000
 MAX_BODY_BYTES = 16 * 1024
 EXCERPT_CHARS = 400
+STOP_POLL_SECONDS = 0.1
+"""How often a stream waiting for the next piece checks whether the server is stopping."""
+STOPPING = "the chatbot server is stopping; ask again once it is back"
 SECURITY_HEADERS = [
     # Scripts and styles come from this server only, so text in answers can never run as code.
     (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"),
@@ -124,7 +133,54 @@ def source_json(number: int, passage: Passage) -> dict[str, Any]:
     return {"n": number, "label": passage.label, "source": passage.source, "score": score, "kept_for": passage.kept_for, "excerpt": excerpt}
 
 
-async def answer_events(session_id: str, session: _Session, question: str) -> AsyncIterator[bytes]:
+async def stream_pieces(pieces: Iterator[str], stopping: threading.Event) -> AsyncIterator[str]:
+    """The pieces of an answer, read in a daemon thread, until they end or ``stopping`` is set.
+
+    The reading blocks (retrieval, a slow LLM). In a worker thread of the server's pool it
+    would hold a stopping server until the LLM ends its stream (measured: 30 s, then uvicorn
+    cancelled the response with a traceback); a daemon thread is let go instead. Leaving the
+    loop early (the client gone, or the server stopping) tells the thread to stop after its
+    current piece.
+    """
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[tuple[str | None, BaseException | None]] = asyncio.Queue()
+    abandoned = threading.Event()
+
+    def read() -> None:
+        try:
+            for piece in pieces:
+                if abandoned.is_set():
+                    return
+                loop.call_soon_threadsafe(queue.put_nowait, (piece, None))
+            loop.call_soon_threadsafe(queue.put_nowait, (None, None))
+        except RuntimeError:  # the event loop is closed: the server has stopped
+            pass
+        except Exception as exc:  # reported in the stream by the caller
+            loop.call_soon_threadsafe(queue.put_nowait, (None, exc))
+
+    threading.Thread(target=read, name="answer", daemon=True).start()
+    try:
+        while True:
+            try:
+                piece, error = await asyncio.wait_for(queue.get(), STOP_POLL_SECONDS)
+            except TimeoutError:
+                if stopping.is_set():
+                    raise ServerStoppingError from None
+                continue
+            if error is not None:
+                raise error
+            if piece is None:
+                return
+            yield piece
+    finally:
+        abandoned.set()
+
+
+class ServerStoppingError(Exception):
+    """The server received SIGINT/SIGTERM while an answer was streaming."""
+
+
+async def answer_events(session_id: str, session: _Session, question: str, stopping: threading.Event | None = None) -> AsyncIterator[bytes]:
     """The SSE frames of one answer (see the module docstring)."""
     yield server_sent_event("session", {"id": session_id})
     async with session.turn:
@@ -132,10 +188,11 @@ async def answer_events(session_id: str, session: _Session, question: str) -> As
             reply: Reply = await run_in_threadpool(session.engine.ask, question)
             sources = [source_json(n, p) for n, p in enumerate(reply.passages, 1)]
             yield server_sent_event("sources", {"query": reply.query, "mode": reply.mode, "sources": sources})
-            pieces = iter(reply)
-            while (piece := await run_in_threadpool(next, pieces, None)) is not None:  # retrieval and LLM calls block
+            async for piece in stream_pieces(iter(reply), stopping or threading.Event()):
                 yield server_sent_event("token", piece)
-            yield server_sent_event("done", {"mode": reply.mode})
+            yield server_sent_event("done", {"mode": reply.mode, "fallback": reply.fallback})
+        except ServerStoppingError:
+            yield server_sent_event("error", {"message": STOPPING})
         except Exception as exc:  # the response has started: report in the stream, not with a status
             logger.exception("answering %r failed", question)
             yield server_sent_event("error", {"message": f"{type(exc).__name__}: {exc}"})
@@ -173,6 +230,7 @@ def create_app(
     store = sessions if sessions is not None else Sessions(lambda: _Session(new_engine()))
     app = FastAPI(title="ragstore chatbot", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sessions = store
+    app.state.stopping = stopping = threading.Event()  # set by serve() on SIGINT/SIGTERM: streams end at once
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -185,13 +243,14 @@ def create_app(
 
     @app.get("/api/info")
     async def describe() -> Mapping[str, Any]:
-        return await run_in_threadpool(info)  # may ask a remote store for its count
+        described = await run_in_threadpool(info)  # may ask a remote store for its count
+        return {**described, "max_question_chars": MAX_QUESTION_CHARS}
 
     @app.post("/api/chat")
     async def chat(body: ChatRequest) -> StreamingResponse:
         session_id, session = store.get_or_create(body.session)
         return StreamingResponse(
-            answer_events(session_id, session, body.question),
+            answer_events(session_id, session, body.question, stopping),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},  # proxies must not buffer the stream
         )
@@ -220,6 +279,19 @@ def serve(app: FastAPI, host: str = "127.0.0.1", port: int = 8080) -> int:
     def announce(bound_host: str, bound_port: int) -> None:
         print(f"Web chatbot at {url_of(bound_host, bound_port)}/ (Ctrl-C stops)", flush=True)
 
-    server = AnnouncingServer(config, announce)
+    server = _ChatServer(config, announce, app.state.stopping)
     server.run()
     return 0 if server.started else 1
+
+
+class _ChatServer(AnnouncingServer):
+    """The announcing server, telling the app's streams when a signal asks it to stop."""
+
+    def __init__(self, config: uvicorn.Config, announce: Callable[[str, int], None], stopping: threading.Event) -> None:
+        super().__init__(config, announce)
+        self.stopping = stopping
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Stop the streams, then shut down as uvicorn does."""
+        self.stopping.set()
+        super().handle_exit(sig, frame)

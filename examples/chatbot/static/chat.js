@@ -10,7 +10,12 @@ const questionBox = document.getElementById("question");
 const askButton = document.getElementById("ask");
 const stopButton = document.getElementById("stop");
 const resetButton = document.getElementById("reset");
+const notice = document.getElementById("notice");
 let controller = null;  // aborts the answer being streamed
+let maxQuestionChars = 2000;  // the server's limit, from /api/info
+const UNREACHABLE = "The chatbot server is unreachable: is it still running? Retry once it is back.";
+
+class Retryable extends Error {}  // failures worth asking again: the server down, stopping or failing
 
 function element(tag, className, text) {
   const node = document.createElement(tag);
@@ -26,9 +31,26 @@ async function loadInfo() {
     const info = await response.json();
     const search = info.search ? ` · ${info.search}` : "";
     about.textContent = `Collection “${info.collection}” · ${info.passages} passages${search} · ${info.answers}`;
+    about.dataset.loaded = "yes";
+    if (info.max_question_chars) maxQuestionChars = info.max_question_chars;
   } catch (error) {
-    about.textContent = `Cannot reach the server: ${error.message}`;
+    about.textContent = UNREACHABLE;
   }
+}
+
+// The answer's text, fenced code blocks (```) shown as code; an unclosed fence (still streaming) is code so far.
+function renderText(container, raw) {
+  const parts = raw.split("```");
+  container.replaceChildren();
+  parts.forEach((part, index) => {
+    if (index % 2 === 0) {
+      if (part.trim()) container.append(element("p", "prose", part.replace(/^\n+|\n+$/g, "")));
+    } else {
+      const newline = part.indexOf("\n");
+      const code = newline >= 0 ? part.slice(newline + 1) : "";  // the first line names the language
+      container.append(element("pre", "code", code.replace(/\n+$/, "")));
+    }
+  });
 }
 
 // Yields {event, data} for each server-sent event of a fetch() response, as the bytes arrive.
@@ -60,11 +82,12 @@ function addTurn(question) {
   turn.append(element("p", "question", question));
   const answer = element("div", "answer streaming");
   answer.dataset.state = "streaming";
-  const text = element("p", "text");
-  answer.append(text);
+  const status = element("p", "status", "Searching the documents…");  // until the first words arrive
+  const text = element("div", "text");
+  answer.append(status, text);
   turn.append(answer);
   log.append(turn);
-  return { answer, text };
+  return { turn, answer, status, text };
 }
 
 function showSources(answer, sources) {
@@ -88,8 +111,20 @@ function showSources(answer, sources) {
 
 function finish(answer, state, message) {
   answer.classList.remove("streaming");
+  answer.querySelector(".status")?.remove();
   answer.dataset.state = state;
   if (message) answer.append(element("p", "error", message));
+}
+
+function offerRetry(turn, answer, question) {
+  const retry = element("button", "retry", "Retry");
+  retry.type = "button";
+  retry.addEventListener("click", () => {
+    if (controller) return;
+    turn.remove();
+    ask(question);
+  });
+  answer.append(retry);
 }
 
 function setBusy(busy) {
@@ -100,37 +135,61 @@ function setBusy(busy) {
 }
 
 async function ask(question) {
-  const { answer, text } = addTurn(question);
+  const { turn, answer, status, text } = addTurn(question);
   setBusy(true);
   controller = new AbortController();
+  let raw = "";
   try {
-    const response = await fetch("/api/chat", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ question, session: sessionStorage.getItem(SESSION_KEY) }),
-      signal: controller.signal,
-    });
+    let response;
+    try {
+      response = await fetch("/api/chat", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ question, session: sessionStorage.getItem(SESSION_KEY) }),
+        signal: controller.signal,
+      });
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      throw new Retryable(UNREACHABLE);  // fetch rejects only when no answer came at all
+    }
     if (!response.ok) {
       const body = await response.json().catch(() => ({}));
-      throw new Error(body.message || `the server answered ${response.status}`);
+      const message = body.message || `the server answered ${response.status}`;
+      throw response.status >= 500 ? new Retryable(message) : new Error(message);
     }
     let done = false;
-    for await (const { event, data } of serverSentEvents(response)) {
-      if (event === "session") sessionStorage.setItem(SESSION_KEY, data.id);
-      else if (event === "sources") {
-        answer.dataset.mode = data.mode;
-        showSources(answer, data.sources);
-      } else if (event === "token") {
-        text.textContent += data;
-        window.scrollTo(0, document.body.scrollHeight);
-      } else if (event === "error") throw new Error(data.message);
-      else if (event === "done") done = true;
+    try {
+      for await (const { event, data } of serverSentEvents(response)) {
+        if (event === "session") sessionStorage.setItem(SESSION_KEY, data.id);
+        else if (event === "sources") {
+          answer.dataset.mode = data.mode;
+          status.textContent = "Writing the answer…";
+          showSources(answer, data.sources);
+        } else if (event === "token") {
+          status.remove();
+          raw += data;
+          renderText(text, raw);
+          window.scrollTo(0, document.body.scrollHeight);
+        } else if (event === "error") throw new Retryable(data.message);
+        else if (event === "done") {
+          done = true;
+          answer.dataset.mode = data.mode;  // "extractive" when the LLM failed and the offline answer replaced it
+          if (data.fallback) answer.dataset.fallback = data.fallback;
+        }
+      }
+    } catch (error) {
+      if (error.name === "AbortError" || error instanceof Retryable) throw error;
+      throw new Retryable(UNREACHABLE);  // the connection broke mid-answer
     }
-    if (!done) throw new Error("the answer stopped before its end");
+    if (!done) throw new Retryable(UNREACHABLE);
     finish(answer, "done");
+    if (!document.getElementById("about").dataset.loaded) loadInfo();
   } catch (error) {
     if (error.name === "AbortError") finish(answer, "stopped", "(stopped)");
-    else finish(answer, "error", `Error: ${error.message}`);
+    else {
+      finish(answer, "error", `Error: ${error.message}`);
+      if (error instanceof Retryable) offerRetry(turn, answer, question);
+    }
   } finally {
     controller = null;
     setBusy(false);
@@ -138,11 +197,22 @@ async function ask(question) {
   }
 }
 
+// A pasted question longer than the server takes is cut to its limit, and the page says so.
+questionBox.addEventListener("input", () => {
+  const length = questionBox.value.length;
+  if (length > maxQuestionChars) {
+    questionBox.value = questionBox.value.slice(0, maxQuestionChars);
+    notice.textContent = `Your question was cut to its first ${maxQuestionChars} characters (it had ${length}).`;
+    notice.hidden = false;
+  } else if (length < maxQuestionChars) notice.hidden = true;
+});
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
   const question = questionBox.value.trim();
   if (!question || controller) return;
   questionBox.value = "";
+  notice.hidden = true;
   ask(question);
 });
 
