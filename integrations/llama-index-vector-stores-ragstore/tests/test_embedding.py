@@ -137,3 +137,17 @@ def test_embed_model_rules() -> None:
         "name": "default",
         "config": {},
     }
+
+
+def test_serialised_and_rebuilt() -> None:
+    original = RagstoreEmbedding(HashingEmbeddingFunction(dim=6), embed_batch_size=7)
+    rebuilt = RagstoreEmbedding.from_json(original.to_json())
+    assert (rebuilt.model_name, rebuilt.embed_batch_size, rebuilt.function_description) == (
+        "ragstore_hashing",
+        7,
+        original.function_description,
+    )
+    assert rebuilt.get_query_embedding("same text") == original.get_query_embedding("same text")
+    assert RagstoreEmbedding.from_dict(RagstoreEmbedding().to_dict()).embedding_function.name() == "default"
+    with pytest.raises(ValueError, match="Cannot rebuild"):
+        RagstoreEmbedding.from_dict(RagstoreEmbedding(PassagesOnly()).to_dict())  # not a registered function

@@ -119,7 +119,7 @@ def test_reopened_without_naming_the_model(built: Built) -> None:
 
 
 def ragstore_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "200"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "COLUMNS": "400"}  # wide enough that rich never wraps a long temporary path
     return subprocess.run([sys.executable, "-m", "ragstore", *args], capture_output=True, text=True, timeout=180, env=env)
 
 
