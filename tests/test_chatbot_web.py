@@ -9,6 +9,7 @@ Playwright, and fail on any console error of the page (a Content-Security-Policy
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -276,18 +277,30 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser tab; any console error or uncaught exception of the page fails the test."""
-    context = browser.new_context()
+@contextlib.contextmanager
+def browser_tab(browser: Any, expected_error: str | None = None, **options: Any) -> Iterator[Any]:
+    """A fresh tab (``options`` for its context, e.g. a viewport); any console error or uncaught exception fails the test.
+
+    ``expected_error`` names the one console error the test provokes (a request to a stopped server).
+    """
+    context = browser.new_context(**options)
     tab = context.new_page()
     tab.set_default_timeout(60_000)
     problems: list[str] = []
     tab.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
     tab.on("pageerror", lambda error: problems.append(str(error)))
-    yield tab
-    context.close()
-    assert problems == []
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert [problem for problem in problems if not (expected_error and expected_error in problem)] == []
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser tab (see :func:`browser_tab`)."""
+    with browser_tab(browser) as tab:
+        yield tab
 
 
 def ask_in_page(page: Any, question: str, turn: int, press_enter: bool = False) -> Any:
@@ -345,3 +358,99 @@ def test_browser_shows_llm_tokens_while_they_stream_and_can_stop(page: Any, llm_
     llm.hold.set()
     third = ask_in_page(page, "How do I use HTTP/2?", 3)
     assert third.locator(".text").inner_text() == llm.answer
+
+
+PHONE = {"width": 390, "height": 844}
+# Elements whose box reaches outside the viewport, skipping what a sideways-scrolling box (a code block) clips.
+OVERFLOWING = """() => {
+  const width = document.documentElement.clientWidth;
+  const scrolls = (node) => getComputedStyle(node).overflowX !== "visible";
+  const clipped = (node) => { for (let up = node.parentElement; up; up = up.parentElement) if (scrolls(up)) return true; return false; };
+  return [...document.querySelectorAll("body *")].flatMap((node) => {
+    if (clipped(node)) return [];
+    const box = node.getBoundingClientRect();
+    const name = `${node.tagName.toLowerCase()}.${node.className}`;
+    if (box.width > 0 && (box.left < -0.5 || box.right > width + 0.5)) return [`${name}: ${box.left}..${box.right}`];
+    const spills = !scrolls(node) && node.clientWidth > 0 && node.scrollWidth > node.clientWidth + 1;  // text wider than its box
+    return spills ? [`${name}: content ${node.scrollWidth} px in ${node.clientWidth} px`] : [];
+  });
+}"""
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def test_browser_on_a_phone_fits_the_screen_shows_code_as_code_and_says_when_a_question_was_cut(
+    browser: Any, chatbot: RunningServer, tmp_path: Path
+) -> None:
+    with browser_tab(browser, viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True) as page:
+        page.goto(chatbot.url)
+        page.locator("#about").filter(has_text="Collection “docs”").wait_for()
+        assert page.evaluate(OVERFLOWING) == []
+
+        # A pasted question longer than the server takes is cut, and the page says so.
+        page.get_by_label("Question").fill("timeout " * 300)  # 2,400 characters
+        assert len(page.get_by_label("Question").input_value()) == 2000
+        assert page.locator("#notice").inner_text() == "Your question was cut to its first 2000 characters (it had 2400)."
+
+        answer = ask_in_page(page, TIMEOUT_QUESTION, 1)
+        assert page.locator("#notice").is_hidden()  # sent: the notice is about the box, now empty
+        code = answer.locator("pre.code").first  # the documentation's code example, as code
+        assert "httpx.Client(timeout=10.0)" in code.inner_text() and "\n" in code.inner_text()
+        assert "```" not in answer.locator(".text").inner_text()
+        assert page.evaluate(OVERFLOWING) == []
+        answer.locator(".sources summary").first.click()  # an unfolded source, with its long lines, must fit too
+        ask_in_page(page, "averyveryverylongwordwithoutanyspacesthatmustwrapinsteadofwideningthepage" * 3, 2)  # wraps too
+
+        assert page.evaluate(OVERFLOWING) == []
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+        shot = Path(os.environ.get("RAGSTORE_SCREENSHOTS") or tmp_path) / "chatbot-phone-390x844.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
+        width, height = png_size(shot)
+        assert width == 2 * PHONE["width"] and height >= 2 * PHONE["height"]  # the whole page, no wider than the phone
+
+
+def test_browser_shows_searching_until_the_answer_starts(page: Any, chatbot: RunningServer) -> None:
+    held: list[Any] = []
+    page.route("**/api/chat", lambda route: held.append(route))  # the request waits here until the test lets it go
+    page.goto(chatbot.url)
+    page.get_by_label("Question").fill(TIMEOUT_QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    status = page.locator(".answer[data-state=streaming] .status")
+    status.wait_for()
+    assert status.inner_text() == "Searching the documents…" and held
+    held[0].continue_()
+    answer = page.locator(".answer").first
+    answer.and_(page.locator("[data-state=done]")).wait_for()
+    assert answer.locator(".status").count() == 0 and "timeout" in answer.locator(".text").inner_text().lower()
+
+
+def test_browser_says_a_stopped_server_is_unreachable_and_retries(browser: Any, store: tuple[Path, Path], chatbot: RunningServer) -> None:
+    with browser_tab(browser, expected_error="net::ERR_CONNECTION_REFUSED") as page:
+        _unreachable_then_retry(page, store)
+
+
+def _unreachable_then_retry(page: Any, store: tuple[Path, Path]) -> None:
+    server = start_chatbot(store)
+    page.goto(server.url)
+    page.locator("#about").filter(has_text="Collection “docs”").wait_for()
+    stop(server)
+    page.get_by_label("Question").fill(TIMEOUT_QUESTION)
+    page.get_by_role("button", name="Ask").click()
+    failed = page.locator(".answer[data-state=error]")
+    failed.wait_for()
+    assert "The chatbot server is unreachable" in failed.locator(".error").inner_text()
+    assert page.get_by_label("Question").is_enabled()
+
+    again = start_chatbot(store, "--web-port", str(server.port))  # back on the same address
+    try:
+        page.get_by_role("button", name="Retry").click()
+        answer = page.locator(".answer").first
+        answer.and_(page.locator("[data-state=done]")).wait_for()
+        assert page.locator(".turn").count() == 1 and "timeout" in answer.locator(".text").inner_text().lower()
+    finally:
+        stop(again)
