@@ -313,3 +313,24 @@ def test_terminal_chatbot_answers_a_question_and_a_follow_up(tmp_path: Path, mod
     if mode != "ephemeral":  # the in-memory store is gone with the process; the others keep the ingested docs
         with ragstore.PersistentClient(tmp_path / "data") as client:
             assert client.get_collection("docs").count() > 0
+
+
+@pytest.mark.slow
+def test_a_stopped_store_server_is_one_error_line_in_the_terminal_and_at_start(tmp_path: Path) -> None:
+    docs = copy_markdown(["advanced/timeouts.md"], tmp_path / "docs")
+    server = RunningServer.start(tmp_path / "data")
+    with server.client() as client:
+        collection = open_collection(client, "docs")
+        ingest_folder(collection, docs)
+        engine = ChatEngine(Retriever(collection))
+        assert server.stop() == 0
+        out = io.StringIO()
+        assert chat(engine, io.StringIO(f"{TIMEOUT_QUESTION}\nquit\n"), out, prompt=False) == 0
+    assert f"error: Could not connect to a ragstore server at {server.url}" in out.getvalue() and "(ask again to retry)" in out.getvalue()
+
+    command = [sys.executable, "-m", "examples.chatbot", "--host", "127.0.0.1", "--port", str(server.port), "--docs", str(docs)]
+    done = subprocess.run(
+        command, input="", capture_output=True, text=True, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=120
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: Could not connect to a ragstore server") and done.stderr.count("\n") == 1, done.stderr

@@ -454,3 +454,24 @@ def _unreachable_then_retry(page: Any, store: tuple[Path, Path]) -> None:
         assert page.locator(".turn").count() == 1 and "timeout" in answer.locator(".text").inner_text().lower()
     finally:
         stop(again)
+
+
+def test_a_stopped_store_server_is_said_to_be_unreachable_and_the_next_question_is_answered_once_it_is_back(tmp_path: Path) -> None:
+    docs = copy_markdown(["advanced/timeouts.md"], tmp_path / "docs")
+    store_server = RunningServer.start(tmp_path / "data")  # `ragstore run`; the chatbot reaches it with --host
+    env = {"HF_HUB_OFFLINE": "1", "RAGSTORE_LLM_URL": "", "RAGSTORE_LLM_MODEL": ""}
+    command = [sys.executable, "-m", "examples.chatbot", "--host", "127.0.0.1", "--port", str(store_server.port), "--docs", str(docs)]
+    chatbot = RunningServer.launch([*command, "--web", "--web-port", "0"], START_LINE, tmp_path / "data", env=env, timeout=240, cwd=ROOT)
+    try:
+        assert ask(chatbot.url, TIMEOUT_QUESTION)[-1][0] == "done"
+        assert store_server.stop() == 0
+        name, data = ask(chatbot.url, TIMEOUT_QUESTION)[-1]
+        assert name == "error" and data["message"].startswith("The ragstore server is unreachable. Could not connect"), data
+        back = RunningServer.start(tmp_path / "data", ["--port", str(store_server.port)])
+        try:
+            assert ask(chatbot.url, TIMEOUT_QUESTION)[-1][0] == "done"  # what the page's Retry does
+        finally:
+            assert back.stop() == 0
+    finally:
+        stop(chatbot)
+    assert "Traceback" not in "".join(chatbot.output), chatbot.output

@@ -31,6 +31,7 @@ from examples.chatbot.llm import ChatLLM
 from examples.chatbot.retrieval import DEFAULT_MIN_RELEVANCE, Retriever, retrieval_description
 from examples.chatbot.store import DEFAULT_DOCS, ingest_folder, open_client, open_collection
 from examples.chatbot.terminal import chat
+from ragstore.errors import RagstoreError
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -89,6 +90,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
+    try:
+        return run(args, llm)
+    except RagstoreError as exc:  # e.g. no server at --host, a wrong token: one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run(args: argparse.Namespace, llm: ChatLLM | None) -> int:
+    """Open the store and chat (terminal or web) as ``args`` say; returns the exit status."""
     client = open_client(args.path, args.host, args.port, args.ssl, args.auth_token, args.ephemeral)
     try:
         collection = open_collection(client, args.collection)

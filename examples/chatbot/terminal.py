@@ -5,6 +5,7 @@ its sources (file, page or section, score, and the query terms when they are why
 A line starting with ``/`` is a command (:data:`COMMANDS`): ``/help`` lists them, ``/sources``
 shows the passages of the last answer, ``/reset`` forgets the conversation, ``/quit`` or
 ``/exit`` (also ``quit`` or ``exit`` alone) or end of input (Ctrl-D) leaves with status 0.
+A failing store (its server stopped) is one ``error:`` line; the next question tries again.
 Ctrl-C interrupts an answer (a second one at the prompt leaves with status 130).
 
 Example:
@@ -34,6 +35,7 @@ from examples.chatbot.extractive import extractive_answer
 from examples.chatbot.llm import ChatLLM, LLMError
 from examples.chatbot.retrieval import Passage
 from examples.chatbot.sections import merge_sections
+from ragstore.errors import RagstoreError
 
 COMMANDS = {
     "/help": "list these commands",
@@ -146,6 +148,8 @@ def chat(engine: ChatEngine, lines: TextIO, out: TextIO, prompt: bool) -> int:
             print_reply(last, out)
         except KeyboardInterrupt:
             out.write("\n(interrupted)\n\n")
+        except RagstoreError as exc:  # e.g. the store's server stopped: the user can ask again once it is back
+            out.write(f"error: {exc}\n(ask again to retry)\n\n")
 
 
 def print_answer(question: str, passages: list[Passage], llm: ChatLLM | None, embed: Any, scores: bool = True) -> bool:

@@ -56,6 +56,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from examples.chatbot.engine import ChatEngine, Reply
 from examples.chatbot.retrieval import Passage
 from examples.chatbot.sessions import SESSION_ID, Sessions
+from ragstore.errors import RagstoreError, ServerConnectionError
 from ragstore.server.origin import HostCheck, HostPolicy, JsonBodies
 from ragstore.server.protocol import protocol_options
 from ragstore.server.run import AnnouncingServer, url_of
@@ -193,9 +194,23 @@ async def answer_events(session_id: str, session: _Session, question: str, stopp
             yield server_sent_event("done", {"mode": reply.mode, "fallback": reply.fallback})
         except ServerStoppingError:
             yield server_sent_event("error", {"message": STOPPING})
+        except RagstoreError as exc:  # the store's own errors, e.g. its server stopped: said plainly, no traceback in the log
+            logger.warning("answering %r failed: %s", question, exc)
+            yield server_sent_event("error", {"message": store_error_message(exc)})
         except Exception as exc:  # the response has started: report in the stream, not with a status
             logger.exception("answering %r failed", question)
             yield server_sent_event("error", {"message": f"{type(exc).__name__}: {exc}"})
+
+
+def store_error_message(exc: RagstoreError) -> str:
+    """What the page shows when the store fails: one readable line, "unreachable" first when its server is down.
+
+    Example:
+        >>> store_error_message(ServerConnectionError("Could not connect to a ragstore server at http://h:1: refused."))
+        'The ragstore server is unreachable. Could not connect to a ragstore server at http://h:1: refused.'
+
+    """
+    return f"The ragstore server is unreachable. {exc}" if isinstance(exc, ServerConnectionError) else str(exc)
 
 
 class SecurityHeaders:
