@@ -1,10 +1,15 @@
-"""A real ``ragstore run`` server on a free port, for tests and benchmarks that need a socket.
+"""Helpers for tests of ragstore and of code built on it: a real server, and a relevance probe set.
 
+A real ``ragstore run`` server on a free port, for tests and benchmarks that need a socket.
 Starlette ships ``TestClient`` for in-process requests; this is the other half: a child process
 running ``python -m ragstore run --port 0`` (the kernel picks a free port, so parallel test workers
 never collide), whose port is read from the start line the server prints once it listens
 (``ragstore X serving PATH at http://HOST:PORT (...)``). Its stdout and stderr are merged and
 kept in :attr:`RunningServer.output`, so a server that fails to start is reported with what it said.
+
+:data:`STARLETTE_PROBES` (a :class:`RelevanceProbes`): documentation pages, questions they answer and
+queries they do not touch, so that ragstore's tests and its integrations' tests check relevance scores
+against the same good and junk queries.
 
 Example:
     >>> import tempfile
@@ -23,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -36,7 +42,7 @@ if TYPE_CHECKING:
     from ragstore.client import Client as ClientAPI
     from ragstore.store_address import StoreAddress
 
-__all__ = ["START_LINE", "RunningServer", "ragstore_command", "run_server", "start_line_port"]
+__all__ = ["STARLETTE_PROBES", "START_LINE", "RelevanceProbes", "RunningServer", "ragstore_command", "run_server", "start_line_port"]
 
 START_LINE = re.compile(r"serving (?P<path>.+) at http://(?P<host>[^:\s]+):(?P<port>\d+)")
 """What ``ragstore run`` prints once it listens; ``port`` is the bound port (``--port 0`` resolved)."""
@@ -254,3 +260,78 @@ def run_server(
 
     """
     return RunningServer.start(path, args, env=env, timeout=timeout, auth_token=auth_token)
+
+
+# ---------------------------------------------------------------------------------- relevance probes
+
+
+@dataclasses.dataclass(frozen=True)
+class RelevanceProbes:
+    """Pages, questions they answer and queries they do not touch, to see whether relevance scores tell good hits from junk.
+
+    Index the pages, take the best hit of every question and of every junk query, and compare their
+    scores: the worst answered question must score well above the best junk query. ragstore's own tests
+    and both integrations' tests run the same probes, so a threshold means the same in each.
+
+    Attributes:
+        answers: Each answerable question, and the file name of the page that answers it.
+        near_misses: More pages, on none of the questions: they make finding the right page harder.
+        junk: Queries no page touches.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> probes = RelevanceProbes({"What is A?": "a.md"}, near_misses=("b.md",), junk=("Banana bread?",))
+        >>> docs = pathlib.Path(tempfile.mkdtemp())
+        >>> for page in probes.pages:
+        ...     _ = (docs / page).write_text(f"# {page}")
+        >>> copied = probes.copy_pages(docs, docs / "copy")
+        >>> sorted(p.name for p in copied.iterdir()), probes.questions
+        (['a.md', 'b.md'], ('What is A?',))
+
+    """
+
+    answers: Mapping[str, str]
+    near_misses: tuple[str, ...]
+    junk: tuple[str, ...]
+
+    @property
+    def pages(self) -> tuple[str, ...]:
+        """Every page: those with an answer, then the near misses."""
+        return (*dict.fromkeys(self.answers.values()), *self.near_misses)
+
+    @property
+    def questions(self) -> tuple[str, ...]:
+        """The answerable questions, in order."""
+        return tuple(self.answers)
+
+    def copy_pages(self, source: str | os.PathLike[str], target: str | os.PathLike[str]) -> Path:
+        """Copy :attr:`pages` from the folder ``source`` into ``target`` (made if missing), and return ``target``."""
+        folder = Path(target)
+        folder.mkdir(parents=True, exist_ok=True)
+        for page in self.pages:
+            shutil.copy(Path(source) / page, folder / page)
+        return folder
+
+
+STARLETTE_PROBES = RelevanceProbes(
+    answers={
+        "How do I define routes with path parameters?": "routing.md",
+        "How do I serve static files?": "staticfiles.md",
+        "How do I accept a websocket connection?": "websockets.md",
+        "How do I render a Jinja2 template?": "templates.md",
+        "How do I run a task after the response is sent?": "background.md",
+        "How do I add CORS middleware?": "middleware.md",
+    },
+    near_misses=("requests.md", "responses.md"),
+    junk=(
+        "What is the recipe for banana bread?",
+        "Who won the football world cup in 1998?",
+        "How tall is Mount Everest?",
+        "What are the symptoms of the flu?",
+    ),
+)
+"""Eight pages of Starlette's documentation (the shared data's ``docs/markdown/starlette``), six questions, four junk queries.
+
+With the default model (all-MiniLM-L6-v2), ragstore's relevance scores the best hit of every question at 0.45 or more and
+of every junk query at 0.25 or less, in every distance space and with every chunking the tests use.
+"""

@@ -14,7 +14,6 @@ import logging
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -184,12 +183,8 @@ def openai_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[HeaderServer]:
     httpd = HeaderServer(("127.0.0.1", 0), HeaderHandler)
     httpd.plan = Plan(api_key="sk-test", models=("test-embed", "text-embedding-3-small"))
     httpd.headers_seen = []
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=10)
+    with httpd.running():
+        yield httpd
 
 
 def test_openai_function_takes_chromadbs_arguments_and_sends_its_headers(openai_server: HeaderServer) -> None:

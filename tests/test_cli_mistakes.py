@@ -173,8 +173,9 @@ def test_an_unwritable_path_is_one_line(tmp_path: Path, docs: Path) -> None:
 USER_ERROR_CLASSES = [*error_classes(), httpx.ConnectError, httpx.ReadTimeout, ConnectionRefusedError, PermissionError]
 
 
-@pytest.mark.parametrize("error_class", USER_ERROR_CLASSES, ids=lambda cls: cls.__name__)
-def test_every_user_error_is_one_line_and_debug_adds_the_traceback(error_class: type[Exception]) -> None:
+def failing_cli(error_class: type[Exception], message: str) -> click.Group:
+    """A group like ragstore's (a ``RagstoreGroup`` with ``--debug``) whose one command, ``fail``, raises a new ``error_class(message)``."""
+
     @click.group(cls=RagstoreGroup)
     @click.option("--debug", is_flag=True)
     def cli(debug: bool) -> None:
@@ -182,8 +183,14 @@ def test_every_user_error_is_one_line_and_debug_adds_the_traceback(error_class: 
 
     @cli.command()
     def fail() -> None:
-        raise error_class("what went wrong,\nover two lines")
+        raise error_class(message)
 
+    return cli
+
+
+@pytest.mark.parametrize("error_class", USER_ERROR_CLASSES, ids=lambda cls: cls.__name__)
+def test_every_user_error_is_one_line_and_debug_adds_the_traceback(error_class: type[Exception]) -> None:
+    cli = failing_cli(error_class, "what went wrong,\nover two lines")
     quiet = CliRunner().invoke(cli, ["fail"])
     assert_one_line(quiet.stderr, quiet.exit_code, "what went wrong, over two lines")
     loud = CliRunner().invoke(cli, ["--debug", "fail"])
@@ -200,16 +207,7 @@ def test_debug_shows_the_traceback_of_a_real_mistake(store: str) -> None:
 
 
 def test_a_bug_keeps_its_traceback() -> None:
-    @click.group(cls=RagstoreGroup)
-    @click.option("--debug", is_flag=True)
-    def cli(debug: bool) -> None:
-        """A group like ragstore's."""
-
-    @cli.command()
-    def fail() -> None:
-        raise KeyError("a bug, not a user's mistake")
-
-    done = CliRunner().invoke(cli, ["fail"])
+    done = CliRunner().invoke(failing_cli(KeyError, "a bug, not a user's mistake"), ["fail"])
     assert isinstance(done.exception, KeyError)  # not turned into a tidy line that would hide it
 
 

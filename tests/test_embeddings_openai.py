@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -110,17 +111,25 @@ class EmbeddingServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """Serve from a thread for the ``with`` block, then stop, close the socket and wait for the thread."""
+        thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self.shutdown()
+            self.server_close()
+            thread.join(timeout=10)
+
 
 @pytest.fixture
 def server() -> Iterator[EmbeddingServer]:
     httpd = EmbeddingServer(("127.0.0.1", 0), Handler)
     httpd.plan = Plan()
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-    thread.join(timeout=10)
+    with httpd.running():
+        yield httpd
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ import ragstore
 from ragstore.errors import InvalidArgumentError
 from ragstore.ingest import ingest
 from ragstore.relevance import relevance, relevance_fn, relevances
+from ragstore.testing import STARLETTE_PROBES
 
 SPACES = ("l2", "cosine", "ip")
 
@@ -42,37 +42,17 @@ def test_an_unknown_space_is_refused() -> None:
         relevance_fn("L2")
 
 
-# Questions the Starlette pages below answer, and questions they do not touch.
-GOOD = (
-    "How do I define routes with path parameters?",
-    "How do I serve static files?",
-    "How do I accept a websocket connection?",
-    "How do I render a Jinja2 template?",
-    "How do I run a task after the response is sent?",
-    "How do I add CORS middleware?",
-)
-JUNK = (
-    "What is the recipe for banana bread?",
-    "Who won the football world cup in 1998?",
-    "How tall is Mount Everest?",
-    "What are the symptoms of the flu?",
-)
-PAGES = ("routing.md", "staticfiles.md", "websockets.md", "templates.md", "middleware.md", "background.md", "requests.md", "responses.md")
-
-
 @needs_data
 def test_on_the_shared_docs_a_good_hit_and_a_junk_query_are_far_apart(tmp_path: Path) -> None:
     """With the real default model, every space gives the same relevances, and a threshold separates good from junk."""
-    root = tmp_path / "docs"
-    root.mkdir()
-    for page in PAGES:
-        shutil.copy(DOCS / "markdown" / "starlette" / page, root / page)
+    probes = STARLETTE_PROBES
+    root = probes.copy_pages(DOCS / "markdown" / "starlette", tmp_path / "docs")
     client = ragstore.PersistentClient(path=tmp_path / "store")
     best: dict[str, tuple[list[float], list[float]]] = {}
     for space in SPACES:
         collection = client.create_collection(f"docs-{space}", configuration={"hnsw": {"space": space}})
         ingest(collection, [root])
-        good, junk = (collection.query(query_texts=list(queries), n_results=1)["distances"] for queries in (GOOD, JUNK))
+        good, junk = (collection.query(query_texts=list(queries), n_results=1)["distances"] for queries in (probes.questions, probes.junk))
         best[space] = ([relevance(d[0], space) for d in good], [relevance(d[0], space) for d in junk])
     client.close()
     good_l2, junk_l2 = best["l2"]

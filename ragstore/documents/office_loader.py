@@ -40,8 +40,10 @@ Example:
 from __future__ import annotations
 
 import datetime
+import importlib
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,36 @@ def _open(path: Path, source: str, kind: str, opener: Callable[[Path], Any]) -> 
         return opener(path)
     except Exception as exc:  # zipfile.BadZipFile, KeyError, ValueError, each library's own errors...
         raise DocumentLoadError(f"Cannot read {path.as_posix()} as {kind}: {exc}", path, source) from exc
+
+
+@dataclass(frozen=True)
+class _Format:
+    """One Office format: the library that reads it and how messages name it; the three loaders differ only in these."""
+
+    kind: str  # in load errors: "a Word (.docx) file"
+    module: str  # the library's import name, imported when a file is loaded (``import ragstore`` works without the extra)
+    package: str  # its distribution, named when it is missing
+    purpose: str  # what needs it, in that message
+    opener: Callable[[Any, str], Any]  # (the library, the path) -> the library's object for the file
+
+    def read(self, path: str | Path, source: str | None) -> tuple[Path, str, Any]:
+        """The path, its ``source`` (the path as given by default) and the opened file; a missing library is named first."""
+        path = Path(path)
+        source = source if source is not None else path.as_posix()
+        try:
+            library = importlib.import_module(self.module)
+        except ImportError as exc:
+            raise missing_dependency(self.package, "documents", self.purpose) from exc
+        return path, source, _open(path, source, self.kind, lambda p: self.opener(library, str(p)))
+
+
+def _open_workbook(openpyxl: Any, path: str) -> Any:
+    return openpyxl.load_workbook(path, read_only=True, data_only=True)
+
+
+_WORD = _Format("a Word (.docx) file", "docx", "python-docx", "Loading Word files", lambda docx, p: docx.Document(p))
+_POWERPOINT = _Format("a PowerPoint (.pptx) file", "pptx", "python-pptx", "Loading PowerPoint files", lambda pptx, p: pptx.Presentation(p))
+_EXCEL = _Format("an Excel (.xlsx) workbook", "openpyxl", "openpyxl", "Loading Excel files", _open_workbook)
 
 
 def _clean(text: str | None) -> str | None:
@@ -145,13 +177,7 @@ def load_docx(path: str | Path, *, source: str | None = None) -> Iterator[Docume
         <generator object load_docx at ...>
 
     """
-    path = Path(path)
-    source = source if source is not None else path.as_posix()
-    try:
-        import docx
-    except ImportError as exc:
-        raise missing_dependency("python-docx", "documents", "Loading Word files") from exc
-    word = _open(path, source, "a Word (.docx) file", lambda p: docx.Document(str(p)))
+    path, source, word = _WORD.read(path, source)
     text, heading = _word_text(word)
     title = _clean(word.core_properties.title) or heading
     yield Document(document_id(source), text, _metadata(source, title))
@@ -207,13 +233,7 @@ def load_pptx(path: str | Path, *, source: str | None = None) -> Iterator[Docume
         [('deck.pptx#slide=1', 'Plan\n\nShip it', 'Plan')]
 
     """
-    path = Path(path)
-    source = source if source is not None else path.as_posix()
-    try:
-        import pptx
-    except ImportError as exc:
-        raise missing_dependency("python-pptx", "documents", "Loading PowerPoint files") from exc
-    deck = _open(path, source, "a PowerPoint (.pptx) file", lambda p: pptx.Presentation(str(p)))
+    path, source, deck = _POWERPOINT.read(path, source)
     title = _clean(deck.core_properties.title)
     for number, slide in enumerate(deck.slides, start=1):
         try:
@@ -236,12 +256,6 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, datetime.date | datetime.time):
         return value.isoformat()
     return str(value)
-
-
-def _open_workbook(path: Path) -> Any:
-    import openpyxl  # type: ignore[import-untyped]  # no stubs shipped (types-openpyxl is not a dependency)
-
-    return openpyxl.load_workbook(path, read_only=True, data_only=True)
 
 
 def _sheet_texts(book: Any, path: Path, source: str) -> list[tuple[str, str]]:
@@ -283,16 +297,10 @@ def load_xlsx(path: str | Path, *, source: str | None = None) -> Iterator[Docume
         [('book.xlsx#sheet=Prices', 'Item | Price\nTea | 3')]
 
     """
-    path = Path(path)
-    source = source if source is not None else path.as_posix()
-    try:
-        import openpyxl  # noqa: F401 - imported here only to name the extra when it is missing
-    except ImportError as exc:
-        raise missing_dependency("openpyxl", "documents", "Loading Excel files") from exc
     with warnings.catch_warnings():
         # openpyxl warns about workbook features it drops (data validation, unknown extensions): the cell values are read all the same.
         warnings.simplefilter("ignore", UserWarning)
-        book = _open(path, source, "an Excel (.xlsx) workbook", _open_workbook)
+        path, source, book = _EXCEL.read(path, source)
         try:
             title = _clean(book.properties.title)
             sheets = _sheet_texts(book, path, source)
