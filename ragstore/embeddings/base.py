@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -95,6 +95,41 @@ def register_sparse_embedding_function(cls: T) -> T:
     with _REGISTRY_LOCK:
         _SPARSE_REGISTRY[cls.name()] = cls
     return cls
+
+
+P = TypeVar("P", bound="PersistedConfig")
+
+
+class PersistedConfig:
+    """Mixin: ``get_config`` and ``build_from_config`` from the constructor arguments a class names in ``persisted``.
+
+    Each named argument is kept as an attribute of the same name; the config maps the
+    names to those attributes, and rebuilding passes back the ones present, so a
+    missing key takes the constructor's default (the defaults stay written once, in
+    ``__init__``). A class whose config is not just its arguments writes the two methods
+    itself.
+
+    Example:
+        >>> class Scaled(PersistedConfig):
+        ...     persisted = ("factor", "dim")
+        ...     def __init__(self, factor=1.0, dim=2): self.factor, self.dim = factor, dim
+        >>> Scaled(factor=3.0).get_config()
+        {'factor': 3.0, 'dim': 2}
+        >>> Scaled.build_from_config({"factor": 0.5}).get_config()
+        {'factor': 0.5, 'dim': 2}
+
+    """
+
+    persisted: ClassVar[tuple[str, ...]] = ()
+
+    def get_config(self) -> dict[str, Any]:
+        """Persisted configuration: each argument in ``persisted`` with its current value."""
+        return {key: getattr(self, key) for key in self.persisted}
+
+    @classmethod
+    def build_from_config(cls: type[P], config: dict[str, Any]) -> P:
+        """Rebuild from :meth:`get_config`'s output (a missing key takes its default)."""
+        return cls(**{key: config[key] for key in cls.persisted if key in config})
 
 
 def _known_name(ef: Any) -> str | None:

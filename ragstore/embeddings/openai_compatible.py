@@ -40,12 +40,12 @@ import random
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from ragstore.embeddings.base import as_texts, register_embedding_function
+from ragstore.embeddings.base import PersistedConfig, as_texts, register_embedding_function
 from ragstore.embeddings.symmetric import SymmetricEmbeddingFunction
 from ragstore.errors import AuthenticationError, InternalError, InvalidArgumentError, RagstoreError, ServerConnectionError
 
@@ -129,13 +129,8 @@ def _vector(item: Any, position: int) -> list[float]:
     return embedding
 
 
-# The constructor's arguments a collection persists (all but ``api_key``), each kept as an attribute of the same name;
-# rebuilding passes them back, so their defaults stay written once, in ``__init__``.
-_PERSISTED = ("base_url", "model", "api_key_env_var", "dimensions", "batch_size", "timeout", "max_retries", "retry_backoff")
-
-
 @register_embedding_function
-class OpenAICompatibleEmbeddingFunction(SymmetricEmbeddingFunction):
+class OpenAICompatibleEmbeddingFunction(PersistedConfig, SymmetricEmbeddingFunction):
     """Embeds through an OpenAI-compatible ``/v1/embeddings`` HTTP endpoint.
 
     Args:
@@ -157,6 +152,18 @@ class OpenAICompatibleEmbeddingFunction(SymmetricEmbeddingFunction):
         (256, False)
 
     """
+
+    persisted: ClassVar[tuple[str, ...]] = (
+        "base_url",
+        "model",
+        "api_key_env_var",
+        "dimensions",
+        "batch_size",
+        "timeout",
+        "max_retries",
+        "retry_backoff",
+    )
+    """The constructor's arguments a collection persists: all but ``api_key`` (a rebuilt function reads it from ``api_key_env_var``)."""
 
     def __init__(
         self,
@@ -297,15 +304,6 @@ class OpenAICompatibleEmbeddingFunction(SymmetricEmbeddingFunction):
     def name() -> str:
         """Registry name."""
         return "ragstore_openai_compatible"
-
-    def get_config(self) -> dict[str, Any]:
-        """Persisted configuration: everything but the key itself."""
-        return {key: getattr(self, key) for key in _PERSISTED}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> OpenAICompatibleEmbeddingFunction:
-        """Rebuild from :meth:`get_config`'s output (the key comes from ``api_key_env_var``; a missing key takes its default)."""
-        return OpenAICompatibleEmbeddingFunction(**{key: config[key] for key in _PERSISTED if key in config})
 
     def default_space(self) -> str:
         """``cosine``: API models are usually compared by cosine (OpenAI's vectors are unit length)."""

@@ -32,6 +32,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ragstore.embeddings import (
@@ -88,17 +89,6 @@ MISSING = (
     "get_builtins",
     "known_embedding_functions",
     "sparse_known_embedding_functions",
-)
-
-OFFERED = (
-    "ChromaBm25EmbeddingFunction",
-    "DefaultEmbeddingFunction",
-    "HashingEmbeddingFunction",
-    "ONNXMiniLM_L6_V2",
-    "OnnxEmbeddingFunction",
-    "OpenAICompatibleEmbeddingFunction",
-    "OpenAIEmbeddingFunction",
-    "SentenceTransformerEmbeddingFunction",
 )
 
 
@@ -159,3 +149,13 @@ __all__ = [
     "register_embedding_function",
     "register_sparse_embedding_function",
 ]
+
+
+def _is_function_class(value: object) -> bool:
+    """An embedding function one can create and persist (the two protocols are abstract or have no ``build_from_config``)."""
+    return isinstance(value, type) and not inspect.isabstract(value) and callable(getattr(value, "build_from_config", None))
+
+
+# What a missing name's ImportError offers instead: the function classes exported here, read from __all__ so that a
+# function added to the module is offered without a second list to keep in step.
+OFFERED = tuple(name for name in __all__ if _is_function_class(globals()[name]))

@@ -17,9 +17,8 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from ragstore.embeddings.base import register_embedding_function
+from ragstore.embeddings.base import PersistedConfig, register_embedding_function
 from ragstore.embeddings.onnx import OnnxEmbeddingFunction
 from ragstore.embeddings.sentence_transformer import PACKAGED_MODEL
 from ragstore.errors import InvalidArgumentError
@@ -42,8 +41,9 @@ def _checked_providers(providers: Sequence[str] | None) -> list[str] | None:
     return list(providers)
 
 
+# PersistedConfig comes first so that its config (the providers) replaces OnnxEmbeddingFunction's (model and precision).
 @register_embedding_function
-class ONNXMiniLM_L6_V2(OnnxEmbeddingFunction):  # noqa: N801 - chromadb's class name
+class ONNXMiniLM_L6_V2(PersistedConfig, OnnxEmbeddingFunction):  # noqa: N801 - chromadb's class name
     """all-MiniLM-L6-v2 in float32 on ONNX Runtime (CPU), persisted as chromadb's ``onnx_mini_lm_l6_v2``.
 
     Args:
@@ -57,6 +57,8 @@ class ONNXMiniLM_L6_V2(OnnxEmbeddingFunction):  # noqa: N801 - chromadb's class 
     """
 
     MODEL_NAME = PACKAGED_MODEL  # chromadb's class attribute
+    persisted = ("preferred_providers",)
+    """The config chromadb persists: the providers (the model and precision are fixed)."""
 
     def __init__(self, preferred_providers: Sequence[str] | None = None) -> None:
         super().__init__(model_name=PACKAGED_MODEL, precision="fp32")
@@ -66,15 +68,6 @@ class ONNXMiniLM_L6_V2(OnnxEmbeddingFunction):  # noqa: N801 - chromadb's class 
     def name() -> str:
         """Registry name: chromadb's."""
         return "onnx_mini_lm_l6_v2"
-
-    def get_config(self) -> dict[str, Any]:
-        """The config chromadb persists: the providers (the model and precision are fixed)."""
-        return {"preferred_providers": self.preferred_providers}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> ONNXMiniLM_L6_V2:
-        """Rebuild from :meth:`get_config`'s output (or chromadb's)."""
-        return ONNXMiniLM_L6_V2(preferred_providers=config.get("preferred_providers"))
 
     def __repr__(self) -> str:
         return f"ONNXMiniLM_L6_V2(preferred_providers={self.preferred_providers!r})"

@@ -26,17 +26,6 @@ from ragstore.embeddings.openai_compatible import OpenAICompatibleEmbeddingFunct
 from ragstore.errors import AuthenticationError, InvalidArgumentError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
-_CONFIG_KEYS = (
-    "api_key_env_var",
-    "model_name",
-    "organization_id",
-    "api_base",
-    "api_type",
-    "api_version",
-    "deployment_id",
-    "default_headers",
-    "dimensions",
-)
 
 
 @register_embedding_function
@@ -67,6 +56,19 @@ class OpenAIEmbeddingFunction(OpenAICompatibleEmbeddingFunction):
         ragstore does not speak Azure OpenAI's deployment AP
 
     """
+
+    persisted = (
+        "api_key_env_var",
+        "model_name",
+        "organization_id",
+        "api_base",
+        "api_type",
+        "api_version",
+        "deployment_id",
+        "default_headers",
+        "dimensions",
+    )
+    """chromadb's config keys (the key itself is never among them)."""
 
     def __init__(
         self,
@@ -119,16 +121,16 @@ class OpenAIEmbeddingFunction(OpenAICompatibleEmbeddingFunction):
         return "openai"
 
     def get_config(self) -> dict[str, Any]:
-        """The config under chromadb's keys (the key itself is never among them)."""
-        return {
-            **{key: getattr(self, key) for key in _CONFIG_KEYS if key != "dimensions"},
-            "dimensions": self.requested_dimensions,
-        }
+        """The config under chromadb's keys, with the dimensions asked for (``dimensions`` holds those sent)."""
+        return {**super().get_config(), "dimensions": self.requested_dimensions}
 
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> OpenAIEmbeddingFunction:
-        """Rebuild from :meth:`get_config`'s output (or chromadb's); the key comes from the environment."""
-        return OpenAIEmbeddingFunction(**{key: config[key] for key in _CONFIG_KEYS if config.get(key) is not None})
+    @classmethod
+    def build_from_config(cls, config: dict[str, Any]) -> OpenAIEmbeddingFunction:
+        """Rebuild from :meth:`get_config`'s output (or chromadb's); the key comes from the environment.
+
+        A ``None`` value takes the argument's default, as chromadb's rebuild does.
+        """
+        return super().build_from_config({key: value for key, value in config.items() if value is not None})
 
     def __repr__(self) -> str:
         return f"OpenAIEmbeddingFunction(model_name={self.model_name!r}, api_base={self.api_base!r})"
