@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -334,3 +336,27 @@ def test_a_stopped_store_server_is_one_error_line_in_the_terminal_and_at_start(t
     )
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert done.stderr.startswith("error: Could not connect to a ragstore server") and done.stderr.count("\n") == 1, done.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_during_a_terminal_answer_exits_at_once_without_a_traceback(tmp_path: Path) -> None:
+    docs = copy_markdown(["advanced/timeouts.md"], tmp_path / "docs")
+    with OpenAIServer(hold=threading.Event(), hold_seconds=60) as llm:  # the answer never ends on its own
+        command = [sys.executable, "-m", "examples.chatbot", "--path", str(tmp_path / "data"), "--docs", str(docs)]
+        command += ["--llm-url", llm.url, "--llm-model", "tiny-model"]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+        process = subprocess.Popen(
+            command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env
+        )
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(f"{TIMEOUT_QUESTION}\n")
+        process.stdin.flush()
+        seen = ""
+        while llm.tokens[0] not in seen:  # the first token is printed; the LLM holds the rest
+            seen += process.stdout.read(1) or pytest.fail(f"the chatbot ended: {seen}")
+        started = time.monotonic()
+        process.terminate()
+        _, stderr = process.communicate(timeout=30)
+        seconds = time.monotonic() - started
+    assert process.returncode == -signal.SIGTERM and seconds < 2.0, seconds
+    assert "Traceback" not in stderr, stderr

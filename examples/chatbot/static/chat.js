@@ -13,7 +13,7 @@ const resetButton = document.getElementById("reset");
 const notice = document.getElementById("notice");
 let controller = null;  // aborts the answer being streamed
 let maxQuestionChars = 2000;  // the server's limit, from /api/info
-const UNREACHABLE = "The chatbot server is unreachable: is it still running? Retry once it is back.";
+const UNREACHABLE = "The chatbot server is unreachable: is it still running?";
 
 class Retryable extends Error {}  // failures worth asking again: the server down, stopping or failing
 
