@@ -87,6 +87,9 @@ def fns(tmp_path_factory: pytest.TempPathFactory) -> Loaded:
     cache = tmp_path_factory.mktemp("onnx-cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RAGSTORE_CACHE_DIR", str(cache))
+        # Build into the temporary cache even when another test module of this process loaded the models first
+        # (the loaded encoders are shared process-wide); each function keeps the encoder it loads here.
+        patch.setattr(onnx_model, "_encoders", OncePerKey())
         loaded = Loaded(OnnxEmbeddingFunction(precision="int8"), OnnxEmbeddingFunction(precision="fp32"), DefaultEmbeddingFunction(), cache)
         for ef in (loaded.int8, loaded.fp32, loaded.default):
             ef.encoder()  # load now, while the cache points at the temporary folder
