@@ -134,6 +134,10 @@ def source_json(number: int, passage: Passage) -> dict[str, Any]:
     return {"n": number, "label": passage.label, "source": passage.source, "score": score, "kept_for": passage.kept_for, "excerpt": excerpt}
 
 
+class ServerStoppingError(Exception):
+    """The server received SIGINT/SIGTERM while an answer was streaming."""
+
+
 async def stream_pieces(pieces: Iterator[str], stopping: threading.Event) -> AsyncIterator[str]:
     """The pieces of an answer, read in a daemon thread, until they end or ``stopping`` is set.
 
@@ -147,17 +151,21 @@ async def stream_pieces(pieces: Iterator[str], stopping: threading.Event) -> Asy
     queue: asyncio.Queue[tuple[str | None, BaseException | None]] = asyncio.Queue()
     abandoned = threading.Event()
 
+    def send(item: tuple[str | None, BaseException | None]) -> bool:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+            return True
+        except RuntimeError:  # the event loop is closed: the server has stopped
+            return False
+
     def read() -> None:
         try:
             for piece in pieces:
-                if abandoned.is_set():
+                if abandoned.is_set() or not send((piece, None)):
                     return
-                loop.call_soon_threadsafe(queue.put_nowait, (piece, None))
-            loop.call_soon_threadsafe(queue.put_nowait, (None, None))
-        except RuntimeError:  # the event loop is closed: the server has stopped
-            pass
+            send((None, None))
         except Exception as exc:  # reported in the stream by the caller
-            loop.call_soon_threadsafe(queue.put_nowait, (None, exc))
+            send((None, exc))
 
     threading.Thread(target=read, name="answer", daemon=True).start()
     try:
@@ -175,10 +183,6 @@ async def stream_pieces(pieces: Iterator[str], stopping: threading.Event) -> Asy
             yield piece
     finally:
         abandoned.set()
-
-
-class ServerStoppingError(Exception):
-    """The server received SIGINT/SIGTERM while an answer was streaming."""
 
 
 async def answer_events(session_id: str, session: _Session, question: str, stopping: threading.Event | None = None) -> AsyncIterator[bytes]:
