@@ -21,16 +21,15 @@ Example:
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
-from ragstore.api import API
+from ragstore.api import API, ClosesApi
 from ragstore.settings import Settings
 from ragstore.store_address import StoreAddress
 from ragstore.types import DEFAULT_TENANT
 
 
-class AdminClient:
+class AdminClient(ClosesApi):
     """Manage tenants and databases of one store (use :func:`ragstore.AdminClient` to make one)."""
 
     def __init__(self, api: API, settings: Settings) -> None:
@@ -64,16 +63,6 @@ class AdminClient:
     def get_settings(self) -> Settings:
         """The settings this client was made with."""
         return self._settings
-
-    def close(self) -> None:
-        """Release the connection or files."""
-        self._api.close()
-
-    def __enter__(self) -> AdminClient:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
 
 
 def admin_client(settings: Settings | None = None) -> AdminClient:

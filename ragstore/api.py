@@ -23,7 +23,8 @@ Example:
 from __future__ import annotations
 
 import uuid
-from typing import Literal, Protocol, cast, get_args
+from types import TracebackType
+from typing import Literal, Protocol, Self, cast, get_args
 
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import InvalidArgumentError
@@ -174,3 +175,28 @@ class API(Protocol):
     def close(self) -> None:
         """Release files and connections; the API is unusable afterwards."""
         ...
+
+
+class ClosesApi:
+    """What a synchronous handle on an engine does on ``close()`` and at the end of a ``with`` block: closes the engine.
+
+    :class:`ragstore.Client` and :class:`ragstore.AdminClient` share it.
+
+    Example:
+        >>> import ragstore
+        >>> with ragstore.EphemeralClient() as client:
+        ...     _ = client.heartbeat()
+
+    """
+
+    _api: API
+
+    def close(self) -> None:
+        """Save caches and release the files or the connection; the handle is unusable afterwards."""
+        self._api.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()

@@ -12,10 +12,9 @@ Example:
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
-from ragstore.api import API
+from ragstore.api import API, ClosesApi
 from ragstore.collection import Collection
 from ragstore.collection_requests import CreateCollectionRequest
 from ragstore.collection_schema import schema_json
@@ -64,7 +63,7 @@ class ClientBase:
         return request, schema_embedding_function(schema, embedding_function)
 
 
-class Client(ClientBase):
+class Client(ClientBase, ClosesApi):
     """A connection to one store, scoped to a tenant and database.
 
     Build one with :func:`ragstore.EphemeralClient`, :func:`ragstore.PersistentClient`
@@ -106,16 +105,6 @@ class Client(ClientBase):
         """Switch to another database of the current tenant; it must exist."""
         self._check_scope(self.tenant, database)
         self.database = database
-
-    def close(self) -> None:
-        """Save caches and release files; the client is unusable afterwards."""
-        self._api.close()
-
-    def __enter__(self) -> Client:
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ collections
 
