@@ -27,6 +27,7 @@ import numpy.typing as npt
 
 from ragstore.errors import InvalidArgumentError
 from ragstore.search.keys import Key, key_name
+from ragstore.search.operand_lists import OperandList
 from ragstore.sparse_vectors import SparseVector
 
 __all__ = ["Abs", "Div", "Exp", "KnnQuery", "Knn", "Log", "Max", "Min", "Mul", "Rank", "Rrf", "Sub", "Sum", "Val"]
@@ -73,16 +74,6 @@ def _function_operand(function: str, other: Any) -> Rank:
     return operand
 
 
-_NaryT = TypeVar("_NaryT", bound="_Nary")
-
-
-def _flattened(cls: type[_NaryT], left: Rank, right: Rank) -> _NaryT:
-    """``cls`` over the terms of both sides, a side that is itself a ``cls`` giving its terms (chromadb's flattening)."""
-    left_terms = left.ranks if isinstance(left, cls) else [left]
-    right_terms = right.ranks if isinstance(right, cls) else [right]
-    return cls(left_terms + right_terms)
-
-
 @dataclass
 class Rank:
     """Base class of rank expressions: ``+ - * /``, unary ``-``, ``abs()``, ``.exp() .log() .max() .min()``.
@@ -120,7 +111,7 @@ class Rank:
     @_arithmetic
     def __add__(self, other: Rank) -> Sum:
         """``a + b``: flattens nested sums."""
-        return _flattened(Sum, self, other)
+        return Sum._flattened(self, other)
 
     @_arithmetic
     def __radd__(self, other: Rank) -> Sum:
@@ -140,7 +131,7 @@ class Rank:
     @_arithmetic
     def __mul__(self, other: Rank) -> Mul:
         """``a * b``: flattens nested products."""
-        return _flattened(Mul, self, other)
+        return Mul._flattened(self, other)
 
     @_arithmetic
     def __rmul__(self, other: Rank) -> Mul:
@@ -179,11 +170,11 @@ class Rank:
 
     def max(self, other: Rank | float) -> Max:
         """The larger of ``a`` and ``other``; flattens nested ``Max``."""
-        return _flattened(Max, self, _function_operand("max", other))
+        return Max._flattened(self, _function_operand("max", other))
 
     def min(self, other: Rank | float) -> Min:
         """The smaller of ``a`` and ``other``; flattens nested ``Min``."""
-        return _flattened(Min, self, _function_operand("min", other))
+        return Min._flattened(self, _function_operand("min", other))
 
 
 @dataclass
@@ -212,15 +203,11 @@ class _Binary(Rank):
 
 
 @dataclass
-class _Nary(Rank):
-    """Base of the operators over a list of ranks: ``{op: [...]}``."""
+class _Nary(OperandList, Rank):
+    """Base of the operators over a list of ranks: ``{op: [...]}``, flattened when combined."""
 
     ranks: list[Rank]
-    _op: ClassVar[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{op: [...]}``."""
-        return {self._op: [r.to_dict() for r in self.ranks]}
+    _operands = "ranks"
 
 
 @dataclass

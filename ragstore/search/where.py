@@ -23,9 +23,10 @@ from __future__ import annotations
 import functools
 import operator
 from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 from ragstore.search.limits import MAX_FILTER_DEPTH, invalid_at, type_name
+from ragstore.search.operand_lists import OperandList
 
 __all__ = ["And", "Contains", "Eq", "Gt", "Gte", "In", "Lt", "Lte", "Ne", "Nin", "NotContains", "NotRegex", "Or", "Regex", "Where"]
 
@@ -76,25 +77,21 @@ class Where:
         """``a & b``: flattens nested ``And`` as chromadb does."""
         if not isinstance(other, Where):
             return NotImplemented
-        return _flattened(And, self, other)
+        return And._flattened(self, other)
 
     def __or__(self, other: Where) -> Or:
         """``a | b``: flattens nested ``Or`` as chromadb does."""
         if not isinstance(other, Where):
             return NotImplemented
-        return _flattened(Or, self, other)
+        return Or._flattened(self, other)
 
 
 @dataclass
-class _Logical(Where):
-    """Base of ``And`` and ``Or``: ``{op: [...]}``."""
+class _Logical(OperandList, Where):
+    """Base of ``And`` and ``Or``: ``{op: [...]}``, flattened when combined."""
 
     conditions: list[Where]
-    _op: ClassVar[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{op: [...]}``."""
-        return {self._op: [c.to_dict() for c in self.conditions]}
+    _operands = "conditions"
 
 
 @dataclass
@@ -109,16 +106,6 @@ class Or(_Logical):
     """At least one condition holds: ``{"$or": [...]}``."""
 
     _op = "$or"
-
-
-_LogicalT = TypeVar("_LogicalT", bound=_Logical)
-
-
-def _flattened(cls: type[_LogicalT], left: Where, right: Where) -> _LogicalT:
-    """``cls`` over the conditions of both sides, a side that is itself a ``cls`` giving its own (chromadb's flattening)."""
-    left_conditions = left.conditions if isinstance(left, cls) else [left]
-    right_conditions = right.conditions if isinstance(right, cls) else [right]
-    return cls(left_conditions + right_conditions)
 
 
 @dataclass
