@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping, Sequence
+from enum import Enum
 from typing import Any, Literal, TypedDict, Union
 
 import numpy as np
@@ -34,11 +35,32 @@ Metadata = Mapping[str, MetadataValue]
 ID = str
 IDs = list[ID]
 Document = str
+Documents = list[Document]
 Embedding = npt.NDArray[np.float32]
-Embeddings = npt.NDArray[np.float32]
+Embeddings = list[Embedding]
+Metadatas = list[Metadata]
+UpdateMetadata = Mapping[str, MetadataValue]
+CollectionMetadata = dict[str, Any]
+UpdateCollectionMetadata = dict[str, Any]
+URI = str
+URIs = list[URI]
 Where = dict[str, Any]
 WhereDocument = dict[str, Any]
 Space = Literal["l2", "cosine", "ip"]
+
+
+class TokenTransportHeader(str, Enum):
+    """Where a client sends its token (``Settings.chroma_auth_token_transport_header``), as chromadb names them.
+
+    Example:
+        >>> TokenTransportHeader.X_CHROMA_TOKEN.value
+        'X-Chroma-Token'
+
+    """
+
+    AUTHORIZATION = "Authorization"
+    X_CHROMA_TOKEN = "X-Chroma-Token"
+
 
 IncludeValue = Literal["documents", "embeddings", "metadatas", "distances", "uris", "data"]
 Include = list[IncludeValue]

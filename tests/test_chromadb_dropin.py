@@ -88,6 +88,23 @@ def test_chromadb_attribute_paths_work_in_a_fresh_process(tmp_path: Path) -> Non
 # ---------------------------------------------------------------------------------- embedding_functions: names
 
 
+def test_chromadbs_top_level_names_are_all_importable_from_ragstore() -> None:
+    assert sorted(set(chromadb.__all__) - set(dir(ragstore))) == []
+    assert ragstore.TokenTransportHeader.X_CHROMA_TOKEN == "X-Chroma-Token"
+
+
+def test_a_custom_embedding_function_written_as_chromadbs_docs_show_works_in_every_mode(client: ragstore.ClientAPI) -> None:
+    from ragstore import Documents, EmbeddingFunction, Embeddings
+
+    class LetterCounts(EmbeddingFunction[Documents]):  # chromadb's documented pattern (its Protocol is generic)
+        def __call__(self, input: Documents) -> Embeddings:  # noqa: A002 - chromadb's parameter name
+            return [np.array([text.count("a"), text.count("b"), 1.0], dtype=np.float32) for text in input]
+
+    col = client.create_collection("letters", embedding_function=LetterCounts())
+    col.add(ids=["as", "bs"], documents=["aaaa a", "bbbb b"])
+    assert col.query(query_texts=["aaa"], n_results=1)["ids"] == [["as"]]
+
+
 def test_every_chromadb_name_is_offered_or_refused_clearly() -> None:
     chroma_names = set(chroma_efs.__all__) | set(chroma_efs.get_builtins()) | {"get_builtins", "sparse_known_embedding_functions"}
     offered = {name for name in chroma_names if name in efs.__dict__}

@@ -28,12 +28,29 @@ from ragstore.errors import InvalidArgumentError
 from ragstore.sparse_vectors import is_sparse_embedding_function
 from ragstore.validation import normalize_embeddings
 
+D = TypeVar("D", contravariant=True)
+
 
 @runtime_checkable
-class EmbeddingFunction(Protocol):
-    """What ragstore calls to turn documents and query texts into vectors."""
+class EmbeddingFunction(Protocol[D]):
+    """What ragstore calls to turn documents and query texts into vectors.
 
-    def __call__(self, input: Sequence[str]) -> Any:  # noqa: A002 - chromadb's parameter name
+    Generic in its input as chromadb's is, so chromadb's way of writing one works unchanged:
+
+    Example:
+        >>> from ragstore import Documents, EmbeddingFunction, Embeddings
+        >>> class Lengths(EmbeddingFunction[Documents]):
+        ...     def __call__(self, input: Documents) -> Embeddings:
+        ...         return [np.array([float(len(text)), 1.0], dtype=np.float32) for text in input]
+        >>> import ragstore
+        >>> col = ragstore.Client().create_collection("lengths", embedding_function=Lengths())
+        >>> col.add(ids=["a", "b"], documents=["hi", "hello there"])
+        >>> col.query(query_texts=["hey"], n_results=1)["ids"]
+        [['a']]
+
+    """
+
+    def __call__(self, input: D) -> Any:  # noqa: A002 - chromadb's parameter name
         """Embed ``input`` (a list of strings) into one vector each."""
         ...
 
