@@ -28,10 +28,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ragstore.collection import CollectionBase, DeleteResult, warn_existing
+from ragstore.collection import CollectionBase, DeleteResult
 from ragstore.collection_requests import ModifyCollectionRequest
 from ragstore.embeddings.base import embed
 from ragstore.preparation import WriteRequest, prepare_write, write_ids
+from ragstore.readd_warning import warn_existing
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import ReadLevel, SearchResult
 from ragstore.search_queries import embed_search_queries
@@ -109,9 +110,9 @@ class AsyncCollection(CollectionBase):
 
         """
         request = await self._write_request("add", ids, embeddings, metadatas, documents, images, uris)
-        existing = (await self._api.get(self.id, GetRequest(ids=request.ids, include=())))["ids"]
-        warn_existing(request.ids, existing)
-        if request.skips_existing():
+        if request.skips_existing():  # as Collection.add: texts are not embedded for ids that exist
+            existing = (await self._api.get(self.id, GetRequest(ids=request.ids, include=())))["ids"]
+            warn_existing(request.ids, existing)
             request = request.without(existing)
             if not request.ids:
                 return

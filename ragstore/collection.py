@@ -15,9 +15,7 @@ Example:
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Iterable, Sequence
 from typing import Any, TypedDict
 
 from ragstore.api import API
@@ -28,6 +26,7 @@ from ragstore.collection_schema.reconcile import render_schema
 from ragstore.embeddings.base import embed
 from ragstore.errors import InvalidArgumentError
 from ragstore.preparation import WriteRequest, prepare_write, write_ids
+from ragstore.readd_warning import warn_existing
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import ReadLevel, SearchResult
 from ragstore.search_queries import embed_search_queries
@@ -40,37 +39,6 @@ from ragstore.types import (
     QueryResult,
     RecordSet,
 )
-
-logger = logging.getLogger(__name__)
-
-SHOWN_IDS = 10  # ids a re-add warning names before "and N more"
-
-
-def warn_existing(ids: Sequence[str], existing: Iterable[str]) -> None:
-    """Log one warning when an ``add`` of ``ids`` finds some ``existing`` (skipped, not overwritten).
-
-    chromadb 0.4 to 0.6 logged ``Add of existing embedding ID: <id>`` once per id, from the
-    process that held the index (the server's log, for an HTTP client); chromadb 1.5.9's
-    embedded clients log nothing. ragstore logs once per call, in the caller's process in
-    every mode (logger ``ragstore.collection``, WARNING), naming the ids in the caller's
-    order, chromadb's words first so log filters written for them still match.
-
-    Example:
-        >>> import logging, sys
-        >>> shown = logging.StreamHandler(sys.stdout)
-        >>> logger.addHandler(shown)
-        >>> warn_existing(["a", "b", "c"], {"c", "a"})
-        Add of existing embedding ID: a, c (2 of 3 ids; add skips existing ids, upsert overwrites them)
-        >>> logger.removeHandler(shown)
-
-    """
-    found = set(existing)
-    if not found:
-        return
-    named = [id_ for id_ in ids if id_ in found]
-    shown = ", ".join(named[:SHOWN_IDS]) + (f" and {len(named) - SHOWN_IDS} more" if len(named) > SHOWN_IDS else "")
-    message = "Add of existing embedding ID: %s (%d of %d ids; add skips existing ids, upsert overwrites them)"
-    logger.warning(message, shown, len(named), len(ids))
 
 
 class DeleteResult(TypedDict):
@@ -201,7 +169,7 @@ class Collection(CollectionBase):
         """Add records; ids that already exist are skipped, as in chromadb, with one warning naming them.
 
         Documents without embeddings are embedded (skipped ids are never embedded).
-        The warning (:func:`warn_existing`) is logged in this process whatever the client mode.
+        The warning is :func:`ragstore.readd_warning.warn_existing` (where it is logged: that module).
 
         Example:
             >>> import ragstore
@@ -212,15 +180,13 @@ class Collection(CollectionBase):
 
         """
         request = self._write_request("add", ids, embeddings, metadatas, documents, images, uris)
-        # One ids-only read names what the write will skip. Embedded it costs 0.1 ms for one id (2% of a 384-dim
-        # add) and 4 ms for 1,000 (0.3%); over HTTP it is one more round trip, 1.6 ms (25% of a one-record add, 0.6% of 1,000).
-        existing = self._api.get(self.id, GetRequest(ids=request.ids, include=()))["ids"]
-        warn_existing(request.ids, existing)
-        if request.skips_existing():
+        if request.skips_existing():  # texts to embed: read which ids exist, so they are not embedded for nothing
+            existing = self._api.get(self.id, GetRequest(ids=request.ids, include=()))["ids"]
+            warn_existing(request.ids, existing)
             request = request.without(existing)
             if not request.ids:
                 return
-        self._api.write(self.id, "add", self._embed_records(request))
+        self._api.write(self.id, "add", self._embed_records(request))  # else the engine warns as it skips them
 
     def upsert(
         self, ids: Any, embeddings: Any = None, metadatas: Any = None, documents: Any = None, images: Any = None, uris: Any = None

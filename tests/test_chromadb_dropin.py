@@ -307,14 +307,16 @@ def test_a_long_re_add_names_ten_ids_and_counts_the_rest(caplog: pytest.LogCaptu
     ]
 
 
-def test_the_warning_is_the_callers_against_a_server_process_sync_and_async(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    # The server is another process: a warning captured here was logged by the client.
+def test_against_a_server_process_the_warning_is_logged_where_the_ids_are_known(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Given embeddings, the server's engine finds the existing ids as it writes and logs them (no extra request);
+    given texts to embed, the client reads which ids exist first (so it does not embed them) and logs them itself."""
     server = RunningServer.start(tmp_path / "served")
     try:
         caplog.set_level(logging.WARNING, logger=ADD_LOGGER)
         with ragstore.HttpClient(host=server.host, port=server.port) as client:
             client.create_collection("sync").add(ids=["a"], embeddings=[[1.0, 2.0]])
             client.get_collection("sync").add(ids=["a", "b"], embeddings=[[1.0, 2.0], [3.0, 4.0]])
+            assert client.get_collection("sync").count() == 2
 
         async def main() -> None:
             client = await ragstore.AsyncHttpClient(host=server.host, port=server.port)
@@ -327,9 +329,10 @@ def test_the_warning_is_the_callers_against_a_server_process_sync_and_async(tmp_
                 await client.close()
 
         asyncio.run(main())
-        assert add_warnings(caplog) == [
-            "Add of existing embedding ID: a (1 of 2 ids; add skips existing ids, upsert overwrites them)",
+        assert add_warnings(caplog) == [  # the client's own: the documents path
             "Add of existing embedding ID: x (1 of 2 ids; add skips existing ids, upsert overwrites them)",
         ]
     finally:
         assert server.stop() == 0
+    logged = [line for line in server.output if "Add of existing embedding ID" in line]
+    assert logged == ["Add of existing embedding ID: a (1 of 2 ids; add skips existing ids, upsert overwrites them)\n"], server.output

@@ -48,6 +48,7 @@ from ragstore.local.sparse_index import SparseIndexes
 from ragstore.local.sparse_upkeep import existing_ids, write_sparse
 from ragstore.local.sql_filters import selection, uses_text_index
 from ragstore.names import validate_tenant_or_database_name
+from ragstore.readd_warning import warn_existing
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest, checked_records
 from ragstore.search import SearchResult, compile_where
 from ragstore.settings import Settings
@@ -254,12 +255,14 @@ class LocalAPI:
                 raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {dim}")
             seq = row.last_seq + 1
             specs = row.sparse_indexes
-            existed = existing_ids(conn, row.pk, rs.ids) if specs else set()
+            existed = existing_ids(conn, row.pk, rs.ids) if specs or op == "add" else set()
             mirrored_changed = records.write_records(conn, row.pk, seq, op, rs)
             if specs and write_sparse(conn, row.pk, seq, specs, op, rs, existed) and not mirrored_changed:
                 self._advance(conn, row, seq, dim)  # only sparse values changed: the sparse index must still catch up
             if mirrored_changed:
                 self._advance(conn, row, seq, dim)
+        if op == "add":
+            warn_existing(rs.ids, existed)  # once committed: the ids it skipped, not overwritten (chromadb 0.x logged them)
         if mirrored_changed:
             self._indexes.refresh(collection_id)
 
