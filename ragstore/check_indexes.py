@@ -1,0 +1,200 @@
+"""Checking a collection's saved HNSW index files against its records, and rebuilding them.
+
+The files (:mod:`ragstore.local.index_files`) are a cache: a bad one is never fatal, the
+next open rebuilds the index from SQLite. A check says so before that costs a slow first
+search, and says *why* (:func:`diagnose`): ``meta.json`` unreadable or foreign, its
+sequence outside what SQLite can catch up from, a file missing, shorter or longer than
+noted, or its XXH3 checksum wrong, the build parameters changed. Files that pass are
+loaded and their coverage compared with the records: every record the saved sequence
+covers must have its label in the saved labels (and in the graph), and every saved label
+must belong to a record, or to one deleted after that sequence (a catch-up drops it).
+
+A check changes nothing, so it loads the files itself: :func:`index_files.read` would also
+tidy the folder. A repair builds the index from SQLite (one read transaction) and saves
+it as a running store does (new token, ``meta.json`` renamed over: readers see the old
+files or the new ones), then removes the files found bad.
+
+Example:
+    >>> diagnose(Path("/nonexistent"), "some-id", 2, {}, 0, 0) is None  # nothing saved: nothing wrong
+    True
+
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import hnswlib
+import numpy as np
+
+from ragstore.check import CheckReport, Finding, describe_collection
+from ragstore.local import index_files
+from ragstore.local.catalog import CollectionRow, get_by_id
+from ragstore.local.index import VectorIndex
+from ragstore.local.index_cache import INDEX_DIRECTORY
+from ragstore.local.index_files import _BUILD_KEYS, _data_paths, _digest  # the format's own helpers, not copies of them
+
+__all__ = ["check", "check_leftovers", "diagnose"]
+
+_REBUILD = "rebuild the index from SQLite and save it"
+
+
+def diagnose(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, Any], max_seq: int, min_seq: int) -> str | None:
+    """Why the index saved in ``directory`` cannot be loaded; ``None`` if it can, or if nothing is saved.
+
+    The same tests :func:`ragstore.local.index_files.read` makes, each with its reason.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     _ = (Path(tmp) / "meta.json").write_text("{")
+        ...     diagnose(Path(tmp), "some-id", 2, {}, 0, 0)
+        'meta.json is not valid JSON'
+
+    """
+    try:
+        text = (directory / "meta.json").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"meta.json cannot be read ({exc.strerror})"
+    try:
+        meta = json.loads(text)
+    except ValueError:
+        return "meta.json is not valid JSON"
+    if not isinstance(meta, dict) or not isinstance(meta.get("files"), dict) or not isinstance(meta.get("token"), str):
+        return "meta.json is not an index description"
+    if meta.get("format") != index_files.INDEX_FORMAT:
+        return f"the files have format {meta.get('format')!r}, this ragstore writes {index_files.INDEX_FORMAT}"
+    if meta.get("collection_id") != collection_id:
+        return f"the files belong to collection {meta.get('collection_id')!r}"
+    seq = meta.get("seq")
+    if not isinstance(seq, int) or not min_seq <= seq <= max_seq:
+        return f"the files' sequence {seq!r} is outside what SQLite can catch up from ({min_seq}..{max_seq})"
+    for path in _data_paths(directory, meta["token"]):
+        expected = meta["files"].get(path.name)
+        if not isinstance(expected, dict):
+            return f"meta.json does not describe {path.name}"
+        if not path.is_file():
+            return f"{path.name} is missing"
+        size = path.stat().st_size
+        if size != expected.get("size"):
+            return f"{path.name} has {size} bytes, {expected.get('size')} were saved"
+        if _digest(path) != expected.get("xxh3"):
+            return f"{path.name} fails its XXH3 checksum"
+    saved = (meta.get("dim"), *(meta.get(key) for key in _BUILD_KEYS))
+    wanted = (dim, *(hnsw.get(key) for key in _BUILD_KEYS))
+    if saved != wanted:
+        return f"the files were built with (dimension, space, max_neighbors, ef_construction) {saved}, the collection has {wanted}"
+    return None
+
+
+def check(conn: sqlite3.Connection, store: Path, row: CollectionRow, report: CheckReport, repair: bool) -> None:
+    """Check (and with ``repair`` rebuild) the saved index of the collection ``row``."""
+    if row.dimension is None:
+        return  # no vector yet: nothing to index
+    where = f"{describe_collection(row)}: vector index"
+    directory = store / INDEX_DIRECTORY / str(row.id)
+    hnsw = row.hnsw.as_dict()
+    reason = diagnose(directory, str(row.id), row.dimension, hnsw, row.last_seq, row.tombstone_floor)
+    if reason is None:
+        if not (directory / "meta.json").exists():
+            report.note(f"{where}: not saved yet (built from SQLite at the first search)")
+            return
+        reason = _coverage(conn, directory, row)
+        if reason is None:
+            report.note(f"{where}: ok (checksums, and coverage of the records at its sequence)")
+            return
+    finding = Finding(where, reason, _REBUILD)
+    report.add(finding)
+    if repair:
+        _rebuild(conn, directory, row)
+        finding.repaired = True
+
+
+def _coverage(conn: sqlite3.Connection, directory: Path, row: CollectionRow) -> str | None:
+    """Whether the intact files hold exactly the records their sequence covers (``None``), or what differs."""
+    meta = json.loads((directory / "meta.json").read_text())
+    seq = meta["seq"]
+    graph_path, labels_path = _data_paths(directory, meta["token"])
+    saved = set(np.load(labels_path, allow_pickle=False).tolist())
+    graph = hnswlib.Index(space=meta["space"], dim=row.dimension)
+    graph.load_index(str(graph_path), max_elements=0, allow_replace_deleted=True)
+    in_graph = set(graph.get_ids_list())
+    covered = {label for (label,) in conn.execute("SELECT label FROM records WHERE collection_pk = ? AND seq <= ?", (row.pk, seq))}
+    current = {label for (label,) in conn.execute("SELECT label FROM records WHERE collection_pk = ?", (row.pk,))}
+    deleted_since = {label for (label,) in conn.execute("SELECT label FROM tombstones WHERE collection_pk = ? AND seq > ?", (row.pk, seq))}
+    missing = covered - saved
+    foreign = saved - current - deleted_since
+    absent = saved - in_graph
+    if missing or foreign or absent:
+        return (
+            f"the files (sequence {seq}) lack {len(missing)} records they should hold, hold {len(foreign)} labels of no record, "
+            f"and {len(absent)} of their labels are not in the graph"
+        )
+    return None
+
+
+def _rebuild(conn: sqlite3.Connection, directory: Path, row: CollectionRow) -> None:
+    """Build the index from SQLite as one read transaction sees it, save it, and remove the files found bad."""
+    before = _token(directory)
+    conn.execute("BEGIN")
+    try:
+        now = get_by_id(conn, row.id)  # a writer may have moved on since the check read the row
+        assert now.dimension is not None
+        index = VectorIndex.empty(now.dimension, now.hnsw)
+        index.catch_up(conn, now.pk, now.last_seq, num_threads=now.hnsw.num_threads)
+    finally:
+        conn.execute("COMMIT")
+    index.save(directory, str(row.id))
+    if before is not None and before != _token(directory):
+        for path in directory.iterdir():
+            if before in path.name:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+
+
+def _token(directory: Path) -> str | None:
+    """The token ``meta.json`` names, if it can be read."""
+    try:
+        token = json.loads((directory / "meta.json").read_text()).get("token")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return token if isinstance(token, str) else None
+
+
+def check_leftovers(store: Path, rows: Sequence[CollectionRow], report: CheckReport, repair: bool) -> None:
+    """Index folders of collections that are gone (a delete that could not remove them), and files old saves left.
+
+    Files of superseded or crashed saves go by themselves at the next save or load, so they
+    are counted, not reported as problems; a repair removes those no process can still be loading.
+    """
+    root = store / INDEX_DIRECTORY
+    if not root.is_dir():
+        return
+    known = {str(row.id) for row in rows}
+    leftovers = 0
+    for folder in sorted(root.iterdir()):
+        if folder.name not in known:
+            finding = Finding(f"index folder {folder.name}", "belongs to no collection", "remove it")
+            report.add(finding)
+            if repair:
+                shutil.rmtree(folder, ignore_errors=True)
+                finding.repaired = not folder.exists()
+            continue
+        token = _token(folder)
+        if token is None:
+            continue
+        stale = [path for path in folder.iterdir() if token not in path.name and path.name != "meta.json"]
+        leftovers += len(stale)
+        if stale and repair:
+            index_files.remove_stale(folder, keep=token, mine=None)
+    if leftovers:
+        note = "removed those over a minute old" if repair else "removed by the next save or load"
+        report.note(f"index files: {leftovers} left by superseded or interrupted saves ({note})")
