@@ -297,3 +297,39 @@ def test_commands_back_up_and_restore_and_report_mistakes_in_one_line(tmp_path: 
     shutil.rmtree(tmp_path / "backup")
     result = runner.invoke(cli, ["backup", str(tmp_path / "nowhere"), str(tmp_path / "backup")])
     assert result.exit_code == 1 and result.output.startswith("Error: No ragstore store at")
+
+
+# ----------------------------------------------------------------------------- the server route
+
+
+def test_server_route_backs_up_the_served_store_behind_the_token(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from ragstore.backup_route import backup_router
+    from ragstore.local import LocalAPI
+    from ragstore.server import create_app
+    from ragstore.server.app import ServerConfig
+
+    make_store(tmp_path / "store")
+    queries = np.random.default_rng(5).random((20, DIM))
+    before = answers(tmp_path / "store", queries)
+    app = create_app(LocalAPI(tmp_path / "store"), ServerConfig(auth_token="s3cret"))
+    app.include_router(backup_router(tmp_path / "backups"))
+    url = "/api/v2/ragstore/backups"
+    with TestClient(app) as http:
+        assert http.post(url, json={"name": "nightly"}).status_code == 401
+        assert http.post(url, json={"name": "nightly"}, headers={"X-Chroma-Token": "wrong"}).status_code == 403
+        assert not (tmp_path / "backups").exists()
+        auth = {"Authorization": "Bearer s3cret"}
+        answer = http.post(url, json={"name": "nightly"}, headers=auth)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"name": "nightly", "collections": 2, "records": 500, "indexes": 2}
+        assert http.get(url, headers=auth).json() == {"backups": ["nightly"]}
+        again = http.post(url, json={"name": "nightly"}, headers=auth)
+        assert again.status_code == 409 and again.json()["error"] == "UniqueConstraintError"
+        for bad in ("../escape", "", ".hidden", 7):
+            refused = http.post(url, json={"name": bad}, headers=auth)
+            assert refused.status_code == 400 and str(tmp_path) not in refused.text
+        assert sorted(p.name for p in (tmp_path / "backups").iterdir()) == ["nightly"]
+    restore(tmp_path / "backups" / "nightly", tmp_path / "restored")
+    assert answers(tmp_path / "restored", queries) == before
