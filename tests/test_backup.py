@@ -13,6 +13,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -205,6 +206,53 @@ def test_backup_during_a_concurrent_writer_holds_every_acknowledged_write(tmp_pa
             hits = col.query(query_embeddings=wanted, n_results=1, include=["distances"])
             misses = sum(hit != [i] for hit, i in zip(hits["ids"], sorted(expected_ids), strict=True))
             assert misses <= 2
+
+
+def test_backup_of_a_store_a_running_server_serves_and_writes(tmp_path: Path) -> None:
+    from ragstore.testing import RunningServer
+
+    store = tmp_path / "store"
+    make_store(store)
+    queries = np.random.default_rng(6).random((30, DIM))
+    acknowledged: list[int] = []
+    stop = threading.Event()
+    with RunningServer.start(store) as server, server.client() as client:
+        col = client.get_or_create_collection("live", configuration=CONFIG)  # type: ignore[arg-type]
+
+        def write() -> None:
+            number = 0
+            while not stop.is_set():
+                ids, vectors, metadatas = batch(number)
+                col.add(ids=ids, embeddings=vectors, metadatas=metadatas)  # type: ignore[arg-type]
+                acknowledged.append(number)
+                number += 1
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        try:
+            while len(acknowledged) < 5:
+                assert writer.is_alive()
+                time.sleep(0.01)
+            seen = len(acknowledged)
+            report = backup(store, tmp_path / "during")
+            assert report.records >= 500 + seen * BATCH
+        finally:
+            stop.set()
+            writer.join(timeout=60)
+        # Now quiet, the server still holding its indexes in memory: the backup answers as the server does.
+        backup(store, tmp_path / "after")
+        served = {
+            c.name: c.query(query_embeddings=queries, n_results=10, include=["distances", "metadatas"]) for c in client.list_collections()
+        }
+    with ragstore.PersistentClient(path=tmp_path / "after") as restored:
+        for name, expected in served.items():
+            got = restored.get_collection(name).query(query_embeddings=queries, n_results=10, include=["distances", "metadatas"])
+            assert got["ids"] == expected["ids"] and got["metadatas"] == expected["metadatas"], name
+            np.testing.assert_allclose(np.asarray(got["distances"]), np.asarray(expected["distances"]), rtol=1e-6, atol=1e-6)
+    with ragstore.PersistentClient(path=tmp_path / "during") as restored:
+        live = restored.get_collection("live").get(include=["metadatas"])
+        batches = sorted({m["batch"] for m in live["metadatas"]})  # type: ignore[union-attr, index]
+        assert batches == list(range(len(batches))) and len(live["ids"]) == len(batches) * BATCH >= seen * BATCH
 
 
 # ----------------------------------------------------------------------------- restore's refusals, bad input
