@@ -88,8 +88,30 @@ def _byte_limit(flag: str, default_mib: int, text: str) -> Callable[[F], F]:
     default="info",
     show_default=True,
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-    help="Server log verbosity; info prints only the start line and warnings, debug adds an access log "
+    help="Server log verbosity; info prints only the start line and warnings, debug adds the access log "
     "and the traceback of a start-up failure.",
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="RAGSTORE_LOG_FORMAT",
+    help="Log lines on stderr as plain text or as one JSON object a line [env RAGSTORE_LOG_FORMAT].",
+)
+@click.option(
+    "--access-log/--no-access-log",
+    default=False,
+    show_default=True,
+    envvar="RAGSTORE_ACCESS_LOG",
+    help="Log one line a request (request id, method, path, route, status, duration, bytes) [env RAGSTORE_ACCESS_LOG].",
+)
+@click.option(
+    "--metrics-public/--no-metrics-public",
+    default=False,
+    show_default=True,
+    envvar="RAGSTORE_METRICS_PUBLIC",
+    help="Let GET /metrics (Prometheus) answer without the auth token [env RAGSTORE_METRICS_PUBLIC].",
 )
 def run(
     path: str,
@@ -103,6 +125,9 @@ def run(
     allow_hosts: tuple[str, ...],
     cors_origins: tuple[str, ...],
     log_level: str,
+    log_format: str,
+    access_log: bool,
+    metrics_public: bool,
 ) -> None:
     """Serve a store over Chroma's REST v2 API until SIGINT or SIGTERM."""
     try:
@@ -125,6 +150,9 @@ def run(
             allow_hosts=split_names(allow_hosts),
             cors_origins=split_names(cors_origins),
             log_level=log_level,
+            log_format=log_format,
+            access_log=access_log,
+            metrics_public=metrics_public,
         )
     except StartupError as exc:
         if log_level == "debug":

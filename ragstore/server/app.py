@@ -3,7 +3,9 @@
 There is no second engine: the server depends only on the ``API`` protocol,
 and ``ragstore run`` gives it the same ``LocalAPI`` a ``PersistentClient``
 uses, so every mode answers alike. Middleware order
-(outermost first), so that every guard covers every route: the ``Host`` check
+(outermost first), so that every guard covers every route: the request id,
+access log line and metrics of every answer, refusals included
+(:mod:`ragstore.server.request_log`), the ``Host`` check
 and CORS (:mod:`ragstore.server.origin`, when configured), token auth (headers
 only, before any body is read), the body-size limit, JSON-only bodies, ``HEAD``
 served as ``GET`` without the body, then the record routes' own dispatch
@@ -22,10 +24,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,14 +40,18 @@ from ragstore.api import API
 from ragstore.errors import InvalidArgumentError, NotFoundError, RagstoreError, UnimplementedError
 from ragstore.server import routes_collections, routes_system
 from ragstore.server.errors import error_response
+from ragstore.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from ragstore.server.metrics import ServerMetrics
 from ragstore.server.origin import HostCheck, HostPolicy, JsonBodies, with_cors
 from ragstore.server.record_dispatch import RecordDispatch
-from ragstore.server.security import ASGIApp, BodyLimit, Receive, Scope, Send, TokenAuth, declare_token_auth
+from ragstore.server.request_log import RequestTracking
+from ragstore.server.security import OPEN_PATHS, ASGIApp, BodyLimit, Receive, Scope, Send, TokenAuth, declare_token_auth
 
 # Methods a route may answer; a 405's ``Allow`` header lists those the path has.
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 DEFAULT_MAX_BODY_SIZE = 64 * 1024 * 1024
+METRICS_PATH = "/metrics"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +66,8 @@ class ServerConfig:
         hosts: The ``Host`` headers answered (``ragstore run`` derives it from the bound
             address); ``None`` answers any (an app mounted in-process has no address).
         cors_origins: Origins whose pages may call the server (``*`` = any); none by default.
+        metrics: Serve Prometheus metrics at ``GET /metrics`` (:mod:`ragstore.server.metrics`).
+        metrics_public: Let ``/metrics`` be scraped without the token (it names no record, only counts).
 
     """
 
@@ -65,6 +75,8 @@ class ServerConfig:
     max_body_size: int = DEFAULT_MAX_BODY_SIZE
     hosts: HostPolicy | None = None
     cors_origins: tuple[str, ...] = ()
+    metrics: bool = True
+    metrics_public: bool = False
 
 
 class RagstoreApp(FastAPI):
@@ -74,14 +86,17 @@ class RagstoreApp(FastAPI):
         super().__init__(**kwargs)
         self.state.api = api
         self.state.config = config
+        store = getattr(api, "path", None)  # a LocalAPI's directory; other engines have no store file to count
+        self.state.metrics = ServerMetrics(store if isinstance(store, Path) else None) if config.metrics else None
         guarded: ASGIApp = HeadAsGet(RecordDispatch(super().__call__, owner=self))
         guarded = BodyLimit(JsonBodies(guarded), config.max_body_size)
         if config.auth_token:
-            guarded = TokenAuth(guarded, config.auth_token)
+            public = {METRICS_PATH} if config.metrics_public else set()
+            guarded = TokenAuth(guarded, config.auth_token, open_paths=OPEN_PATHS | public)
         guarded = with_cors(guarded, config.cors_origins)  # outside auth: preflights carry no token
         if config.hosts is not None:
             guarded = HostCheck(guarded, config.hosts)
-        self._guarded = guarded
+        self._guarded = RequestTracking(guarded, routes=lambda: self.routes, metrics=self.state.metrics)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         """ASGI entry point."""
@@ -192,6 +207,14 @@ def create_app(api: API, config: ServerConfig | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _error)
     app.include_router(routes_system.router)
     app.include_router(routes_collections.router)
+
+    if app.state.metrics is not None:
+
+        @app.get(METRICS_PATH, include_in_schema=False)
+        async def metrics(request: Request) -> Response:
+            # The store's counts read SQLite: off the event loop, as every engine call.
+            body = await run_in_threadpool(request.app.state.metrics.render)
+            return Response(body, media_type=METRICS_CONTENT_TYPE)
 
     @app.api_route("/api/v1/{rest:path}", methods=["GET", "POST", "PUT", "DELETE", "PATCH"], include_in_schema=False)
     async def v1_gone(rest: str) -> Response:

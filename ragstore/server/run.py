@@ -33,6 +33,7 @@ from ragstore._version import __version__
 from ragstore.local import LocalAPI
 from ragstore.local.reads import DEFAULT_MAX_RESPONSE_BYTES
 from ragstore.server.app import ServerConfig, create_app
+from ragstore.server.log_format import configure_logging
 from ragstore.server.origin import HostPolicy, is_loopback
 from ragstore.server.protocol import protocol_options
 from ragstore.settings import Settings
@@ -219,14 +220,21 @@ def serve(
     allow_hosts: Sequence[str] = (),
     cors_origins: Sequence[str] = (),
     log_level: str = "info",
+    log_format: str = "text",
+    access_log: bool = False,
+    metrics_public: bool = False,
 ) -> None:
     """Serve the store at ``path`` on ``host:port`` until interrupted.
+
+    The log goes to stderr as :func:`~ragstore.server.log_format.configure_logging` says (``access_log``:
+    one line a request); ``metrics_public`` lets ``/metrics`` answer without the token.
 
     Raises:
         StartupError: The port cannot be bound or the store cannot be opened (nothing was served).
 
     """
     store = Path(path).expanduser().resolve()
+    configure_logging(log_level, log_format, access_log)
     sock = listen(host, port)
     return_freed_memory()
     try:
@@ -239,13 +247,15 @@ def serve(
         max_body_size=max_body_size,
         hosts=HostPolicy.for_bind(host, allow_hosts),
         cors_origins=tuple(cors_origins),
+        metrics_public=metrics_public,
     )
     uvicorn_config = uvicorn.Config(
         create_app(api, config),
         host=host,
         port=port,
         log_level="warning" if log_level == "info" else log_level,  # our one start line replaces uvicorn's four
-        access_log=log_level == "debug",
+        access_log=False,  # ours (ragstore.server.request_log) has the request id, route and duration
+        log_config=None,  # uvicorn's lines go through configure_logging's handler, in its format
         timeout_graceful_shutdown=30,
         server_header=False,
         **protocol_options(),

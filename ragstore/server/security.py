@@ -95,16 +95,23 @@ class TokenAuth:
 
     Missing credentials answer 401, a wrong token 403 (``AuthError``); the
     comparison takes constant time.
+
+    Args:
+        app: The application behind the check.
+        token: The token every request must present.
+        open_paths: Paths answered without it (``/metrics`` joins them with ``ragstore run --metrics-public``).
+
     """
 
-    def __init__(self, app: ASGIApp, token: str) -> None:
+    def __init__(self, app: ASGIApp, token: str, open_paths: frozenset[str] | set[str] = OPEN_PATHS) -> None:
         self.app = app
         self.token = token
+        self.open_paths = frozenset(open_paths)
         self._expected = token.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
+        if scope["type"] != "http" or scope["path"] in self.open_paths or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
         token = presented_token(scope["headers"])
