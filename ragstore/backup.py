@@ -140,7 +140,8 @@ def restore(source: str | os.PathLike[str], path: str | os.PathLike[str], force:
     Args:
         source: A folder :func:`backup` wrote (any store folder will do).
         path: Where the store goes.
-        force: Replace what ``path`` holds; without it a non-empty ``path`` is refused.
+        force: Replace the store at ``path``; without it a non-empty ``path`` is refused. A folder
+            that holds other files but no store is refused even so.
 
     Raises:
         InvalidArgumentError: ``source`` holds no store or a damaged one, or ``path`` is not empty and ``force`` is false.
@@ -163,6 +164,9 @@ def restore(source: str | os.PathLike[str], path: str | os.PathLike[str], force:
         _require_empty(target, "Restore target", hint="pass --force (force=True) to replace it")
     elif target.exists() and not target.is_dir():
         raise InvalidArgumentError(f"Restore target {target} is a file, not a store folder")
+    elif target.is_dir() and any(target.iterdir()) and not (target / DATABASE_FILENAME).is_file():
+        # --force replaces a store, never a folder of other files (a mistyped PATH such as a home folder).
+        raise InvalidArgumentError(f"Restore target {target} holds files but no ragstore store: not replacing it, even with --force")
     work = _work_folder(target, "restore")
     try:
         with _as_storage_error(f"Could not restore into {target}"):

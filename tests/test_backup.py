@@ -297,6 +297,11 @@ def test_bad_input_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="damaged"):
         restore(tmp_path / "backup", tmp_path / "target")
     assert list((tmp_path / "target").iterdir()) == []
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / "notes.txt").write_text("mine")
+    with pytest.raises(InvalidArgumentError, match="no ragstore store: not replacing it, even with --force"):
+        restore(tmp_path / "store", tmp_path / "home", force=True)
+    assert [p.name for p in (tmp_path / "home").iterdir()] == ["notes.txt"]
     with pytest.raises(InvalidArgumentError, match="onto itself"):
         restore(tmp_path / "store", tmp_path / "store", force=True)
     assert leftovers(tmp_path) == []
