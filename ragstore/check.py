@@ -29,19 +29,21 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import sqlite3
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ragstore.errors import StorageError
+from ragstore.errors import NotFoundError, StorageError
 from ragstore.local import catalog
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import BUSY_TIMEOUT_MS, DATABASE_FILENAME
 from ragstore.local.schema import MIGRATIONS
 
-__all__ = ["CheckReport", "Finding", "check_store", "describe_collection"]
+__all__ = ["CheckReport", "Finding", "check_store", "describe_collection", "find_collection", "snapshot"]
 
 _INTEGRITY_LINES = 20  # integrity_check stops after this many errors: enough to tell damage from a mishap
 
@@ -55,6 +57,7 @@ class Finding:
         problem: What is wrong.
         repair: What ``--repair`` does about it; ``None`` when it cannot (damage to the records themselves).
         repaired: Whether this run repaired it.
+        fix: What repairs it (answers whether it worked), run by :func:`check_store` after every check.
 
     Example:
         >>> Finding("sqlite", "page 3 is never used", None).line()
@@ -66,6 +69,7 @@ class Finding:
     problem: str
     repair: str | None
     repaired: bool = False
+    fix: Callable[[], bool] | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def line(self) -> str:
         """The finding as one line of the report."""
@@ -159,18 +163,44 @@ def check_store(path: str | Path, repair: bool = False) -> CheckReport:
     report = CheckReport(str(path), repair=repair)
     try:
         _check_sqlite(conn, report)
-        rows = _collections(conn)
-        for row in rows:
-            where = describe_collection(row)
-            report.note(f"{where}: {_counts(conn, row)}")
-            _check_bookkeeping(conn, row, report)
-            check_indexes.check(conn, store, row, report, repair)
-            check_derived.check_sparse(conn, row, report, repair)
-        check_derived.check_text(conn, rows, report, repair)
-        check_indexes.check_leftovers(store, rows, report, repair)
+        with snapshot(conn):
+            ids = [row.id for row in _collections(conn)]
+        for collection_id in ids:
+            with snapshot(conn):  # one collection's tables as of one moment, whatever writers do meanwhile
+                row = find_collection(conn, collection_id)
+                if row is None:
+                    continue  # deleted since
+                report.note(f"{describe_collection(row)}: {_counts(conn, row)}")
+                _check_bookkeeping(conn, row, report)
+                check_derived.check_sparse(conn, row, report)
+            check_indexes.check(conn, store, collection_id, report)
+        check_derived.check_text(conn, report)
+        check_indexes.check_leftovers(conn, store, report)
+        if repair:  # after every check: a repair writes, and needs no read transaction open
+            for finding in report.problems:
+                if finding.fix is not None:
+                    finding.repaired = finding.fix()
     finally:
         conn.close()
     return report
+
+
+@contextlib.contextmanager
+def snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """A read transaction: every statement inside sees the same committed state (WAL), whatever writers do meanwhile.
+
+    Example:
+        >>> conn = sqlite3.connect(":memory:", isolation_level=None)
+        >>> with snapshot(conn):
+        ...     conn.in_transaction
+        True
+
+    """
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        conn.execute("COMMIT")
 
 
 def _connect(store: Path, repair: bool) -> sqlite3.Connection:
@@ -211,6 +241,21 @@ def _check_sqlite(conn: sqlite3.Connection, report: CheckReport) -> None:
 def _collections(conn: sqlite3.Connection) -> list[CollectionRow]:
     ids = [uuid.UUID(id_) for (id_,) in conn.execute("SELECT id FROM collections ORDER BY pk")]
     return [catalog.get_by_id(conn, id_) for id_ in ids]
+
+
+def find_collection(conn: sqlite3.Connection, collection_id: uuid.UUID) -> CollectionRow | None:
+    """The collection as ``conn`` sees it now; ``None`` if it is gone (another process deleted it meanwhile).
+
+    Example:
+        >>> from ragstore.local.database import Database
+        >>> find_collection(Database(None).connection(), uuid.uuid4()) is None
+        True
+
+    """
+    try:
+        return catalog.get_by_id(conn, collection_id)
+    except NotFoundError:
+        return None
 
 
 def describe_collection(row: CollectionRow) -> str:

@@ -26,11 +26,12 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 from collections.abc import Sequence
 
-from ragstore.check import CheckReport, Finding, describe_collection
+from ragstore.check import CheckReport, Finding, describe_collection, find_collection, snapshot
 from ragstore.collection_schema import SparseIndexSpec
 from ragstore.local import catalog
 from ragstore.local.catalog import CollectionRow
@@ -50,63 +51,69 @@ _CREATE_FTS = (
 )
 
 
-def check_text(conn: sqlite3.Connection, rows: Sequence[CollectionRow], report: CheckReport, repair: bool) -> None:
-    """Check (and with ``repair`` rebuild) the full-text index of the collections that have one."""
-    indexed = [row for row in rows if row.text_indexed]
-    problems = _text_problems(conn, indexed)
+def check_text(conn: sqlite3.Connection, report: CheckReport) -> None:
+    """Check the full-text index of the collections that have one; a problem found gets a rebuild as its fix."""
+    problems = _text_problems(conn)
     if not problems:
-        report.note(f"text index: ok ({len(indexed)} collections indexed)")
+        count = conn.execute(_INDEXED.replace("SELECT pk", "SELECT count(*)")).fetchone()[0]
+        report.note(f"text index: ok ({count} collections indexed)")
         return
     finding = Finding("text index", "; ".join(problems), "index the documents again")
-    report.add(finding)
-    if repair:
+
+    def fix() -> bool:
         _reindex(conn)
-        finding.repaired = not _text_problems(conn, indexed)
-        if not finding.repaired:
-            finding.problem += " (still wrong after the repair)"
+        left = _text_problems(conn)
+        if left:
+            finding.problem += f" (still wrong after the repair: {'; '.join(left)})"
+        return not left
+
+    finding.fix = fix
+    report.add(finding)
 
 
-def _text_problems(conn: sqlite3.Connection, indexed: Sequence[CollectionRow]) -> list[str]:
+def _text_problems(conn: sqlite3.Connection) -> list[str]:
     problems = []
     try:
-        conn.execute("SAVEPOINT fts_check")  # an INSERT that only reads: undone, so a check writes nothing
+        # An INSERT that only reads, undone: a check writes nothing. It holds the write lock meanwhile
+        # (taken up front, so it waits its turn: a read snapshot cannot become a write once a writer commits).
+        conn.execute("BEGIN IMMEDIATE")
         try:
             conn.execute("INSERT INTO documents_fts (documents_fts) VALUES ('integrity-check')")
         finally:
-            conn.execute("ROLLBACK TO fts_check")
-            conn.execute("RELEASE fts_check")
+            conn.execute("ROLLBACK")
     except sqlite3.OperationalError as exc:
         if "readonly" not in str(exc):
             problems.append(f"FTS5 integrity-check failed ({exc})")
     except sqlite3.DatabaseError as exc:
         problems.append(f"FTS5 integrity-check failed ({exc})")
     try:
-        missing = conn.execute(
-            f"SELECT count(*) FROM records r WHERE r.document IS NOT NULL AND r.collection_pk IN ({_INDEXED}) "
-            "AND NOT EXISTS (SELECT 1 FROM documents_fts_docsize d WHERE d.id = r.rowid)"
-        ).fetchone()[0]
-        extra = conn.execute(
-            "SELECT count(*) FROM documents_fts_docsize d WHERE NOT EXISTS (SELECT 1 FROM records r "
-            f"WHERE r.rowid = d.id AND r.document IS NOT NULL AND r.collection_pk IN ({_INDEXED}))"
-        ).fetchone()[0]
-        if missing or extra:
-            problems.append(f"{missing} documents are not indexed, {extra} indexed rows have no indexed document")
-        unfound = sum(_unfound(conn, row) for row in indexed)
-        if unfound:
-            problems.append(f"{unfound} of the spot-checked documents are not found by their own text")
+        with snapshot(conn):  # the records and the index as of one moment
+            missing = conn.execute(
+                f"SELECT count(*) FROM records r WHERE r.document IS NOT NULL AND r.collection_pk IN ({_INDEXED}) "
+                "AND NOT EXISTS (SELECT 1 FROM documents_fts_docsize d WHERE d.id = r.rowid)"
+            ).fetchone()[0]
+            extra = conn.execute(
+                "SELECT count(*) FROM documents_fts_docsize d WHERE NOT EXISTS (SELECT 1 FROM records r "
+                f"WHERE r.rowid = d.id AND r.document IS NOT NULL AND r.collection_pk IN ({_INDEXED}))"
+            ).fetchone()[0]
+            if missing or extra:
+                problems.append(f"{missing} documents are not indexed, {extra} indexed rows have no indexed document")
+            unfound = sum(_unfound(conn, pk) for (pk,) in conn.execute(_INDEXED).fetchall())
+            if unfound:
+                problems.append(f"{unfound} of the spot-checked documents are not found by their own text")
     except sqlite3.DatabaseError as exc:
         problems.append(f"the index cannot be read ({exc})")
     return problems
 
 
-def _unfound(conn: sqlite3.Connection, row: CollectionRow) -> int:
+def _unfound(conn: sqlite3.Connection, collection_pk: int) -> int:
     """How many of up to :data:`SPOT_CHECKS` documents, spread over the collection, a phrase of their own text misses."""
-    count = conn.execute("SELECT count(document) FROM records WHERE collection_pk = ?", (row.pk,)).fetchone()[0]
+    count = conn.execute("SELECT count(document) FROM records WHERE collection_pk = ?", (collection_pk,)).fetchone()[0]
     step = max(1, count // SPOT_CHECKS)
     sample = conn.execute(
         "SELECT rowid, document FROM (SELECT rowid, document, row_number() OVER (ORDER BY rowid) AS n FROM records "
         "WHERE collection_pk = ? AND document IS NOT NULL) WHERE n % ? = 0 LIMIT ?",
-        (row.pk, step, SPOT_CHECKS),
+        (collection_pk, step, SPOT_CHECKS),
     ).fetchall()
     unfound = 0
     for rowid, document in sample:
@@ -139,8 +146,8 @@ def _reindex(conn: sqlite3.Connection) -> None:
         raise
 
 
-def check_sparse(conn: sqlite3.Connection, row: CollectionRow, report: CheckReport, repair: bool) -> None:
-    """Check (and with ``repair`` rewrite) the collection's sparse values against its records."""
+def check_sparse(conn: sqlite3.Connection, row: CollectionRow, report: CheckReport) -> None:
+    """Check the collection's sparse values against its records; a problem found gets a rewrite as its fix."""
     where = f"{describe_collection(row)}: sparse index"
     specs = row.sparse_indexes
     keys = sorted(spec.key for spec in specs)
@@ -150,21 +157,17 @@ def check_sparse(conn: sqlite3.Connection, row: CollectionRow, report: CheckRepo
         (row.pk, _json(keys)),
     ).fetchone()[0]
     if stray:
-        finding = Finding(where, f"{stray} values are stored under a key or collection the index does not have", "remove them")
-        report.add(finding)
-        if repair:
-            _remove_stray(conn, row, keys)
-            finding.repaired = True
+        fix = functools.partial(_remove_stray, conn, row, keys)
+        report.add(Finding(where, f"{stray} values are stored under a key or collection the index does not have", "remove them", fix=fix))
     for spec in specs:
         wrong = _wrong_values(conn, row, spec)
         if not wrong:
             report.note(f"{where} {spec.key!r}: ok")
             continue
-        finding = Finding(f"{where} {spec.key!r}", f"{len(wrong)} records' values differ from their records", "compute them again")
-        report.add(finding)
-        if repair:
-            _rewrite(conn, row, spec, wrong)
-            finding.repaired = True
+        fix = functools.partial(_rewrite, conn, row, spec, wrong)
+        report.add(
+            Finding(f"{where} {spec.key!r}", f"{len(wrong)} records' values differ from their records", "compute them again", fix=fix)
+        )
 
 
 def _json(values: Sequence[object]) -> str:
@@ -191,7 +194,7 @@ def _wrong_values(conn: sqlite3.Connection, row: CollectionRow, spec: SparseInde
                 wrong.append(id_)
 
 
-def _remove_stray(conn: sqlite3.Connection, row: CollectionRow, keys: Sequence[str]) -> None:
+def _remove_stray(conn: sqlite3.Connection, row: CollectionRow, keys: Sequence[str]) -> bool:
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(
@@ -204,13 +207,17 @@ def _remove_stray(conn: sqlite3.Connection, row: CollectionRow, keys: Sequence[s
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return True
 
 
-def _rewrite(conn: sqlite3.Connection, row: CollectionRow, spec: SparseIndexSpec, ids: Sequence[str]) -> None:
+def _rewrite(conn: sqlite3.Connection, row: CollectionRow, spec: SparseIndexSpec, ids: Sequence[str]) -> bool:
     """Store the values the records give now, as a new sequence the in-memory indexes will catch up on."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        now = catalog.get_by_id(conn, row.id)
+        now = find_collection(conn, row.id)
+        if now is None:  # deleted meanwhile: nothing left to repair
+            conn.execute("COMMIT")
+            return True
         seq = now.last_seq + 1
         changed = 0
         for start in range(0, len(ids), _BATCH):
@@ -230,3 +237,4 @@ def _rewrite(conn: sqlite3.Connection, row: CollectionRow, spec: SparseIndexSpec
     except BaseException:
         conn.execute("ROLLBACK")
         raise
+    return True

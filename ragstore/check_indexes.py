@@ -23,19 +23,21 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import shutil
 import sqlite3
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import hnswlib
 import numpy as np
 
-from ragstore.check import CheckReport, Finding, describe_collection
+from ragstore.check import CheckReport, Finding, describe_collection, find_collection, snapshot
 from ragstore.local import index_files
-from ragstore.local.catalog import CollectionRow, get_by_id
+from ragstore.local.catalog import CollectionRow
 from ragstore.local.index import VectorIndex
 from ragstore.local.index_cache import INDEX_DIRECTORY
 from ragstore.local.index_files import _BUILD_KEYS, _data_paths, _digest  # the format's own helpers, not copies of them
@@ -43,6 +45,7 @@ from ragstore.local.index_files import _BUILD_KEYS, _data_paths, _digest  # the 
 __all__ = ["check", "check_leftovers", "diagnose"]
 
 _REBUILD = "rebuild the index from SQLite and save it"
+_ATTEMPTS = 2
 
 
 def diagnose(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, Any], max_seq: int, min_seq: int) -> str | None:
@@ -95,27 +98,30 @@ def diagnose(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, A
     return None
 
 
-def check(conn: sqlite3.Connection, store: Path, row: CollectionRow, report: CheckReport, repair: bool) -> None:
-    """Check (and with ``repair`` rebuild) the saved index of the collection ``row``."""
-    if row.dimension is None:
-        return  # no vector yet: nothing to index
-    where = f"{describe_collection(row)}: vector index"
-    directory = store / INDEX_DIRECTORY / str(row.id)
-    hnsw = row.hnsw.as_dict()
-    reason = diagnose(directory, str(row.id), row.dimension, hnsw, row.last_seq, row.tombstone_floor)
-    if reason is None:
-        if not (directory / "meta.json").exists():
-            report.note(f"{where}: not saved yet (built from SQLite at the first search)")
-            return
-        reason = _coverage(conn, directory, row)
+def check(conn: sqlite3.Connection, store: Path, collection_id: uuid.UUID, report: CheckReport) -> None:
+    """Check the saved index of a collection; a problem found gets a rebuild as its fix."""
+    directory = store / INDEX_DIRECTORY / str(collection_id)
+    # A process may save new files while they are read (and remove its old ones at once):
+    # a problem counts only if it is there again a moment later.
+    for _ in range(_ATTEMPTS):
+        with snapshot(conn):  # the records as of one moment (files saved after it began may be newer: the second look)
+            row = find_collection(conn, collection_id)
+            if row is None or row.dimension is None:
+                return  # gone, or no vector yet: nothing to index
+            where = f"{describe_collection(row)}: vector index"
+            reason = diagnose(directory, str(row.id), row.dimension, row.hnsw.as_dict(), row.last_seq, row.tombstone_floor)
+            saved = (directory / "meta.json").exists()
+            if reason is None and saved:
+                try:
+                    reason = _coverage(conn, directory, row)
+                except (OSError, ValueError, KeyError, RuntimeError) as exc:  # replaced by a save since diagnose() read them
+                    reason = f"the files cannot be loaded ({exc})"
         if reason is None:
-            report.note(f"{where}: ok (checksums, and coverage of the records at its sequence)")
-            return
-    finding = Finding(where, reason, _REBUILD)
-    report.add(finding)
-    if repair:
-        _rebuild(conn, directory, row)
-        finding.repaired = True
+            break
+    if reason is None:
+        report.note(f"{where}: ok (checksums, and coverage of the records at its sequence)" if saved else f"{where}: not saved yet")
+        return
+    report.add(Finding(where, reason, _REBUILD, fix=lambda: _rebuild(conn, directory, collection_id)))
 
 
 def _coverage(conn: sqlite3.Connection, directory: Path, row: CollectionRow) -> str | None:
@@ -141,23 +147,22 @@ def _coverage(conn: sqlite3.Connection, directory: Path, row: CollectionRow) -> 
     return None
 
 
-def _rebuild(conn: sqlite3.Connection, directory: Path, row: CollectionRow) -> None:
+def _rebuild(conn: sqlite3.Connection, directory: Path, collection_id: uuid.UUID) -> bool:
     """Build the index from SQLite as one read transaction sees it, save it, and remove the files found bad."""
     before = _token(directory)
-    conn.execute("BEGIN")
-    try:
-        now = get_by_id(conn, row.id)  # a writer may have moved on since the check read the row
-        assert now.dimension is not None
-        index = VectorIndex.empty(now.dimension, now.hnsw)
-        index.catch_up(conn, now.pk, now.last_seq, num_threads=now.hnsw.num_threads)
-    finally:
-        conn.execute("COMMIT")
-    index.save(directory, str(row.id))
+    with snapshot(conn):
+        row = find_collection(conn, collection_id)  # a writer may have moved on since the check
+        if row is None or row.dimension is None:
+            return True  # deleted meanwhile: nothing left to repair
+        index = VectorIndex.empty(row.dimension, row.hnsw)
+        index.catch_up(conn, row.pk, row.last_seq, num_threads=row.hnsw.num_threads)
+    index.save(directory, str(collection_id))
     if before is not None and before != _token(directory):
         for path in directory.iterdir():
             if before in path.name:
                 with contextlib.suppress(OSError):
                     path.unlink()
+    return True
 
 
 def _token(directory: Path) -> str | None:
@@ -169,32 +174,39 @@ def _token(directory: Path) -> str | None:
     return token if isinstance(token, str) else None
 
 
-def check_leftovers(store: Path, rows: Sequence[CollectionRow], report: CheckReport, repair: bool) -> None:
+def check_leftovers(conn: sqlite3.Connection, store: Path, report: CheckReport) -> None:
     """Index folders of collections that are gone (a delete that could not remove them), and files old saves left.
 
     Files of superseded or crashed saves go by themselves at the next save or load, so they
-    are counted, not reported as problems; a repair removes those no process can still be loading.
+    are counted, not reported as problems.
     """
     root = store / INDEX_DIRECTORY
     if not root.is_dir():
         return
-    known = {str(row.id) for row in rows}
+    # Listed before the collections are read: a folder is made after its collection's row is
+    # committed, so one listed here belongs to a row read below, unless that collection is gone.
+    folders = sorted(path for path in root.iterdir() if path.is_dir())
+    known = _collection_ids(conn)
     leftovers = 0
-    for folder in sorted(root.iterdir()):
+    for folder in folders:
         if folder.name not in known:
-            finding = Finding(f"index folder {folder.name}", "belongs to no collection", "remove it")
-            report.add(finding)
-            if repair:
-                shutil.rmtree(folder, ignore_errors=True)
-                finding.repaired = not folder.exists()
+            fix = functools.partial(_remove, conn, folder)
+            report.add(Finding(f"index folder {folder.name}", "belongs to no collection", "remove it", fix=fix))
             continue
         token = _token(folder)
-        if token is None:
-            continue
-        stale = [path for path in folder.iterdir() if token not in path.name and path.name != "meta.json"]
-        leftovers += len(stale)
-        if stale and repair:
-            index_files.remove_stale(folder, keep=token, mine=None)
+        if token is not None:
+            leftovers += sum(token not in path.name and path.name != "meta.json" for path in folder.iterdir())
     if leftovers:
-        note = "removed those over a minute old" if repair else "removed by the next save or load"
-        report.note(f"index files: {leftovers} left by superseded or interrupted saves ({note})")
+        report.note(f"index files: {leftovers} left by superseded or interrupted saves (removed by the next save or load)")
+
+
+def _collection_ids(conn: sqlite3.Connection) -> set[str]:
+    return {id_ for (id_,) in conn.execute("SELECT id FROM collections")}
+
+
+def _remove(conn: sqlite3.Connection, folder: Path) -> bool:
+    """Remove the index folder of a deleted collection (unless a collection with its id exists by now)."""
+    if folder.name in _collection_ids(conn):
+        return True
+    shutil.rmtree(folder, ignore_errors=True)
+    return not folder.exists()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -224,3 +226,51 @@ def test_what_cannot_be_checked_exits_2_and_changes_nothing(store: Path, tmp_pat
     assert (sorted((p.name, p.stat().st_size) for p in target.rglob("*")) if target.exists() else None) == before
     with pytest.raises(StorageError):
         check_store(target)
+
+
+_WRITER = """
+import sys, numpy as np, ragstore
+rng = np.random.default_rng(int(sys.argv[2]))
+with ragstore.PersistentClient(sys.argv[1]) as client:
+    docs = client.get_collection("docs", embedding_function=None)
+    for batch in range(int(sys.argv[3])):
+        ids = [f"w{batch}-{j}" for j in range(100)]
+        docs.add(ids=ids, embeddings=rng.random((100, 8)).tolist(), documents=[f"written {i} about grapes and figs" for i in ids])
+        docs.delete(ids=[f"w{batch}-0"])
+        docs.query(query_embeddings=[[0.5] * 8], n_results=3)  # catches the index up, and saves it now and then
+        print(batch, flush=True)
+"""
+
+
+def _writer(path: Path, batches: int) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", _WRITER, str(path), "1", str(batches)], stdout=subprocess.PIPE, text=True)
+
+
+def test_checks_beside_a_writing_process_find_nothing_wrong(store: Path) -> None:
+    """Each collection is checked in one read transaction, so a writer's commits are never half seen."""
+    reports = []
+    with _writer(store, 30) as writer:
+        while writer.poll() is None or not reports:
+            reports.append(check_store(store))
+        writer.communicate()
+    assert writer.returncode == 0
+    assert len(reports) >= 2
+    assert [finding.line() for report in reports for finding in report.problems] == []
+
+
+def test_a_repair_beside_a_writing_process_keeps_every_write(store: Path, pristine: Path) -> None:
+    _sql(store, "DELETE FROM sparse_terms WHERE record_rowid % 4 = 0", "INSERT INTO documents_fts (documents_fts) VALUES ('delete-all')")
+    with _writer(store, 20) as writer:
+        assert writer.stdout is not None
+        writer.stdout.readline()  # it is writing
+        report = check_store(store, repair=True)
+        assert writer.poll() is None  # the repair ran while it wrote
+        writer.communicate()
+    assert writer.returncode == 0
+    assert len(report.problems) == 2 and all(finding.repaired for finding in report.problems), report.lines()
+    assert check_store(store).exit_status == 0
+    with ragstore.PersistentClient(str(store)) as client:
+        docs = client.get_collection("docs", embedding_function=None)
+        assert docs.count() == N - 2 + 20 * 99
+        assert len(docs.get(where_document={"$contains": "about grapes and figs"})["ids"]) == 20 * 99
+    assert _answers(pristine)["contains"] == sorted(set(_answers(store)["contains"]))
