@@ -24,8 +24,9 @@ called is in the snapshot. Index folders of collections the snapshot does not ho
 Both calls build into a temporary folder beside the target and rename it into place at the end,
 so a failure (a full disk, an unreadable file) leaves no half-made backup or store behind.
 
-Restoring replaces a store's files: stop the processes that use the target first (a server
-still holding the old files would not see the restored ones).
+Restoring replaces a store's files, so it refuses a store that a process has open (a server
+still holding the old files would not see the restored ones): stop it first. (Linux tells;
+elsewhere that check is skipped.)
 
 Example:
     >>> import tempfile
@@ -51,11 +52,17 @@ import json
 import os
 import shutil
 import sqlite3
+import struct
 import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 from ragstore._version import __version__
 from ragstore.errors import InvalidArgumentError, StorageError
@@ -167,6 +174,8 @@ def restore(source: str | os.PathLike[str], path: str | os.PathLike[str], force:
     elif target.is_dir() and any(target.iterdir()) and not (target / DATABASE_FILENAME).is_file():
         # --force replaces a store, never a folder of other files (a mistyped PATH such as a home folder).
         raise InvalidArgumentError(f"Restore target {target} holds files but no ragstore store: not replacing it, even with --force")
+    if _open_elsewhere(target / DATABASE_FILENAME):
+        raise InvalidArgumentError(f"The store at {target} is open in a running process (a server or a client): stop it before restoring")
     work = _work_folder(target, "restore")
     try:
         with _as_storage_error(f"Could not restore into {target}"):
@@ -209,6 +218,32 @@ def _as_storage_error(what: str) -> Iterator[None]:
     except sqlite3.OperationalError as exc:
         reason = "the disk is full" if getattr(exc, "sqlite_errorcode", 0) & 0xFF == _SQLITE_FULL else str(exc)
         raise StorageError(f"{what}: {reason}; nothing was left behind") from exc
+
+
+def _open_elsewhere(database: Path) -> bool:
+    """Whether a connection (of any process, this one included) has the WAL database open.
+
+    Every SQLite connection to a WAL database holds a shared lock on the "DMS" byte of its ``-shm``
+    file (offset 128) while it is open. An open-file-description lock query (``F_OFD_GETLK``, Linux)
+    asks whether an exclusive lock there would conflict, without taking one: a POSIX lock taken and
+    released here would drop this process's own SQLite locks on the file. Elsewhere: ``False``.
+    """
+    query = getattr(fcntl, "F_OFD_GETLK", None) if fcntl is not None else None
+    shm = database.with_name(database.name + "-shm")
+    if query is None or not shm.is_file():
+        return False
+    layout = "hhxxxxqqixxxx"  # struct flock: l_type, l_whence, l_start, l_len, l_pid (Linux, 64-bit off_t)
+    try:
+        fd = os.open(shm, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        answer = fcntl.fcntl(fd, query, struct.pack(layout, fcntl.F_WRLCK, os.SEEK_SET, 128, 1, 0))
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return bool(struct.unpack(layout, answer)[0] != fcntl.F_UNLCK)
 
 
 # ----------------------------------------------------------------------------- copying

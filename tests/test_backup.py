@@ -275,6 +275,23 @@ def test_restore_refuses_a_non_empty_store_unless_forced(tmp_path: Path) -> None
     assert leftovers(tmp_path) == []
 
 
+def test_restore_refuses_a_store_a_process_has_open(tmp_path: Path) -> None:
+    make_store(tmp_path / "store")
+    backup(tmp_path / "store", tmp_path / "backup")
+    code = "import sys, ragstore; c = ragstore.PersistentClient(path=sys.argv[1]); c.list_collections(); print('open', flush=True); input()"
+    command = [sys.executable, "-c", code, str(tmp_path / "store")]
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as other:
+        assert other.stdout is not None and other.stdout.readline() == "open\n"
+        with pytest.raises(InvalidArgumentError, match="open in a running process"):
+            restore(tmp_path / "backup", tmp_path / "store", force=True)
+        other.communicate("\n")  # the other process closes its client and ends
+    assert other.returncode == 0
+    # This process's own client counts too.
+    with ragstore.PersistentClient(path=tmp_path / "store"), pytest.raises(InvalidArgumentError, match="open in a running process"):
+        restore(tmp_path / "backup", tmp_path / "store", force=True)
+    restore(tmp_path / "backup", tmp_path / "store", force=True)
+
+
 def test_bad_input_changes_nothing(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidArgumentError, match="No ragstore store"):
