@@ -71,7 +71,8 @@ from ragstore.local.index_cache import INDEX_DIRECTORY
 from ragstore.local.index_files import _digest
 
 MANIFEST_FILENAME = "ragstore-backup.json"
-_SQLITE_FULL = 13  # SQLite's primary result code for a full disk
+_SQLITE_FULL = 13  # SQLite's primary result codes: a full disk, a file it cannot open
+_SQLITE_CANTOPEN = 14
 _INDEX_COPY_ATTEMPTS = 3  # a save lands between reading meta.json and copying its files: rarely twice in a row
 
 
@@ -263,15 +264,33 @@ def _work_folder(target: Path, what: str) -> Path:
 
 def _copy_database(source: Path, dest: Path) -> None:
     """Copy a live SQLite database as of one commit (see the module docstring)."""
-    # Read-only: a backup never writes to the store it copies.
-    with contextlib.closing(sqlite3.connect(f"file:{urllib.parse.quote(str(source))}?mode=ro", uri=True)) as src:
-        src.execute("PRAGMA busy_timeout = 120000")
-        with contextlib.closing(sqlite3.connect(dest)) as dst:
-            src.backup(dst, pages=-1)
-            # A backup is read as it is, possibly from a read-only medium: keep no -wal beside it.
-            dst.execute("PRAGMA journal_mode = DELETE")
+    with contextlib.closing(_open_source(source)) as src, contextlib.closing(sqlite3.connect(dest)) as dst:
+        src.backup(dst, pages=-1)
+        # A backup is read as it is, possibly from a read-only medium: keep no -wal beside it.
+        dst.execute("PRAGMA journal_mode = DELETE")
     with dest.open("rb") as handle:
         os.fsync(handle.fileno())
+
+
+def _open_source(database: Path) -> sqlite3.Connection:
+    """A read-only connection to ``database`` (a backup never writes to the store it copies).
+
+    As :class:`ragstore.local.database.Database` does for a read-only store: ``mode=ro`` needs the
+    ``-shm`` file or a folder to create it in; without either, a store whose ``-wal`` is missing or
+    empty holds every commit in its main file and is read with ``immutable=1``.
+    """
+    quoted = urllib.parse.quote(str(database))
+    try:
+        conn = sqlite3.connect(f"file:{quoted}?mode=ro", uri=True)
+        conn.execute("PRAGMA busy_timeout = 120000")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        wal = database.with_name(database.name + "-wal")
+        if getattr(exc, "sqlite_errorcode", 0) & 0xFF != _SQLITE_CANTOPEN or (wal.exists() and wal.stat().st_size > 0):
+            raise StorageError(f"Cannot read the store at {database.parent}: {exc}") from exc
+    return sqlite3.connect(f"file:{quoted}?immutable=1", uri=True)
 
 
 def _verify(database: Path) -> tuple[int, int]:

@@ -32,7 +32,7 @@ from ragstore.cli.errors import RagstoreGroup
 from ragstore.errors import InvalidArgumentError, StorageError
 from ragstore.local.database import DATABASE_FILENAME
 from ragstore.local.index_cache import INDEX_DIRECTORY
-from tests.mounts import small_disk
+from tests.mounts import read_only_view, small_disk
 
 TESTS_DIR = Path(__file__).resolve().parent
 DIM = 16
@@ -342,6 +342,16 @@ def test_a_full_disk_leaves_no_backup_behind(tmp_path: Path) -> None:
         with pytest.raises(StorageError, match="Could not restore into"):
             restore(store, disk / "target")
         assert [p.name for p in disk.iterdir()] == ["target"] and list((disk / "target").iterdir()) == []
+
+
+def test_a_read_only_store_is_backed_up(tmp_path: Path) -> None:
+    make_store(tmp_path / "store")
+    queries = np.random.default_rng(8).random((20, DIM))
+    before = answers(tmp_path / "store", queries)
+    with read_only_view(tmp_path / "store", tmp_path / "mounted") as mounted:
+        report = backup(mounted, tmp_path / "backup")
+    assert (report.records, report.indexes) == (500, 2)
+    assert answers(tmp_path / "backup", queries) == before
 
 
 # ----------------------------------------------------------------------------- the commands
