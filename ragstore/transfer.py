@@ -181,14 +181,17 @@ def export_collection(
     """
     header = export_header(collection)
     out.write(_line({HEADER_KEY: header.to_json()}))
-    done = 0
+    done = offset = 0
     while True:
-        page = collection.get(limit=batch_size, offset=done, include=["documents", "metadatas", "uris", "embeddings"])
-        ids = page["ids"]
+        # A page's ids first, then its records by id: an offset skips rows, and skipping them with their embeddings and
+        # documents read is what costs (1,000 records at offset 39,000 of 384-d vectors: 0.97 s in one get, 0.08 s for the ids).
+        ids = collection.get(limit=batch_size, offset=offset, include=[])["ids"]
         if not ids:
             break
+        offset += len(ids)
+        page = collection.get(ids=ids, include=["documents", "metadatas", "uris", "embeddings"])  # fewer if some were deleted since
         documents, metadatas, uris, vectors = page["documents"], page["metadatas"], page["uris"], page["embeddings"]
-        for i, id_ in enumerate(ids):
+        for i, id_ in enumerate(page["ids"]):
             record = {
                 "id": id_,
                 "document": documents[i] if documents is not None else None,
@@ -197,7 +200,7 @@ def export_collection(
                 "embedding": encode_embedding(vectors[i], embeddings) if vectors is not None else None,
             }
             out.write(_line(record))
-        done += len(ids)
+        done += len(page["ids"])
         if progress is not None:
             progress(done, max(header.count, done))
         if len(ids) < batch_size:

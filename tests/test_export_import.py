@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -162,6 +163,9 @@ def test_export_to_a_file_writes_it_whole_or_not_at_all(exported: tuple[Path, by
     target = tmp_path / "out.jsonl"
     assert invoke("export", str(store), "-c", "source", "-o", str(target)).exit_code == 0
     assert target.read_bytes() == data
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # an ordinary file, not the temporary's private 0600
     missing = invoke("export", str(store), "-c", "nope", "-o", str(tmp_path / "nope.jsonl"))
     assert missing.exit_code == 1
     assert missing.output.strip().splitlines() == [f"Error: Collection [nope] does not exist in {store} (see: ragstore collections)"]

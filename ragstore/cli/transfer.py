@@ -58,6 +58,9 @@ def _output(path: str | None) -> Iterator[IO[bytes]]:
     target = Path(path)
     fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's file is private (0600); the export is an ordinary file, as '>' makes it
         with os.fdopen(fd, "wb") as out:
             yield out
         os.replace(temporary, target)
