@@ -7,10 +7,26 @@ client and again in the engine; the storage layer compiles the AST to SQL
 ::
 
     Where         := {field: scalar} | {field: {op: operand}} | {"$and"|"$or": [Where, Where, ...]}
+                   | {"$not": Where}
                      field "#document" takes $contains / $not_contains only
     op            := $eq $ne $gt $gte $lt $lte $in $nin $contains $not_contains
+                   | $exists $text_contains $not_text_contains $regex $not_regex
     WhereDocument := {"$contains"|"$not_contains"|"$regex"|"$not_regex": str}
-                   | {"$and"|"$or": [WhereDocument, WhereDocument, ...]}
+                   | {"$and"|"$or": [WhereDocument, WhereDocument, ...]} | {"$not": WhereDocument}
+
+Ragstore's extensions (chromadb has none of them; every mode and the Search API's filter
+take them, with the same meaning):
+
+- ``{"$not": W}`` matches exactly the records ``W`` does not match (so ``$not`` of an
+  ``$eq`` is its ``$ne``: records lacking the key match).
+- ``{field: {"$exists": true}}`` matches records whose metadata holds ``field`` (any
+  type, lists too); ``false`` the others.
+- ``{field: {"$text_contains": s}}`` matches records whose ``field`` is a string holding
+  ``s`` (case-sensitive, as a document ``$contains``); ``{field: {"$regex": p}}`` those
+  whose string ``field`` matches the RE2 pattern ``p`` anywhere (as a document ``$regex``).
+  Not named ``$contains``: on metadata that is chromadb's array membership. Non-string
+  values and absent keys never match; ``$not_text_contains`` / ``$not_regex`` are the
+  exact negations, so they match them.
 
 The Search API's filter (:func:`parse_search_where`) is the same ``Where`` with three
 differences, chromadb's: ``#document`` also takes ``$regex`` / ``$not_regex``, ``#id``
@@ -42,6 +58,12 @@ MAX_REGEX_LENGTH = 4096
 MAX_CONTAINS_LENGTH = 4096
 MAX_FILTER_SIZE = 10_000
 COMPARISON_OPS = ("$gt", "$gte", "$lt", "$lte", "$ne", "$eq", "$in", "$nin", "$contains", "$not_contains")
+# Ragstore's own metadata operators (see the module docstring); negated ones match what their positive form does not.
+TEXT_OPS = ("$text_contains", "$not_text_contains", "$regex", "$not_regex")
+EXTENSION_OPS = ("$exists", *TEXT_OPS)
+WHERE_OPS = COMPARISON_OPS + EXTENSION_OPS
+NEGATED_OPS = ("$ne", "$nin", "$not_contains", "$not_text_contains", "$not_regex")
+NOT_OP = "$not"
 DOCUMENT_OPS = ("$contains", "$not_contains", "$regex", "$not_regex")
 LOGICAL_OPS = ("$and", "$or")
 DOCUMENT_FIELD = "#document"
@@ -67,6 +89,13 @@ class DocumentMatch:
 
 
 @dataclasses.dataclass(frozen=True)
+class Not:
+    """The child does not hold (ragstore's ``$not``)."""
+
+    child: Node
+
+
+@dataclasses.dataclass(frozen=True)
 class And:
     """All children hold."""
 
@@ -80,7 +109,7 @@ class Or:
     children: tuple[Node, ...]
 
 
-Node = Union[Compare, DocumentMatch, And, Or]
+Node = Union[Compare, DocumentMatch, And, Or, Not]
 
 
 def _error(message: str, path: str, op: str | None) -> InvalidArgumentError:
@@ -115,6 +144,8 @@ def _filter_size(node: Node) -> int:
     """Leaves plus ``$in`` values: a bound on the SQL the filter compiles to."""
     if isinstance(node, (And, Or)):
         return sum(_filter_size(child) for child in node.children)
+    if isinstance(node, Not):
+        return _filter_size(node.child)
     if isinstance(node, Compare) and isinstance(node.value, tuple):
         return 1 + len(node.value)
     return 1
@@ -214,8 +245,10 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None, search: bool
         if len(children) == 1:
             return children[0]
         return And(children) if key == "$and" else Or(children)
+    if key == NOT_OP:
+        return Not(_parse_where(value, f"{path}.{key}", depth + 1, op, search))
     if key.startswith("$"):
-        raise _error(f"Expected where key to be a metadata field name or a logical operator ($and, $or), got {key}", path, op)
+        raise _error(f"Expected where key to be a metadata field name or a logical operator ($and, $or, $not), got {key}", path, op)
     field_path = f"{path}.{key}"
     if key == DOCUMENT_FIELD:
         return _parse_document_field(value, field_path, op, search)
@@ -231,12 +264,14 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None, search: bool
     if len(value) != 1:
         raise _error(f"Expected operator expression to have exactly one operator, got {value!r}", field_path, op)
     operator, operand = next(iter(value.items()))
-    if search and operator in ("$regex", "$not_regex"):
-        raise _error(
-            f"Expected {operator} on {DOCUMENT_FIELD} only (chroma documents no regex on metadata), got it on {key}", field_path, op
-        )
-    if operator not in COMPARISON_OPS:
-        raise _error(f"Expected where operator to be one of {', '.join(COMPARISON_OPS)}, got {operator}", field_path, op)
+    if operator not in WHERE_OPS:
+        raise _error(f"Expected where operator to be one of {', '.join(WHERE_OPS)}, got {operator}", field_path, op)
+    if operator == "$exists":
+        if not isinstance(operand, bool):
+            raise _error(f"Expected operand value for operator $exists to be true or false, got {operand!r}", field_path, op)
+        return Compare(key, operator, operand)
+    if operator in TEXT_OPS:
+        return Compare(key, operator, _text_operand(operator, operand, field_path, op))
     if operator in ("$gt", "$gte", "$lt", "$lte"):
         if isinstance(operand, bool) or not isinstance(operand, (int, float)):
             raise _error(f"Expected operand value to be an int or a float for operator {operator}, got {operand!r}", field_path, op)
@@ -263,6 +298,20 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None, search: bool
         )
     _check_int_range(operand, field_path, op)
     return Compare(key, operator, operand)
+
+
+def _text_operand(operator: str, operand: Any, path: str, op: str | None) -> str:
+    """The checked operand of a text operator on metadata: the bounds of the same document operator."""
+    if not isinstance(operand, str) or not operand:
+        raise _error(f"Expected where operand value for operator {operator} to be a non-empty str, got {operand!r}", path, op)
+    _check_str(operand, "where operand", path, op)
+    if operator in ("$regex", "$not_regex"):
+        _check_regex(operand, f"{path}.{operator}", op)
+    elif len(operand) > MAX_CONTAINS_LENGTH:
+        raise _error(
+            f"Expected {operator} text to be at most {MAX_CONTAINS_LENGTH} characters, got {len(operand)}", f"{path}.{operator}", op
+        )
+    return operand
 
 
 def _parse_document_field(value: Any, path: str, op: str | None, search: bool = False) -> Node:
@@ -317,8 +366,10 @@ def _parse_document(node: Any, path: str, depth: int, op: str | None) -> Node:
             raise _error("Expected document value for $and or $or to be a list with at least two where document expressions", path, op)
         children = tuple(_parse_document(child, f"{path}.{operator}[{i}]", depth + 1, op) for i, child in enumerate(operand))
         return And(children) if operator == "$and" else Or(children)
+    if operator == NOT_OP:
+        return Not(_parse_document(operand, f"{path}.{operator}", depth + 1, op))
     if operator not in DOCUMENT_OPS:
-        allowed = ", ".join(DOCUMENT_OPS + LOGICAL_OPS)
+        allowed = ", ".join(DOCUMENT_OPS + LOGICAL_OPS + (NOT_OP,))
         raise _error(f"Expected where document operator to be one of {allowed}, got {operator}", path, op)
     return _document_match(operator, operand, path, op)
 

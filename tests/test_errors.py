@@ -336,9 +336,10 @@ def test_no_embeddings_and_no_documents(col: ragstore.Collection) -> None:
 # ---------------------------------------------------------------------------------- filters
 
 BAD_WHERE: list[tuple[Any, str]] = [
-    ({"k": {"$exists": True}}, r"Expected where operator to be one of \$gt, \$gte, \$lt, \$lte, \$ne, \$eq, \$in, \$nin"),
-    ({"k": {"$regex": "x"}}, r"got \$regex"),
-    ({"$contains": "x"}, r"Expected where key to be a metadata field name or a logical operator \(\$and, \$or\), got \$contains"),
+    ({"k": {"$exist": True}}, r"Expected where operator to be one of \$gt, \$gte, \$lt, \$lte, \$ne, \$eq, \$in, \$nin"),
+    ({"k": {"$exists": 1}}, r"Expected operand value for operator \$exists to be true or false, got 1"),
+    ({"k": {"$regex": "("}}, r"Regex syntax error"),
+    ({"$contains": "x"}, r"Expected where key to be a metadata field name or a logical operator \(\$and, \$or, \$not\), got \$contains"),
     ({"k": {"$gt": "b"}}, r"Expected operand value to be an int or a float for operator \$gt"),
     ({"k": {"$lte": None}}, r"Expected operand value to be an int or a float for operator \$lte"),
     ({"k": {"$in": "x"}}, r"Expected where operand value to be a non-empty list, and all values to be of the same type"),
@@ -364,7 +365,7 @@ BAD_WHERE: list[tuple[Any, str]] = [
 BAD_WHERE_DOCUMENT: list[tuple[Any, str]] = [
     (
         {"$eq": "x"},
-        r"Expected where document operator to be one of \$contains, \$not_contains, \$regex, \$not_regex, \$and, \$or, got \$eq",
+        r"Expected where document operator to be one of \$contains, \$not_contains, \$regex, \$not_regex, \$and, \$or, \$not, got \$eq",
     ),
     ({"$contains": ""}, r"Expected where document operand value for operator \$contains to be a non-empty str"),
     ({"$not_contains": 3}, r"for operator \$not_contains to be a non-empty str"),

@@ -14,6 +14,9 @@ The semantics are exactly the SQL compiler's (chromadb's):
   2**53); bools only match bools; range operators only match numbers.
 - ``$ne`` and ``$nin`` are the negations, so they also match records without the key.
 - list values only match through ``$contains`` / ``$not_contains``.
+- ragstore's extensions: ``$not`` inverts its child's mask; ``$exists`` is "the slot is
+  not absent"; ``$text_contains`` / ``$regex`` test each distinct string of the key once
+  (its dictionary), then select the slots by code; their negations invert.
 - a key holding a sparse vector counts as absent (:class:`~ragstore.local.columns.RecordColumns` never stores
   one, as SQLite's ``record_metadata`` holds no row for it).
 
@@ -42,7 +45,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ragstore.filters import And, Compare, DocumentMatch, Node, Or
+from ragstore.filters import NEGATED_OPS, And, Compare, DocumentMatch, Node, Not, Or
+from ragstore.regex import compile_regex
 
 Mask = npt.NDArray[np.bool_]
 
@@ -186,6 +190,24 @@ class KeyColumn:
             mask |= (kind == FLOAT) & _compare_floats(self.floats[:n], kind == FLOAT, op, value)
         return mask
 
+    def present(self, n: int) -> Mask:
+        """Slots holding any value (``$exists``)."""
+        held: Mask = self.kind[:n] != ABSENT
+        return held
+
+    def text_matches(self, op: str, pattern: str, n: int) -> Mask:
+        """Slots holding a string that contains ``pattern`` (``$text_contains``) or matches it as RE2 (``$regex``)."""
+        if self.codes is None:
+            return np.zeros(n, dtype=bool)
+        if op == "$regex":
+            search = compile_regex(pattern).search
+            codes = [code for text, code in self.strings.items() if search(text) is not None]
+        else:
+            codes = [code for text, code in self.strings.items() if pattern in text]
+        # The dictionary keeps strings no slot holds any more; the kind test leaves those out.
+        found: Mask = (self.kind[:n] == STR) & np.isin(self.codes[:n], codes)
+        return found
+
     def contains(self, value: Any, n: int) -> Mask:
         """Slots holding a list with an element equal to ``value`` (``$contains``)."""
         mask = np.zeros(n, dtype=bool)
@@ -235,6 +257,8 @@ def supported(node: Node) -> bool:
     """Whether :func:`evaluate` can answer ``node`` (no document conditions in it)."""
     if isinstance(node, (And, Or)):
         return all(supported(child) for child in node.children)
+    if isinstance(node, Not):
+        return supported(node.child)
     return not isinstance(node, DocumentMatch)
 
 
@@ -259,12 +283,20 @@ def _evaluate(node: Node, keys: Mapping[str, KeyColumn], n: int) -> Mask:
         for child in node.children[1:]:
             mask |= _evaluate(child, keys, n)
         return mask
+    if isinstance(node, Not):
+        return ~_evaluate(node.child, keys, n)
     assert isinstance(node, Compare)
     column = keys.get(node.key)
-    negated = node.op in ("$ne", "$nin", "$not_contains")
+    negated = node.op in NEGATED_OPS or (node.op == "$exists" and not node.value)
     if column is None:  # no record has the key: only the negations match
         return np.full(n, negated, dtype=bool)
-    if node.op in ("$eq", "$ne"):
+    if node.op == "$exists":
+        mask = column.present(n)
+    elif node.op in ("$text_contains", "$not_text_contains"):
+        mask = column.text_matches("$text_contains", node.value, n)
+    elif node.op in ("$regex", "$not_regex"):
+        mask = column.text_matches("$regex", node.value, n)
+    elif node.op in ("$eq", "$ne"):
         mask = column.equals(node.value, n)
     elif node.op in ("$in", "$nin"):
         mask = column.one_of(node.value, n)

@@ -8,6 +8,10 @@ Semantics are chromadb's:
   records that lack the key (or have no metadata at all).
 - List values match only through ``$contains``/``$not_contains``
   (``$not_contains`` also matches records lacking the key).
+- Ragstore's extensions (:mod:`ragstore.filters`): ``$not`` is SQL's ``NOT`` (every
+  condition here is true or false, never NULL, so it is the exact complement);
+  ``$exists`` asks for any ``record_metadata`` row of the key; ``$text_contains`` and
+  ``$regex`` test string values (``instr``, the ``ragstore_regex`` function).
 - Document ``$contains`` is a case-sensitive substring test (FTS5 trigram
   index for 3+ characters, ``instr`` below that); records without a document
   match the negations.
@@ -25,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ragstore.filters import And, Compare, DocumentMatch, Node, Or, value_kind
+from ragstore.filters import NEGATED_OPS, And, Compare, DocumentMatch, Node, Not, Or, value_kind
 from ragstore.local.records import ids_condition
 
 _TYPES_OF = {"str": ("s",), "bool": ("b",), "number": ("i", "f")}
@@ -56,6 +60,8 @@ def uses_text_index(node: Node | None) -> bool:
     """
     if isinstance(node, (And, Or)):
         return any(uses_text_index(child) for child in node.children)
+    if isinstance(node, Not):
+        return uses_text_index(node.child)
     return isinstance(node, DocumentMatch) and node.op in ("$contains", "$not_contains") and len(node.pattern) >= _MIN_TRIGRAM
 
 
@@ -103,6 +109,8 @@ def _compile(node: Node, pk: int, params: list[Any], text_index: bool) -> str:
         return _join([_compile(child, pk, params, text_index) for child in node.children], "AND")
     if isinstance(node, Or):
         return _join([_compile(child, pk, params, text_index) for child in node.children], "OR")
+    if isinstance(node, Not):
+        return f"NOT ({_compile(node.child, pk, params, text_index)})"
     if isinstance(node, DocumentMatch):
         return _document(node, params, text_index)
     return _compare(node, pk, params)
@@ -113,8 +121,22 @@ def _metadata_subquery(pk: int, key: str, in_array: int, condition: str, params:
     return f"SELECT record_rowid FROM record_metadata WHERE collection_pk = ? AND key = ? AND in_array = {in_array} AND {condition}"
 
 
+# The string tests of the text operators, on ``record_metadata.value`` (its rows of type 's'; "value >= ''" keeps
+# the index scan on text, which sorts after every number).
+_TEXT_TESTS = {"$text_contains": "instr(value, ?) > 0", "$regex": "ragstore_regex(?, value)"}
+
+
 def _compare(node: Compare, pk: int, params: list[Any]) -> str:
     op, value = node.op, node.value
+    if op == "$exists":
+        # Lists have a row per element (never none: empty lists are refused on write); sparse vectors have no row.
+        sub = "SELECT record_rowid FROM record_metadata WHERE collection_pk = ? AND key = ?"
+        params.extend([pk, node.key])
+        return f"r.rowid {'IN' if value else 'NOT IN'} ({sub})"
+    positive = {"$not_text_contains": "$text_contains", "$not_regex": "$regex"}.get(op, op)
+    if positive in _TEXT_TESTS:
+        sub = _metadata_subquery(pk, node.key, 0, f"type = 's' AND value >= '' AND {_TEXT_TESTS[positive]}", params, [value])
+        return f"r.rowid {'NOT IN' if op in NEGATED_OPS else 'IN'} ({sub})"
     if op in ("$in", "$nin"):
         kind = value_kind(value[0])
         marks = ", ".join("?" for _ in value)

@@ -28,7 +28,27 @@ from ragstore.search.leaves import KnnRun, knn_leaves, map_knn, plan_knn_runs
 from ragstore.search.plan import Limit, ReadLevel, Search, SearchParts, Select
 from ragstore.search.ranks import Abs, Div, Exp, Knn, Log, Max, Min, Mul, Rank, Rrf, Sub, Sum, Val
 from ragstore.search.result import SearchResult, SearchResultRow
-from ragstore.search.where import And, Contains, Eq, Gt, Gte, In, Lt, Lte, Ne, Nin, NotContains, NotRegex, Or, Regex, Where
+from ragstore.search.where import (
+    And,
+    Contains,
+    Eq,
+    Exists,
+    Gt,
+    Gte,
+    In,
+    Lt,
+    Lte,
+    Ne,
+    Nin,
+    Not,
+    NotContains,
+    NotRegex,
+    NotTextContains,
+    Or,
+    Regex,
+    TextContains,
+    Where,
+)
 
 SearchWhere = Where
 """chromadb's alias, so the where base class does not clash with the ``where`` dict type."""
@@ -40,6 +60,7 @@ __all__ = [
     "Contains",
     "Div",
     "Eq",
+    "Exists",
     "Exp",
     "GroupBy",
     "Gt",
@@ -60,8 +81,10 @@ __all__ = [
     "Mul",
     "Ne",
     "Nin",
+    "Not",
     "NotContains",
     "NotRegex",
+    "NotTextContains",
     "Or",
     "Rank",
     "ReadLevel",
@@ -76,6 +99,7 @@ __all__ = [
     "Select",
     "Sub",
     "Sum",
+    "TextContains",
     "Val",
     "Where",
     "compile_where",

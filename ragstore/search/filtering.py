@@ -7,7 +7,7 @@ cost, depth and size) into a :data:`ragstore.filters.Node` the SQL compiler runs
 the ``#id`` conditions out into :class:`SearchFilter` ``ids`` / ``excluded_ids``.
 
 ``#id`` conditions must be terms of the top-level AND (or the whole filter): that is an id
-restriction the engine applies like ``get(ids=...)``. Under an ``$or`` they are refused,
+restriction the engine applies like ``get(ids=...)``. Under an ``$or`` or a ``$not`` they are refused,
 as the SQL compiler has no id predicate inside a tree.
 
 Example:
@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ragstore.filters import ID_FIELD, And, Compare, Node, Or, parse_search_where
+from ragstore.filters import ID_FIELD, And, Compare, Node, Not, Or, parse_search_where
 from ragstore.search.limits import invalid_at
 from ragstore.search.where import Where
 
@@ -67,7 +67,7 @@ def compile_where(where: Where | Mapping[str, Any] | None, path: str = "filter")
         >>> compile_where({"$or": [{"#id": "a"}, {"page": 1}]})
         Traceback (most recent call last):
         ...
-        ragstore.errors.InvalidArgumentError: Expected #id conditions only as terms of the top-level $and, not under $or (at filter)
+        ragstore.errors.InvalidArgumentError: Expected #id conditions only as terms of the top-level $and, not under $or or $not (at filter)
 
     """
     data = where.to_dict() if isinstance(where, Where) else where
@@ -85,7 +85,7 @@ def compile_where(where: Where | Mapping[str, Any] | None, path: str = "filter")
             else:
                 excluded.update(dict.fromkeys(values))
         elif _mentions_id(term):
-            raise invalid_at(path, f"Expected {ID_FIELD} conditions only as terms of the top-level $and, not under $or")
+            raise invalid_at(path, f"Expected {ID_FIELD} conditions only as terms of the top-level $and, not under $or or $not")
         else:
             rest.append(term)
     combined: Node | None = None if not rest else rest[0] if len(rest) == 1 else And(tuple(rest))
@@ -102,4 +102,6 @@ def _conjuncts(node: Node) -> list[Node]:
 def _mentions_id(node: Node) -> bool:
     if isinstance(node, (And, Or)):
         return any(_mentions_id(child) for child in node.children)
+    if isinstance(node, Not):
+        return _mentions_id(node.child)
     return isinstance(node, Compare) and node.key == ID_FIELD

@@ -18,7 +18,23 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ragstore.search.where import Contains, Eq, Gt, Gte, In, Lt, Lte, Ne, Nin, NotContains, NotRegex, Regex
+from ragstore.search.where import (
+    Contains,
+    Eq,
+    Exists,
+    Gt,
+    Gte,
+    In,
+    Lt,
+    Lte,
+    Ne,
+    Nin,
+    NotContains,
+    NotRegex,
+    NotTextContains,
+    Regex,
+    TextContains,
+)
 
 __all__ = ["DOCUMENT_KEY", "EMBEDDING_KEY", "ID_KEY", "METADATA_KEY", "SCORE_KEY", "K", "Key", "key_name"]
 
@@ -88,8 +104,34 @@ class Key:
         """The field's value is none of ``values``."""
         return Nin(self.name, values)
 
+    def exists(self, present: bool = True) -> Exists:
+        """The record's metadata holds the field (``present=False``: lacks it); a ragstore extension.
+
+        Example:
+            >>> K("author").exists().to_dict(), K("author").exists(False).to_dict()
+            ({'author': {'$exists': True}}, {'author': {'$exists': False}})
+
+        """
+        return Exists(self.name, present)
+
+    def text_contains(self, text: str) -> TextContains:
+        """The field is a string holding ``text`` (case-sensitive); a ragstore extension.
+
+        Unlike :meth:`contains`, which on metadata is chromadb's array membership.
+
+        Example:
+            >>> K("title").text_contains("HNSW").to_dict()
+            {'title': {'$text_contains': 'HNSW'}}
+
+        """
+        return TextContains(self.name, text)
+
+    def not_text_contains(self, text: str) -> NotTextContains:
+        """The negation of :meth:`text_contains` (records lacking the field match)."""
+        return NotTextContains(self.name, text)
+
     def regex(self, pattern: str) -> Regex:
-        """The field matches the regular expression (chroma: ``#document`` only)."""
+        """The field matches the RE2 regular expression (chroma: ``#document`` only; ragstore: string metadata too)."""
         return Regex(self.name, pattern)
 
     def not_regex(self, pattern: str) -> NotRegex:

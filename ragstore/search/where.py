@@ -9,6 +9,11 @@ bare value means ``$eq``), but strictly, for untrusted JSON: every refusal is an
 values are checked as ragstore checks a ``where`` (64-bit ints, finite floats, ``$in``
 lists of one type, regex cost) by compiling the tree (:mod:`ragstore.search.filtering`).
 
+Ragstore's extensions (:mod:`ragstore.filters` says what they match; chromadb has none):
+``~w`` is :class:`Not` (``{"$not": w}``), :class:`Exists` (``{key: {"$exists": bool}}``),
+:class:`TextContains` / :class:`NotTextContains` (substrings of string metadata), and
+:class:`Regex` / :class:`NotRegex` on metadata keys as well as on ``#document``.
+
 Example:
     >>> from ragstore.search import K
     >>> ((K("page") > 2) & (K("lang") == "en")).to_dict()
@@ -28,7 +33,27 @@ from typing import Any, ClassVar
 from ragstore.search.limits import MAX_FILTER_DEPTH, invalid_at, type_name
 from ragstore.search.operand_lists import OperandList
 
-__all__ = ["And", "Contains", "Eq", "Gt", "Gte", "In", "Lt", "Lte", "Ne", "Nin", "NotContains", "NotRegex", "Or", "Regex", "Where"]
+__all__ = [
+    "And",
+    "Contains",
+    "Eq",
+    "Exists",
+    "Gt",
+    "Gte",
+    "In",
+    "Lt",
+    "Lte",
+    "Ne",
+    "Nin",
+    "Not",
+    "NotContains",
+    "NotRegex",
+    "NotTextContains",
+    "Or",
+    "Regex",
+    "TextContains",
+    "Where",
+]
 
 # Operand types chromadb's Where.from_dict accepts for $contains (and ragstore for $eq ... $lte).
 _SCALAR = (str, int, float, bool)
@@ -84,6 +109,28 @@ class Where:
         if not isinstance(other, Where):
             return NotImplemented
         return Or._flattened(self, other)
+
+    def __invert__(self) -> Not:
+        """``~w``: ragstore's ``$not``, the records ``w`` does not match.
+
+        Example:
+            >>> from ragstore.search import K
+            >>> (~(K("lang") == "en")).to_dict()
+            {'$not': {'lang': {'$eq': 'en'}}}
+
+        """
+        return Not(self)
+
+
+@dataclass
+class Not(Where):
+    """The condition does not hold (a ragstore extension): ``{"$not": {...}}``."""
+
+    condition: Where
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"$not": condition}``."""
+        return {"$not": self.condition.to_dict()}
 
 
 @dataclass
@@ -162,6 +209,47 @@ class _PatternCondition(_FieldCondition):
 
 
 @dataclass
+class _TextCondition(_FieldCondition):
+    """Base of ``$text_contains`` and ``$not_text_contains`` (ragstore extensions)."""
+
+    text: str
+    _operand_types = (str,)
+    _operand_wanted = "a str"
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{key: {op: text}}``."""
+        return {self.key: {self._op: self.text}}
+
+
+@dataclass
+class Exists(_FieldCondition):
+    """The record's metadata holds the key (``present=False``: lacks it), a ragstore extension: ``{key: {"$exists": present}}``."""
+
+    present: bool = True
+    _op = "$exists"
+    _operand_types = (bool,)
+    _operand_wanted = "true or false"
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{key: {"$exists": present}}``."""
+        return {self.key: {self._op: self.present}}
+
+
+@dataclass
+class TextContains(_TextCondition):
+    """The key's value is a string holding ``text`` (case-sensitive): ``{key: {"$text_contains": text}}``."""
+
+    _op = "$text_contains"
+
+
+@dataclass
+class NotTextContains(_TextCondition):
+    """The negation of :class:`TextContains` (also matches records lacking the key): ``{key: {"$not_text_contains": text}}``."""
+
+    _op = "$not_text_contains"
+
+
+@dataclass
 class Eq(_ValueCondition):
     """``key == value``: ``{key: {"$eq": value}}``."""
 
@@ -233,7 +321,10 @@ class NotContains(_ValueCondition):
 
 @dataclass
 class Regex(_PatternCondition):
-    """The key's text matches ``pattern`` (chroma supports it on ``#document`` only): ``{key: {"$regex": pattern}}``."""
+    """The key's text matches the RE2 ``pattern``: ``{key: {"$regex": pattern}}``.
+
+    chroma takes it on ``#document`` only; ragstore on string metadata too.
+    """
 
     _op = "$regex"
 
@@ -245,8 +336,9 @@ class NotRegex(_PatternCondition):
     _op = "$not_regex"
 
 
-_FIELD_OPERATORS: dict[str, type[_ValueCondition | _ListCondition | _PatternCondition]] = {
-    cls._op: cls for cls in (Eq, Ne, Gt, Gte, Lt, Lte, In, Nin, Contains, NotContains, Regex, NotRegex)
+_FIELD_OPERATORS: dict[str, type[_ValueCondition | _ListCondition | _PatternCondition | _TextCondition | Exists]] = {
+    cls._op: cls
+    for cls in (Eq, Ne, Gt, Gte, Lt, Lte, In, Nin, Contains, NotContains, Regex, NotRegex, TextContains, NotTextContains, Exists)
 }
 
 
@@ -261,6 +353,10 @@ def _parse(data: Any, path: str, depth: int) -> Where:
     for logical in ("$and", "$or"):
         if logical in data:
             return _parse_logical(data, logical, path, depth)
+    if "$not" in data:
+        if len(data) > 1:
+            raise invalid_at(path, "$not cannot be combined with other fields in the same dict")
+        return Not(_parse(data["$not"], f"{path}.$not", depth + 1))
     if len(data) != 1:
         raise invalid_at(path, f"Where dict must contain exactly one field, got {len(data)}")
     field, condition = next(iter(data.items()))
