@@ -110,6 +110,7 @@ def test_metrics_count_requests_by_route_template_status_and_latency(server: Run
     assert value(samples, "ragstore_collections") == 1
     assert value(samples, "ragstore_tenants") == 1 and value(samples, "ragstore_databases") == 1
     assert value(samples, "ragstore_store_bytes") > 0
+    assert value(samples, "ragstore_index_pending_records") <= 5 and ("ragstore_index_unsaved_collections", frozenset()) in samples
     assert value(samples, "process_resident_memory_bytes") > 10_000_000
     assert value(samples, "ragstore_http_requests_in_progress") == 1  # the scrape itself
 
@@ -201,3 +202,25 @@ def test_an_app_with_metrics_off_has_no_route() -> None:
     with TestClient(create_app(LocalAPI(None), ServerConfig(metrics=False))) as client:
         answer = client.get("/metrics")
         assert answer.status_code == 404 and len(answer.headers["chroma-trace-id"]) == 32
+
+
+def test_index_state_counts_records_the_saved_index_lacks(tmp_path: Path) -> None:
+    import ragstore
+    from ragstore.server.metrics import ServerMetrics
+
+    def index_state() -> tuple[float, float]:
+        families = text_string_to_metric_families(metrics.render().decode())
+        found = {sample.name: sample.value for family in families for sample in family.samples}
+        return found["ragstore_index_pending_records"], found["ragstore_index_unsaved_collections"]
+
+    metrics = ServerMetrics(tmp_path)
+    client = ragstore.PersistentClient(tmp_path)
+    client.create_collection("indexed").add(ids=["a", "b"], embeddings=[[1.0, 2.0], [3.0, 4.0]])
+    assert index_state() == (2, 1)  # nothing saved yet: a restart rebuilds from SQLite
+    client.close()  # saves the index
+    assert index_state() == (0, 0)
+    client = ragstore.PersistentClient(tmp_path)
+    client.get_collection("indexed").add(ids=["c"], embeddings=[[5.0, 6.0]])
+    assert index_state() == (1, 0)
+    client.close()
+    assert index_state() == (0, 0)

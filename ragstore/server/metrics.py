@@ -13,7 +13,9 @@ several apps in one process (tests, an app mounted in a bigger one) count apart.
   indexes still hold until compacted), ``ragstore_databases``, ``ragstore_tenants`` and
   ``ragstore_store_bytes``, read at scrape time from the store's SQLite file through a read-only
   connection of their own (the engine's connections and locks are never touched; a store in memory
-  has none of these).
+  has none of these); and the vector indexes' state: ``ragstore_index_pending_records`` (records
+  newer than their collection's saved index files, which a restart replays from SQLite)
+  and ``ragstore_index_unsaved_collections``.
 - ``process_*`` (resident and virtual memory, CPU seconds, open files) and ``python_info``.
 
 Example:
@@ -28,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
@@ -39,6 +42,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ragstore.local.database import DATABASE_FILENAME
+from ragstore.local.index_cache import INDEX_DIRECTORY
 from ragstore.server.record_dispatch import match_record_route
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -88,14 +92,49 @@ class StoreCollector(Collector):
             return
         try:
             values = {name: conn.execute(sql).fetchone()[0] for name, (_, sql) in _STORE_COUNTS.items()}
+            pending, unsaved = self._index_state(conn)
         except sqlite3.Error:
             return
         finally:
             conn.close()
         for name, (text, _) in _STORE_COUNTS.items():
             yield GaugeMetricFamily(name, text, value=values[name])
+        yield GaugeMetricFamily(
+            "ragstore_index_pending_records",
+            "Records newer than their collection's saved vector index files (the index in memory may hold them; a restart replays them).",
+            value=pending,
+        )
+        yield GaugeMetricFamily(
+            "ragstore_index_unsaved_collections", "Collections with records but no saved vector index (rebuilt when loaded).", value=unsaved
+        )
         size = sum(_size(self.file.with_name(self.file.name + suffix)) for suffix in ("", "-wal"))
         yield GaugeMetricFamily("ragstore_store_bytes", "Size of the store's SQLite file and its write-ahead log.", value=size)
+
+    def _index_state(self, conn: sqlite3.Connection) -> tuple[int, int]:
+        """(records newer than their collection's saved index, collections with records and no saved index).
+
+        Reads each collection's ``meta.json`` (the sequence its graph has applied; see
+        :mod:`ragstore.local.index_files`) and counts newer records on SQLite's ``(collection, seq)``
+        index: one small file read and one index range a collection.
+        """
+        pending = unsaved = 0
+        for pk, collection_id in conn.execute("SELECT pk, id FROM collections").fetchall():
+            saved = _saved_seq(self.file.parent / INDEX_DIRECTORY / collection_id / "meta.json", collection_id)
+            newer = conn.execute("SELECT count(*) FROM records WHERE collection_pk = ? AND seq > ?", (pk, saved or 0)).fetchone()[0]
+            pending += newer
+            unsaved += saved is None and newer > 0
+        return pending, unsaved
+
+
+def _saved_seq(meta: Path, collection_id: str) -> int | None:
+    # Only the sequence: whether the files are intact is the engine's question when it loads them (and ragstore check's).
+    try:
+        saved = json.loads(meta.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(saved, dict) or saved.get("collection_id") != collection_id or not isinstance(saved.get("seq"), int):
+        return None
+    return int(saved["seq"])
 
 
 def _size(file: Path) -> int:
