@@ -109,7 +109,8 @@ def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Backup
 
     Raises:
         InvalidArgumentError: ``path`` holds no store, or ``dest`` is not empty.
-        StorageError: The backup could not be written (a full disk); nothing is left at ``dest``.
+        StorageError: The backup could not be written (a full disk), or the store fails SQLite's integrity
+            check; nothing is left at ``dest``.
 
     Example:
         >>> import tempfile
@@ -128,7 +129,10 @@ def backup(path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Backup
         with _as_storage_error(f"Could not write the backup at {target}"):
             indexes = _copy_indexes(source / INDEX_DIRECTORY, work / INDEX_DIRECTORY)
             _copy_database(source / DATABASE_FILENAME, work / DATABASE_FILENAME)
-            collections, records = _verify(work / DATABASE_FILENAME)
+            try:
+                collections, records = _verify(work / DATABASE_FILENAME)
+            except sqlite3.DatabaseError as exc:  # the store itself is damaged: a backup of it would be too
+                raise StorageError(f"The store at {source} is damaged ({exc}): no backup was made") from exc
             indexes = _drop_unknown_indexes(work, indexes)
             manifest = {"format": 1, "ragstore": __version__, "created": time.time(), "collections": collections, "records": records}
             (work / MANIFEST_FILENAME).write_text(json.dumps(manifest))

@@ -314,6 +314,10 @@ def test_bad_input_changes_nothing(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgumentError, match="damaged"):
         restore(tmp_path / "backup", tmp_path / "target")
     assert list((tmp_path / "target").iterdir()) == []
+    shutil.copytree(tmp_path / "backup", tmp_path / "damaged")
+    with pytest.raises(StorageError, match=r"is damaged .*: no backup was made"):
+        backup(tmp_path / "damaged", tmp_path / "again")
+    assert not (tmp_path / "again").exists()
     (tmp_path / "home").mkdir()
     (tmp_path / "home" / "notes.txt").write_text("mine")
     with pytest.raises(InvalidArgumentError, match="no ragstore store: not replacing it, even with --force"):
