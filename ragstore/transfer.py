@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -254,15 +255,30 @@ class _StoredSchema:
         return self._data
 
 
+_DEFAULT_FUNCTION = {"name": "default", "type": "known", "config": {}}
+
+
+def _vector_index_left_to_configuration(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with a vector index that configures nothing, so the configuration passed with it is the one stored."""
+    schema = copy.deepcopy(schema)
+    for value_types in (schema.get("defaults"), schema.get("keys", {}).get("#embedding")):
+        index = (value_types or {}).get("float_list", {}).get("vector_index")
+        if index is not None:
+            source = {key: value for key, value in index["config"].items() if key == "source_key"}
+            index["config"] = {"embedding_function": dict(_DEFAULT_FUNCTION), **source}
+    return schema
+
+
 def _create(client: ragstore.ClientAPI, header: ExportHeader, name: str) -> ragstore.Collection:
-    configuration = {key: value for key, value in header.configuration.items() if key != "embedding_function"}
-    plain = header.schema is None or header.schema == render_schema(None, header.configuration)
-    if header.schema is None or (plain and header.configuration.get("embedding_function") is None):
-        # No function and no index beyond the vector one: created from the configuration, which then records no function at
-        # all (a schema would record {"type": "legacy"}, which means the same but does not read the same).
-        return client.create_collection(name, configuration=configuration, metadata=header.metadata, embedding_function=None)
+    schema = header.schema if header.schema is not None else render_schema(None, header.configuration)
+    if header.configuration.get("embedding_function") is None:
+        # No function: the configuration carries the vector index (a schema's would record {"type": "legacy"} for the
+        # missing function, which means the same but does not read the same), the schema the other indexes.
+        configuration = {key: value for key, value in header.configuration.items() if key != "embedding_function"}
+        plain = _StoredSchema(_vector_index_left_to_configuration(schema))
+        return client.create_collection(name, schema=plain, configuration=configuration, metadata=header.metadata, embedding_function=None)
     # The schema holds the configuration too (the store refuses both at once), its embedding function's name included.
-    return client.create_collection(name, schema=_StoredSchema(header.schema), metadata=header.metadata, embedding_function=None)
+    return client.create_collection(name, schema=_StoredSchema(schema), metadata=header.metadata, embedding_function=None)
 
 
 def import_collection(

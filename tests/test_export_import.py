@@ -125,6 +125,17 @@ def test_a_modified_configuration_and_an_empty_collection_travel(client: ragstor
     assert copy.configuration["hnsw"]["ef_search"] == 31
 
 
+@pytest.mark.parametrize("function", [None, ragstore.HashingEmbeddingFunction(dim=4)])
+@pytest.mark.parametrize("schema", [None, ragstore.bm25_schema()])
+def test_exporting_the_import_gives_the_same_file(client: ragstore.ClientAPI, function: Any, schema: Any) -> None:
+    source = client.create_collection("first", schema=schema, metadata={"a": 1}, embedding_function=function)
+    source.add(ids=["x", "y"], embeddings=awkward_embeddings(2, dim=8)[:, 2:6], documents=["one", None])
+    first, second = io.BytesIO(), io.BytesIO()
+    export_collection(source, first)
+    export_collection(import_collection(client, io.BytesIO(first.getvalue()), name="again"), second)
+    assert second.getvalue() == first.getvalue().replace(b'"name":"first"', b'"name":"again"', 1)
+
+
 def test_progress_reports_each_batch(client: ragstore.ClientAPI) -> None:
     source = make_source(client)
     seen: list[tuple[int, int]] = []
