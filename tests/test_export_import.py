@@ -255,3 +255,18 @@ def test_a_pipe_between_two_processes(exported: tuple[Path, bytes], tmp_path: Pa
     assert producer.returncode == 0 and consumer.returncode == 0, consumer.stderr
     with ragstore.PersistentClient(str(store)) as a, ragstore.PersistentClient(str(tmp_path / "b")) as b:
         assert_same(a.get_collection("source"), b.get_collection("piped"))
+
+
+def test_the_bar_shows_on_a_terminal_and_nothing_elsewhere() -> None:
+    from rich.console import Console
+
+    from ragstore.cli.transfer import _progress
+
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with _progress(terminal, "import") as show:
+        assert show is not None
+        show(500, 1234)
+        show(1234, 1234)
+    assert "1234/1234" in terminal.file.getvalue()  # type: ignore[attr-defined]
+    with _progress(Console(file=io.StringIO(), force_terminal=False), "import") as show:
+        assert show is None  # a log or a pipe gets the summary line only
