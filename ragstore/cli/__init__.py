@@ -2,7 +2,8 @@
 
 Commands: ``run`` (serve a store over HTTP), ``ingest`` (files into a collection),
 ``query`` (search a collection), ``collections`` (list them), ``peek`` (look into one),
-``delete-collection``.
+``delete-collection``; operating a store: ``backup``, ``restore``, ``check``, ``import-chroma``
+(and ``export`` / ``import`` of one collection).
 
 A user's mistake (a bad name or filter, a missing store or collection, a server that does not
 answer or wants a token) is one line on stderr and exit status 1; ``ragstore --debug ...`` also
@@ -21,8 +22,11 @@ from __future__ import annotations
 import click
 
 from ragstore._version import __version__
+from ragstore.cli.backup import backup, restore
+from ragstore.cli.check import check
 from ragstore.cli.collections import collections, delete_collection, peek
 from ragstore.cli.errors import RagstoreGroup
+from ragstore.cli.import_chroma import import_chroma_command
 from ragstore.cli.ingest import ingest
 from ragstore.cli.query import query
 from ragstore.cli.run import run
@@ -43,5 +47,9 @@ main.add_command(query)
 main.add_command(collections)
 main.add_command(peek)
 main.add_command(delete_collection)
+main.add_command(backup)
+main.add_command(restore)
+main.add_command(check)
+main.add_command(import_chroma_command)
 
 __all__ = ["main", "run"]

@@ -1,0 +1,44 @@
+"""The operations commands as a user runs them: real ``python -m ragstore`` processes on a real store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import ragstore
+
+
+def ragstore_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ragstore", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_backup_check_and_restore_round_trip_from_the_command_line(tmp_path: Path) -> None:
+    store, backup, restored = tmp_path / "store", tmp_path / "backup", tmp_path / "restored"
+    with ragstore.PersistentClient(path=store) as client:
+        col = client.create_collection("docs", embedding_function=None)
+        col.add(
+            ids=[f"r{i}" for i in range(50)], embeddings=np.random.default_rng(3).random((50, 4)), documents=[f"doc {i}" for i in range(50)]
+        )
+    assert ragstore_cli("backup", str(store), str(backup)).returncode == 0
+    checked = ragstore_cli("check", str(backup))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert ragstore_cli("restore", str(backup), str(restored)).returncode == 0
+    refused = ragstore_cli("restore", str(backup), str(restored))  # not empty any more
+    assert refused.returncode == 1 and refused.stderr.startswith("Error:") and len(refused.stderr.strip().splitlines()) == 1
+    with ragstore.PersistentClient(path=restored) as client:
+        got = client.get_collection("docs").get(ids=["r7"], include=["documents"])
+    assert got["documents"] == ["doc 7"]
+
+
+def test_the_operations_commands_are_listed_and_refuse_a_path_without_a_store(tmp_path: Path) -> None:
+    listed = ragstore_cli("--help").stdout
+    for command in ("backup", "restore", "check", "import-chroma"):
+        assert f"  {command} " in listed
+    for args in (["backup", str(tmp_path / "nope"), str(tmp_path / "dest")], ["import-chroma", str(tmp_path / "nope")]):
+        result = ragstore_cli(*args)
+        assert result.returncode == 1 and result.stderr.startswith("Error:") and "Traceback" not in result.stderr, result.stderr
+    assert ragstore_cli("check", str(tmp_path / "nope")).returncode == 2  # cannot check
+    assert not (tmp_path / "nope").exists() and not (tmp_path / "dest").exists()
