@@ -33,9 +33,27 @@ def test_backup_check_and_restore_round_trip_from_the_command_line(tmp_path: Pat
     assert got["documents"] == ["doc 7"]
 
 
+def test_export_piped_into_import_copies_a_collection(tmp_path: Path) -> None:
+    store, other = tmp_path / "store", tmp_path / "other"
+    vectors = np.random.default_rng(4).random((30, 4)).astype(np.float32)
+    with ragstore.PersistentClient(path=store) as client:
+        client.create_collection("docs", embedding_function=None).add(ids=[f"r{i}" for i in range(30)], embeddings=vectors)
+    exported = subprocess.run(
+        [sys.executable, "-m", "ragstore", "export", str(store), "--collection", "docs"], capture_output=True, timeout=120
+    )
+    assert exported.returncode == 0, exported.stderr
+    imported = subprocess.run(
+        [sys.executable, "-m", "ragstore", "import", "-", "--path", str(other)], input=exported.stdout, capture_output=True, timeout=120
+    )
+    assert imported.returncode == 0, imported.stderr
+    with ragstore.PersistentClient(path=other) as client:
+        got = client.get_collection("docs").get(include=["embeddings"])
+    assert got["ids"] == [f"r{i}" for i in range(30)] and np.asarray(got["embeddings"]).tobytes() == vectors.tobytes()
+
+
 def test_the_operations_commands_are_listed_and_refuse_a_path_without_a_store(tmp_path: Path) -> None:
     listed = ragstore_cli("--help").stdout
-    for command in ("backup", "restore", "check", "import-chroma"):
+    for command in ("backup", "restore", "check", "import-chroma", "export", "import"):
         assert f"  {command} " in listed
     for args in (["backup", str(tmp_path / "nope"), str(tmp_path / "dest")], ["import-chroma", str(tmp_path / "nope")]):
         result = ragstore_cli(*args)

@@ -30,6 +30,7 @@ from ragstore.cli.import_chroma import import_chroma_command
 from ragstore.cli.ingest import ingest
 from ragstore.cli.query import query
 from ragstore.cli.run import run
+from ragstore.cli.transfer import export_command, import_command
 
 
 @click.group(cls=RagstoreGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -51,5 +52,7 @@ main.add_command(backup)
 main.add_command(restore)
 main.add_command(check)
 main.add_command(import_chroma_command)
+main.add_command(export_command)
+main.add_command(import_command)
 
 __all__ = ["main", "run"]
