@@ -389,7 +389,6 @@ def test_commands_back_up_and_restore_and_report_mistakes_in_one_line(tmp_path: 
 def test_server_route_backs_up_the_served_store_behind_the_token(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
-    from ragstore.backup_route import backup_router
     from ragstore.local import LocalAPI
     from ragstore.server import create_app
     from ragstore.server.app import ServerConfig
@@ -397,8 +396,7 @@ def test_server_route_backs_up_the_served_store_behind_the_token(tmp_path: Path)
     make_store(tmp_path / "store")
     queries = np.random.default_rng(5).random((20, DIM))
     before = answers(tmp_path / "store", queries)
-    app = create_app(LocalAPI(tmp_path / "store"), ServerConfig(auth_token="s3cret"))
-    app.include_router(backup_router(tmp_path / "backups"))
+    app = create_app(LocalAPI(tmp_path / "store"), ServerConfig(auth_token="s3cret", backup_dir=tmp_path / "backups"))
     url = "/api/v2/ragstore/backups"
     with TestClient(app) as http:
         assert http.post(url, json={"name": "nightly"}).status_code == 401

@@ -6,9 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 import ragstore
+from ragstore.testing import RunningServer
 
 
 def ragstore_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -60,3 +62,22 @@ def test_the_operations_commands_are_listed_and_refuse_a_path_without_a_store(tm
         assert result.returncode == 1 and result.stderr.startswith("Error:") and "Traceback" not in result.stderr, result.stderr
     assert ragstore_cli("check", str(tmp_path / "nope")).returncode == 2  # cannot check
     assert not (tmp_path / "nope").exists() and not (tmp_path / "dest").exists()
+
+
+def test_a_server_run_with_a_backup_dir_takes_backups_behind_its_token(tmp_path: Path) -> None:
+    with ragstore.PersistentClient(path=tmp_path / "store") as client:
+        client.create_collection("docs", embedding_function=None).add(ids=["a", "b"], embeddings=[[1.0, 0.0], [0.0, 1.0]])
+    server = RunningServer.start(tmp_path / "store", ["--auth-token", "s3cret", "--backup-dir", str(tmp_path / "backups")])
+    try:
+        url = f"{server.url}/api/v2/ragstore/backups"
+        assert httpx.post(url, json={"name": "nightly"}).status_code == 401
+        answer = httpx.post(url, json={"name": "nightly"}, headers={"Authorization": "Bearer s3cret"})
+        assert answer.status_code == 200 and answer.json()["records"] == 2, answer.text
+    finally:
+        assert server.stop() == 0
+    assert ragstore_cli("check", str(tmp_path / "backups" / "nightly")).returncode == 0
+    without = RunningServer.start(tmp_path / "store")  # no --backup-dir: no backup route
+    try:
+        assert httpx.post(f"{without.url}/api/v2/ragstore/backups", json={"name": "x"}).status_code == 404
+    finally:
+        assert without.stop() == 0

@@ -113,6 +113,13 @@ def _byte_limit(flag: str, default_mib: int, text: str) -> Callable[[F], F]:
     envvar="RAGSTORE_METRICS_PUBLIC",
     help="Let GET /metrics (Prometheus) answer without the auth token [env RAGSTORE_METRICS_PUBLIC].",
 )
+@click.option(
+    "--backup-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    envvar="RAGSTORE_BACKUP_DIR",
+    help='Serve POST /api/v2/ragstore/backups {"name": ...}: online backups of the store into this folder [env RAGSTORE_BACKUP_DIR].',
+)
 def run(
     path: str,
     host: str,
@@ -128,6 +135,7 @@ def run(
     log_format: str,
     access_log: bool,
     metrics_public: bool,
+    backup_dir: str | None,
 ) -> None:
     """Serve a store over Chroma's REST v2 API until SIGINT or SIGTERM."""
     try:
@@ -153,6 +161,7 @@ def run(
             log_format=log_format,
             access_log=access_log,
             metrics_public=metrics_public,
+            backup_dir=backup_dir,
         )
     except StartupError as exc:
         if log_level == "debug":

@@ -68,6 +68,8 @@ class ServerConfig:
         cors_origins: Origins whose pages may call the server (``*`` = any); none by default.
         metrics: Serve Prometheus metrics at ``GET /metrics`` (:mod:`ragstore.server.metrics`).
         metrics_public: Let ``/metrics`` be scraped without the token (it names no record, only counts).
+        backup_dir: Serve ``POST/GET /api/v2/ragstore/backups`` (:mod:`ragstore.backup_route`), taking
+            backups of the served store into this folder; ``None`` serves no backup route.
 
     """
 
@@ -77,6 +79,7 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = ()
     metrics: bool = True
     metrics_public: bool = False
+    backup_dir: Path | None = None
 
 
 class RagstoreApp(FastAPI):
@@ -193,9 +196,10 @@ def create_app(api: API, config: ServerConfig | None = None) -> FastAPI:
         yield
         api.close()
 
+    config = config or ServerConfig()
     app = RagstoreApp(
         api,
-        config or ServerConfig(),
+        config,
         title="ragstore",
         version=__version__,
         description="Chroma-compatible REST v2 API of a ragstore store.",
@@ -207,6 +211,10 @@ def create_app(api: API, config: ServerConfig | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _error)
     app.include_router(routes_system.router)
     app.include_router(routes_collections.router)
+    if config.backup_dir is not None:
+        from ragstore.backup_route import backup_router  # only servers that take backups load it
+
+        app.include_router(backup_router(config.backup_dir))
 
     if app.state.metrics is not None:
 

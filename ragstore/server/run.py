@@ -223,11 +223,13 @@ def serve(
     log_format: str = "text",
     access_log: bool = False,
     metrics_public: bool = False,
+    backup_dir: str | Path | None = None,
 ) -> None:
     """Serve the store at ``path`` on ``host:port`` until interrupted.
 
     The log goes to stderr as :func:`~ragstore.server.log_format.configure_logging` says (``access_log``:
-    one line a request); ``metrics_public`` lets ``/metrics`` answer without the token.
+    one line a request); ``metrics_public`` lets ``/metrics`` answer without the token; ``backup_dir``
+    serves the backup route (:mod:`ragstore.backup_route`) into that folder.
 
     Raises:
         StartupError: The port cannot be bound or the store cannot be opened (nothing was served).
@@ -248,6 +250,7 @@ def serve(
         hosts=HostPolicy.for_bind(host, allow_hosts),
         cors_origins=tuple(cors_origins),
         metrics_public=metrics_public,
+        backup_dir=Path(backup_dir).expanduser().resolve() if backup_dir is not None else None,
     )
     uvicorn_config = uvicorn.Config(
         create_app(api, config),
