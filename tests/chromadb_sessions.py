@@ -18,7 +18,7 @@ import pytest
 @contextmanager
 def chromadb_sessions_closed() -> Iterator[None]:
     """Close, on leaving, the session of every chromadb ``FastAPI`` made inside the block (a module fixture, or one test)."""
-    # Imported here: test_search skips its chromadb comparison (with importorskip) where chromadb is absent.
+    # Imported here, not at module top: modules that import this helper load chromadb (slow) only when they use it.
     from chromadb.api.fastapi import FastAPI
 
     opened: list[FastAPI] = []

@@ -29,8 +29,6 @@ from ragstore.cli.errors import RagstoreGroup
 from ragstore.cli.import_chroma import import_chroma_command
 from ragstore.errors import InvalidArgumentError, UniqueConstraintError
 
-pytest.importorskip("chromadb")
-
 SCOPES = [("default_tenant", "default_database"), ("tenant2", "db2")]
 
 CHROMA_SCRIPT = r"""

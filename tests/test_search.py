@@ -557,7 +557,7 @@ def _queries() -> list[tuple[list[float], str]]:
 
 
 def test_chromadb_http_client_gets_embedded_modes_ids_and_scores(server: RunningServer) -> None:
-    chromadb = pytest.importorskip("chromadb")
+    import chromadb  # the dev extra pins 1.5.9: its absence must fail this test, not skip it
     from chromadb.config import Settings as ChromaSettings
     from chromadb.utils.embedding_functions import ChromaBm25EmbeddingFunction as ChromaBm25
 
