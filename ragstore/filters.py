@@ -300,16 +300,22 @@ def _parse_where(where: Any, path: str, depth: int, op: str | None, search: bool
     return Compare(key, operator, operand)
 
 
-def _text_operand(operator: str, operand: Any, path: str, op: str | None) -> str:
-    """The checked operand of a text operator on metadata: the bounds of the same document operator."""
+def _text_operand(operator: str, operand: Any, path: str, op: str | None, noun: str = "where operand") -> str:
+    """The checked pattern of a text operator, on metadata (``noun``: where operand) or on the document.
+
+    The same bounds hold for both: a non-empty string, RE2-checked for ``$regex``/``$not_regex``,
+    at most ``MAX_CONTAINS_LENGTH`` characters for the substring operators.
+    """
     if not isinstance(operand, str) or not operand:
-        raise _error(f"Expected where operand value for operator {operator} to be a non-empty str, got {operand!r}", path, op)
-    _check_str(operand, "where operand", path, op)
+        raise _error(f"Expected {noun} value for operator {operator} to be a non-empty str, got {operand!r}", path, op)
+    _check_str(operand, noun, path, op)
     if operator in ("$regex", "$not_regex"):
         _check_regex(operand, f"{path}.{operator}", op)
     elif len(operand) > MAX_CONTAINS_LENGTH:
         raise _error(
-            f"Expected {operator} text to be at most {MAX_CONTAINS_LENGTH} characters, got {len(operand)}", f"{path}.{operator}", op
+            f"Expected {operator} text to be at most {MAX_CONTAINS_LENGTH} characters (MAX_CONTAINS_LENGTH), got {len(operand)}",
+            f"{path}.{operator}",
+            op,
         )
     return operand
 
@@ -376,18 +382,7 @@ def _parse_document(node: Any, path: str, depth: int, op: str | None) -> Node:
 
 def _document_match(operator: str, operand: Any, path: str, op: str | None) -> DocumentMatch:
     """A checked document condition (from ``where_document`` or a ``where`` on ``#document``)."""
-    if not isinstance(operand, str) or not operand:
-        raise _error(f"Expected where document operand value for operator {operator} to be a non-empty str", path, op)
-    _check_str(operand, "where document operand", path, op)
-    if operator in ("$regex", "$not_regex"):
-        _check_regex(operand, f"{path}.{operator}", op)
-    elif len(operand) > MAX_CONTAINS_LENGTH:
-        raise _error(
-            f"Expected {operator} pattern to be at most {MAX_CONTAINS_LENGTH} characters (MAX_CONTAINS_LENGTH), got {len(operand)}",
-            f"{path}.{operator}",
-            op,
-        )
-    return DocumentMatch(operator, operand)
+    return DocumentMatch(operator, _text_operand(operator, operand, path, op, noun="where document operand"))
 
 
 def _check_regex(pattern: str, path: str, op: str | None) -> None:
