@@ -68,7 +68,7 @@ from ragstore._version import __version__
 from ragstore.errors import InvalidArgumentError, StorageError
 from ragstore.local.database import DATABASE_FILENAME
 from ragstore.local.index_cache import INDEX_DIRECTORY
-from ragstore.local.index_files import _digest
+from ragstore.local.index_files import digest
 
 MANIFEST_FILENAME = "ragstore-backup.json"
 _SQLITE_FULL = 13  # SQLite's primary result codes: a full disk, a file it cannot open
@@ -328,7 +328,7 @@ def _copy_index(source: Path, dest: Path) -> bool:
         dest.mkdir(parents=True, exist_ok=True)
         for name, expected in files.items():
             shutil.copyfile(source / name, dest / name)
-            if (dest / name).stat().st_size != expected["size"] or _digest(dest / name) != expected["xxh3"]:
+            if (dest / name).stat().st_size != expected["size"] or digest(dest / name) != expected["xxh3"]:
                 raise ValueError(f"{name} changed while it was copied")
         # The note that the graph was checked (orphans.write_record): optional, and checked on load.
         for note in source.glob(f"*{meta['token']}.json"):

@@ -40,7 +40,7 @@ from ragstore.local import index_files
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.index import VectorIndex
 from ragstore.local.index_cache import INDEX_DIRECTORY
-from ragstore.local.index_files import _BUILD_KEYS, _data_paths, _digest  # the format's own helpers, not copies of them
+from ragstore.local.index_files import BUILD_KEYS, data_paths, digest  # the format's own helpers
 
 __all__ = ["check", "check_leftovers", "diagnose"]
 
@@ -80,7 +80,7 @@ def diagnose(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, A
     seq = meta.get("seq")
     if not isinstance(seq, int) or not min_seq <= seq <= max_seq:
         return f"the files' sequence {seq!r} is outside what SQLite can catch up from ({min_seq}..{max_seq})"
-    for path in _data_paths(directory, meta["token"]):
+    for path in data_paths(directory, meta["token"]):
         expected = meta["files"].get(path.name)
         if not isinstance(expected, dict):
             return f"meta.json does not describe {path.name}"
@@ -89,10 +89,10 @@ def diagnose(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, A
         size = path.stat().st_size
         if size != expected.get("size"):
             return f"{path.name} has {size} bytes, {expected.get('size')} were saved"
-        if _digest(path) != expected.get("xxh3"):
+        if digest(path) != expected.get("xxh3"):
             return f"{path.name} fails its XXH3 checksum"
-    saved = (meta.get("dim"), *(meta.get(key) for key in _BUILD_KEYS))
-    wanted = (dim, *(hnsw.get(key) for key in _BUILD_KEYS))
+    saved = (meta.get("dim"), *(meta.get(key) for key in BUILD_KEYS))
+    wanted = (dim, *(hnsw.get(key) for key in BUILD_KEYS))
     if saved != wanted:
         return f"the files were built with (dimension, space, max_neighbors, ef_construction) {saved}, the collection has {wanted}"
     return None
@@ -128,7 +128,7 @@ def _coverage(conn: sqlite3.Connection, directory: Path, row: CollectionRow) -> 
     """Whether the intact files hold exactly the records their sequence covers (``None``), or what differs."""
     meta = json.loads((directory / "meta.json").read_text())
     seq = meta["seq"]
-    graph_path, labels_path = _data_paths(directory, meta["token"])
+    graph_path, labels_path = data_paths(directory, meta["token"])
     saved = set(np.load(labels_path, allow_pickle=False).tolist())
     graph = hnswlib.Index(space=meta["space"], dim=row.dimension)
     graph.load_index(str(graph_path), max_elements=0, allow_replace_deleted=True)

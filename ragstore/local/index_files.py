@@ -59,7 +59,7 @@ INDEX_FORMAT = 2  # 2: XXH3 checksums (1 had CRC32; its files are rebuilt once)
 # Another process may still be loading files it found a moment ago; its files go only once
 # they are this old (our own superseded files go at once: no reader of ours still wants them).
 _STALE_FILE_SECONDS = 60.0
-_BUILD_KEYS = ("space", "max_neighbors", "ef_construction")
+BUILD_KEYS = ("space", "max_neighbors", "ef_construction")
 _DIGEST_WINDOW = 16 * 1024 * 1024  # a multiple of the page size, as mmap offsets must be
 
 
@@ -115,7 +115,7 @@ def write(directory: Path, collection_id: str, graph: Any, labels: Collection[in
     """
     directory.mkdir(parents=True, exist_ok=True)
     token = f"{seq}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    index_path, labels_path = _data_paths(directory, token)
+    index_path, labels_path = data_paths(directory, token)
     tmp = directory / f"meta.json.{token}.tmp"
     try:
         graph.save_index(str(index_path))
@@ -128,10 +128,10 @@ def write(directory: Path, collection_id: str, graph: Any, labels: Collection[in
             "format": INDEX_FORMAT,
             "collection_id": collection_id,
             "dim": dim,
-            **{key: hnsw[key] for key in _BUILD_KEYS},
+            **{key: hnsw[key] for key in BUILD_KEYS},
             "seq": seq,
             "token": token,
-            "files": {p.name: {"size": p.stat().st_size, "xxh3": _digest(p)} for p in (index_path, labels_path)},
+            "files": {p.name: {"size": p.stat().st_size, "xxh3": digest(p)} for p in (index_path, labels_path)},
         }
         tmp.write_text(json.dumps(meta))
         os.replace(tmp, directory / "meta.json")  # the commit point: from here on readers see the new files
@@ -172,12 +172,12 @@ def read(directory: Path, collection_id: str, dim: int, hnsw: Mapping[str, Any],
         ):
             return None
         token = meta["token"]
-        index_path, labels_path = _data_paths(directory, token)
+        index_path, labels_path = data_paths(directory, token)
         for path in (index_path, labels_path):
             expected = meta["files"][path.name]
-            if path.stat().st_size != expected["size"] or _digest(path) != expected["xxh3"]:
+            if path.stat().st_size != expected["size"] or digest(path) != expected["xxh3"]:
                 return None
-        if (meta["dim"], *(meta[key] for key in _BUILD_KEYS)) != (dim, *(hnsw[key] for key in _BUILD_KEYS)):
+        if (meta["dim"], *(meta[key] for key in BUILD_KEYS)) != (dim, *(hnsw[key] for key in BUILD_KEYS)):
             return None
         graph = hnswlib.Index(space=meta["space"], dim=dim)
         graph.load_index(str(index_path), max_elements=0, allow_replace_deleted=True)
@@ -225,22 +225,22 @@ def remove_stale(directory: Path, keep: str, mine: str | None) -> None:
                 path.unlink()
 
 
-def _data_paths(directory: Path, token: str) -> tuple[Path, Path]:
+def data_paths(directory: Path, token: str) -> tuple[Path, Path]:
     """The graph file and the labels file of the save named ``token``."""
     return directory / f"index-{token}.bin", directory / f"labels-{token}.npy"
 
 
-def _digest(path: Path) -> str:
+def digest(path: Path) -> str:
     """The file's XXH3 (64-bit) checksum, hex.
 
     Read through a memory map, one window at a time: mapping the whole file would make
     all of it count as this process's memory until the map is closed.
     """
-    digest = xxhash.xxh3_64()
+    hasher = xxhash.xxh3_64()
     with path.open("rb") as handle:
         size = os.fstat(handle.fileno()).st_size
         for offset in range(0, size, _DIGEST_WINDOW):
             length = min(_DIGEST_WINDOW, size - offset)
             with mmap.mmap(handle.fileno(), length, offset=offset, access=mmap.ACCESS_READ) as window:
-                digest.update(window)
-    return digest.hexdigest()
+                hasher.update(window)
+    return hasher.hexdigest()
