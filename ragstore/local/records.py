@@ -225,13 +225,17 @@ def update_record(
         text_index.index_rowids(conn, existing.rowid, existing.rowid)
 
 
-def write_records(conn: sqlite3.Connection, collection_pk: int, seq: int, op: str, rs: RecordSet) -> bool:
+def write_records(
+    conn: sqlite3.Connection, collection_pk: int, seq: int, op: str, rs: RecordSet, existing: Mapping[str, ExistingRow] | None = None
+) -> bool:
     """Apply an ``add``, ``upsert`` or ``update`` of checked records as sequence ``seq``.
 
     ``add`` skips ids that exist (as chromadb does), ``update`` ignores ids that do not,
     ``upsert`` inserts the new ones and updates the rest. Returns whether the write changed
     what the in-memory mirrors hold (a new record, a different vector or different
     metadata): only then must the caller advance the collection's sequence, so they catch up.
+    ``existing`` is :func:`existing_rows` of ``rs.ids`` when the caller has read it already
+    (in this transaction); else it is read here.
 
     Example:
         >>> from ragstore.local.catalog import create_collection_row
@@ -244,7 +248,8 @@ def write_records(conn: sqlite3.Connection, collection_pk: int, seq: int, op: st
 
     """
     n = len(rs.ids)
-    existing = existing_rows(conn, collection_pk, rs.ids)
+    if existing is None:
+        existing = existing_rows(conn, collection_pk, rs.ids)
     fresh = [i for i in range(n) if rs.ids[i] not in existing] if op != "update" else []
     changed = [i for i in range(n) if rs.ids[i] in existing] if op != "add" else []
     if fresh:

@@ -104,15 +104,6 @@ def values_of(spec: SparseIndexSpec, records: Sequence[tuple[str | None, dict[st
     return encode([TermWeights(vector.indices, vector.values) if isinstance(vector, SparseVector) else None for vector in vectors])
 
 
-def existing_ids(conn: sqlite3.Connection, collection_pk: int, ids: Sequence[str]) -> set[str]:
-    """Which of ``ids`` the collection holds (read before a write, to know what the write will touch)."""
-    rows = conn.execute(
-        "SELECT id FROM records WHERE collection_pk = ? AND id IN (SELECT value FROM json_each(?))",
-        (collection_pk, orjson.dumps(list(ids)).decode()),
-    )
-    return {id_ for (id_,) in rows}
-
-
 def write_sparse(
     conn: sqlite3.Connection, collection_pk: int, seq: int, specs: Sequence[SparseIndexSpec], op: str, records: RecordSet, existed: set[str]
 ) -> bool:
