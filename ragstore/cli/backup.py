@@ -23,8 +23,8 @@ def backup(path: str, dest: str) -> None:
     """Copy the store at PATH into the new folder DEST while it stays in use (writers and servers may keep running)."""
     report = backups.backup(path, dest)
     click.echo(
-        f"Backed up {report.records} records in {report.collections} collections to {report.path} "
-        f"({report.indexes} saved indexes copied) in {report.seconds:.1f} s"
+        f"Backed up {_count(report.records, 'record')} in {_count(report.collections, 'collection')} to {report.path} "
+        f"({_count(report.indexes, 'saved index', 'saved indexes')} copied) in {report.seconds:.1f} s"
     )
 
 
@@ -35,4 +35,10 @@ def backup(path: str, dest: str) -> None:
 def restore(dest: str, path: str, force: bool) -> None:
     """Restore the backup DEST as the store at PATH (refuses a non-empty PATH without --force)."""
     report = backups.restore(dest, path, force=force)
-    click.echo(f"Restored {report.records} records in {report.collections} collections to {report.path} in {report.seconds:.1f} s")
+    what = f"{_count(report.records, 'record')} in {_count(report.collections, 'collection')}"
+    click.echo(f"Restored {what} to {report.path} in {report.seconds:.1f} s")
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """``"1 collection"``, ``"2 collections"``."""
+    return f"{n:,} {one if n == 1 else many or one + 's'}"
