@@ -46,6 +46,9 @@ class RagstoreError(Exception):
 
     status_code: int = 500
     wire_name: str = "ChromaError"
+    #: The server's ``chroma-trace-id`` for an error that came over HTTP (chromadb's client sets the same attribute):
+    #: the id the server's access log line carries, so an error a user reports can be found in the server's log.
+    trace_id: str | None = None
 
     @classmethod
     def name(cls) -> str:

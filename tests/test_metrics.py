@@ -5,6 +5,7 @@ client attaches to the error it raises.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from chromadb_sessions import chromadb_sessions_closed
 from prometheus_client.parser import text_string_to_metric_families
 from servers import RunningServer
 
+import ragstore
 from ragstore.embeddings import HashingEmbeddingFunction
 from ragstore.http.wire import API_PREFIX
 from ragstore.server import ServerConfig, create_app
@@ -154,6 +156,31 @@ def test_chromadb_errors_carry_the_trace_id_of_the_access_line(server: RunningSe
     assert line["path"] == f"{COLLECTIONS}/never-created"
     assert line["route"] == f"{API_PREFIX}/tenants/{{tenant}}/databases/{{database}}/collections/{{name}}"
     assert float(line["duration_ms"]) > 0 and int(line["bytes"]) > 0 and line["client"] == "127.0.0.1"
+
+
+def test_ragstore_clients_errors_carry_the_trace_id_of_the_access_line(server: RunningServer) -> None:
+    client = server.client()
+    with pytest.raises(ragstore.NotFoundError) as raised:
+        client.get_collection("never-created")
+    client.close()
+    assert access_line(server, str(raised.value.trace_id))["status"] == "404"
+
+    async def refused_asynchronously() -> ragstore.RagstoreError:
+        async_client = await ragstore.AsyncHttpClient(host=server.host, port=server.port, headers=BEARER)
+        try:
+            await async_client.get_collection("never-created")
+        except ragstore.NotFoundError as error:
+            return error
+        finally:
+            await async_client.close()
+        raise AssertionError("get_collection found a collection never created")
+
+    error = asyncio.run(refused_asynchronously())
+    assert error.trace_id != raised.value.trace_id
+    assert access_line(server, str(error.trace_id))["status"] == "404"
+    with pytest.raises(ragstore.NotFoundError) as local:
+        ragstore.Client().get_collection("never-created")
+    assert local.value.trace_id is None  # no server, no request id
 
 
 def test_every_answer_has_its_own_id_or_the_callers_trace(server: RunningServer) -> None:

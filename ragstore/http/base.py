@@ -82,10 +82,12 @@ class Call(Generic[T]):
         """The query parameters that have a value."""
         return {k: v for k, v in (self.params or {}).items() if v is not None}
 
-    def result(self, status: int, content: bytes) -> T:
-        """The decoded answer, or the server's error raised as the class it was raised as."""
+    def result(self, status: int, content: bytes, trace_id: str | None = None) -> T:
+        """The decoded answer, or the server's error raised as the class it was raised as, carrying ``trace_id``."""
         if status >= 400:
-            raise wire.error_from_json(status, content)
+            error = wire.error_from_json(status, content)
+            error.trace_id = trace_id
+            raise error
         return self.decode(wire.loads(content) if content else None)
 
 

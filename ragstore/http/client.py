@@ -30,6 +30,7 @@ from ragstore.collection_requests import CreateCollectionRequest, ModifyCollecti
 from ragstore.errors import ServerConnectionError
 from ragstore.http.base import POOL_LIMITS, RETRIES, BaseHttpAPI, Call
 from ragstore.http.transport import connection_error
+from ragstore.http.wire import TRACE_HEADER
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
@@ -63,7 +64,7 @@ class HttpAPI(BaseHttpAPI[httpx.Client]):
             response = self._session.request(call.method, self.url(call), content=content, params=call.query(), headers=self._headers)
         except httpx.TransportError as exc:
             raise connection_error(self.base_url, exc) from exc
-        return call.result(response.status_code, response.content)
+        return call.result(response.status_code, response.content, response.headers.get(TRACE_HEADER))
 
     # ------------------------------------------------------------------ system
 

@@ -42,6 +42,7 @@ from ragstore.validation import normalize_embeddings
 
 API_PREFIX = "/api/v2"
 JSON_CONTENT_TYPE = "application/json"
+TRACE_HEADER = "chroma-trace-id"  # the request id every answer carries; chromadb's client copies it onto its errors
 
 
 # ---------------------------------------------------------------------- JSON

@@ -28,10 +28,10 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ragstore.http.wire import TRACE_HEADER
 from ragstore.server.metrics import ServerMetrics, route_template
 from ragstore.server.security import ASGIApp, Message, Receive, Scope, Send
 
-TRACE_HEADER = "chroma-trace-id"
 """The response header holding the request id (chromadb's client attaches it to its errors)."""
 
 access_logger = logging.getLogger("ragstore.access")
