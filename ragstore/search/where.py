@@ -160,13 +160,20 @@ class _FieldCondition(Where):
     """Base of the conditions on one field: ``{key: {op: operand}}``.
 
     Each family below holds its operand in the field chromadb names (``value``, ``values``,
-    ``pattern``) and says which operand types :meth:`Where.from_dict` accepts for it.
+    ``pattern``; ragstore's ``text``, ``present``), names that field in ``_operand`` (as
+    :class:`~ragstore.search.operand_lists.OperandList` names its list), and says which operand
+    types :meth:`Where.from_dict` accepts for it.
     """
 
     key: str
     _op: ClassVar[str]
+    _operand: ClassVar[str]  # the dataclass field holding the operand: "value", "values", ...
     _operand_types: ClassVar[tuple[type, ...]]
     _operand_wanted: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{key: {op: operand}}``."""
+        return {self.key: {self._op: getattr(self, self._operand)}}
 
 
 @dataclass
@@ -174,12 +181,9 @@ class _ValueCondition(_FieldCondition):
     """Base of the conditions on one value: comparisons, ``$contains`` and ``$not_contains``."""
 
     value: Any
+    _operand = "value"
     _operand_types = _SCALAR
     _operand_wanted = "a str, int, float, or bool"
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {op: value}}``."""
-        return {self.key: {self._op: self.value}}
 
 
 @dataclass
@@ -187,12 +191,9 @@ class _ListCondition(_FieldCondition):
     """Base of ``$in`` and ``$nin``."""
 
     values: list[Any]
+    _operand = "values"
     _operand_types = (list,)
     _operand_wanted = "a list"
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {op: values}}``."""
-        return {self.key: {self._op: self.values}}
 
 
 @dataclass
@@ -200,12 +201,9 @@ class _PatternCondition(_FieldCondition):
     """Base of ``$regex`` and ``$not_regex``."""
 
     pattern: str
+    _operand = "pattern"
     _operand_types = (str,)
     _operand_wanted = "a string pattern"
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {op: pattern}}``."""
-        return {self.key: {self._op: self.pattern}}
 
 
 @dataclass
@@ -213,12 +211,9 @@ class _TextCondition(_FieldCondition):
     """Base of ``$text_contains`` and ``$not_text_contains`` (ragstore extensions)."""
 
     text: str
+    _operand = "text"
     _operand_types = (str,)
     _operand_wanted = "a str"
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {op: text}}``."""
-        return {self.key: {self._op: self.text}}
 
 
 @dataclass
@@ -227,12 +222,9 @@ class Exists(_FieldCondition):
 
     present: bool = True
     _op = "$exists"
+    _operand = "present"
     _operand_types = (bool,)
     _operand_wanted = "true or false"
-
-    def to_dict(self) -> dict[str, Any]:
-        """``{key: {"$exists": present}}``."""
-        return {self.key: {self._op: self.present}}
 
 
 @dataclass
