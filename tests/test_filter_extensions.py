@@ -3,14 +3,13 @@
 Every mode answers them alike: ``get`` and ``delete`` through SQL (:mod:`ragstore.local.sql_filters`),
 filtered ``query`` through the in-memory columns (:mod:`ragstore.local.metadata_columns`), the
 Search API through its ``where`` (``K("x").exists()``, ``~w``), HTTP after the server parsed the
-filter again. The reference is computed here, in plain Python (``re`` on patterns whose meaning
-RE2 shares), from the records the test wrote.
+filter again. The reference is :mod:`tests.filter_reference`, in plain Python (``re`` on patterns
+whose meaning RE2 shares), evaluated on the records the test wrote.
 """
 
 from __future__ import annotations
 
 import random
-import re
 from pathlib import Path
 from typing import Any
 
@@ -30,68 +29,14 @@ from ragstore.search import K, Knn, Search, Where, compile_where
 from ragstore.search.where import Exists, NotTextContains, TextContains
 from ragstore.server import create_app
 from ragstore.types import RecordSet
+from tests.filter_reference import Record, reference_ids
 
-Record = tuple[str, dict[str, Any] | None, str | None]
 STRINGS = ["alpha", "Alpha Beta", "beta", "gamma-3", "", "é clair", "abc", "xabcx", "ABC", "a.c", "42"]
 SUBSTRINGS = ["a", "al", "Beta", "abc", "é", "-3", "ph", ".", "4", "zzz"]
 # Patterns that mean the same in RE2 and Python's re, so re can be the reference.
 PATTERNS = ["^a", "c$", "[0-9]+", "(?i)abc", "a.c", "^$", "é", "^(alpha|beta)$", "B"]
 KEYS = ["s", "n", "b", "tags", "missing"]
 DIM = 8
-
-
-# ---------------------------------------------------------------------------------- the reference
-
-
-def _same(stored: Any, operand: Any) -> bool:
-    """chromadb's equality: bools only equal bools, strings strings, ints and floats numerically."""
-    if isinstance(stored, bool) or isinstance(operand, bool):
-        return isinstance(stored, bool) and isinstance(operand, bool) and stored == operand
-    if isinstance(stored, str) or isinstance(operand, str):
-        return isinstance(stored, str) and isinstance(operand, str) and stored == operand
-    return bool(stored == operand)
-
-
-def _field(stored: Any, op: str, operand: Any) -> bool:
-    scalar = stored is not None and not isinstance(stored, list)
-    text = isinstance(stored, str)
-    positive = {
-        "$exists": lambda: stored is not None,
-        "$text_contains": lambda: text and operand in stored,
-        "$regex": lambda: text and re.search(operand, stored) is not None,
-        "$eq": lambda: scalar and _same(stored, operand),
-        "$in": lambda: scalar and any(_same(stored, o) for o in operand),
-        "$contains": lambda: isinstance(stored, list) and any(_same(v, operand) for v in stored),
-    }
-    negations = {"$ne": "$eq", "$nin": "$in", "$not_contains": "$contains", "$not_text_contains": "$text_contains", "$not_regex": "$regex"}
-    if op == "$exists":
-        return bool(positive[op]()) == operand
-    if op in negations:
-        return not positive[negations[op]]()
-    if op in positive:
-        return bool(positive[op]())
-    numeric = scalar and isinstance(stored, (int, float)) and not isinstance(stored, bool)
-    return numeric and {"$gt": stored > operand, "$gte": stored >= operand, "$lt": stored < operand, "$lte": stored <= operand}[op]
-
-
-def matches(where: dict[str, Any], metadata: dict[str, Any] | None, document: str | None) -> bool:
-    """Whether a record matches ``where`` (ragstore's grammar with its extensions)."""
-    ((key, value),) = where.items()
-    if key == "$and":
-        return all(matches(w, metadata, document) for w in value)
-    if key == "$or":
-        return any(matches(w, metadata, document) for w in value)
-    if key == "$not":
-        return not matches(value, metadata, document)
-    ((op, operand),) = (value if isinstance(value, dict) else {"$eq": value}).items()
-    if key == "#document":
-        hit = document is not None and (operand in document if op.endswith("contains") else re.search(operand, document) is not None)
-        return hit if op in ("$contains", "$regex") else not hit
-    return _field((metadata or {}).get(key), op, operand)
-
-
-def expected_ids(records: list[Record], where: dict[str, Any]) -> list[str]:
-    return [id_ for id_, metadata, document in records if matches(where, metadata, document)]
 
 
 # ---------------------------------------------------------------------------------- random records and filters
@@ -159,7 +104,7 @@ def add(col: ragstore.Collection, records: list[Record], vectors: np.ndarray) ->
 
 def check(col: ragstore.Collection, records: list[Record], vectors: np.ndarray, where: dict[str, Any], rng: random.Random) -> list[str]:
     """get (SQL), query (columns) and search agree with the reference; returns the matching ids."""
-    expected = expected_ids(records, where)
+    expected = reference_ids(records, where)
     assert col.get(where=where, include=[])["ids"] == expected, where
     position = {r[0]: i for i, r in enumerate(records)}
     query = np.array([rng.gauss(0, 1) for _ in range(DIM)], dtype=np.float32)
@@ -211,7 +156,7 @@ def test_updates_and_deletes_reach_every_path(client: ragstore.ClientAPI) -> Non
         updated.append((id_, merged, document))
     for where in wheres:
         check(col, updated, vectors, where, rng)
-    doomed = expected_ids(updated, {"s": {"$regex": "^xy"}})
+    doomed = reference_ids(updated, {"s": {"$regex": "^xy"}})
     col.delete(where={"s": {"$regex": "^xy"}})
     kept = [r for r in updated if r[0] not in doomed]
     assert col.get(include=[])["ids"] == [r[0] for r in kept]

@@ -1,6 +1,6 @@
 """Filter semantics (``where``, ``where_document``) against a reference evaluator.
 
-``matches`` below is a plain-Python statement of chromadb 1.5.9's evaluation rules
+``filter_reference`` is a plain-Python statement of chromadb 1.5.9's evaluation rules
 (reference doc, sections 2.3 and 2.4). Random records and random filters are checked
 through ``get``, ``query`` and ``delete`` on every client mode; each rule also has a
 small explicit test, and malformed filters must name the path of the bad node.
@@ -9,7 +9,6 @@ small explicit test, and malformed filters must name the path of the bad node.
 from __future__ import annotations
 
 import random
-import re
 from typing import Any
 
 import numpy as np
@@ -17,102 +16,7 @@ import pytest
 
 import ragstore
 from ragstore.errors import InvalidArgumentError
-
-# ---------------------------------------------------------------------------------- reference evaluator
-
-_MISSING = object()
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _scalar_equal(stored: Any, operand: Any) -> bool:
-    """Equality of one stored scalar and one operand: numbers across int/float, bools only with bools."""
-    if isinstance(stored, bool) or isinstance(operand, bool):
-        return isinstance(stored, bool) and isinstance(operand, bool) and stored == operand
-    if _is_number(stored) and _is_number(operand):
-        return bool(stored == operand)
-    if isinstance(stored, str) and isinstance(operand, str):
-        return stored == operand
-    return False
-
-
-def _document_contains(document: str | None, pattern: str) -> bool:
-    return document is not None and pattern in document
-
-
-def _regex_matches(document: str | None, pattern: str) -> bool:
-    # Only patterns on which Python's re and RE2 agree are used with this helper.
-    return document is not None and re.search(pattern, document) is not None
-
-
-def matches_where(where: dict[str, Any], metadata: dict[str, Any] | None, document: str | None) -> bool:
-    """Whether one record satisfies a ``where`` filter (chromadb's rules)."""
-    ((key, value),) = where.items()
-    if key == "$and":
-        return all(matches_where(child, metadata, document) for child in value)
-    if key == "$or":
-        return any(matches_where(child, metadata, document) for child in value)
-    if key == "#document":
-        ((op, pattern),) = value.items()
-        found = _document_contains(document, pattern)
-        return found if op == "$contains" else not found
-    if not isinstance(value, dict):
-        value = {"$eq": value}
-    ((op, operand),) = value.items()
-    stored = (metadata or {}).get(key, _MISSING)
-    if op in ("$contains", "$not_contains"):
-        found = isinstance(stored, list) and any(_scalar_equal(element, operand) for element in stored)
-        return found if op == "$contains" else not found
-    scalar = stored if stored is not _MISSING and not isinstance(stored, list) else _MISSING
-    if op in ("$eq", "$ne"):
-        equal = scalar is not _MISSING and _scalar_equal(scalar, operand)
-        return equal if op == "$eq" else not equal
-    if op in ("$in", "$nin"):
-        inside = scalar is not _MISSING and any(_scalar_equal(scalar, candidate) for candidate in operand)
-        return inside if op == "$in" else not inside
-    if not _is_number(scalar):
-        return False
-    if op == "$gt":
-        return bool(scalar > operand)
-    if op == "$gte":
-        return bool(scalar >= operand)
-    if op == "$lt":
-        return bool(scalar < operand)
-    assert op == "$lte", op
-    return bool(scalar <= operand)
-
-
-def matches_document(where_document: dict[str, Any], document: str | None) -> bool:
-    """Whether one record's document satisfies a ``where_document`` filter."""
-    ((op, operand),) = where_document.items()
-    if op == "$and":
-        return all(matches_document(child, document) for child in operand)
-    if op == "$or":
-        return any(matches_document(child, document) for child in operand)
-    if op == "$contains":
-        return _document_contains(document, operand)
-    if op == "$not_contains":
-        return not _document_contains(document, operand)
-    if op == "$regex":
-        return _regex_matches(document, operand)
-    assert op == "$not_regex", op
-    return not _regex_matches(document, operand)
-
-
-Record = tuple[str, dict[str, Any] | None, str | None]
-
-
-def reference_ids(records: list[Record], where: dict[str, Any] | None, where_document: dict[str, Any] | None) -> list[str]:
-    """The ids of ``records`` (in order) matching both filters."""
-    return [
-        id_
-        for id_, metadata, document in records
-        if (where is None or matches_where(where, metadata, document))
-        and (where_document is None or matches_document(where_document, document))
-    ]
-
+from tests.filter_reference import Record, reference_ids
 
 # ---------------------------------------------------------------------------------- random data
 
