@@ -8,6 +8,7 @@ Every collection is given its embeddings: chromadb's default embedding function 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,11 +16,11 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -28,11 +29,12 @@ from ragstore.chroma_import import import_chroma
 from ragstore.cli.errors import RagstoreGroup
 from ragstore.cli.import_chroma import import_chroma_command
 from ragstore.errors import InvalidArgumentError, UniqueConstraintError
+from tests.store_answers import SCOPES, answers
 
-SCOPES = [("default_tenant", "default_database"), ("tenant2", "db2")]
+REPOSITORY = Path(__file__).resolve().parents[1]
 
 CHROMA_SCRIPT = r"""
-import json, sys, time
+import contextlib, json, sys, time
 import numpy as np
 import chromadb
 from chromadb.utils.embedding_functions import DefaultEmbeddingFunction
@@ -79,34 +81,25 @@ def crash():
             print("ready", flush=True)
 
 def truth():
-    out = {}
-    queries = np.random.default_rng(11).standard_normal((6, 16)).astype("float32")
-    for tenant, database in [("default_tenant", "default_database"), ("tenant2", "db2")]:
+    sys.path.insert(0, sys.argv[3])  # the repository, for the observation the test makes of ragstore too
+    from tests.store_answers import answers
+
+    def open_client(tenant, database):
         try:
-            client = chromadb.PersistentClient(path=path, tenant=tenant, database=database)
+            return contextlib.nullcontext(chromadb.PersistentClient(path=path, tenant=tenant, database=database))
         except Exception:
-            continue
-        for col in client.list_collections():
-            col = client.get_collection(col.name, embedding_function=None)
-            got = col.get(include=["embeddings", "documents", "metadatas", "uris"])
-            dim = len(got["embeddings"][0])
-            k = min(5, len(got["ids"]))
-            found = col.query(query_embeddings=queries[:, :dim], n_results=k, include=[])["ids"]
-            ef = col.configuration.get("embedding_function")
-            out[f"{tenant}/{database}/{col.name}"] = {
-                "ids": got["ids"], "documents": got["documents"], "metadatas": got["metadatas"], "uris": got["uris"],
-                "embeddings": [np.asarray(e, dtype="float32").tobytes().hex() for e in got["embeddings"]],
-                "metadata": col.metadata, "hnsw": col.configuration["hnsw"], "ef": ef.name() if ef is not None else None,
-                "queries": found,
-            }
-    print(json.dumps(out))
+            return contextlib.nullcontext()
+
+    print(json.dumps(answers(open_client, lambda ef: ef.name() if ef is not None else None)))
 
 {"make": make, "crash": crash, "truth": truth}[mode]()
 """
 
 
 def _chroma(mode: str, path: Path) -> str:
-    done = subprocess.run([sys.executable, "-c", CHROMA_SCRIPT, mode, str(path)], capture_output=True, text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [sys.executable, "-c", CHROMA_SCRIPT, mode, str(path), str(REPOSITORY)], capture_output=True, text=True, timeout=300, check=False
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -123,34 +116,15 @@ def chroma_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _answers(path: Path) -> dict[str, Any]:
-    """What the ragstore store at ``path`` answers, in the shape of :data:`CHROMA_SCRIPT`'s ``truth``."""
-    queries = np.random.default_rng(11).standard_normal((6, 16)).astype("float32")
-    out = {}
-    for tenant, database in SCOPES:
+    """What the ragstore store at ``path`` answers, as :data:`CHROMA_SCRIPT`'s ``truth`` reports chromadb's."""
+
+    def open_client(tenant: str, database: str) -> AbstractContextManager[ragstore.ClientAPI | None]:
         try:
-            client = ragstore.PersistentClient(path, tenant=tenant, database=database)
+            return ragstore.PersistentClient(path, tenant=tenant, database=database)
         except ragstore.NotFoundError:
-            continue
-        with client:
-            for listed in client.list_collections():
-                col = client.get_collection(listed.name, embedding_function=None)
-                got = col.get(include=["embeddings", "documents", "metadatas", "uris"])
-                dim = len(got["embeddings"][0])
-                k = min(5, len(got["ids"]))
-                found = col.query(query_embeddings=queries[:, :dim], n_results=k, include=[])["ids"]
-                ef = col.configuration.get("embedding_function") or {}
-                out[f"{tenant}/{database}/{col.name}"] = {
-                    "ids": got["ids"],
-                    "documents": got["documents"],
-                    "metadatas": got["metadatas"],
-                    "uris": got["uris"],
-                    "embeddings": [np.asarray(e, dtype="float32").tobytes().hex() for e in got["embeddings"]],
-                    "metadata": col.metadata,
-                    "hnsw": col.configuration["hnsw"],
-                    "ef": ef.get("name"),
-                    "queries": found,
-                }
-    return out
+            return contextlib.nullcontext()
+
+    return answers(open_client, lambda ef: (ef or {}).get("name"))
 
 
 def _assert_same(imported: dict[str, Any], truth: dict[str, Any]) -> None:
