@@ -7,8 +7,7 @@ close on both sides. Hybrid must put ``both`` first and keep each side's best in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+import functools
 from typing import Any
 
 import pytest
@@ -21,6 +20,7 @@ from ragstore.store_address import StoreAddress
 from langchain_ragstore import ConflictingSourcesError, MissingBm25IndexError, RagstoreRetriever, RagstoreVectorStore
 from tests.fakes import TableEmbeddings
 from tests.server import RagstoreServer
+from tests.stores import StoreFactory
 
 QUERY = "zebra protocol"
 TEXTS = {
@@ -34,36 +34,16 @@ TEXTS = {
 VECTORS = {QUERY: [1.0, 0.0, 0.0], **dict(TEXTS.values())}
 DOCS = [Document(id=key, page_content=text, metadata={"lang": "fr" if key == "french" else "en"}) for key, (text, _) in TEXTS.items()]
 COSINE = {"hnsw": {"space": "cosine"}}
-MODES = ["ephemeral", "persistent", "http"]
 
 
 def ids(docs: list[Document]) -> list[str | None]:
     return [doc.id for doc in docs]
 
 
-@pytest.fixture(params=MODES)
-def open_store(request: pytest.FixtureRequest, tmp_path: Path, collection_name: str) -> Iterator[Any]:
-    """A factory of stores on one collection, in the parametrised mode (a second call reopens the same collection)."""
-    opened: list[RagstoreVectorStore] = []
-    server_client = request.getfixturevalue("server_client") if request.param == "http" else None
-
-    def factory(**kwargs: Any) -> RagstoreVectorStore:
-        if request.param == "ephemeral" and opened:
-            kwargs["client"] = opened[0].client  # an in-memory store lives in its client: reopen through the first one's
-        elif request.param == "persistent":
-            kwargs["persist_directory"] = tmp_path / "store"
-        elif request.param == "http":
-            server: RagstoreServer = request.getfixturevalue("ragstore_server")
-            kwargs.update(host=server.host, port=server.port)
-        store = RagstoreVectorStore(collection_name, TableEmbeddings(VECTORS), **kwargs)
-        opened.append(store)
-        return store
-
-    yield factory
-    if server_client is not None:
-        server_client.delete_collection(collection_name)
-    for store in opened:
-        store.close()
+@pytest.fixture
+def open_store(open_store_in_mode: StoreFactory) -> StoreFactory:
+    """Stores on one collection in each mode, embedding with :data:`VECTORS`."""
+    return functools.partial(open_store_in_mode, TableEmbeddings(VECTORS))
 
 
 @pytest.fixture
