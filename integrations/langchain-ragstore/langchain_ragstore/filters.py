@@ -3,13 +3,20 @@
 LangChain users (and LangChain's own docs) often write a metadata filter with several
 keys, ``{"year": 2024, "lang": "en"}``. Chroma rejects that ("Expected where to have
 exactly one operator"); here a dict with several keys means an implicit ``$and`` of one
-clause per key, at every level of nesting.
+clause per key, at every level of nesting: inside ``$and`` / ``$or`` lists and inside
+ragstore's ``$not``, which takes one filter dict.
+
+Everything else passes through unchanged for the store to check, ragstore's operators beyond
+chromadb's included (``$exists``, ``$text_contains`` / ``$not_text_contains``, ``$regex`` /
+``$not_regex``; see the ragstore README, "Filters beyond chromadb's").
 
 Example:
     >>> normalize_filter({"year": 2024, "lang": "en"})
     {'$and': [{'year': 2024}, {'lang': 'en'}]}
     >>> normalize_filter({"$or": [{"a": 1, "b": 2}, {"c": 3}]})
     {'$or': [{'$and': [{'a': 1}, {'b': 2}]}, {'c': 3}]}
+    >>> normalize_filter({"$not": {"author": {"$exists": True}, "title": {"$regex": "^Intro"}}})
+    {'$not': {'$and': [{'author': {'$exists': True}}, {'title': {'$regex': '^Intro'}}]}}
     >>> normalize_filter({}) is None
     True
 
@@ -21,10 +28,11 @@ from collections.abc import Mapping
 from typing import Any
 
 _LOGICAL = ("$and", "$or")
+_NOT = "$not"
 
 
 class InvalidFilterError(TypeError):
-    """A filter that is not a dict (or a logical operator whose operand is not a list of dicts).
+    """A filter that is not a dict, ``$and``/``$or`` not given a list of dicts, or ``$not`` not given a non-empty dict.
 
     Example:
         >>> normalize_filter("year = 2024")
@@ -45,7 +53,8 @@ def normalize_filter(filter: Mapping[str, Any] | None) -> dict[str, Any] | None:
         The equivalent clause with exactly one key per dict, or ``None`` for no filter.
 
     Raises:
-        InvalidFilterError: ``filter`` is not a mapping, or ``$and``/``$or`` is not given a list of mappings.
+        InvalidFilterError: ``filter`` is not a mapping, ``$and``/``$or`` is not given a list of mappings, or
+            ``$not`` is not given a non-empty mapping.
 
     Example:
         >>> normalize_filter({"$contains": "http", "$not_contains": "ftp"})
@@ -68,4 +77,10 @@ def _clause(key: str, value: Any) -> dict[str, Any]:
             raise InvalidFilterError(f"Expected {key} to be given a list of filter dicts, got {value!r}")
         parts = [normalize_filter(item) for item in value]
         return {key: [part for part in parts if part is not None]}
+    if key == _NOT:
+        # An empty dict means "no filter" (every record), so "$not" of it would silently match nothing.
+        inner = normalize_filter(value) if isinstance(value, Mapping) else None
+        if inner is None:
+            raise InvalidFilterError(f"Expected $not to be given one non-empty filter dict, got {value!r}")
+        return {key: inner}
     return {key: value}
