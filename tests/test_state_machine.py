@@ -22,7 +22,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from test_text_index import assert_text_index_matches_records
 
 import ragstore
+from tests.filter_reference import matches_document, matches_where
 
 # ---------------------------------------------------------------------------------------------- model
 
@@ -66,54 +67,6 @@ def merge(old: Metadata | None, change: Metadata | None) -> Metadata | None:
     """
     merged = {key: value for key, value in {**(old or {}), **(change or {})}.items() if value is not None}
     return merged or None
-
-
-_MISSING = object()
-
-
-def _equal(value: Any, operand: Any) -> bool:
-    """``$eq`` on one scalar: numbers compare across int/float, bools and strings only with their own type."""
-    if value is _MISSING or isinstance(value, list):
-        return False
-    if isinstance(value, bool) or isinstance(operand, bool):
-        return isinstance(value, bool) and isinstance(operand, bool) and value == operand
-    if isinstance(value, str) or isinstance(operand, str):
-        return isinstance(value, str) and isinstance(operand, str) and value == operand
-    return bool(value == operand)
-
-
-_LOGICAL: dict[str, Callable[[Iterable[bool]], bool]] = {"$and": all, "$or": any}
-
-
-def matches_where(metadata: Metadata | None, where: Where) -> bool:
-    """The reference evaluator for the ``where`` subset generated here."""
-    ((key, condition),) = where.items()
-    if key in _LOGICAL:
-        return _LOGICAL[key](matches_where(metadata, w) for w in condition)
-    if not isinstance(condition, dict):
-        condition = {"$eq": condition}
-    ((op, operand),) = condition.items()
-    value = metadata.get(key, _MISSING) if metadata is not None else _MISSING
-    if op == "$eq":
-        return _equal(value, operand)
-    if op == "$ne":
-        return not _equal(value, operand)
-    if op == "$in":
-        return any(_equal(value, x) for x in operand)
-    if op == "$nin":
-        return not any(_equal(value, x) for x in operand)
-    if value is _MISSING or isinstance(value, (bool, str, list)):
-        return False
-    return bool({"$gt": value > operand, "$gte": value >= operand, "$lt": value < operand, "$lte": value <= operand}[op])
-
-
-def matches_document(document: str | None, where_document: Where) -> bool:
-    """The reference evaluator for ``$contains`` / ``$not_contains`` (case-sensitive substrings)."""
-    ((op, operand),) = where_document.items()
-    if op in _LOGICAL:
-        return _LOGICAL[op](matches_document(document, w) for w in operand)
-    found = document is not None and operand in document
-    return found if op == "$contains" else not found
 
 
 def brute_force(space: str, query: npt.NDArray[np.float32], vectors: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:
@@ -346,7 +299,7 @@ class StoreMachine(RuleBasedStateMachine):
 
     @rule(where=where_strategy)
     def delete_where(self, where: Where) -> None:
-        doomed = [id_ for id_, r in self.model.items() if matches_where(r.metadata, where)]
+        doomed = [id_ for id_, r in self.model.items() if matches_where(where, r.metadata, r.document)]
         assert self.col.delete(where=where) == {"deleted": len(doomed)}
         for id_ in doomed:
             del self.model[id_]
@@ -374,8 +327,8 @@ class StoreMachine(RuleBasedStateMachine):
             id_
             for id_, r in self.model.items()
             if (ids is None or id_ in ids)
-            and (where is None or matches_where(r.metadata, where))
-            and (where_document is None or matches_document(r.document, where_document))
+            and (where is None or matches_where(where, r.metadata, r.document))
+            and (where_document is None or matches_document(where_document, r.document))
         ]
         start = offset or 0
         expected = expected[start:] if limit is None else expected[start : start + limit]
@@ -393,7 +346,9 @@ class StoreMachine(RuleBasedStateMachine):
         include = ["documents", "metadatas", "distances", "embeddings"]
         result = self.col.query(query_embeddings=queries, n_results=n_results, where=where, ids=ids, include=include)
         candidates = [
-            id_ for id_, r in self.model.items() if (ids is None or id_ in ids) and (where is None or matches_where(r.metadata, where))
+            id_
+            for id_, r in self.model.items()
+            if (ids is None or id_ in ids) and (where is None or matches_where(where, r.metadata, r.document))
         ]
         assert len(result["ids"]) == len(queries)
         for i, q in enumerate(queries):
@@ -560,7 +515,7 @@ TestPersistentStateMachine.settings = MACHINE_SETTINGS
     ],
 )
 def test_model_where(metadata: Metadata | None, where: Where, expected: bool) -> None:
-    assert matches_where(metadata, where) is expected
+    assert matches_where(where, metadata, None) is expected
 
 
 def test_model_merge_and_distances() -> None:
