@@ -1,4 +1,4 @@
-"""LangChain integration for ragstore: a vector store, embedding adapters and a document loader.
+"""LangChain integration for ragstore: a vector store, embedding adapters, a document loader and a self-query translator.
 
 Example:
     >>> from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -16,6 +16,7 @@ from langchain_ragstore.hybrid import BM25_KEY, MissingBm25IndexError
 from langchain_ragstore.records import InvalidRecordsError
 from langchain_ragstore.relevance import UnknownSpaceError, relevance_fn
 from langchain_ragstore.retrievers import RagstoreRetriever
+from langchain_ragstore.self_query import RagstoreTranslator
 from langchain_ragstore.sources import ConflictingSourcesError, InvalidSourceError
 from langchain_ragstore.vectorstores import AsyncOnlyStoreError, MissingEmbeddingsError, RagstoreVectorStore
 
@@ -35,6 +36,7 @@ __all__ = [
     "RagstoreEmbeddings",
     "RagstoreLoader",
     "RagstoreRetriever",
+    "RagstoreTranslator",
     "RagstoreVectorStore",
     "UnknownSpaceError",
     "__version__",
