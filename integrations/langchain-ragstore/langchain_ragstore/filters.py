@@ -59,6 +59,8 @@ def normalize_filter(filter: Mapping[str, Any] | None) -> dict[str, Any] | None:
     Example:
         >>> normalize_filter({"$contains": "http", "$not_contains": "ftp"})
         {'$and': [{'$contains': 'http'}, {'$not_contains': 'ftp'}]}
+        >>> normalize_filter({"year": {"$gte": 2020, "$lte": 2024}})
+        {'$and': [{'year': {'$gte': 2020}}, {'year': {'$lte': 2024}}]}
 
     """
     if filter is None:
@@ -83,4 +85,7 @@ def _clause(key: str, value: Any) -> dict[str, Any]:
         if inner is None:
             raise InvalidFilterError(f"Expected $not to be given one non-empty filter dict, got {value!r}")
         return {key: inner}
+    if isinstance(value, Mapping) and len(value) > 1:
+        # {"year": {"$gte": 2020, "$lte": 2024}}: a range as LangChain users write it, one operator per clause for the store.
+        return {"$and": [{key: {op: operand}} for op, operand in value.items()]}
     return {key: value}

@@ -49,6 +49,8 @@ FILTERS: list[tuple[dict[str, Any], set[str]]] = [
     ({"$not": {"author": "Malkov", "year": 2020}}, {"bm25", "sqlite", "numeric", "bare"}),  # several keys in $not: an $and
     ({"$not": {"$or": [{"year": 2020}, {"author": {"$exists": False}}]}}, {"bm25"}),
     ({"year": {"$gte": 2021}, "title": {"$regex": "^[A-Z]"}}, {"bm25"}),
+    ({"year": {"$gte": 2021, "$lt": 2024}}, {"bm25", "numeric"}),  # a range in one field dict: one clause per operator
+    ({"$not": {"year": {"$gt": 2020, "$lte": 2022}}}, {"hnsw", "sqlite", "bare"}),
     ({"$or": [{"title": {"$text_contains": "SQLite"}}, {"$not": {"title": {"$exists": True}}}]}, {"sqlite", "bare"}),
 ]
 DOCUMENT_FILTERS: list[tuple[dict[str, Any], set[str]]] = [
