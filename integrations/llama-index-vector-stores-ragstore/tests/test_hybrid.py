@@ -75,14 +75,14 @@ def test_alpha_half_is_ragstores_hybrid(store: RagstoreVectorStore) -> None:
 
 
 def test_filters_restrict_both_sides(store: RagstoreVectorStore) -> None:
-    """Native filters, filters evaluated in Python (text_match) and where_document restrict both sides as the engine does."""
+    """Filters (an operator chromadb has, one only ragstore's extensions express) and where_document restrict both sides alike."""
     store.add(corpus())
     native = MetadataFilters(filters=[MetadataFilter(key="group", value=1, operator=FilterOperator.NE)])
-    in_python = MetadataFilters(filters=[MetadataFilter(key="odd", value="Y", operator=FilterOperator.TEXT_MATCH_INSENSITIVE)])
+    by_text = MetadataFilters(filters=[MetadataFilter(key="odd", value="Y", operator=FilterOperator.TEXT_MATCH_INSENSITIVE)])
     odd_ids = [f"n{i:02d}" for i in range(1, 60, 2)]
     cases: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any], Callable[[TextNode], bool]]] = [
         ({"filters": native}, {}, {"where": {"group": {"$ne": 1}}}, lambda n: n.metadata["group"] != 1),
-        ({"filters": in_python}, {}, {"ids": odd_ids}, lambda n: n.metadata["odd"] == "yes"),
+        ({"filters": by_text}, {}, {"ids": odd_ids}, lambda n: n.metadata["odd"] == "yes"),
         ({}, {"where_document": {"$contains": "kilo"}}, {"where_document": {"$contains": "kilo"}}, lambda n: "kilo" in n.text),
     ]
     for fields, kwargs, engine_filter, holds in cases:

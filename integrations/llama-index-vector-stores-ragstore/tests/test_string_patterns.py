@@ -10,11 +10,16 @@ import operator
 import random
 import string
 from collections.abc import Callable
+from typing import Any
 
 import pytest
+from llama_index.core.vector_stores.types import FilterOperator, MetadataFilter, MetadataFilters
+from ragstore.filters import MAX_REGEX_LENGTH, parse_where
 from ragstore.regex import compile_regex, regex_search
 
+from llama_index.vector_stores.ragstore.errors import UnsupportedFilterError
 from llama_index.vector_stores.ragstore.string_patterns import LAST_CHAR, insensitive_substring, quote, string_range
+from llama_index.vector_stores.ragstore.translation import plan_filters
 
 EVERY_CHAR = [chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF]  # every code point a str can be stored with
 ORDER: dict[str, Callable[[str, str], bool]] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
@@ -106,3 +111,29 @@ def test_string_range_of_the_empty_string() -> None:
 def test_string_range_refuses_other_operators() -> None:
     with pytest.raises(ValueError, match="Not a range operator"):
         string_range("a", "==")
+
+
+def pattern_where(key: str, value: str, op: str) -> dict[str, Any] | None:
+    return plan_filters(MetadataFilters(filters=[MetadataFilter(key=key, value=value, operator=FilterOperator(op))])).where
+
+
+@pytest.mark.parametrize("op", list(ORDER))
+@pytest.mark.parametrize("bound", ["".join(random.Random(1).choice(string.printable + "é中😀") for _ in range(200)), "!" * 200])
+def test_range_bounds_of_two_hundred_characters_fit_ragstores_limit(op: str, bound: str) -> None:
+    """200 characters fit, even punctuation, the longest to quote (NUL is longer, but has nothing below it)."""
+    where = pattern_where("k", bound, op)
+    assert where is not None and len(where["k"]["$regex"]) <= MAX_REGEX_LENGTH
+    parse_where(where)  # ragstore compiles the pattern with its own limits
+    with pytest.raises(UnsupportedFilterError, match="MAX_REGEX_LENGTH"):
+        pattern_where("k", bound * 5, op)
+
+
+def test_text_value_limits() -> None:
+    """text_match_insensitive fits up to 2,046 punctuation characters; text_match takes ragstore's substring limit."""
+    parse_where(pattern_where("k", "." * 2046, "text_match_insensitive"))
+    parse_where(pattern_where("k", "a" * 4092, "text_match_insensitive"))
+    with pytest.raises(UnsupportedFilterError, match="MAX_REGEX_LENGTH"):
+        pattern_where("k", "." * 2047, "text_match_insensitive")
+    parse_where(pattern_where("k", "." * 4096, "text_match"))
+    with pytest.raises(UnsupportedFilterError, match="at most 4096 characters"):
+        pattern_where("k", "." * 4097, "text_match")

@@ -53,10 +53,8 @@ class RagstoreVectorStore(BasePydanticVectorStore):
 
     Nodes are stored with their text, metadata and relationships (``stores_text=True``) and
     rebuilt on reads; ``add`` upserts (re-adding a node id replaces the node). Every
-    ``FilterOperator`` and ``AND``/``OR``/``NOT`` condition, nested, is supported: natively
-    when ragstore's ``where`` means the same thing, otherwise evaluated exactly in Python over
-    the candidates' metadata before the vector search (see
-    :mod:`llama_index.vector_stores.ragstore.translation` for the semantics and the cost).
+    ``FilterOperator`` and ``AND``/``OR``/``NOT`` condition, nested, becomes one native ragstore
+    ``where`` (see :mod:`llama_index.vector_stores.ragstore.translation` for the semantics).
     Queries run in ``default``, ``mmr``, ``hybrid`` (``alpha`` weighs vector against BM25),
     ``sparse`` and ``text_search`` (BM25 alone) mode; the last three search the collection's BM25
     index, which the collections this store creates have unless ``enable_hybrid=False`` (see

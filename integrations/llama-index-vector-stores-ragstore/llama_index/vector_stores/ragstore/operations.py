@@ -28,7 +28,7 @@ from llama_index.vector_stores.ragstore.errors import UnsupportedQueryError
 from llama_index.vector_stores.ragstore.records import Record, node_to_record, record_to_node
 from llama_index.vector_stores.ragstore.scoring import mmr_select, prefetch_k, similarities
 from llama_index.vector_stores.ragstore.text_modes import TEXT_MODES, bm25_query, check_text_query, hybrid_query
-from llama_index.vector_stores.ragstore.translation import FilterPlan, Where, plan_filters
+from llama_index.vector_stores.ragstore.translation import Where, plan_filters
 
 QUERY_KWARGS = frozenset({"where", "where_document", "mmr_threshold", "mmr_prefetch_k", "mmr_prefetch_factor"})
 
@@ -101,13 +101,6 @@ def delete_document(ref_doc_id: str) -> Generator[Call, Any, None]:
     yield ("delete", {"where": {"ref_doc_id": {"$eq": ref_doc_id}}})
 
 
-def _matching_ids(plan: FilterPlan, ids: list[str] | None, where: Where | None, where_document: Any) -> Generator[Call, Any, list[str]]:
-    """Ids of the records that pass ``plan`` exactly (a metadata read over the native candidates)."""
-    assert plan.predicate is not None
-    got = yield ("get", {"ids": ids, "where": where, "where_document": where_document, "include": ["metadatas"]})
-    return [i for i, m in zip(got["ids"], got["metadatas"] or [], strict=False) if plan.predicate(m or {})]
-
-
 def clear(*, batch_size: int) -> Generator[Call, Any, None]:
     """Delete every record, one batch of ids at a time."""
     while True:
@@ -129,17 +122,16 @@ def delete_nodes(node_ids: list[str] | None, filters: MetadataFilters | None, *,
     if node_ids is not None and not node_ids:
         return
     plan = plan_filters(filters)
-    ids, where = (list(node_ids) if node_ids is not None else None), plan.where
-    if plan.predicate is not None:
-        ids, where = (yield from _matching_ids(plan, ids, where, None)), None
-    if ids is None and where is None:
+    if plan.matches_nothing:
+        return
+    if node_ids is None and plan.where is None:
         yield from clear(batch_size=batch_size)
         return
-    if ids is None:
-        yield ("delete", {"where": where})
+    if node_ids is None:
+        yield ("delete", {"where": plan.where})
         return
-    for batch in batches(ids, batch_size):
-        yield ("delete", {"ids": list(batch), "where": where})
+    for batch in batches(node_ids, batch_size):
+        yield ("delete", {"ids": list(batch), "where": plan.where})
 
 
 def get_nodes(node_ids: list[str] | None, filters: MetadataFilters | None) -> Generator[Call, Any, list[BaseNode]]:
@@ -147,12 +139,9 @@ def get_nodes(node_ids: list[str] | None, filters: MetadataFilters | None) -> Ge
     if node_ids is not None and not node_ids:
         return []
     plan = plan_filters(filters)
-    ids, where = (list(node_ids) if node_ids is not None else None), plan.where
-    if plan.predicate is not None:
-        ids, where = (yield from _matching_ids(plan, ids, where, None)), None
-        if not ids:
-            return []
-    got = yield ("get", {"ids": ids, "where": where, "include": ["documents", "metadatas"]})
+    if plan.matches_nothing:
+        return []
+    got = yield ("get", {"ids": node_ids, "where": plan.where, "include": ["documents", "metadatas"]})
     found = {
         i: record_to_node(i, doc, meta) for i, doc, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=False)
     }
@@ -178,24 +167,21 @@ def _check_query(query: VectorStoreQuery, kwargs: dict[str, Any], bm25_index: bo
         check_text_query(query, bm25_index=bm25_index, collection_name=collection_name)
 
 
-def _restriction(query: VectorStoreQuery, kwargs: dict[str, Any]) -> Generator[Call, Any, dict[str, Any] | None]:
+def _restriction(query: VectorStoreQuery, kwargs: dict[str, Any]) -> dict[str, Any] | None:
     """The candidates as ``ids`` / ``where`` / ``where_document`` call arguments; ``None`` when no record can match.
 
     ``filters``, ``doc_ids`` and ``node_ids`` restrict the candidates (empty ``node_ids``/``doc_ids``: no
     restriction); ``kwargs`` may add a native ``where`` and ``where_document`` (ANDed).
     """
     plan = plan_filters(query.filters)
+    if plan.matches_nothing:
+        return None
     doc_where = {"ref_doc_id": {"$in": list(query.doc_ids)}} if query.doc_ids else None
     where = and_where(plan.where, kwargs.get("where"), doc_where)
     where_document = kwargs.get("where_document")
     # VectorIndexRetriever passes node_ids=[] (its empty docstore's ids) for a store that keeps text:
     # an empty list means no restriction, as in the other LlamaIndex stores.
     ids = list(query.node_ids) if query.node_ids else None
-    if plan.predicate is not None:
-        ids = yield from _matching_ids(plan, ids, where, where_document)
-        where, where_document = None, None
-        if not ids:
-            return None
     return {"ids": ids, "where": where, "where_document": where_document}
 
 
@@ -214,7 +200,7 @@ def query_nodes(
     _check_query(query, kwargs, bm25_index, collection_name)
     empty = VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
     top_k = query.similarity_top_k
-    restrict = yield from _restriction(query, kwargs)
+    restrict = _restriction(query, kwargs)
     if restrict is None:
         return empty
     if query.mode == VectorStoreQueryMode.HYBRID:
