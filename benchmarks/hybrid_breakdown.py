@@ -14,8 +14,11 @@ Kinds: ``query`` dense (k=10; and k=200 with distances only, the hybrid's dense 
 a dense ``Knn``, a BM25 ``Knn`` and ``Rrf`` of both (candidates 200, limit 10, select document,
 score and metadata), as in ``hybrid_speed.py``.
 
+``--mode ephemeral`` adds to an in-memory store instead; ``--adds-only`` stops after the add table
+(what the BM25 upkeep work needs, ~1 minute at 100,000).
+
 Usage:
-    .venv/bin/python benchmarks/hybrid_breakdown.py [--n 100000] [--queries 200]
+    .venv/bin/python benchmarks/hybrid_breakdown.py [--n 100000] [--queries 200] [--mode persistent|ephemeral] [--adds-only]
 
 Example:
     .venv/bin/python benchmarks/hybrid_breakdown.py --n 5000 --queries 50   # a quick look, about 15 s
@@ -170,10 +173,42 @@ def wire_cost(data: Data, q: int) -> tuple[float, float]:
     return written / q * 1e6, parsed / q * 1e6
 
 
+def measure_adds(client: Any, data: Data, timer: StageTimer) -> tuple[dict[str, dict[str, float]], Any]:
+    """Add ``data`` to a collection without and one with a BM25 index: the stage times of each, and the BM25 collection."""
+    added: dict[str, dict[str, float]] = {}
+    col: Any = None
+    for name, schema in (("no BM25", None), ("with BM25", bm25_schema())):
+        col = client.create_collection(f"breakdown-{len(added)}", schema=schema, embedding_function=None)
+        with timer.measuring() as seconds:
+            add_data(col, data)
+        added[name] = dict(seconds)
+    client.delete_collection("breakdown-0")
+    return added, col
+
+
+def measure_queries(col: Any, data: Data, timer: StageTimer) -> tuple[dict[str, dict[str, float]], str]:
+    """Each kind of query over every query text (after a warm-up): stage times per kind, and a cProfile of Search Rrf."""
+    q = len(data.query_texts)
+    every = ragstore_kinds(col, data)
+    kinds = {label: every[name] for label, name in KINDS.items()}
+    for ask in kinds.values():  # warm the caches (and build the BM25 index) before anything is timed
+        for i in range(min(WARMUP, q)):
+            ask(i)
+    asked: dict[str, dict[str, float]] = {}
+    for name, ask in kinds.items():
+        with timer.measuring() as seconds:
+            for i in range(q):
+                ask(i)
+        asked[name] = dict(seconds)
+    return asked, profile_top(kinds["Search Rrf"], q)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--mode", choices=("persistent", "ephemeral"), default="persistent")
+    parser.add_argument("--adds-only", action="store_true", help="stop after the add table")
     args = parser.parse_args(argv)
     import ragstore
 
@@ -182,36 +217,22 @@ def main(argv: list[str] | None = None) -> None:
     timer = StageTimer(own=True)
     timer.wrap_each(WRAPPED)
     with tempfile.TemporaryDirectory(prefix="hybrid-breakdown-") as root:
-        client = ragstore.PersistentClient(root)
-        added: dict[str, dict[str, float]] = {}
-        for name, schema in (("no BM25", None), ("with BM25", bm25_schema())):
-            col = client.create_collection(f"breakdown-{len(added)}", schema=schema, embedding_function=None)
-            with timer.measuring() as seconds:
-                add_data(col, data)
-            added[name] = dict(seconds)
-        client.delete_collection("breakdown-0")
-        every = ragstore_kinds(col, data)
-        kinds = {label: every[name] for label, name in KINDS.items()}
-        for ask in kinds.values():  # warm the caches (and build the BM25 index) before anything is timed
-            for i in range(min(WARMUP, q)):
-                ask(i)
-        asked: dict[str, dict[str, float]] = {}
-        for name, ask in kinds.items():
-            with timer.measuring() as seconds:
-                for i in range(q):
-                    ask(i)
-            asked[name] = dict(seconds)
-        profile = profile_top(kinds["Search Rrf"], q)
+        client = ragstore.PersistentClient(root) if args.mode == "persistent" else ragstore.EphemeralClient()
+        added, col = measure_adds(client, data, timer)
+        asked, profile = ({}, "") if args.adds_only else measure_queries(col, data, timer)
         client.close()
-    written, parsed = wire_cost(data, q)
     print(
         f"{time.strftime('%Y-%m-%d')}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}. "
-        f"{args.n:,} Gutenberg chunks with 384-d vectors and 4 metadata fields added in batches of {ADD_BATCH:,} to a persistent "
-        f"collection without and one with a BM25 index; {q} keyword queries on the latter, each kind run over all of them in turn "
-        f"(after {WARMUP} warm-up queries each). Stage times are wall time inside the wrapped functions minus the wrapped stages "
+        f"{args.n:,} Gutenberg chunks with 384-d vectors and 4 metadata fields added in batches of {ADD_BATCH:,} to a {args.mode} "
+        "collection without and one with a BM25 index"
+        + ("" if args.adds_only else f"; {q} keyword queries on the latter, each kind run over all of them (after {WARMUP} warm-ups each)")
+        + ". Stage times are wall time inside the wrapped functions minus the wrapped stages "
         "they call, so the rows add up to the wall time; the timers add a few us per wrapped call.\n"
     )
     print(stage_table(added, args.n, ADD_STAGES, "record"))
+    if args.adds_only:
+        return
+    written, parsed = wire_cost(data, q)
     print()
     print(stage_table(asked, q, QUERY_STAGES, "query"))
     print(f"\nOver HTTP a Search Rrf request also costs {written:,.0f} us to write as JSON and {parsed:,.0f} us to parse back.")

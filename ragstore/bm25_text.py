@@ -22,11 +22,12 @@ Starlette docs) and is 15x slower (610 ms against 41 ms for SciFact's 36,172 wor
 write, the distinct hashes, their counts and the text's length in terms, counted for the
 whole batch at once (one ``np.unique``, not one per text). The tokenizer remembers the hash
 of each word it has seen (bounded), so a corpus stems each distinct word once; stemming
-every word every time made it 2.5x slower. Words are found in one of two ways, with equal
-results: a text that is ASCII once the punctuation of typeset prose (curly quotes, dashes,
-ellipsis, no-break space) is blanked is lower-cased and split with ``bytes.translate`` and
-``bytes.split`` (14 µs per 1,000 characters of Gutenberg text, where the word regex takes
-32 µs); any other text goes through the regex.
+every word every time made it 2.5x slower. A batch's words are found together and made
+distinct before they are looked up (:func:`ragstore.bm25_words.batch_words`); a single text's
+(a query's) are found on their own, in one of two ways with equal results: a text that is ASCII
+once the punctuation of typeset prose (curly quotes, dashes, ellipsis, no-break space) is blanked
+is lower-cased and split with ``bytes.translate`` and ``bytes.split`` (14 µs per 1,000 characters
+of Gutenberg text, where the word regex takes 32 µs); any other text goes through the regex.
 
 Example:
     >>> tokenizer = Bm25Tokenizer()
@@ -40,8 +41,6 @@ Example:
 
 from __future__ import annotations
 
-import itertools
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple, TypeVar
@@ -50,6 +49,8 @@ import mmh3
 import numpy as np
 import numpy.typing as npt
 import Stemmer  # type: ignore[import-not-found]  # PyStemmer ships no type information
+
+from ragstore.bm25_words import ASCII_WORDS, PROSE_MARKS, WORD, batch_words, packed_word
 
 # chromadb's DEFAULT_CHROMA_BM25_STOPWORDS, in its order (data, copied). The forms with an
 # apostrophe never match: step 1 has already split "don't" into "don" and "t".
@@ -67,27 +68,12 @@ DEFAULT_STOPWORDS: tuple[str, ...] = tuple(
 )
 TOKEN_MAX_LENGTH = 40
 
-# Steps 1 and 2 find the runs of word characters: what is left after punctuation runs become
-# spaces is word characters and whitespace, and str.split() splits on exactly the characters
-# regex \s matches. Lower-casing each run alone equals lower-casing the text (final sigma, the
-# one context-dependent mapping, looks no further than whitespace). Equal on SciFact and on
-# 200,000 random Unicode strings, and 1.6x faster than chroma's substitute-and-split.
-_WORD = re.compile(r"\w+", flags=re.UNICODE)
-# For ASCII text, the same words as _WORD, without a regex: bytes.translate lower-cases word
-# characters ([A-Za-z0-9_], what \w matches in ASCII) and blanks every other byte, then
-# bytes.split() cuts at the blanks.
-_ASCII_WORDS = bytes(ord(chr(b).lower()) if chr(b).isalnum() or chr(b) == "_" else ord(" ") for b in range(128)) + bytes(range(128, 256))
-# Punctuation of typeset prose (none of it a word character): blanked in the UTF-8 bytes before
-# the ASCII test, so quoted and dashed English text takes the fast way too (of the 100,000 Gutenberg
-# chunks of benchmarks/hybrid_speed.py 44% are ASCII, 81% once these are blanked; the rest hold
-# accented letters, which are word characters; SciFact's abstracts: 79% and 83%).
-_PROSE_MARKS = tuple(mark.encode() for mark in "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u00a0")
 _DROPPED = -1  # the cached "hash" of a token that yields no term
 # Raw tokens whose hash is remembered. A corpus has far fewer distinct words (SciFact:
 # 36,172); past this many the memory is cleared and refilled, so odd inputs (ids,
 # numbers, code) cannot grow it without bound. ~120 bytes an entry.
 _CACHE_MAX = 262_144
-_Word = TypeVar("_Word", str, bytes)
+_Word = TypeVar("_Word", str, bytes, int)
 
 
 def token_hash(token: str) -> int:
@@ -144,6 +130,7 @@ class Bm25Tokenizer:
         self._stem_lock = threading.Lock()
         self._hashes: dict[str, int] = {}  # words as the regex finds them (as written)
         self._ascii_hashes: dict[bytes, int] = {}  # words as the ASCII way finds them (lower-cased)
+        self._packed_hashes: dict[int, int] = {}  # words a batch packs into integers (lower-cased; bm25_words)
 
     @staticmethod
     def raw_tokens(text: str) -> list[str]:
@@ -154,7 +141,7 @@ class Bm25Tokenizer:
             ['hello', 'world', 'wide', 'web']
 
         """
-        return [word.lower() for word in _WORD.findall(text)]
+        return [word.lower() for word in WORD.findall(text)]
 
     def _stem(self, token: str) -> str | None:
         """Steps 3 and 4 for one raw token: its stem, or ``None`` when it yields no term."""
@@ -194,13 +181,13 @@ class Bm25Tokenizer:
         """The hash of each word of ``text``, in order, ``_DROPPED`` for a word that yields no term."""
         data = text.encode("utf-8", "surrogatepass")  # a lone surrogate stays non-ASCII: the regex takes the text
         if not data.isascii():
-            for mark in _PROSE_MARKS:
+            for mark in PROSE_MARKS:
                 data = data.replace(mark, b" ")
         if data.isascii():
-            return self._known_hashes(data.translate(_ASCII_WORDS).split(), self._ascii_hashes)
-        return self._known_hashes(_WORD.findall(text), self._hashes)  # remembered as written: a known word is not even lower-cased
+            return self._known_hashes(data.translate(ASCII_WORDS).split(), self._ascii_hashes)
+        return self._known_hashes(WORD.findall(text), self._hashes)  # remembered as written: a known word is not even lower-cased
 
-    def _known_hashes(self, words: list[_Word], memory: dict[_Word, int]) -> list[int]:
+    def _known_hashes(self, words: Sequence[_Word], memory: dict[_Word, int]) -> list[int]:
         """The hashes of ``words`` through ``memory``; words not seen yet are stemmed and remembered."""
         found = list(map(memory.get, words))
         if None in found:
@@ -209,7 +196,7 @@ class Bm25Tokenizer:
                     if len(memory) >= _CACHE_MAX:
                         memory.clear()
                     word = words[i]
-                    found[i] = memory[word] = self._hash_of(word.decode("ascii") if isinstance(word, bytes) else word)
+                    found[i] = memory[word] = self._hash_of(_spelled(word))
         return found  # type: ignore[return-value]  # no None is left
 
     def term_counts(self, text: str) -> TermCounts:
@@ -235,17 +222,25 @@ class Bm25Tokenizer:
             ([0, 2, 2, 3], [3, 0, 1], [1, 2])
 
         """
-        per_text = [self._word_hashes(text) for text in texts]
-        words = np.fromiter(map(len, per_text), dtype=np.int64, count=len(per_text))
-        flat = np.fromiter(itertools.chain.from_iterable(per_text), dtype=np.int64, count=int(words.sum()))
-        text_of = np.repeat(np.arange(len(per_text), dtype=np.int64), words)
+        words = batch_words(texts)  # each distinct short word once: looked up once, not at each occurrence
+        packed = np.array(self._known_hashes(words.keys, self._packed_hashes), dtype=np.int64)[words.inverse]
+        others = self._known_hashes([word for _, word in words.others], self._hashes)
+        flat = np.concatenate((packed, np.array(others, dtype=np.int64)))
+        text_of = np.concatenate((words.text_of, np.array([text for text, _ in words.others], dtype=np.int64)))
         kept = flat != _DROPPED
         flat, text_of = flat[kept], text_of[kept]
-        lengths = np.bincount(text_of, minlength=len(per_text)).astype(np.int64)
+        lengths = np.bincount(text_of, minlength=len(texts)).astype(np.int64)
         # Hashes are below 2**32, so (text, hash) packs into one int64 and one sort counts every text's terms.
         keys, counts = np.unique((text_of << 32) | flat, return_counts=True)
-        offsets = np.searchsorted(keys >> 32, np.arange(len(per_text) + 1)).astype(np.int64)
+        offsets = np.searchsorted(keys >> 32, np.arange(len(texts) + 1)).astype(np.int64)
         return BatchTermCounts(offsets, (keys & 0xFFFFFFFF).astype(np.uint32), counts.astype(np.int64, copy=False), lengths)
+
+
+def _spelled(word: str | bytes | int) -> str:
+    """A remembered word as text: as the regex found it (``str``), the ASCII way (``bytes``) or a batch packed it (``int``)."""
+    if isinstance(word, str):
+        return word
+    return word.decode("ascii") if isinstance(word, bytes) else packed_word(word)
 
 
 _DEFAULT: Bm25Tokenizer | None = None
