@@ -58,12 +58,14 @@ class Store:
             last_seq, floor = self.state(conn)
             seq = last_seq + 1
             existed = {id_ for (id_,) in conn.execute("SELECT id FROM records WHERE collection_pk = ?", (self.pk,))}
-            changed = records.write_records(conn, self.pk, seq, op, RecordSet(ids, vectors, None, None, None))
+            written = records.write_records(conn, self.pk, seq, op, RecordSet(ids, vectors, None, None, None))
             if op == "add":  # an add skips the ids that exist (as chromadb does): their values stay
                 docs = {id_: tokens for id_, tokens in docs.items() if id_ not in existed}
             terms = [None if tokens is None else term_weights(tokens) for tokens in docs.values()]
             new = set(docs) - existed if op != "update" else set()  # as the engine says which records it inserted
-            changed |= write_terms(conn, self.pk, KEY, seq, list(docs), encode(terms), new=new) > 0
+            # rowids as the engine hands them over, and looked up (the way check_derived writes) every other write
+            rowids = written.rowids if seq % 2 else None
+            changed = written.mirrored | (write_terms(conn, self.pk, KEY, seq, list(docs), encode(terms), new=new, rowids=rowids) > 0)
             if changed:
                 floor = records.prune_tombstones(conn, self.pk, last_seq, floor, most=10**9)
                 catalog.advance(conn, self.pk, seq, floor, 2)

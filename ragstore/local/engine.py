@@ -257,14 +257,14 @@ class LocalAPI:
             specs = row.sparse_indexes
             existing = records.existing_rows(conn, row.pk, rs.ids)  # read once: the write, its sparse values and the add warning
             existed = set(existing)
-            mirrored_changed = records.write_records(conn, row.pk, seq, op, rs, existing)
-            if specs and write_sparse(conn, row.pk, seq, specs, op, rs, existed) and not mirrored_changed:
+            written = records.write_records(conn, row.pk, seq, op, rs, existing)
+            if specs and write_sparse(conn, row.pk, seq, specs, op, rs, existed, written.rowids) and not written.mirrored:
                 self._advance(conn, row, seq, dim)  # only sparse values changed: the sparse index must still catch up
-            if mirrored_changed:
+            if written.mirrored:
                 self._advance(conn, row, seq, dim)
         if op == "add":
             warn_existing(rs.ids, existed)  # once committed: the ids it skipped, not overwritten (chromadb 0.x logged them)
-        if mirrored_changed:
+        if written.mirrored:
             self._indexes.refresh(collection_id)
 
     def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:

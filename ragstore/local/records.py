@@ -160,8 +160,8 @@ def insert_records(
     documents: Sequence[str | None],
     uris: Sequence[str | None],
     metadatas: Sequence[dict[str, Any] | None],
-) -> None:
-    """Insert new records (the caller has checked that none of the ids exist)."""
+) -> int:
+    """Insert new records (the caller has checked that none of the ids exist); returns the first one's rowid (the rest follow it)."""
     first = next_rowid(conn)
     first_label = allocate_labels(conn, len(ids))
     blobs = [row.astype("<f4", copy=False).tobytes() for row in embeddings]
@@ -177,6 +177,7 @@ def insert_records(
     meta_rows = [row for i in range(len(ids)) for row in encode_metadata_rows(collection_pk, first + i, metadatas[i])]
     if meta_rows:
         conn.executemany("INSERT INTO record_metadata VALUES (?, ?, ?, ?, ?, ?)", meta_rows)
+    return first
 
 
 def update_record(
@@ -225,17 +226,31 @@ def update_record(
         text_index.index_rowids(conn, existing.rowid, existing.rowid)
 
 
+class Written(NamedTuple):
+    """What :func:`write_records` did.
+
+    Attributes:
+        mirrored: Whether the write changed what the in-memory mirrors hold (a new record, a
+            different vector or different metadata): only then must the caller advance the
+            collection's sequence, so they catch up.
+        rowids: The rowid of each record the write inserted or updated, by id (what the
+            sparse upkeep writes its rows under, without looking the ids up again).
+
+    """
+
+    mirrored: bool
+    rowids: dict[str, int]
+
+
 def write_records(
     conn: sqlite3.Connection, collection_pk: int, seq: int, op: str, rs: RecordSet, existing: Mapping[str, ExistingRow] | None = None
-) -> bool:
+) -> Written:
     """Apply an ``add``, ``upsert`` or ``update`` of checked records as sequence ``seq``.
 
     ``add`` skips ids that exist (as chromadb does), ``update`` ignores ids that do not,
-    ``upsert`` inserts the new ones and updates the rest. Returns whether the write changed
-    what the in-memory mirrors hold (a new record, a different vector or different
-    metadata): only then must the caller advance the collection's sequence, so they catch up.
-    ``existing`` is :func:`existing_rows` of ``rs.ids`` when the caller has read it already
-    (in this transaction); else it is read here.
+    ``upsert`` inserts the new ones and updates the rest. ``existing`` is
+    :func:`existing_rows` of ``rs.ids`` when the caller has read it already (in this
+    transaction); else it is read here.
 
     Example:
         >>> from ragstore.local.catalog import create_collection_row
@@ -244,7 +259,7 @@ def write_records(
         >>> with Database(None).write() as conn:
         ...     pk = create_collection_row(conn, "docs", None, {"hnsw": {}}, "default_tenant", "default_database").pk
         ...     write_records(conn, pk, 1, "add", rs), write_records(conn, pk, 2, "upsert", rs)
-        (True, False)
+        (Written(mirrored=True, rowids={'a': 1}), Written(mirrored=False, rowids={'a': 1}))
 
     """
     n = len(rs.ids)
@@ -252,9 +267,10 @@ def write_records(
         existing = existing_rows(conn, collection_pk, rs.ids)
     fresh = [i for i in range(n) if rs.ids[i] not in existing] if op != "update" else []
     changed = [i for i in range(n) if rs.ids[i] in existing] if op != "add" else []
+    rowids: dict[str, int] = {}
     if fresh:
         assert rs.embeddings is not None
-        insert_records(
+        first = insert_records(
             conn,
             collection_pk,
             seq,
@@ -264,9 +280,11 @@ def write_records(
             [rs.uris[i] for i in fresh] if rs.uris is not None else [None] * len(fresh),
             [merge_metadata(None, rs.metadatas[i]) for i in fresh] if rs.metadatas is not None else [None] * len(fresh),
         )
+        rowids = {rs.ids[i]: rowid for i, rowid in zip(fresh, range(first, first + len(fresh)), strict=True)}
     mirrored = 0  # existing records whose vector or metadata really changes
     for i in changed:
         current = existing[rs.ids[i]]
+        rowids[rs.ids[i]] = current.rowid
         change = rs.metadatas[i] if rs.metadatas is not None else None
         vector = rs.embeddings[i] if rs.embeddings is not None else None
         if vector is not None and vector.astype("<f4", copy=False).tobytes() == current.embedding:
@@ -285,7 +303,7 @@ def write_records(
             metadata,
             metadata_changed,
         )
-    return bool(fresh) or mirrored > 0
+    return Written(bool(fresh) or mirrored > 0, rowids)
 
 
 def delete_rows(conn: sqlite3.Connection, collection_pk: int, rows: Sequence[tuple[int, int]], seq: int) -> None:

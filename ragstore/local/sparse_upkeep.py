@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -105,12 +105,21 @@ def values_of(spec: SparseIndexSpec, records: Sequence[tuple[str | None, dict[st
 
 
 def write_sparse(
-    conn: sqlite3.Connection, collection_pk: int, seq: int, specs: Sequence[SparseIndexSpec], op: str, records: RecordSet, existed: set[str]
+    conn: sqlite3.Connection,
+    collection_pk: int,
+    seq: int,
+    specs: Sequence[SparseIndexSpec],
+    op: str,
+    records: RecordSet,
+    existed: set[str],
+    rowids: Mapping[str, int] | None = None,
 ) -> bool:
     """Bring every sparse index in step with the records ``op`` just wrote; whether any value changed.
 
     ``existed`` are the ids the collection held before the write: an ``add`` skips them (it
     wrote only new records), an ``update`` ignores the others (it wrote only existing ones).
+    ``rowids``: the written records' rowids by id, if the caller knows them
+    (:class:`ragstore.local.records.Written`).
     """
     positions = [i for i, id_ in enumerate(records.ids) if (id_ in existed) == (op == "update") or op == "upsert"]
     if not positions:
@@ -130,7 +139,7 @@ def write_sparse(
             if stored is None:  # the records as they now stand (an update merges metadata)
                 stored = _stored(conn, collection_pk, ids)
             values = values_of(spec, [stored[id_] for id_ in ids])
-        changed |= write_terms(conn, collection_pk, spec.key, seq, ids, values, new=fresh) > 0
+        changed |= write_terms(conn, collection_pk, spec.key, seq, ids, values, new=fresh, rowids=rowids) > 0
     return changed
 
 
