@@ -5,6 +5,7 @@
 # make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
 #   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets); make bench-scaling : 10k/100k/1M (SCALING_ARGS="--sizes 10000,100000");
 #   make bench-breakdown : where add and query time goes inside ragstore, next to raw hnswlib
+#   make bench-ingest : query latency during a long ingest (INGEST_ARGS="--quick" for 10k); make bench-charts : the PNGs in benchmarks/charts/
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -22,8 +23,9 @@ INTEGRATIONS := integrations/langchain-ragstore integrations/llama-index-vector-
 
 BENCH_ARGS ?=
 SCALING_ARGS ?=
+INGEST_ARGS ?=
 
-.PHONY: demo chat chat-web quickstart test lint pytest install chromium clean bench bench-quick bench-scaling bench-breakdown
+.PHONY: demo chat chat-web quickstart test lint pytest install chromium clean bench bench-quick bench-scaling bench-ingest bench-charts bench-breakdown
 
 DEV_INPUTS := pyproject.toml constraints-dev.txt $(addsuffix /pyproject.toml,$(INTEGRATIONS))
 
@@ -98,6 +100,13 @@ bench-quick: $(STAMP)
 
 bench-scaling: $(STAMP)
 	$(PY) benchmarks/scaling.py $(SCALING_ARGS)
+
+bench-ingest: $(STAMP)
+	HF_HUB_OFFLINE=1 $(PY) benchmarks/ingest_latency.py $(INGEST_ARGS)
+
+# Redraws benchmarks/charts/*.png from the JSON files that bench-scaling and bench-ingest leave in benchmarks/results/.
+bench-charts: $(STAMP)
+	$(PY) benchmarks/charts.py
 
 bench-breakdown: $(STAMP)
 	$(PY) benchmarks/breakdown.py $(BENCH_ARGS)

@@ -9,6 +9,8 @@ seed) at each size, 384-dim up to 100k and 64-dim from 1M on by default (``--big
 Each system and size runs in a fresh worker process (``bench.py --worker ... --core``: add in
 batches of 5,000, then single queries with documents, metadatas and distances), interleaved
 within each repeat; cells are ``median (min-max) ratio`` with the ratio to chromadb persistent.
+Next to the table it writes every measurement (system, size, dimensions, repeat, add, p50,
+recall) to ``benchmarks/results/scaling.json`` (``--json``), which ``charts.py`` draws.
 
 Usage::
 
@@ -18,12 +20,14 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
 import time
 from datetime import date
 from importlib.metadata import version
+from pathlib import Path
 
 from _corpus import K, corpus_file
 from _table import Column, Row, render
@@ -31,6 +35,7 @@ from bench import run_worker
 
 SYSTEMS = ["ragstore-persistent", "chromadb-persistent", "hnswlib", "numpy"]
 BIG = 1_000_000  # from this size on, vectors get --big-dim dimensions
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def label(size: int, dim: int) -> str:
@@ -60,6 +65,7 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=384, help="dimensions below 1M vectors")
     parser.add_argument("--big-dim", type=int, default=64, help="dimensions from 1M vectors on")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma-separated subset of {','.join(SYSTEMS)}")
+    parser.add_argument("--json", type=Path, default=RESULTS / "scaling.json", help="where to write every measurement as JSON")
     args = parser.parse_args()
     sizes = [(size, args.big_dim if size >= BIG else args.dim) for size in (int(s) for s in args.sizes.split(","))]
     systems = args.systems.split(",")
@@ -69,6 +75,7 @@ def main() -> None:
     started = time.perf_counter()
     rows = {system: Row(system, [{} for _ in range(args.repeats)]) for system in systems}
     failures = []
+    records = []  # one per system, size and repeat: what the JSON file holds
     for size, dim in sizes:
         corpus = corpus_file("clustered", size, args.queries, dim, core_only=True)
         for repeat in range(args.repeats):
@@ -81,19 +88,26 @@ def main() -> None:
                     failures.append(f"{system} at {label(size, dim)}, repeat {repeat + 1}: {result['error']}")
                 else:
                     rows[system].runs[repeat].update({f"{size}:{key}": value for key, value in result.items()})
+                    keep = {key: result[key] for key in ("add_per_s", "p50_ms", "p99_ms", "recall")}
+                    records.append({"system": system, "label": rows[system].label, "n": size, "dim": dim, "repeat": repeat + 1, **keep})
                 shown = result.get("error") or "  ".join(f"{k} {result[k]:.4g}" for k in ("add_per_s", "p50_ms", "recall"))
                 print(f"  {label(size, dim):>10} repeat {repeat + 1}/{args.repeats} {system:<20} {took:7.1f} s  {shown}", file=sys.stderr)
 
-    print(
-        f"\n{date.today().isoformat()}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
+    text = (
+        f"{date.today().isoformat()}, {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"chromadb {version('chromadb')}, hnswlib {version('hnswlib')}. Clustered vectors (bench.py's data set) at each size, "
         f"{args.queries} queries, k={K}, batches of 5,000; median (min-max) of {args.repeats} repeats, each in a fresh process; "
         "the ratio divides by chromadb persistent. Add is vectors/s (higher is better), p50 the single-query latency "
-        "with documents, metadatas and distances (lower is better), recall@10 against exact search.\n"
+        "with documents, metadatas and distances (lower is better), recall@10 against exact search."
     )
+    print(f"\n{text}\n")
     print(render(list(rows.values()), columns(sizes)))
     for line in failures:
         print(f"\nFailed: {line}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"date": date.today().isoformat(), "description": text, "queries": args.queries, "repeats": args.repeats}
+    args.json.write_text(json.dumps({**payload, "failures": failures, "results": records}, indent=1) + "\n", encoding="utf-8")
+    print(f"\nmeasurements: {args.json}", file=sys.stderr)
     print(f"\ntotal {time.perf_counter() - started:.0f} s", file=sys.stderr)
 
 

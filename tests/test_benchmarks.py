@@ -7,6 +7,7 @@ from rotting between the runs that produce ``benchmarks/RESULTS.md``.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import subprocess
 import sys
@@ -127,3 +128,90 @@ def test_scifact_retrieval_scores_each_embedder() -> None:
         assert 0.0 <= float(row["nDCG@10"]) <= 1.0 and 0.0 <= float(row["recall@100"]) <= 1.0
     assert rows[TORCH]["ingest faster than torch"] == "1.00x"
     assert "5 queries, 40 abstracts" in report
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height of a PNG that decodes completely (Pillow comes with matplotlib)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        image.load()  # decodes every pixel: a truncated or corrupt file raises here
+        return image.size
+
+
+def draw(tmp_path: Path, *args: str) -> list[Path]:
+    out = tmp_path / "charts"
+    printed = run_script("charts.py", *args, "--out", str(out))
+    return [Path(line) for line in printed.splitlines()]
+
+
+def test_ingest_latency_times_queries_during_and_after_an_ingest_and_charts_draw_it(tmp_path: Path) -> None:
+    summary, samples = tmp_path / "ingest.json", tmp_path / "samples.json"
+    systems = "ragstore-persistent,ragstore-http,chromadb-persistent,hnswlib"
+    report = run_script(
+        "ingest_latency.py", "--n", "2000", "--queries", "20", "--batch", "250", "--qps", "200", "--systems", systems,
+        "--json", str(summary), "--samples", str(samples),
+    )  # fmt: skip
+    rows = markdown_rows(report, "system")
+    assert set(rows) == {"ragstore persistent", "ragstore http", "chromadb persistent", "hnswlib (raw)"}
+    # One repeat: "value ratio" on every row but the baseline, chromadb persistent, which has no ratio.
+    assert re.fullmatch(r"[\d,.]+ [\d,.]+x", rows["ragstore http"]["during p99 (ms)"])
+    assert re.fullmatch(r"[\d,.]+", rows["chromadb persistent"]["add (vec/s)"])
+    for row in rows.values():
+        assert float(row["during recall@10"].split()[0]) >= 0.9 and float(row["after recall@10"].split()[0]) >= 0.95
+        assert float(row["indexed at (s)"].split()[0]) > 0
+        assert re.match(r"[\d,.]+", row["steady-load p99 (ms)"])
+    assert "the end of the last add for" in report  # no system here reports an indexing status yet
+    # --replay prints the same paragraph and table from the two files, measuring nothing.
+    assert run_script("ingest_latency.py", "--replay", "--json", str(summary), "--samples", str(samples)) == report
+
+    data = json.loads(summary.read_text())
+    raw = json.loads(samples.read_text())
+    assert (data["n"], data["batch"]) == (2000, 250)
+    for system in systems.split(","):
+        run = data["systems"][system]["runs"][0]
+        assert [count for _, count in run["commits"]] == list(range(250, 2001, 250))
+        assert run["indexed_s"] >= run["commits"][-1][0]
+        sampled = raw["systems"][system][0]
+        # Every query started after the first acknowledged batch and saw a whole number of batches.
+        assert sampled["t_s"] == sorted(sampled["t_s"]) and sampled["t_s"][0] >= run["commits"][0][0]
+        assert all(seen % 250 == 0 and seen >= 250 for seen in sampled["acknowledged"])
+        assert data["systems"][system]["queries"] == {"t_s": sampled["t_s"], "latency_ms": sampled["latency_ms"]}
+        assert len(sampled["latency_ms"]) == len(sampled["recall"]) >= 1
+        assert run["during_queries"] >= len(sampled["latency_ms"]) - 1  # a query may start as the ingest is declared over
+
+    (chart,) = draw(tmp_path, "--ingest", str(summary))
+    assert chart.name == "ingest_latency.png"
+    width, height = png_size(chart)
+    assert width > 1000 and height > 4 * 200  # one panel per system
+
+
+def test_scaling_writes_its_measurements_as_json_and_charts_draw_them(tmp_path: Path) -> None:
+    measurements = tmp_path / "scaling.json"
+    report = run_script(
+        "scaling.py", "--sizes", "1000,2000", "--queries", "10", "--repeats", "2", "--systems", "ragstore-persistent,hnswlib",
+        "--json", str(measurements),
+    )  # fmt: skip
+    records = json.loads(measurements.read_text())["results"]
+    assert {(r["system"], r["n"], r["repeat"]) for r in records} == {
+        (system, n, repeat) for system in ("ragstore-persistent", "hnswlib") for n in (1000, 2000) for repeat in (1, 2)
+    }
+    # The JSON holds what the table shows: each cell's median is the median of the two repeats' records.
+    rows = markdown_rows(report, "system")
+    for record in records:
+        cell = rows[record["label"]][f"{record['n'] // 1000}k x 384 add (vec/s)"]
+        both = [r["add_per_s"] for r in records if (r["system"], r["n"]) == (record["system"], record["n"])]
+        assert float(cell.split()[0].replace(",", "")) == pytest.approx(sum(both) / 2, rel=0.01)
+
+    (chart,) = draw(tmp_path, "--scaling", str(measurements))
+    assert chart.name == "scaling.png" and png_size(chart)[0] > 1000
+
+
+def test_charts_draw_the_committed_results_and_results_md_embeds_charts_that_exist(tmp_path: Path) -> None:
+    charts = draw(tmp_path)  # no file named: every JSON in benchmarks/results/
+    assert {chart.name for chart in charts} == {"scaling.png", "ingest_latency.png"}
+    assert all(png_size(chart)[0] > 1000 for chart in charts)
+    embedded = re.findall(r"!\[[^\]]*\]\((charts/[^)]+\.png)\)", (BENCHMARKS / "RESULTS.md").read_text())
+    assert {"charts/scaling.png", "charts/ingest_latency.png"} <= set(embedded)
+    assert all((BENCHMARKS / path).is_file() for path in embedded)
