@@ -1,7 +1,7 @@
 # make demo : create .venv, install what the demo runs (no dev tools), ingest real docs into ./ragstore_data with the offline model,
 #   answer four questions with sources
 # make chat / make chat-web : the terminal / web chatbot over ./ragstore_data (http://127.0.0.1:8080/); make quickstart : the API tour
-# make test : create .venv, install with the dev extra and the integrations, lint, type-check, run the whole suite and the integrations' suites
+# make test : create .venv, install with the dev and ray extras and the integrations, lint, type-check, run the whole suite and the integrations' suites
 # make bench : core-engine benchmark vs chromadb, hnswlib and numpy (100k vectors); make bench-quick : 10k, under 3 minutes
 #   (BENCH_ARGS="--dataset sift" or "--dataset scifact" for the real data sets); make bench-scaling : 10k/100k/1M (SCALING_ARGS="--sizes 10000,100000");
 #   make bench-breakdown : where add and query time goes inside ragstore, next to raw hnswlib
@@ -32,7 +32,7 @@ DEV_INPUTS := pyproject.toml constraints-dev.txt $(addsuffix /pyproject.toml,$(I
 $(STAMP): $(DEV_INPUTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints-dev.txt -e ".[dev]" $(foreach d,$(INTEGRATIONS),-e "$(d)[test]")
+	$(PY) -m pip install --quiet -c constraints-dev.txt -e ".[dev,ray]" $(foreach d,$(INTEGRATIONS),-e "$(d)[test]")
 	touch $(STAMP)
 
 # ragstore with the extras $(1), unless the dev install is there and none of its inputs is newer (find, not a recursive

@@ -6,6 +6,10 @@ named once with its reason, and files without text are named. The exit status is
 1 when nothing was ingested (and a collection this run would have made is not
 made) or when a file failed; ``--allow-empty`` and ``--allow-failures`` relax that.
 
+With ``--ray`` the same ingest runs as a Ray Data job (:mod:`ragstore.distributed`):
+files read and split in Ray tasks, chunks embedded by a pool of actors, batches
+written by this process. Ray is imported only then, and a missing install is one line.
+
 Example:
     >>> ingest.name
     'ingest'
@@ -14,12 +18,14 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.console import Console
 
 import ragstore
@@ -27,7 +33,7 @@ from ragstore.cli.ingest_progress import progress_display
 from ragstore.cli.ingest_report import print_report, skipped_lines, summary
 from ragstore.cli.store import EMBEDDING_HELP, open_client, open_collection, store_options
 from ragstore.documents import LOADERS
-from ragstore.ingest import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, FileSet, find_files
+from ragstore.ingest import DEFAULT_BATCH_SIZE, DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, FileSet, IngestStats, find_files
 from ragstore.ingest import ingest as run_ingest
 
 _HELP = f"""Load, split, embed and upsert the files under PATHS; re-running updates only what changed.
@@ -41,6 +47,11 @@ it loads and its _static/ files, so a page does not come back twice, as HTML and
 sources, ingest the _sources folder itself). Files left out, files that fail to load and files without
 text are reported. The exit status is 1 if nothing was ingested (no collection is then created) or a
 file failed to load; see --allow-empty and --allow-failures.
+
+With --ray the ingest runs as a Ray Data job: files are read and split in Ray tasks and embedded by
+--ray-actors actors (one model each, a GPU each when the cluster has them); this process writes the
+batches to the store. It joins the cluster at --ray-address (or RAY_ADDRESS), else starts a local
+Ray instance. Needs the 'ray' extra: pip install "ragstore[ray]".
 """
 
 
@@ -63,6 +74,30 @@ def _nothing_found(found: FileSet, globs: Sequence[str]) -> str:
     return f"nothing to ingest: no file under PATHS matches --glob {' '.join(globs)}"
 
 
+def _single_process() -> Callable[..., IngestStats]:
+    """The single-process ingest, after checking that no --ray-* option was given without --ray."""
+    context = click.get_current_context()
+    for name in ("ray_address", "ray_actors", "ray_batch_size"):
+        if context.get_parameter_source(name) not in (ParameterSource.DEFAULT, None):
+            raise click.UsageError(f"--{name.replace('_', '-')} needs --ray")
+    return run_ingest
+
+
+def _ray_runner(address: str | None, actors: int, batch_size: int) -> Callable[..., IngestStats]:
+    """:func:`ragstore.distributed.ray_ingest` with the --ray-* options; Ray is imported here, before any store is opened."""
+    from ragstore.distributed import RayNotInstalledError, ray_ingest
+    from ragstore.distributed.runtime import require_ray
+
+    try:
+        require_ray()
+    except RayNotInstalledError as exc:
+        raise click.ClickException(str(exc)) from None
+    # Ray's INFO lines (and Ray Data's note that its bars are off) would tear ragstore's progress display.
+    logging.getLogger("ray").setLevel(logging.WARNING)
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    return functools.partial(ray_ingest, address=address, actors=actors, batch_size=batch_size)
+
+
 @click.command(help=_HELP)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--collection", "-c", required=True, help="Collection to fill (created if missing).")
@@ -83,6 +118,16 @@ def _nothing_found(found: FileSet, globs: Sequence[str]) -> str:
 @click.option("--embedding", default=None, help=EMBEDDING_HELP)
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even if some files fail to load (they are still listed).")
 @click.option("--allow-empty", is_flag=True, help="Exit 0 even if nothing is ingested (no collection is created then either).")
+@click.option("--ray", "use_ray", is_flag=True, help="Run as a Ray Data job (the 'ray' extra): see above.")
+@click.option("--ray-address", default=None, metavar="ADDRESS", help="Ray cluster to join (ray://HOST:10001, auto); with --ray.")
+@click.option("--ray-actors", default=1, show_default=True, type=click.IntRange(1), help="Embedding actors, one model each; with --ray.")
+@click.option(
+    "--ray-batch-size",
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Chunks per embedding call and upsert; with --ray.",
+)
 @click.option(
     "--progress-every",
     default=10.0,
@@ -102,11 +147,16 @@ def ingest(
     allow_failures: bool,
     allow_empty: bool,
     progress_every: float,
+    use_ray: bool,
+    ray_address: str | None,
+    ray_actors: int,
+    ray_batch_size: int,
     **store: Any,  # what @store_options adds: only open_client reads it
 ) -> None:
     """The command (its help is ``_HELP``, which names the loaders' extensions)."""
     if chunk_overlap >= chunk_size:
         raise click.BadParameter("must be smaller than --chunk-size", param_hint="--chunk-overlap")
+    runner = _ray_runner(ray_address, ray_actors, ray_batch_size) if use_ray else _single_process()
     console = Console(stderr=True)
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # its recoverable-structure warnings would tear the progress bar
     logging.getLogger("ragstore.documents").setLevel(logging.ERROR)  # failed files are reported below, once each
@@ -125,7 +175,7 @@ def ingest(
         model = getattr(target.embedding_function, "model_name", None)
         with progress_display(console, every=progress_every, model=model) as show:
             try:
-                stats = run_ingest(target, found, chunk_size=chunk_size, chunk_overlap=chunk_overlap, progress=show)
+                stats = runner(target, found, chunk_size=chunk_size, chunk_overlap=chunk_overlap, progress=show)
             except KeyboardInterrupt:
                 console.print("[yellow]Interrupted.[/] Every batch written so far is complete; run the same command again to finish.")
                 sys.exit(130)
