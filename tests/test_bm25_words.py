@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ragstore.bm25_text as bm25_text
+import ragstore.bm25_words as bm25_words
 from ragstore.bm25_text import Bm25Tokenizer
 from ragstore.bm25_words import PACKED_MAX, batch_words, packed_word
 from tests.shared_data import GUTENBERG, needs_data
@@ -112,3 +113,22 @@ def test_prose_marks_leave_words_packed() -> None:
     found = batch_words(["\u201cDon\u2019t\u201d \u2014 stop\u2026\u00a0now \u2013 caf\u00e9"])
     assert sorted(packed_word(found.keys[i]) for i in found.inverse.tolist()) == ["don", "now", "stop", "t"]
     assert found.others == [(0, "café")]  # only the run with an accented letter takes the regex
+
+
+@given(st.lists(st.integers(0, 2**64 - 1) | st.integers(0, 40), max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_factorize_is_numpys_unique_with_inverse(values: list[int]) -> None:
+    keys = np.array(values, dtype=np.uint64)
+    distinct, inverse = bm25_words._factorize(keys)
+    expected, expected_inverse = np.unique(keys, return_inverse=True)
+    assert distinct.tolist() == expected.tolist() and inverse.tolist() == expected_inverse.reshape(-1).tolist()
+
+
+def test_factorize_takes_the_sure_way_when_keys_collide() -> None:
+    # k * inverse(phi) * phi = k: keys 0..99 times the multiplier's inverse all hash to slot 0, more collisions than probe steps.
+    inverse_phi = pow(int(bm25_words._FIBONACCI), -1, 2**64)
+    keys = np.array([(k * inverse_phi) % 2**64 for k in range(100)] * 2, dtype=np.uint64)
+    assert len(set((keys * bm25_words._FIBONACCI).tolist())) == 100 and int((keys * bm25_words._FIBONACCI).max()) < 100
+    distinct, inverse = bm25_words._factorize(keys)
+    expected, expected_inverse = np.unique(keys, return_inverse=True)
+    assert distinct.tolist() == expected.tolist() and inverse.tolist() == expected_inverse.reshape(-1).tolist()
