@@ -32,7 +32,8 @@ from servers import RunningServer
 from shared_data import DOCS, GUTENBERG, MARKDOWN, needs_data
 
 import ragstore
-from ragstore.distributed import RayNotInstalledError, ray_ingest
+from ragstore.distributed import RayJobError, RayNotInstalledError, ray_ingest
+from ragstore.documents import Chunk, RecursiveCharacterSplitter
 from ragstore.ingest import IngestStats, find_files, ingest
 
 # Ray 2.60's DataContext.copy() sets its own deprecated fields, which warn each time (every dataset copies it).
@@ -218,6 +219,22 @@ def test_a_server_with_a_token_is_a_target_from_python_and_from_the_cli(ray_addr
         assert f"Ingested into 'from-cli' ({stats.chunks} chunks stored)" in done.stderr
         assert "INFO" not in done.stderr  # Ray's log lines stay out of ragstore's display
         assert_same_collection(client.get_collection("from-cli", embedding_function=ragstore.HashingEmbeddingFunction()), single)
+
+
+class ProxyShySplitter(RecursiveCharacterSplitter):
+    """A splitter with a bug: it fails on every text that mentions proxies."""
+
+    def split(self, text: str) -> list[Chunk]:
+        if "proxies" in text.lower():
+            raise ValueError("this splitter cannot split proxies")
+        return super().split(text)
+
+
+def test_a_workers_error_ends_the_job_in_one_line_with_rays_error_as_its_cause(ray_address: str, tmp_path: Path) -> None:
+    collection = ragstore.EphemeralClient().create_collection("docs", embedding_function=ragstore.HashingEmbeddingFunction())
+    with pytest.raises(RayJobError, match=r"^The Ray job failed: ValueError: this splitter cannot split proxies$") as failed:
+        ray_ingest(collection, [MARKDOWN], splitter=ProxyShySplitter())
+    assert isinstance(failed.value.__cause__, ray.exceptions.RayError)
 
 
 # ------------------------------------------------------------------ without Ray

@@ -18,7 +18,6 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -85,17 +84,24 @@ def _single_process() -> Callable[..., IngestStats]:
 
 def _ray_runner(address: str | None, actors: int, batch_size: int) -> Callable[..., IngestStats]:
     """:func:`ragstore.distributed.ray_ingest` with the --ray-* options; Ray is imported here, before any store is opened."""
-    from ragstore.distributed import RayNotInstalledError, ray_ingest
+    from ragstore.distributed import RayJobError, RayNotInstalledError, ray_ingest
     from ragstore.distributed.runtime import require_ray
 
     try:
         require_ray()
     except RayNotInstalledError as exc:
         raise click.ClickException(str(exc)) from None
+
+    def run(*args: Any, **kwargs: Any) -> IngestStats:
+        try:
+            return ray_ingest(*args, address=address, actors=actors, batch_size=batch_size, **kwargs)
+        except RayJobError as exc:  # a worker's error, said in one line (the remote traceback is in Ray's session logs)
+            raise click.ClickException(f"{exc}; every batch written before it is complete") from exc
+
     # Ray's INFO lines (and Ray Data's note that its bars are off) would tear ragstore's progress display.
     logging.getLogger("ray").setLevel(logging.WARNING)
     logging.getLogger("ray.data").setLevel(logging.ERROR)
-    return functools.partial(ray_ingest, address=address, actors=actors, batch_size=batch_size)
+    return run
 
 
 @click.command(help=_HELP)

@@ -15,6 +15,6 @@ Example:
 from __future__ import annotations
 
 from ragstore.distributed.ingest import FILES_PER_TASK, ray_ingest
-from ragstore.distributed.runtime import RayNotInstalledError
+from ragstore.distributed.runtime import RayJobError, RayNotInstalledError
 
-__all__ = ["FILES_PER_TASK", "RayNotInstalledError", "ray_ingest"]
+__all__ = ["FILES_PER_TASK", "RayJobError", "RayNotInstalledError", "ray_ingest"]

@@ -47,7 +47,7 @@ from typing import Any
 from ragstore.distributed.embedder import Embedder, EmbedderRecipe
 from ragstore.distributed.file_chunks import file_rows
 from ragstore.distributed.file_plan import FilePlan, plan_files
-from ragstore.distributed.runtime import READ_CPUS, actor_resources, ray_session, require_ray
+from ragstore.distributed.runtime import READ_CPUS, RayJobError, actor_resources, ray_session, require_ray
 from ragstore.distributed.writer import RowWriter
 from ragstore.documents import RecursiveCharacterSplitter, Splitter
 from ragstore.ingest import (
@@ -62,7 +62,7 @@ from ragstore.ingest import (
 )
 
 FILES_PER_TASK = 4
-"""Files one read task loads: enough to amortise a task's start (milliseconds), few enough that the embedders get
+"""Files one read task loads: several, as starting a task costs more than loading a small file; few, so the embedders get
 their first chunks soon and a slow PDF does not hold many small files back."""
 
 _PREFETCH_BATCHES = 2  # batches the driver's iterator fetches ahead while it writes one
@@ -110,8 +110,9 @@ def ray_ingest(
     Raises:
         RayNotInstalledError: Ray is not installed (``pip install "ragstore[ray]"``), raised before anything is read.
         ValueError: ``actors`` or ``batch_size`` is below 1.
-        Exception: A task's or actor's error once Ray's retries are spent (a file failing to load is only reported),
-            or the target's; every batch written before it is whole.
+        RayJobError: A task's or actor's error once Ray's retries are spent (a file failing to load is only reported):
+            a loader's extra missing on a node, PATHS not on a node, an embedding function's error.
+        Exception: The target's own errors, as they are. Every batch written before an error is whole.
 
     """
     _, ray_data = require_ray()
@@ -147,8 +148,11 @@ def ray_ingest(
             if progress is not None:  # ragstore's display shows the job: Ray's own bars and log lines would tear it
                 dataset.context.enable_progress_bars = False
                 dataset.context.print_on_execution_start = False
-            for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy", prefetch_batches=_PREFETCH_BATCHES):
-                writer.write(batch)
+            try:
+                for batch in dataset.iter_batches(batch_size=batch_size, batch_format="numpy", prefetch_batches=_PREFETCH_BATCHES):
+                    writer.write(batch)
+            except ray.exceptions.RayError as exc:  # a worker's error; the target's own errors pass as they are
+                raise RayJobError.of(exc) from exc
     writer.delete(plan.gone)  # after every file's writes, as the single-process ingest does: an interrupted run keeps them
     report()
     return stats

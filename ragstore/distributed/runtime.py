@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +47,31 @@ class RayNotInstalledError(ImportError):
     def __init__(self, detail: str = "") -> None:
         suffix = f" ({detail})" if detail else ""
         super().__init__(f"Distributed ingest runs on Ray, which is not installed: {INSTALL_HINT}{suffix}")
+
+
+class RayJobError(RuntimeError):
+    r"""A Ray job failed in a task or an actor (after Ray's retries); the message is the error as the worker raised it.
+
+    Ray reports a worker's error as its own exception class whose text is the whole remote traceback; this one
+    says the worker's error in one line, with Ray's exception as its ``__cause__``.
+
+    Example:
+        >>> remote = "ray::FlatMap(file_rows)() (pid=1)\n  File ...\nValueError: bad chunk\n\nThe above exception ..."
+        >>> str(RayJobError.of(RuntimeError(remote)))
+        'The Ray job failed: ValueError: bad chunk'
+
+    """
+
+    @classmethod
+    def of(cls, error: BaseException) -> RayJobError:
+        """The error for Ray's ``error``: the first ``Type: message`` line of the worker's traceback, else Ray's first line."""
+        lines = _ANSI.sub("", str(error)).splitlines()
+        first = next((line for line in lines if _RAISED.match(line)), lines[0] if lines else type(error).__name__)
+        return cls(f"The Ray job failed: {first}")
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the worker's name in its traceback text
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b")
 
 
 def require_ray() -> tuple[Any, Any]:
