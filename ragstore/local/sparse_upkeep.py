@@ -14,7 +14,9 @@ is a key whose value every record may have:
 record's value; an ``update`` touches an index only if it changed the index's source (its
 documents, or its metadata), reading the merged result back from ``records``; so does an
 ``upsert`` that leaves some documents out (an existing record keeps its document, and so its
-terms). Deleted records lose their values with their rows (``ON DELETE CASCADE``).
+terms). Deleted records lose their values with their rows (``ON DELETE CASCADE``). A big
+``add``/``upsert`` has its documents' terms counted in a thread while the records are written
+(:class:`EarlyCounts`), inside the same transaction.
 
 Example:
     >>> from ragstore.collection_schema import SparseIndexSpec
