@@ -58,7 +58,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore.collection import CollectionBase
-from ragstore.documents import RecursiveCharacterSplitter, Splitter, load_directory, split_documents
+from ragstore.documents import Document, RecursiveCharacterSplitter, Splitter, load_directory, split_documents
 from ragstore.documents.directory import DirectoryLoad, FileError
 from ragstore.embeddings.base import embed
 from ragstore.errors import ResponseTooLargeError
@@ -183,17 +183,42 @@ def find_files(paths: Sequence[str | Path], *, glob: str | Sequence[str] = "**/*
     return FileSet([(Path(path), load_directory(path, glob, **options)) for path in paths])
 
 
-def _root_key(root: Path) -> str:
+def root_key_of(root: Path) -> str:
+    """The key a root's chunks carry in their ``root`` metadata: its absolute path, as POSIX.
+
+    Example:
+        >>> root_key_of(Path("/data/../docs"))
+        '/docs'
+
+    """
     return root.expanduser().resolve().as_posix()
 
 
-def _prefix(root_key: str) -> str:
-    # Chunk ids are relative to their root; a short hash of the root keeps two roots' "README.md" apart.
-    return hashlib.sha1(root_key.encode()).hexdigest()[:8]
+def chunk_records(chunks: Sequence[Document], root_key: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """``{id: (document, metadata)}`` for a file's chunks: the one rule for ids and metadata of every ingest.
+
+    Chunk ids are relative to their root; a short hash of the root keeps two roots' "README.md" apart, and
+    the metadata names the root so a re-ingest finds what it stored before.
+
+    Example:
+        >>> from ragstore.documents import Document
+        >>> chunk_records([Document("a.md#0", "Hello.", {"source": "a.md"})], "/docs")
+        {'1baff95c/a.md#0': ('Hello.', {'source': 'a.md', 'root': '/docs'})}
+
+    """
+    prefix = hashlib.sha1(root_key.encode()).hexdigest()[:8]
+    return {f"{prefix}/{chunk.id}": (chunk.text, {**chunk.metadata, "root": root_key}) for chunk in chunks}
 
 
-def _stored(collection: Any, root_key: str, source: str | None) -> dict[str, tuple[str | None, dict[str, Any] | None]]:
-    """``{id: (document, metadata)}`` of the stored chunks of ``root_key`` (one ``source`` if given)."""
+def stored_chunks(collection: Any, root_key: str, source: str | None) -> dict[str, tuple[str | None, dict[str, Any] | None]]:
+    """``{id: (document, metadata)}`` of the stored chunks of ``root_key`` (one ``source`` if given), read page by page.
+
+    Example:
+        >>> import ragstore
+        >>> stored_chunks(ragstore.Client().create_collection("stored-example"), "/docs", None)
+        {}
+
+    """
     where: dict[str, Any] = {"root": root_key} if source is None else {"$and": [{"root": root_key}, {"source": source}]}
     found: dict[str, tuple[str | None, dict[str, Any] | None]] = {}
     offset, size = 0, _GET_PAGE
@@ -253,8 +278,15 @@ class _LoadModel:
 _Item = _Upsert | _Delete | _FileDone | _Barrier | _LoadModel
 
 
-def _own_embedding_function(collection: Any) -> Any | None:
-    """The embedding function the embed stage may call, or ``None`` to let ``upsert`` embed (chromadb's collections, none set)."""
+def own_embedding_function(collection: Any) -> Any | None:
+    """The embedding function the embed stage may call, or ``None`` to let ``upsert`` embed (chromadb's collections, none set).
+
+    Example:
+        >>> import ragstore
+        >>> own_embedding_function(ragstore.Client().create_collection("own-example", embedding_function=None)) is None
+        True
+
+    """
     return collection.embedding_function if isinstance(collection, CollectionBase) else None
 
 
@@ -273,8 +305,7 @@ def _plan(
     """Stage 1 (walk, load, split, diff against the stored chunks): what to write and delete, in order."""
     planned: set[str] = set()
     for root, walk in walks:
-        root_key = _root_key(root)
-        prefix = _prefix(root_key)
+        root_key = root_key_of(root)
         if root_key in planned:  # the same root again: its first pass must be stored before it is read back
             barrier = _Barrier()
             yield barrier
@@ -286,10 +317,8 @@ def _plan(
             stats.chunks += len(chunks)
             if not chunks:
                 stats.empty.append(loaded.path)
-            stored = _stored(collection, root_key, loaded.source)
-            fresh: dict[str, tuple[str, dict[str, Any]]] = {}
-            for chunk in chunks:
-                fresh[f"{prefix}/{chunk.id}"] = (chunk.text, {**chunk.metadata, "root": root_key})
+            stored = stored_chunks(collection, root_key, loaded.source)
+            fresh = chunk_records(chunks, root_key)
             stale = [id_ for id_ in stored if id_ not in fresh]
             if stale:
                 yield _Delete(stale)
@@ -303,7 +332,7 @@ def _plan(
         # Files that are gone (or no longer match the glob): their chunks go too. Failed files keep theirs.
         # Writes still queued are all of kept files, so reading before they land finds the same gone chunks.
         kept = set(walk.loaded or []) | {failure.source for failure in walk.errors or []}
-        gone = [id_ for id_, (_, meta) in _stored(collection, root_key, None).items() if (meta or {}).get("source") not in kept]
+        gone = [id_ for id_, (_, meta) in stored_chunks(collection, root_key, None).items() if (meta or {}).get("source") not in kept]
         for batch in _batches(gone, 10_000):
             yield _Delete(batch)
 
@@ -314,8 +343,14 @@ def _failed(failures: list[FileError]) -> Iterator[_FileDone]:
         yield _FileDone(failures.pop(0))
 
 
-def _model_loader(embedding_function: Any) -> Callable[[], Any] | None:
-    """What loads the model of one of ragstore's local embedding functions (they load on first use), else ``None``."""
+def model_loader(embedding_function: Any) -> Callable[[], Any] | None:
+    """What loads the model of one of ragstore's local embedding functions (they load on first use), else ``None``.
+
+    Example:
+        >>> model_loader(None) is None
+        True
+
+    """
     from ragstore.embeddings.onnx.function import OnnxEmbeddingFunction
     from ragstore.embeddings.sentence_transformer import SentenceTransformerEmbeddingFunction
 
@@ -329,7 +364,7 @@ def _model_loader(embedding_function: Any) -> Callable[[], Any] | None:
 def _embed(embedding_function: Any, stats: IngestStats, pipeline: Pipeline, item: _Item) -> _Item:
     """Stage 2: vectors for a batch to upsert, made and checked as the collection's ``upsert`` would."""
     if isinstance(item, _LoadModel):
-        load = _model_loader(embedding_function)
+        load = model_loader(embedding_function)
         if load is not None:
             stats.loading_model = True
             pipeline.tick()
@@ -425,7 +460,7 @@ def ingest(
     pipeline = Pipeline(name="ragstore-ingest", on_tick=report)
     plan = _plan(collection, walks, failures, splitter, batch_size, stats, pipeline)
     write = functools.partial(_write, collection, stats, pipeline)
-    embedding_function = _own_embedding_function(collection)
+    embedding_function = own_embedding_function(collection)
     if embedding_function is None:
         pipeline.run(plan, write)
     else:

@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from ragstore.distributed.rows import EMBEDDING, UPSERT
 from ragstore.embeddings.base import build_embedding_function, describe_embedding_function, embed
-from ragstore.ingest import _model_loader
+from ragstore.ingest import model_loader
 
 Batch = dict[str, npt.NDArray[Any]]
 
@@ -84,7 +84,7 @@ class Embedder:
 
     def __init__(self, recipe: EmbedderRecipe) -> None:
         self.function = recipe.build()
-        load = _model_loader(self.function)
+        load = model_loader(self.function)
         if load is not None:  # now, when the actor starts, not inside its first batch
             load()
 

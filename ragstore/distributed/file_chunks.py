@@ -2,8 +2,8 @@
 
 It runs the single-process ingest's own pieces (:class:`~ragstore.documents.DirectoryLoad`
 for loading, with its error handling and its re-raise of a missing extra;
-:func:`~ragstore.documents.split_documents`; the root prefix of
-:mod:`ragstore.ingest`), so a chunk gets the same id, text and metadata as there. A
+:func:`~ragstore.documents.split_documents`; ids and metadata by
+:func:`ragstore.ingest.chunk_records`), so a chunk gets the same id, text and metadata as there. A
 chunk whose digest equals its stored one is left out (``unchanged``), a stored chunk
 the file no longer makes is deleted, and a file that fails to load sends only its
 :class:`~ragstore.distributed.rows.FileOutcome`: its earlier chunks are kept.
@@ -13,11 +13,11 @@ Example:
     >>> from ragstore.documents import LOADERS, RecursiveCharacterSplitter
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (root / "a.txt").write_text("One. " * 30)
-    >>> task = {"root_index": 0, "root": str(root), "root_key": "/r", "prefix": "ab12", "path": str(root / "a.txt"),
-    ...         "source": "a.txt", "stored": '{"ab12/a.txt#chunk=9": "0"}'}
+    >>> task = {"root_index": 0, "root": str(root), "root_key": "/r", "path": str(root / "a.txt"),
+    ...         "source": "a.txt", "stored": '{"ccd2a96e/a.txt#chunk=9": "0"}'}
     >>> rows = file_rows(task, splitter=RecursiveCharacterSplitter(chunk_size=100, chunk_overlap=0), loaders=[LOADERS])
     >>> [(row["kind"], row["id"]) for row in rows]
-    [('delete', 'ab12/a.txt#chunk=9'), ('upsert', 'ab12/a.txt#chunk=0'), ('upsert', 'ab12/a.txt#chunk=1'), ('file', 'a.txt')]
+    [('delete', 'ccd2a96e/a.txt#chunk=9'), ('upsert', 'ccd2a96e/a.txt#chunk=0'), ('upsert', 'ccd2a96e/a.txt#chunk=1'), ('file', 'a.txt')]
 
 """
 
@@ -34,6 +34,7 @@ from ragstore.distributed.file_plan import content_digest
 from ragstore.distributed.rows import FileOutcome, delete_row, file_row, upsert_row
 from ragstore.documents import DirectoryLoad, Splitter, split_documents
 from ragstore.documents.directory import Loader
+from ragstore.ingest import chunk_records
 
 
 class PathNotSharedError(FileNotFoundError):
@@ -60,8 +61,7 @@ def file_rows(task: Mapping[str, Any], *, splitter: Splitter, loaders: Sequence[
     rows: list[dict[str, str]] = []
     for loaded in walk.files():
         chunks = list(split_documents(loaded.documents, splitter))
-        # The single-process ingest's rule (ragstore.ingest._plan): ids under the root's prefix, metadata with the root.
-        fresh = {f"{task['prefix']}/{chunk.id}": (chunk.text, {**chunk.metadata, "root": task["root_key"]}) for chunk in chunks}
+        fresh = chunk_records(chunks, task["root_key"])
         stored: dict[str, str] = orjson.loads(task["stored"])
         rows.extend(delete_row(id_) for id_ in stored if id_ not in fresh)
         todo = [(id_, text, meta) for id_, (text, meta) in fresh.items() if stored.get(id_) != content_digest(text, meta)]

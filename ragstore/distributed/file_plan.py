@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from ragstore.documents.directory import Loader
-from ragstore.ingest import FileSet, _prefix, _root_key, _stored
+from ragstore.ingest import FileSet, root_key_of, stored_chunks
 
 
 def content_digest(document: str | None, metadata: Mapping[str, Any] | None) -> str:
@@ -56,7 +56,7 @@ class FilePlan:
     """The job's input.
 
     Attributes:
-        tasks: One row per file: ``root_index``, ``root``, ``root_key``, ``prefix``, ``path``, ``source`` and
+        tasks: One row per file: ``root_index``, ``root``, ``root_key``, ``path``, ``source`` and
             ``stored`` (JSON ``{id: digest}`` of the file's stored chunks).
         loaders: Each root's loaders by extension, indexed by ``root_index``.
         gone: Ids of stored chunks whose file is no longer found under its root (deleted after the job).
@@ -73,12 +73,12 @@ def plan_files(collection: Any, found: FileSet) -> FilePlan:
     plan = FilePlan()
     planned: set[str] = set()
     for root, walk in found.walks:
-        root_key = _root_key(root)
+        root_key = root_key_of(root)
         if root_key in planned:
             continue
         planned.add(root_key)
         by_source: dict[Any, dict[str, str]] = defaultdict(dict)
-        for id_, (document, metadata) in _stored(collection, root_key, None).items():
+        for id_, (document, metadata) in stored_chunks(collection, root_key, None).items():
             by_source[(metadata or {}).get("source")][id_] = content_digest(document, metadata)
         root_index = len(plan.loaders)
         plan.loaders.append(walk.loaders)
@@ -90,7 +90,6 @@ def plan_files(collection: Any, found: FileSet) -> FilePlan:
                     "root_index": root_index,
                     "root": str(root),
                     "root_key": root_key,
-                    "prefix": _prefix(root_key),
                     "path": str(path),
                     "source": source,
                     "stored": orjson.dumps(stored).decode(),

@@ -57,8 +57,8 @@ from ragstore.ingest import (
     FileSet,
     IngestStats,
     Progress,
-    _own_embedding_function,
     find_files,
+    own_embedding_function,
 )
 
 FILES_PER_TASK = 4
@@ -144,7 +144,7 @@ def ray_ingest(
                 cpus=actor_cpus,
                 gpus=actor_gpus,
             )
-            dataset = _dataset(ray_data, plan, splitter, _own_embedding_function(collection), actors, batch_size, chosen)
+            dataset = _dataset(ray_data, plan, splitter, own_embedding_function(collection), actors, batch_size, chosen)
             if progress is not None:  # ragstore's display shows the job: Ray's own bars and log lines would tear it
                 dataset.context.enable_progress_bars = False
                 dataset.context.print_on_execution_start = False
