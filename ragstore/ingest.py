@@ -183,6 +183,27 @@ def find_files(paths: Sequence[str | Path], *, glob: str | Sequence[str] = "**/*
     return FileSet([(Path(path), load_directory(path, glob, **options)) for path in paths])
 
 
+def progress_reporter(stats: IngestStats, progress: Progress | None) -> Callable[[], None]:
+    """What an ingest calls as it goes: it sets ``stats.seconds`` (since this call) and hands ``stats`` to ``progress``.
+
+    Example:
+        >>> seen = []
+        >>> report = progress_reporter(IngestStats(files=2), lambda stats: seen.append(stats.files))
+        >>> report()
+        >>> seen
+        [2]
+
+    """
+    started = time.perf_counter()
+
+    def report() -> None:
+        stats.seconds = time.perf_counter() - started
+        if progress is not None:
+            progress(stats)
+
+    return report
+
+
 def root_key_of(root: Path) -> str:
     """The key a root's chunks carry in their ``root`` metadata: its absolute path, as POSIX.
 
@@ -443,13 +464,7 @@ def ingest(
     """
     splitter = splitter or RecursiveCharacterSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     stats = IngestStats()
-    started = time.perf_counter()
-
-    def report() -> None:
-        stats.seconds = time.perf_counter() - started
-        if progress is not None:
-            progress(stats)
-
+    report = progress_reporter(stats, progress)
     failures: list[FileError] = []
     found = paths if isinstance(paths, FileSet) else find_files(paths, glob=glob, exclude=exclude)
     walks = found.walks

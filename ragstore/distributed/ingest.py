@@ -39,7 +39,6 @@ Example (starts a Ray instance, so it is not run as a doctest; ``tests/test_ray_
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +58,7 @@ from ragstore.ingest import (
     Progress,
     find_files,
     own_embedding_function,
+    progress_reporter,
 )
 
 FILES_PER_TASK = 4
@@ -123,13 +123,7 @@ def ray_ingest(
     splitter = splitter or RecursiveCharacterSplitter(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     found = paths if isinstance(paths, FileSet) else find_files(paths, glob=glob, exclude=exclude)
     stats = IngestStats()
-    started = time.perf_counter()
-
-    def report() -> None:
-        stats.seconds = time.perf_counter() - started
-        if progress is not None:
-            progress(stats)
-
+    report = progress_reporter(stats, progress)
     plan = plan_files(collection, found)
     stats.files = len(plan.tasks)
     report()
