@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -52,7 +53,14 @@ class StageTimer:
     def __init__(self, own: bool = False) -> None:
         self.own = own
         self.seconds: dict[str, float] = defaultdict(float)
-        self._stack: list[_Frame] = []
+        # One stack per thread: ragstore's indexer runs wrapped stages in its own thread, beside the caller's.
+        self._local = threading.local()
+        self._sum_lock = threading.Lock()
+
+    @property
+    def _stack(self) -> list[_Frame]:
+        stack: list[_Frame] = self._local.__dict__.setdefault("stack", [])
+        return stack
 
     def wrap(self, owner: Any, attribute: str, stage: str) -> None:
         """Replace ``owner.attribute`` by a timed wrapper (for as long as the process runs); a staticmethod stays one."""
@@ -70,7 +78,8 @@ class StageTimer:
             finally:
                 self._stack.pop()
                 spent = time.perf_counter() - frame.started
-                self.seconds[stage] += spent - frame.nested if self.own else spent
+                with self._sum_lock:
+                    self.seconds[stage] += spent - frame.nested if self.own else spent
                 if self._stack:
                     self._stack[-1].nested += spent
 

@@ -35,6 +35,7 @@ from ragstore.types import (
     DEFAULT_TENANT,
     CollectionModel,
     GetResult,
+    IndexingStatus,
     QueryResult,
     RecordSet,
 )
@@ -166,6 +167,10 @@ class API(Protocol):
 
     def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""
+        ...
+
+    def get_indexing_status(self, collection_id: uuid.UUID) -> IndexingStatus:
+        """How far the vector index has taken in the collection's writes (see :class:`~ragstore.types.IndexingStatus`)."""
         ...
 
     def reset(self) -> bool:

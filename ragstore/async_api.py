@@ -39,6 +39,7 @@ from ragstore.types import (
     DEFAULT_TENANT,
     CollectionModel,
     GetResult,
+    IndexingStatus,
     QueryResult,
     RecordSet,
 )
@@ -157,6 +158,10 @@ class AsyncAPI(Protocol):
 
     async def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""
+        ...
+
+    async def get_indexing_status(self, collection_id: uuid.UUID) -> IndexingStatus:
+        """How far the vector index has taken in the collection's writes (see :class:`~ragstore.types.IndexingStatus`)."""
         ...
 
 

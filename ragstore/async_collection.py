@@ -42,6 +42,7 @@ from ragstore.types import (
     PEEK_INCLUDE,
     CollectionModel,
     GetResult,
+    IndexingStatus,
     QueryResult,
     RecordSet,
 )
@@ -159,6 +160,16 @@ class AsyncCollection(CollectionBase):
     async def count(self) -> int:
         """How many records the collection holds."""
         return await self._api.count(self.id)
+
+    async def get_indexing_status(self) -> IndexingStatus:
+        """How far the vector index has taken in this collection's writes (see :meth:`ragstore.Collection.get_indexing_status`).
+
+        Example::
+
+            status = await col.get_indexing_status()  # IndexingStatus(num_indexed_ops=..., ...)
+
+        """
+        return await self._api.get_indexing_status(self.id)
 
     async def get(
         self,

@@ -36,6 +36,7 @@ from ragstore.types import (
     PEEK_INCLUDE,
     CollectionModel,
     GetResult,
+    IndexingStatus,
     QueryResult,
     RecordSet,
 )
@@ -240,6 +241,22 @@ class Collection(CollectionBase):
     def count(self) -> int:
         """How many records the collection holds."""
         return self._api.count(self.id)
+
+    def get_indexing_status(self) -> IndexingStatus:
+        """How far the vector index has taken in this collection's writes, as chromadb's client reports it.
+
+        Writes are searchable as soon as they are acknowledged (records the index has not
+        taken in yet are searched exactly); this tells how far the background indexer is.
+
+        Example:
+            >>> import ragstore
+            >>> col = ragstore.Client().create_collection("indexing-example")
+            >>> col.add(ids=["a"], embeddings=[[1.0, 2.0]])
+            >>> col.get_indexing_status().total_ops
+            1
+
+        """
+        return self._api.get_indexing_status(self.id)
 
     def get(
         self,

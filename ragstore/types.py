@@ -123,6 +123,35 @@ class CollectionModel:
     serialized_schema: dict[str, Any] | None = None
 
 
+@dataclasses.dataclass
+class IndexingStatus:
+    """How much of a collection the vector index has taken in (``Collection.get_indexing_status()``).
+
+    chromadb's type, field for field. chromadb counts log records; ragstore has no log, and
+    counts the changes its HNSW graph must apply: each record's current vector, plus each
+    vector removed (a deleted record, or the old vector of a record given a new one) that
+    the graph has not dropped yet. A write is searchable before it is indexed (queries
+    search unindexed records exactly), so this says how far the background indexer is,
+    not what a query sees. In a local client it describes that process's graph.
+
+    Attributes:
+        num_indexed_ops: Changes the graph has applied.
+        num_unindexed_ops: Changes waiting for the indexer.
+        total_ops: Their sum: the collection's records plus the removals not applied yet.
+        op_indexing_progress: ``num_indexed_ops / total_ops``, 1.0 for an empty collection.
+
+    Example:
+        >>> IndexingStatus(num_indexed_ops=3, num_unindexed_ops=1, total_ops=4, op_indexing_progress=0.75).op_indexing_progress
+        0.75
+
+    """
+
+    num_indexed_ops: int
+    num_unindexed_ops: int
+    total_ops: int
+    op_indexing_progress: float
+
+
 @dataclasses.dataclass(frozen=True)
 class RecordSet:
     """Validated records on their way into the engine (already embedded).

@@ -88,6 +88,9 @@ def answers(path: Path, queries: npt.NDArray[np.float64]) -> dict[str, Any]:
     with ragstore.PersistentClient(path=path) as client:
         out: dict[str, Any] = {}
         for col in client.list_collections():
+            col.get_indexing_status()  # loads the index (a missing one is rebuilt in the background) ...
+        assert client._api._indexes.flush(60)  # type: ignore[attr-defined]  # ... and the answers come from the finished one
+        for col in client.list_collections():
             got = col.get(include=["embeddings", "documents", "metadatas"])
             order = np.argsort(got["ids"])
             out[col.name] = {

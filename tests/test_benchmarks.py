@@ -60,7 +60,8 @@ def test_bench_prints_one_row_per_system_with_ratios_to_chromadb() -> None:
 def test_breakdown_accounts_for_the_add_and_query_time() -> None:
     report = run_script("breakdown.py", "--n", "1000", "--queries", "20")
     rows = table_rows(report)
-    assert "engine: index refresh: hnswlib add_items" in rows and "engine: hnswlib knn_query" in rows
+    assert "engine: hand-off to the indexer (a writer waits while too much is unindexed)" in rows and "engine: hnswlib knn_query" in rows
+    assert "In the indexer's thread, beside the rows above: hnswlib add_items" in report
     # The stage rows partition the wall time: their shares add up to about 100% in each table.
     tables = [section for section in report.split("\n\n") if section.startswith("| stage")]
     assert len(tables) == 2

@@ -13,6 +13,7 @@ they instrument, they never replace behaviour.
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 import traceback
@@ -32,6 +33,7 @@ from ragstore.local.index import VectorIndex
 from ragstore.local.index_cache import IndexCache
 from ragstore.record_requests import QueryRequest
 from ragstore.types import RecordSet
+from tests.indexing import flushed
 
 DIM = 16
 LONG = 60.0  # seconds; reached only when something hangs
@@ -167,6 +169,8 @@ def test_searches_run_in_parallel_while_a_writer_writes(tmp_path: Path) -> None:
     for start in range(0, 3000, 1000):
         write("add", [f"r{i}" for i in range(start, start + 1000)])
     col.query(query_embeddings=vector_for(0)[None, :], n_results=1)  # loads and caches the index
+    # Indexed before the first searches meet: a catch-up queued for the lock would hold the second one back.
+    flushed(client)
     (entry,) = client._api._indexes._cached.values()  # type: ignore[attr-defined]
     index = entry.index
     index.__class__ = RecordingIndex
@@ -261,8 +265,8 @@ def _store_with_collections(path: Path, names: Sequence[str], n: int = 500) -> N
     client.close()  # saves the index files
 
 
-def test_a_caught_up_index_is_searched_beside_a_reader_and_caught_up_alone(tmp_path: Path) -> None:
-    """A catch-up with nothing to do never takes the lock exclusively; one with work does."""
+def test_a_query_never_waits_for_a_catch_up_and_the_indexer_catches_up_alone(tmp_path: Path) -> None:
+    """A query on a lagging index shares the lock with a reader; the background catch-up takes it exclusively."""
     path = tmp_path / "store"
     _store_with_collections(path, ["cat"])
     api = LocalAPI(path)
@@ -283,30 +287,41 @@ def test_a_caught_up_index_is_searched_beside_a_reader_and_caught_up_alone(tmp_p
     holder.start()
     assert held.wait(LONG)
     try:
-        # Nothing new: the query's catch-up and search share the lock with the holder.
+        # Nothing new: the query's search shares the lock with the holder.
         result: list[Any] = []
         q = threading.Thread(target=lambda: result.append(api.query(col.id, QueryRequest(query, n_results=3))), daemon=True)
         q.start()
         q.join(LONG)
         assert not q.is_alive() and len(result[0]["ids"][0]) == 3
-        # Another engine on the store (as another process would) writes: now this index is behind,
-        # and catching up needs the lock exclusively, so the next query waits for the holder.
+        # Another engine on the store (as another process would) writes: now this index is behind.
+        # With the indexer held, the query still answers beside the holder: the new record comes
+        # from the exact search of what the graph lacks, and nothing took the lock exclusively.
         other = LocalAPI(path)
         other.write(col.id, "add", RecordSet(["late"], vector_for(10**6)[None, :], None, None, None))
         other.close()
-        late: list[Any] = []
-        q = threading.Thread(
-            target=lambda: late.append(api.query(col.id, QueryRequest(vector_for(10**6)[None, :], n_results=1))), daemon=True
-        )
-        q.start()
-        wait_until(lambda: index.lock.waiting_writers == 1)  # queued behind the reader for the exclusive lock
-        assert not late
+        late_query = QueryRequest(vector_for(10**6)[None, :], n_results=1)
+        with api._indexes.hold():
+            late: list[Any] = []
+            q = threading.Thread(target=lambda: late.append(api.query(col.id, late_query)), daemon=True)
+            q.start()
+            q.join(LONG)
+            assert not q.is_alive() and late[0]["ids"] == [["late"]]
+            assert index.applied_seq < last_seq(api)
+        # Released, the indexer catches up, and that needs the lock exclusively: it queues behind the holder.
+        wait_until(lambda: index.lock.waiting_writers == 1)
+        assert index.applied_seq < last_seq(api)
     finally:
         release.set()
-    q.join(LONG)
-    assert late[0]["ids"] == [["late"]]
     holder.join(LONG)
+    assert api._indexes.flush(LONG)
+    assert index.applied_seq == last_seq(api)
+    assert api.query(col.id, late_query)["ids"] == [["late"]]  # now from the graph itself
     api.close()
+
+
+def last_seq(api: LocalAPI) -> int:
+    """The one collection's sequence in SQLite (what a complete index has applied)."""
+    return int(api._db.connection().execute("SELECT last_seq FROM collections").fetchone()[0])
 
 
 class SlowLoadingCache(IndexCache):
@@ -320,7 +335,7 @@ class SlowLoadingCache(IndexCache):
         self.guard = threading.Lock()
         self.overlaps: list[str] = []
 
-    def _load_index(self, row: CollectionRow) -> VectorIndex:
+    def _load_index(self, conn: sqlite3.Connection, row: CollectionRow) -> VectorIndex:
         with self.guard:
             self.loads[row.name] = self.loads.get(row.name, 0) + 1
             self.active[row.name] = self.active.get(row.name, 0) + 1
@@ -330,7 +345,7 @@ class SlowLoadingCache(IndexCache):
             if row.name == self.slow_collection:
                 self.loading_started.set()
                 assert self.may_finish.wait(LONG)
-            return super()._load_index(row)
+            return super()._load_index(conn, row)
         finally:
             with self.guard:
                 self.active[row.name] -= 1

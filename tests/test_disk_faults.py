@@ -33,6 +33,7 @@ from ragstore.local import LocalAPI
 from ragstore.local.database import DATABASE_FILENAME
 from ragstore.local.index_cache import INDEX_DIRECTORY
 from ragstore.server import create_app
+from tests.indexing import eventually, indexed
 from tests.mounts import read_only_view, small_disk
 from tests.servers import RunningServer
 
@@ -150,6 +151,13 @@ def assert_only_published_files(directory: Path) -> str:
     return token
 
 
+def assert_logged_once(store: Store) -> str:
+    """The store's logs, which tell of a failed index save exactly once."""
+    logs = store.logs()
+    assert logs.count(SAVE_FAILED) == 1, logs
+    return logs
+
+
 def last_seq(store: Path) -> int:
     with closing(sqlite3.connect(f"file:{store / DATABASE_FILENAME}?mode=ro", uri=True)) as conn:
         return int(conn.execute("SELECT max(last_seq) FROM collections").fetchone()[0])
@@ -169,7 +177,8 @@ def test_a_full_disk_never_fails_a_committed_write_or_a_query_and_leaves_no_part
         for batch in range(6):
             add_batch(col, batch, 1000)
         folder = index_dir(path, col)
-        assert_only_published_files(folder)
+        indexed(col)  # the background indexer saves after it catches up
+        eventually(lambda: assert_only_published_files(folder))
         # What a crashed save of another process left behind, long ago.
         orphan = folder / "index-3-999999-0badf00d.bin"
         orphan.write_bytes(b"\0" * 100_000)
@@ -185,8 +194,8 @@ def test_a_full_disk_never_fails_a_committed_write_or_a_query_and_leaves_no_part
         for batch in (1, 9):
             assert_findable(col, batch, 400)
         assert col.get(ids=["b9-0"], include=[])["ids"] == ["b9-0"]
-        logs = store.logs()
-        assert logs.count(SAVE_FAILED) == 1, logs  # once per failure streak, not once per call
+        indexed(col)
+        logs = eventually(lambda: assert_logged_once(store))  # once per failure streak, not once per call
         assert "Traceback" not in logs
         # The failed saves removed what they wrote; the orphan waits for a successful save.
         token = published(folder)["token"]
@@ -234,7 +243,8 @@ def test_an_immutable_index_folder_never_fails_writes_or_queries(
     col = store.open().create_collection("docs", metadata=METADATA, embedding_function=None)
     add_batch(col, 0, 500)
     folder = index_dir(path, col)
-    token = assert_only_published_files(folder)
+    indexed(col)
+    token = eventually(lambda: assert_only_published_files(folder))
     with read_only_view(path / INDEX_DIRECTORY, path / INDEX_DIRECTORY):
         for batch in range(1, 4):
             add_batch(col, batch, 300)

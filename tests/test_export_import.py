@@ -24,6 +24,7 @@ from ragstore.cli.errors import RagstoreGroup
 from ragstore.cli.transfer import export_command, import_command
 from ragstore.sparse_vectors import SparseVector
 from ragstore.transfer import export_collection, import_collection
+from tests.indexing import indexed
 
 INCLUDE = ["documents", "metadatas", "uris", "embeddings"]
 N = 1234
@@ -96,6 +97,9 @@ def assert_same(a: ragstore.Collection, b: ragstore.Collection) -> None:
     assert a.schema is not None and b.schema is not None
     assert a.schema.serialize_to_json() == b.schema.serialize_to_json()
     queries = awkward_embeddings(N)[[2, 40, 999]]
+    # Both from their graphs (an exact search of what a graph still lacks gives equal distances, not equal bits).
+    indexed(a)
+    indexed(b)
     qa, qb = a.query(query_embeddings=queries, n_results=10), b.query(query_embeddings=queries, n_results=10)
     assert qa["ids"] == qb["ids"]
     assert qa["distances"] == qb["distances"]

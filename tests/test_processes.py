@@ -28,6 +28,7 @@ import numpy.typing as npt
 import pytest
 
 import ragstore
+from tests.indexing import flushed
 
 pytestmark = pytest.mark.slow
 
@@ -102,7 +103,8 @@ def _assert_findable(col: ragstore.Collection, ids: list[str], vecs: Vectors) ->
 
 
 def _assert_index_matches_store(client: ragstore.ClientAPI, col: ragstore.Collection, db_file: Path) -> None:
-    """White box: the client's in-memory index holds exactly the stored vectors, nothing lost or left over."""
+    """White box: the client's in-memory index holds exactly the stored vectors, nothing lost or left over (once caught up)."""
+    flushed(client)
     with contextlib.closing(sqlite3.connect(db_file)) as conn:
         pk, last_seq = conn.execute("SELECT pk, last_seq FROM collections WHERE id = ?", (str(col.id),)).fetchone()
         rows = conn.execute("SELECT label, embedding FROM records WHERE collection_pk = ? ORDER BY label", (pk,)).fetchall()
@@ -574,3 +576,160 @@ def test_long_lived_reader_sees_other_processes_writes(tmp_path: Path) -> None:
         for stream in (reader.stdin, reader.stdout, reader.stderr):
             if stream is not None:
                 stream.close()
+
+
+def test_a_reader_sees_other_processes_writes_before_its_graph_catches_up(tmp_path: Path) -> None:
+    """With its background indexer held, a reader answers from the exact search of what its graph lacks."""
+    path = tmp_path / "store"
+    truth = dict(zip([f"init-{i}" for i in range(300)], _live_vectors(7, 300), strict=True))
+    with ragstore.PersistentClient(path) as client:
+        client.create_collection(LIVE_COLLECTION, embedding_function=None).add(ids=list(truth), embeddings=np.stack(list(truth.values())))
+
+    with ragstore.PersistentClient(path) as client:
+        col = client.get_collection(LIVE_COLLECTION, embedding_function=None)
+        col.query(query_embeddings=np.zeros(LIVE_DIM, dtype=np.float32), n_results=5)  # loads the index
+        flushed(client)
+        index = next(iter(client._api._indexes._cached.values())).index  # type: ignore[attr-defined]
+        with client._api._indexes.hold():  # type: ignore[attr-defined]
+            for round_ in range(2):
+                writer = subprocess.run(
+                    _child("_live_writer", path, round_), capture_output=True, text=True, env=_env(), timeout=120, check=False
+                )
+                assert writer.returncode == 0, writer.stderr
+                added, deleted, moved = _live_changes(round_)
+                old_moved = np.stack([truth[i] for i in moved])
+                truth.update(added)
+                truth.update(moved)
+                for id_ in deleted:
+                    del truth[id_]
+                # The graph has not seen this round (nor the last): its new vectors, replaced ones and deletions.
+                assert index.applied_seq < _last_seq(path, col)
+                _assert_sees(col, truth, list(added) + list(moved), old_moved, deleted, set(moved))
+        flushed(client)
+        assert index.applied_seq == _last_seq(path, col)
+        added, deleted, moved = _live_changes(1)
+        _assert_sees(col, truth, list(added) + list(moved), np.stack([_live_vectors(2000, 10)[0]]), deleted, set(moved))
+        _assert_index_matches_store(client, col, path / "ragstore.sqlite3")
+
+
+def _last_seq(path: Path, col: ragstore.Collection) -> int:
+    with contextlib.closing(sqlite3.connect(path / "ragstore.sqlite3")) as conn:
+        return int(conn.execute("SELECT last_seq FROM collections WHERE id = ?", (str(col.id),)).fetchone()[0])
+
+
+def _assert_sees(
+    col: ragstore.Collection, truth: dict[str, Vectors], new_ids: list[str], old_vectors: Vectors, deleted: list[str], moved: set[str]
+) -> None:
+    """New and moved records are their own nearest neighbours; old vectors and deleted records are never answered."""
+    answer = col.query(query_embeddings=np.stack([truth[i] for i in new_ids]), n_results=1, include=["distances"])
+    assert answer["ids"] == [[i] for i in new_ids]
+    assert answer["distances"] is not None and max(d[0] for d in answer["distances"]) < 1e-4
+    gone = col.query(query_embeddings=old_vectors, n_results=1, include=["distances"])
+    assert gone["distances"] is not None
+    assert all(hit[0] not in moved or d[0] > 1e-4 for hit, d in zip(gone["ids"], gone["distances"], strict=True))
+    everything = col.query(query_embeddings=np.stack([truth[new_ids[0]]]), n_results=len(truth) + 10, include=[])
+    assert sorted(everything["ids"][0]) == sorted(truth)
+    assert not set(deleted) & set(everything["ids"][0])
+
+
+# ====================================================================== kill -9 during background indexing
+
+BG_DIM = 48
+BG_BATCH = 1500
+BG_BATCHES = 8  # per writer run: 12,000 records, which a writer acknowledges long before they are indexed
+BG_COLLECTION = "background"
+
+
+def _bg_vectors(batch: int) -> Vectors:
+    return np.random.default_rng([77, batch]).standard_normal((BG_BATCH, BG_DIM)).astype(np.float32)
+
+
+def _bg_ids(batch: int) -> list[str]:
+    return [f"g{batch}-{i}" for i in range(BG_BATCH)]
+
+
+def _bg_writer(path: str, acks: str, start: str) -> None:
+    """Child: add batches from ``start`` on (acknowledged in ``acks``), then wait to be killed while the indexer works.
+
+    Writers never wait for the indexer here (a bound far above what is written), so the
+    kill lands while the graph lacks many acknowledged records, at a random point of its
+    catch-up: inside a batch inserted into the graph, or inside a save of the files.
+    """
+    settings = ragstore.Settings(max_unindexed_records=10**7)
+    client = ragstore.PersistentClient(path, settings=settings)
+    col = client.get_collection(BG_COLLECTION, embedding_function=None)
+    with open(acks, "a") as out:
+        for batch in range(int(start), int(start) + BG_BATCHES):
+            if batch % 3 == 2:  # some vectors replaced and some records deleted, so the graph also has removals to apply
+                col.upsert(ids=_bg_ids(batch - 1)[:100], embeddings=-_bg_vectors(batch - 1)[:100])
+                col.delete(ids=_bg_ids(batch - 2)[:50])
+            col.add(ids=_bg_ids(batch), embeddings=_bg_vectors(batch))
+            out.write(f"{batch}\n")
+            out.flush()
+    time.sleep(120)  # the indexer goes on until the kill
+
+
+def _bg_model(batches: int) -> dict[str, Vectors]:
+    model: dict[str, Vectors] = {}
+    for batch in range(batches):
+        if batch % 3 == 2:
+            model.update(zip(_bg_ids(batch - 1)[:100], -_bg_vectors(batch - 1)[:100], strict=True))
+            for id_ in _bg_ids(batch - 2)[:50]:
+                model.pop(id_, None)
+        model.update(zip(_bg_ids(batch), _bg_vectors(batch), strict=True))
+    return model
+
+
+def test_kill_9_during_background_indexing_loses_nothing_and_inserts_nothing_twice(tmp_path: Path) -> None:
+    path = tmp_path / "store"
+    acks = tmp_path / "acks.txt"
+    acks.touch()
+    with ragstore.PersistentClient(path) as client:
+        col = client.create_collection(BG_COLLECTION, embedding_function=None, configuration={"hnsw": {"sync_threshold": 500}})
+    index_dir = path / "indexes" / str(col.id)
+    rng = random.Random(7)
+    killed_mid_indexing = 0
+    for round_ in range(3):
+        start = len(_read_acks(acks))
+        with _crash_writer_process(_child("_bg_writer", path, acks, start), tmp_path / f"bg-writer-{round_}.err") as proc:
+            _wait_for(lambda start=start: len(_read_acks(acks)) >= start + BG_BATCHES, 120, "the writer's acknowledgements", proc)
+            if round_ == 1:  # within a save of the index files
+                before = _index_files(index_dir)
+                saving = lambda before=before: any(n not in before for n in _index_files(index_dir) if n != "meta.json")  # noqa: E731
+                _wait_for(saving, 60, "a save", proc)
+            else:
+                time.sleep(rng.uniform(0.05, 0.5))
+            _stop(proc)
+        done = _read_acks(acks)
+        assert done == list(range(len(done)))
+        model = _bg_model(len(done))
+        with ragstore.PersistentClient(path) as client:
+            col = client.get_collection(BG_COLLECTION, embedding_function=None)
+            status = col.get_indexing_status()
+            killed_mid_indexing += status.num_unindexed_ops > 0  # the saved graph lacked acknowledged records
+            assert col.count() == len(model) <= status.total_ops
+            got = col.get(include=["embeddings"])
+            assert got["embeddings"] is not None
+            assert {id_: bytes(vec) for id_, vec in zip(got["ids"], got["embeddings"], strict=True)} == {
+                id_: bytes(vec) for id_, vec in model.items()
+            }
+            # Found before the graph catches up (exactly, for what it lacks), and after.
+            ids = rng.sample(sorted(model), 400)
+            _assert_found_once(col, ids, np.stack([model[i] for i in ids]))
+            flushed(client)
+            assert col.get_indexing_status().num_unindexed_ops == 0
+            ids = sorted(model)
+            _assert_found_once(col, ids, np.stack([model[i] for i in ids]))
+            _assert_index_matches_store(client, col, path / "ragstore.sqlite3")
+            index = next(iter(client._api._indexes._cached.values())).index  # type: ignore[attr-defined]
+            in_graph = index._index.get_ids_list()  # hnswlib's own list: live and deleted points
+            assert len(in_graph) == len(set(in_graph)) == index._index.get_current_count()  # no point inserted twice
+    assert killed_mid_indexing >= 1
+
+
+def _assert_found_once(col: ragstore.Collection, ids: list[str], vecs: Vectors) -> None:
+    """Each record is its own nearest neighbour (rare misses found exactly, as :func:`_assert_findable` allows), named once per answer."""
+    for lo in range(0, len(ids), 5000):  # a query takes at most 16,384 vectors
+        _assert_findable(col, ids[lo : lo + 5000], vecs[lo : lo + 5000])
+        hits = col.query(query_embeddings=vecs[lo : lo + 5000], n_results=3, include=[])
+        assert all(len(found) == len(set(found)) == 3 for found in hits["ids"])

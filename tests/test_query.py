@@ -9,6 +9,7 @@ import pytest
 import ragstore
 from ragstore.embeddings import DefaultEmbeddingFunction
 from ragstore.local import reads
+from tests.indexing import indexed
 
 
 def oracle(space: str, q: npt.NDArray[np.float64], x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -147,6 +148,7 @@ def test_modify_ef_search_takes_effect(client: ragstore.ClientAPI) -> None:
     data = rng.normal(size=(1500, 24)).astype(np.float32)
     col = client.create_collection("ef-search", configuration={"hnsw": {"ef_search": 10, "max_neighbors": 8, "ef_construction": 40}})
     col.add(ids=[str(i) for i in range(1500)], embeddings=data)
+    indexed(col)  # ef_search is the graph's: until the indexer is done, what the graph lacks is searched exactly
     queries = rng.normal(size=(40, 24)).astype(np.float32)
 
     def recall() -> float:

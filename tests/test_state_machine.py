@@ -10,7 +10,11 @@ through the same writes, and checks every read against the model:
 - reads: ``get`` with ids / where / where_document / limit / offset, and ``query``
   checked against brute-force distances computed here with numpy;
 - persistent mode only: ``reopen`` (close the client, open the path again) and
-  writes through a second client on the same path, which the first must see.
+  writes through a second client on the same path, which the first must see;
+- background indexing: ``hold_or_release_indexer`` pauses the indexer (a hook of the
+  engine's), so reads meet a graph that lacks the latest writes and still holds deleted
+  and replaced vectors, and ``let_indexer_finish`` waits for it; between the two, reads
+  meet a graph at whatever point the indexer has reached.
 
 After every step ``count()`` and a full ``get()`` must equal the model, and a query with
 each record's own vector must return it (or a record exactly as near).
@@ -18,6 +22,7 @@ each record's own vector must return it (or a record exactly as near).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import shutil
@@ -37,6 +42,7 @@ from test_text_index import assert_text_index_matches_records
 
 import ragstore
 from tests.filter_reference import matches_document, matches_where
+from tests.indexing import flushed
 
 # ---------------------------------------------------------------------------------------------- model
 
@@ -167,6 +173,7 @@ class StoreMachine(RuleBasedStateMachine):
         self.model: dict[str, Record] = {}
         self.space = "l2"
         self.dim = 4
+        self.held: contextlib.ExitStack | None = None  # open while the indexer is held
 
     def _open_client(self) -> ragstore.ClientAPI:
         if self.path is None:
@@ -174,9 +181,30 @@ class StoreMachine(RuleBasedStateMachine):
         return ragstore.PersistentClient(path=self.path)
 
     def teardown(self) -> None:
+        self.release_indexer()
         self.client.close()
         if self.path is not None:
             shutil.rmtree(self.path, ignore_errors=True)
+
+    def release_indexer(self) -> None:
+        if self.held is not None:
+            self.held.close()
+            self.held = None
+
+    @rule()
+    def hold_or_release_indexer(self) -> None:
+        """Pause background indexing, or let it go on: every read must stay right either way."""
+        if self.held is None:
+            self.held = contextlib.ExitStack()
+            self.held.enter_context(self.client._api._indexes.hold())  # type: ignore[attr-defined]
+        else:
+            self.release_indexer()
+
+    @rule()
+    def let_indexer_finish(self) -> None:
+        """Let the indexer catch the graph up completely (reads then search the graph alone)."""
+        self.release_indexer()
+        flushed(self.client)
 
     @property
     def col(self) -> ragstore.Collection:
@@ -457,6 +485,7 @@ class PersistentStoreMachine(StoreMachine):
     @rule()
     def reopen(self) -> None:
         """Close the client and open the path again: everything must survive."""
+        self.release_indexer()
         self.client.close()
         self.client = self._open_client()
         self.collection = self.client.get_collection(COLLECTION)
@@ -603,8 +632,8 @@ def test_index_is_rebuilt_once_stale_slots_outnumber_live_ones(embedded: str, tm
     """White box: deleted slots never outnumber live records for long.
 
     A new vector gets a new label and retires the old one (hnswlib never updates in place),
-    so replaced vectors count as deleted slots; past that point the next catch-up rebuilds
-    the index from the live records. (It inspects the engine's index cache, so it runs on
+    so replaced vectors count as deleted slots; past that point the next catch-up (by the
+    background indexer) rebuilds the index from the live records. (It inspects the engine's index cache, so it runs on
     the embedded modes; over HTTP the same engine sits behind the server.)
     """
     client = ragstore.EphemeralClient() if embedded == "ephemeral" else ragstore.PersistentClient(tmp_path / "store")
@@ -612,10 +641,13 @@ def test_index_is_rebuilt_once_stale_slots_outnumber_live_ones(embedded: str, tm
     rng = np.random.default_rng(0)
     ids = [f"r{i}" for i in range(20)]
     col.add(ids=ids, embeddings=rng.random((20, 4)))
-    (entry,) = client._api._indexes._cached.values()  # type: ignore[attr-defined]
+    indexes = client._api._indexes  # type: ignore[attr-defined]
+    assert indexes.flush(60)  # the background indexer is this test's subject: each check waits for it
+    (entry,) = indexes._cached.values()
     index = entry.index
 
     def stale() -> int:
+        assert indexes.flush(60)
         return int(index._index.get_current_count() - len(index.labels))
 
     col.upsert(ids=ids, embeddings=rng.random((20, 4)))  # 20 old vectors retired: not more than the 20 live

@@ -38,7 +38,7 @@ from ragstore.http.transport import connection_error
 from ragstore.http.wire import TRACE_HEADER
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
-from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, IndexingStatus, QueryResult, RecordSet
 
 T = TypeVar("T")
 
@@ -196,6 +196,10 @@ class AsyncHttpAPI(BaseHttpAPI[httpx.AsyncClient]):
     async def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""
         return await self._send(self.calls.count(collection_id))
+
+    async def get_indexing_status(self, collection_id: uuid.UUID) -> IndexingStatus:
+        """How far the server's vector index has taken in the collection's writes."""
+        return await self._send(self.calls.get_indexing_status(collection_id))
 
 
 __all__ = ["AsyncHttpAPI", "ServerConnectionError"]

@@ -35,7 +35,7 @@ from ragstore.http import wire
 from ragstore.http.transport import DEFAULT_TIMEOUT, request_headers
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
-from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, IndexingStatus, QueryResult, RecordSet
 
 T = TypeVar("T")
 S = TypeVar("S", httpx.Client, httpx.AsyncClient)  # the session a client sends with
@@ -240,6 +240,10 @@ class Calls:
     def count(self, collection_id: uuid.UUID) -> Call[int]:
         """``GET .../count``."""
         return Call("GET", f"{self._collection_path(collection_id)}/count", int)
+
+    def get_indexing_status(self, collection_id: uuid.UUID) -> Call[IndexingStatus]:
+        """``GET .../indexing_status`` (chromadb's route and fields)."""
+        return Call("GET", f"{self._collection_path(collection_id)}/indexing_status", wire.indexing_status_from_json)
 
 
 class BaseHttpAPI(Generic[S]):

@@ -37,7 +37,7 @@ from ragstore.collection_schema.reconcile import render_schema
 from ragstore.errors import InvalidArgumentError, InvalidDimensionException, NotFoundError, RagstoreError, error_class_for
 from ragstore.search.result import SearchResult
 from ragstore.sparse_vectors import SparseVector, metadata_from_json
-from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, IndexingStatus, QueryResult, RecordSet
 from ragstore.validation import normalize_embeddings
 
 API_PREFIX = "/api/v2"
@@ -347,6 +347,33 @@ def search_result_from_json(data: Any) -> SearchResult:
     if metadatas is not None:
         data = data | {"metadatas": [None if rows is None else _sparse_vectors_read(rows) for rows in metadatas]}
     return SearchResult(data)
+
+
+def indexing_status_to_json(status: IndexingStatus) -> dict[str, Any]:
+    """Chromadb's ``indexing_status`` answer: the four fields by name.
+
+    Example:
+        >>> indexing_status_to_json(IndexingStatus(1, 0, 1, 1.0))
+        {'num_indexed_ops': 1, 'num_unindexed_ops': 0, 'total_ops': 1, 'op_indexing_progress': 1.0}
+
+    """
+    return dataclasses.asdict(status)
+
+
+def indexing_status_from_json(data: Any) -> IndexingStatus:
+    """An :class:`IndexingStatus` from the server's answer (chromadb's client reads the same four keys).
+
+    Example:
+        >>> indexing_status_from_json({"num_indexed_ops": 1, "num_unindexed_ops": 0, "total_ops": 1, "op_indexing_progress": 1.0})
+        IndexingStatus(num_indexed_ops=1, num_unindexed_ops=0, total_ops=1, op_indexing_progress=1.0)
+
+    """
+    return IndexingStatus(
+        num_indexed_ops=int(data["num_indexed_ops"]),
+        num_unindexed_ops=int(data["num_unindexed_ops"]),
+        total_ops=int(data["total_ops"]),
+        op_indexing_progress=float(data["op_indexing_progress"]),
+    )
 
 
 def _result_to_json(result: Mapping[str, Any], *extra: str) -> dict[str, Any]:

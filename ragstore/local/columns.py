@@ -175,8 +175,10 @@ class RecordColumns(SlotTable):
         k = min(k, len(slots))
         if k == 0:
             return [np.zeros(0, np.int64)] * len(queries), [np.zeros(0, np.float32)] * len(queries)
-        scores = self._scores(queries, slots, space)  # smaller is nearer, ranks like the distance
-        keep = min(len(slots), k + _RERANK_EXTRA)
+        with np.errstate(over="ignore", invalid="ignore"):  # vectors near float32's limits: see below
+            scores = self._scores(queries, slots, space)  # smaller is nearer, ranks like the distance
+        # A product past float32's range ranks nothing: then every slot is re-ranked in float64.
+        keep = min(len(slots), k + _RERANK_EXTRA) if np.isfinite(scores).all() else len(slots)
         if keep < len(slots):
             candidates = np.argpartition(scores, keep - 1, axis=1)[:, :keep]
         else:

@@ -1,7 +1,10 @@
 """``LocalAPI``: the one engine, in memory (``path=None``) or on disk.
 
 It implements :class:`ragstore.api.API` over SQLite (the truth) and one
-cached HNSW index per collection (:mod:`ragstore.local.index_cache`). Record
+cached HNSW index per collection (:mod:`ragstore.local.index_cache`). A write is
+acknowledged once SQLite has committed it; a background thread inserts its vectors
+into the index (:mod:`ragstore.local.indexer`), and queries search what the index
+lacks exactly meanwhile (:mod:`ragstore.local.fresh_tail`). Record
 reads and deletes arrive as request objects (:mod:`ragstore.record_requests`), which
 cannot exist unchecked; record sets and every other argument are checked again here,
 by the same functions the clients use. Each public method runs in one SQLite
@@ -40,6 +43,7 @@ from ragstore.filters import Node
 from ragstore.local import catalog, records, text_index
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.database import Database
+from ragstore.local.graph_feed import next_label
 from ragstore.local.hybrid_query import text_query
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, needs_no_catching_up, query_result, search
@@ -52,7 +56,7 @@ from ragstore.readd_warning import warn_existing
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest, checked_records
 from ragstore.search import SearchResult, compile_where
 from ragstore.settings import Settings
-from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, QueryResult, RecordSet
+from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, IndexingStatus, QueryResult, RecordSet
 from ragstore.validation import validate_non_negative_int
 
 MAX_BATCH_SIZE = 16_384
@@ -63,9 +67,15 @@ MAX_TOMBSTONES = 100_000
 
 
 def _shutdown(db: Database, indexes: IndexCache) -> None:
-    """Save unsaved index changes and close connections (also run at interpreter exit)."""
-    indexes.save_unsaved()
+    """Let the indexer finish (``Settings.index_close_wait``), save the indexes, close connections (also at interpreter exit)."""
+    indexes.close()
     db.close()
+
+
+def _non_negative_seconds(value: float | None, name: str) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0):
+        raise InvalidArgumentError(f"Expected {name} to be a number of seconds >= 0 or None, got {value!r}")
+    return value
 
 
 class LocalAPI:
@@ -86,8 +96,10 @@ class LocalAPI:
         self._path = Path(path).expanduser().resolve() if path is not None else None
         self._settings = settings or Settings()
         self._max_response_bytes = max_response_bytes
+        max_unindexed = validate_non_negative_int(self._settings.max_unindexed_records, "max_unindexed_records", None)
+        close_wait = _non_negative_seconds(self._settings.index_close_wait, "index_close_wait")
         self._db = Database(self._path)
-        self._indexes = IndexCache(self._db, self._path)
+        self._indexes = IndexCache(self._db, self._path, max_unindexed, close_wait)
         self._sparse = SparseIndexes()  # in memory only: rebuilt from SQLite on first use
         # The finalizer must not hold self (it would never be collected): only what it closes.
         self._finalizer = weakref.finalize(self, _shutdown, self._db, self._indexes)
@@ -113,7 +125,7 @@ class LocalAPI:
         return MAX_BATCH_SIZE
 
     def close(self) -> None:
-        """Save index caches and close every connection (idempotent)."""
+        """Let background indexing finish (``Settings.index_close_wait``), save the indexes, close every connection (idempotent)."""
         self._finalizer()
 
     def reset(self) -> bool:
@@ -263,10 +275,12 @@ class LocalAPI:
                     self._advance(conn, row, seq, dim)  # only sparse values changed: the sparse index must still catch up
             if written.mirrored:
                 self._advance(conn, row, seq, dim)
+                last_label = next_label(conn) - 1
         if op == "add":
             warn_existing(rs.ids, existed)  # once committed: the ids it skipped, not overwritten (chromadb 0.x logged them)
         if written.mirrored:
-            self._indexes.refresh(collection_id)
+            # Acknowledged once committed: the graph is the indexer's work (a writer waits only when too much is left).
+            self._indexes.written(row, last_label, dim)
 
     def delete(self, collection_id: uuid.UUID, request: DeleteRequest) -> int:
         """Delete the records ``request`` selects; returns how many were really deleted."""
@@ -282,7 +296,7 @@ class LocalAPI:
             seq = row.last_seq + 1
             records.delete_rows(conn, row.pk, doomed, seq)
             self._advance(conn, row, seq, None)
-        self._indexes.refresh(collection_id)
+        self._indexes.written(row)  # queries drop the deleted labels at once; the graph drops them in the background
         self._db.reclaim()
         return len(doomed)
 
@@ -311,6 +325,11 @@ class LocalAPI:
         """Records in the collection."""
         with self._db.read() as conn:
             return records.count_records(conn, catalog.get_by_id(conn, collection_id).pk)
+
+    def get_indexing_status(self, collection_id: uuid.UUID) -> IndexingStatus:
+        """How far this process's HNSW graph has taken in the collection's writes (see :class:`~ragstore.types.IndexingStatus`)."""
+        with self._db.read() as conn:
+            return self._indexes.indexing_status(conn, catalog.get_by_id(conn, collection_id))
 
     def get(self, collection_id: uuid.UUID, request: GetRequest) -> GetResult:
         """The records ``request`` selects, in insertion order."""

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,17 @@ import numpy.typing as npt
 from ragstore.configuration import HnswSettings, hnsw_settings
 from ragstore.local import index_files, reachability
 from ragstore.local.exact import exact_search as exact_search  # re-exported: columns and tests import it from here
+from ragstore.local.graph_feed import Feed, read_feed
 from ragstore.local.orphans import Orphans, read_record, write_record
 from ragstore.local.rwlock import RWLock
 
 _INITIAL_CAPACITY = 1024
 _CATCH_UP_BATCH = 10_000
+# A background catch-up inserts a few rows at a time under the exclusive lock, as many as
+# take about its ``max_hold``: between 8 (hnswlib starts its threads for every call: ~10%
+# of a batch this small) and 4,096 (a fast machine or a small dimension).
+_MIN_BATCH = 8
+_MAX_BATCH = 4096
 # Points added since the last reachability check before the next one: at least this many, and
 # at least a quarter of the index (a check walks all of it, so checks stay amortised O(1) a point).
 _CHECK_MIN = 256
@@ -100,6 +107,14 @@ class VectorIndex:
         # would race over the file names and the unsaved-changes count.
         self._save_lock = threading.Lock()
         self._saved_token: str | None = None
+        # Every live record labelled at most this is in the graph (see ragstore.local.graph_feed).
+        self.mark = max(labels, default=0)
+        # The mark when searches were last made sure to reach every point (_check): points above it
+        # may be unreachable, so a query meeting a lagging graph searches them exactly when few.
+        self.checked_mark = 0
+        # Held by whoever reads what the graph lacks and applies it, so the mark cannot move in between.
+        self.step_lock = threading.Lock()
+        self._batch = _MIN_BATCH  # rows per locked batch of a background catch-up (see add)
         self._ef = settings.ef_search
         index.set_ef(self._ef)
 
@@ -139,6 +154,7 @@ class VectorIndex:
             # catch_up() rebuilds the index (see _needs_compaction).
             self._index.add_items(vectors, labels, num_threads=num_threads, replace_deleted=False)
             self.labels.update(labels.tolist())
+            self.mark = max(self.mark, int(labels.max()))
             self._unchecked += len(labels)
         dropped = [label for label in deleted if label in self.labels]
         for label in dropped:
@@ -153,11 +169,57 @@ class VectorIndex:
         if needed > capacity:
             self._index.resize_index(max(needed, int(capacity * 1.5)))
 
-    def catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> bool:
-        """Apply every change with a sequence in ``(applied_seq, last_seq]`` from SQLite.
+    def feed(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, limit: int) -> Feed:
+        """The next chunk of rows this graph lacks, read through ``conn`` (see :mod:`ragstore.local.graph_feed`).
 
-        Returns whether there was anything to apply. Only then does it take the lock
-        exclusively, so the usual call before a search (nothing new) runs beside other searches.
+        Call it and apply what it returns (:meth:`add`, then :meth:`complete`) while holding
+        :attr:`step_lock`, so that no other thread moves the mark in between.
+        """
+        return read_feed(conn, collection_pk, self.dim, self.mark, self.applied_seq, last_seq, limit)
+
+    def add(self, labels: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32], num_threads: int, max_hold: float | None = None) -> None:
+        """Insert rows read by :meth:`feed` (ascending labels, all above the mark), moving the mark with them.
+
+        With ``max_hold`` (seconds) the rows go in as several batches, each sized from the
+        last one's speed to hold the lock about that long, and searches waiting for the lock
+        go first between batches: a background indexer never holds queries up for longer.
+        """
+        start = 0
+        while start < len(labels):
+            size = len(labels) - start if max_hold is None else self._batch
+            with self.lock.write(yield_to_readers=max_hold is not None):
+                began = time.perf_counter()
+                self._apply(labels[start : start + size], vectors[start : start + size], (), num_threads)  # moves the mark
+                elapsed = time.perf_counter() - began
+            if max_hold is not None:
+                per_row = elapsed / min(size, len(labels) - start)
+                self._batch = int(min(_MAX_BATCH, max(_MIN_BATCH, max_hold / max(per_row, 1e-9))))
+            start += size
+
+    def complete(self, feed: Feed, num_threads: int) -> bool:
+        """Finish a catch-up with the last chunk :meth:`feed` read (after :meth:`add` took its rows).
+
+        Drops the deleted labels, moves the mark to the label counter and the applied sequence
+        to the chunk's. Returns whether the graph should now be rebuilt (:meth:`_needs_compaction`);
+        the caller does that (:meth:`rebuilt`, then :meth:`adopt`), since a rebuild reads all the
+        records.
+        """
+        with self.lock.write():
+            self._apply(np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32), feed.deleted, num_threads)
+            self.mark = max(self.mark, feed.next_label - 1)
+            self.applied_seq = max(self.applied_seq, feed.last_seq)
+            if self._needs_compaction():
+                return True
+            # A build (nothing checked yet) always; otherwise amortised, like saves.
+            if self._unchecked and self._unchecked >= min(len(self.labels), max(_CHECK_MIN, len(self.labels) // _CHECK_SHARE)):
+                self._check(num_threads)
+            return False
+
+    def catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> bool:
+        """Apply everything SQLite holds up to ``last_seq`` (the caller's snapshot), at once.
+
+        Returns whether there was anything to apply. The background indexer catches up in
+        chunks instead (:mod:`ragstore.local.indexer`); this is for builds and direct use.
 
         Example:
             >>> import sqlite3
@@ -166,44 +228,20 @@ class VectorIndex:
             False
 
         """
-        with self.lock.read():
+        if last_seq <= self.applied_seq:  # it only grows: a stale read only sends us the long way
+            return False
+        with self.step_lock:
             if last_seq <= self.applied_seq:
                 return False
-        # Never upgrade in place (two upgrading readers would wait for each other forever):
-        # let go, queue as a writer, and check again, since another thread may have done the work.
-        with self.lock.write():
-            if last_seq <= self.applied_seq:
-                return False
-            self._catch_up(conn, collection_pk, last_seq, num_threads)
+            self._threads = num_threads
+            while True:
+                feed = self.feed(conn, collection_pk, last_seq, _CATCH_UP_BATCH)
+                self.add(feed.labels, feed.vectors, num_threads)
+                if feed.complete:
+                    break
+            if self.complete(feed, num_threads):
+                self.adopt(self.rebuilt(conn, collection_pk, last_seq, num_threads))
             return True
-
-    def _catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> None:
-        self._threads = num_threads
-        cursor = conn.execute(
-            "SELECT label, embedding FROM records WHERE collection_pk = ? AND seq > ? AND seq <= ?",
-            (collection_pk, self.applied_seq, last_seq),
-        )
-        while batch := cursor.fetchmany(_CATCH_UP_BATCH):
-            # A row whose label the graph has already changed only its metadata: labels are
-            # fresh for every new vector, so a known label means a known vector.
-            batch = [row for row in batch if row[0] not in self.labels]
-            labels = np.fromiter((row[0] for row in batch), dtype=np.int64, count=len(batch))
-            vectors = np.frombuffer(b"".join(row[1] for row in batch), dtype="<f4").reshape(len(batch), self.dim)
-            self._apply(labels, vectors, (), num_threads)
-        deleted = [
-            row[0]
-            for row in conn.execute(
-                "SELECT label FROM tombstones WHERE collection_pk = ? AND seq > ? AND seq <= ?",
-                (collection_pk, self.applied_seq, last_seq),
-            )
-        ]
-        self._apply(np.empty(0, dtype=np.int64), np.empty((0, self.dim), dtype=np.float32), deleted, num_threads)
-        self.applied_seq = last_seq
-        if self._needs_compaction():
-            self._rebuild(conn, collection_pk, num_threads)
-        # A build (nothing checked yet) always; otherwise amortised, like saves.
-        elif self._unchecked and self._unchecked >= min(len(self.labels), max(_CHECK_MIN, len(self.labels) // _CHECK_SHARE)):
-            self._check(num_threads)
 
     def _needs_compaction(self) -> bool:
         """Whether deleted slots (deleted records and replaced vectors) outnumber live labels.
@@ -215,13 +253,26 @@ class VectorIndex:
         """
         return bool(self._index.get_current_count() - len(self.labels) > len(self.labels))
 
-    def _rebuild(self, conn: sqlite3.Connection, collection_pk: int, num_threads: int) -> None:
-        """Replace the graph by one built from the live records only (up to ``applied_seq``)."""
-        fresh = VectorIndex.empty(self.dim, self._hnsw())  # private to this thread until swapped in below
-        fresh.catch_up(conn, collection_pk, self.applied_seq, num_threads)
-        self._index, self.labels, self.orphans = fresh._index, fresh.labels, fresh.orphans
-        self._unchecked = 0
-        self.unsaved_changes += len(self.labels) + 1
+    def rebuilt(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> VectorIndex:
+        """A new graph of the live records only, complete at ``last_seq`` (``conn``'s snapshot); this one is not touched."""
+        fresh = self.emptied()
+        fresh.catch_up(conn, collection_pk, last_seq, num_threads)
+        return fresh
+
+    def emptied(self) -> VectorIndex:
+        """A new, empty graph with this one's settings (to rebuild into, then :meth:`adopt`)."""
+        return VectorIndex.empty(self.dim, self._hnsw())
+
+    def adopt(self, fresh: VectorIndex) -> None:
+        """Take over a graph :meth:`rebuilt` (or caught up further since): its points, mark and sequence."""
+        with self.lock.write():
+            self._index, self.labels, self.orphans = fresh._index, fresh.labels, fresh.orphans
+            self._index.set_ef(self._ef)
+            self.mark = max(self.mark, fresh.mark)
+            self.applied_seq = max(self.applied_seq, fresh.applied_seq)
+            self._unchecked = fresh._unchecked
+            self.checked_mark = fresh.checked_mark
+            self.unsaved_changes += len(self.labels) + 1
 
     def _check(self, num_threads: int) -> None:
         """Make sure searches can find every live point: re-link the ones they miss, search the rest exactly.
@@ -233,6 +284,7 @@ class VectorIndex:
         (:mod:`ragstore.local.orphans`). The caller holds the lock exclusively.
         """
         self._unchecked = 0
+        self.checked_mark = self.mark
         if not self.checks_reachability:
             return
         settled: list[int] = []
@@ -300,6 +352,16 @@ class VectorIndex:
                 return self._knn(queries, k, num_threads, allowed)
             finally:
                 self._index.set_ef(self._ef)
+
+    def search_held(
+        self, queries: npt.NDArray[np.float32], k: int, num_threads: int, allowed: set[int] | None = None
+    ) -> tuple[Labels, Distances] | None:
+        """:meth:`search` at the collection's own beam, for a caller that holds :attr:`lock` shared already.
+
+        The caller reads :attr:`mark` and searches under one hold of the lock, so the answer
+        is the graph that mark describes (:mod:`ragstore.local.fresh_tail`).
+        """
+        return self._knn(queries, self._reachable(k, allowed), num_threads, allowed)
 
     def _reachable(self, k: int, allowed: set[int] | None) -> int:
         return min(k, len(self.labels) if allowed is None else len(allowed & self.labels))
@@ -415,4 +477,5 @@ class VectorIndex:
         else:
             loaded.orphans.restore(noted, saved.graph, loaded.labels)
             loaded._unchecked = 0
+            loaded.checked_mark = loaded.mark
         return loaded

@@ -14,6 +14,11 @@ neighbours (a graph thinned by deletes), the search is retried with a wider
 beam and then answered exactly. Index searches on one collection run in
 parallel; only the wider-beam retry runs alone (see :mod:`ragstore.local.index`).
 
+No query waits for the background indexer: when the graph lags behind the
+query's snapshot, the columns are caught up instead (a copy, no graph insertion)
+and the graph's answer is merged with an exact search over the records it lacks
+(:mod:`ragstore.local.fresh_tail`), so every committed record can be found.
+
 Example:
     >>> EXACT_SEARCH_MAX >= 1000
     True
@@ -34,6 +39,7 @@ from ragstore.errors import ResponseTooLargeError
 from ragstore.filters import Node
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.columns import RecordColumns, Slots
+from ragstore.local.fresh_tail import Hits, search_lagging
 from ragstore.local.index import VectorIndex
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.records import decode_embedding, labels_condition, load_metadata
@@ -56,8 +62,6 @@ DEFAULT_MAX_RESPONSE_BYTES = 32 * 2**20
 _FLOAT_BYTES = 12
 _ENTRY_BYTES = 32
 
-Hits = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
-
 
 def needs_no_catching_up(indexes: IndexCache, row: CollectionRow, k: int, node: Node | None, ids: list[str] | None) -> bool:
     """Whether :func:`search` will run without loading or catching up a cache (so without a snapshot).
@@ -74,6 +78,8 @@ def needs_no_catching_up(indexes: IndexCache, row: CollectionRow, k: int, node: 
     index, columns = indexes.current(row)
     if index is None:
         return False
+    if index.applied_seq < row.last_seq:  # a lagging graph is searched with the columns' exact tail
+        return columns is not None
     uses_columns = node is not None or ids is not None or k >= EXACT_SEARCH_K_FRACTION * len(index.labels)
     return columns is not None or not uses_columns
 
@@ -99,23 +105,34 @@ def search(
         ids: Only these record ids may be returned, if given.
 
     """
-    index = indexes.caught_up(conn, row)
-    if (
-        node is None and ids is None and k < EXACT_SEARCH_K_FRACTION * len(index.labels)
-    ):  # len() of a set: a stale count only shifts the plan
+    index = indexes.graph(conn, row)
+    complete = index.applied_seq >= row.last_seq  # it only grows: complete now means complete for this snapshot
+    filtered = node is not None or ids is not None
+    # len() of a set: a stale count only shifts the plan.
+    if complete and not filtered and k < EXACT_SEARCH_K_FRACTION * len(index.labels):
         found = _index_search(index, row, queries, k, None)
         if found is not None:
             return found
     columns = indexes.columns(conn, row)
     with columns.lock.read():
-        slots = _candidates(conn, columns, row, node, ids)
-        if (node is None and ids is None) or len(slots) <= max(
-            EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * columns.live_count, k / EXACT_SEARCH_K_FRACTION
-        ):
-            return _exact(columns, row, queries, slots, k)
-        # Searching under the columns' read lock keeps slots valid for the exact fallback.
-        found = _index_search(index, row, queries, k, set(columns.labels[slots].tolist()))
-        return found if found is not None else _exact(columns, row, queries, slots, k)
+        slots = _candidates(conn, columns, row, node, ids) if filtered else None
+        candidates = len(slots) if slots is not None else columns.live_count
+        if filtered:
+            exact = candidates <= max(EXACT_SEARCH_MAX, EXACT_SEARCH_FRACTION * columns.live_count, k / EXACT_SEARCH_K_FRACTION)
+        else:  # here with a complete graph only if it could not answer
+            exact = complete or k >= EXACT_SEARCH_K_FRACTION * candidates
+        if not exact:
+            # Searching under the columns' read lock keeps slots valid for the exact fallback.
+            if complete:
+                assert slots is not None
+                found = _index_search(index, row, queries, k, set(columns.labels[slots].tolist()))
+            else:
+                assert row.dimension is not None
+                budget = indexes.max_unindexed(row.dimension)
+                found = search_lagging(index, columns, queries, k, row.hnsw.space, row.hnsw.num_threads, slots, budget)
+            if found is not None:
+                return found
+        return _exact(columns, row, queries, slots if slots is not None else columns.live_slots(), k)
 
 
 def matching_labels(

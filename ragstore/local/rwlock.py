@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 
@@ -60,6 +61,7 @@ class RWLock:
         self._writer: int | None = None  # ident of the thread that holds the write lock
         self._writer_depth = 0
         self._waiting_writers = 0
+        self._waiting_readers = 0
 
     # ------------------------------------------------------------------ introspection
 
@@ -93,12 +95,21 @@ class RWLock:
         me = threading.get_ident()
         with self._cond:
             # Re-entry never waits: the writer we would queue behind may be waiting for us.
-            if self._writer != me and me not in self._readers:
-                free = self._cond.wait_for(lambda: self._writer is None and not self._waiting_writers, timeout)
+            if self._writer != me and me not in self._readers and not self._free_for_readers():
+                self._waiting_readers += 1
+                try:
+                    free = self._cond.wait_for(self._free_for_readers, timeout)
+                finally:
+                    self._waiting_readers -= 1
+                    if not self._waiting_readers:
+                        self._cond.notify_all()  # a writer yielding to readers may be waiting for the last one
                 if not free:
                     return False
             self._readers[me] = self._readers.get(me, 0) + 1
             return True
+
+    def _free_for_readers(self) -> bool:
+        return self._writer is None and not self._waiting_writers
 
     def release_read(self) -> None:
         """Give back one hold of the read lock taken by this thread.
@@ -130,8 +141,12 @@ class RWLock:
 
     # ------------------------------------------------------------------ writing
 
-    def acquire_write(self, timeout: float | None = None) -> bool:
+    def acquire_write(self, timeout: float | None = None, yield_to_readers: bool = False) -> bool:
         """Take the lock exclusively; ``False`` if ``timeout`` passed first.
+
+        With ``yield_to_readers``, readers already waiting get the lock first: a writer that
+        takes the lock again and again (a background indexer, batch after batch) would
+        otherwise queue again before they wake, and keep them waiting for as long as it works.
 
         Raises:
             RuntimeError: This thread holds the read lock (and not the write lock):
@@ -152,10 +167,14 @@ class RWLock:
                 return True
             if me in self._readers:
                 raise RuntimeError("cannot upgrade a read lock to a write lock; release it first")
+            deadline = None if timeout is None else time.monotonic() + timeout
+            if yield_to_readers and not self._cond.wait_for(lambda: not self._waiting_readers, timeout):
+                return False
             self._waiting_writers += 1
             free = False
             try:
-                free = self._cond.wait_for(lambda: self._writer is None and not self._readers, timeout)
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                free = self._cond.wait_for(lambda: self._writer is None and not self._readers, left)
             finally:
                 self._waiting_writers -= 1
                 if not free:
@@ -180,15 +199,15 @@ class RWLock:
                 self._writer = None
                 self._cond.notify_all()
 
-    def write(self, timeout: float | None = None) -> contextlib.AbstractContextManager[None]:
-        """Hold the lock exclusively for the ``with`` block.
+    def write(self, timeout: float | None = None, yield_to_readers: bool = False) -> contextlib.AbstractContextManager[None]:
+        """Hold the lock exclusively for the ``with`` block (``yield_to_readers``: see :meth:`acquire_write`).
 
         Raises:
             TimeoutError: ``timeout`` passed before the lock was free.
             RuntimeError: This thread holds the read lock (see :meth:`acquire_write`).
 
         """
-        return _holding(self.acquire_write, self.release_write, "write", timeout)
+        return _holding(lambda wait: self.acquire_write(wait, yield_to_readers), self.release_write, "write", timeout)
 
 
 @contextlib.contextmanager

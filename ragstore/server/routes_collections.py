@@ -30,6 +30,7 @@ from ragstore.http.wire import (
     API_PREFIX,
     collection_to_json,
     get_result_to_json,
+    indexing_status_to_json,
     json_object,
     parse_collection_id,
     query_result_to_json,
@@ -208,3 +209,11 @@ async def count(request: Request, tenant: str, database: str, collection_id: sch
     """How many records the collection holds."""
     api = engine(request)
     return json_response(await call(lambda: api.count(_scoped(api, collection_id, tenant, database).id)))
+
+
+@router.get("/collections/{collection_id}/indexing_status", tags=["records"], responses={200: {"model": schemas.IndexingStatus}, **_ERRORS})
+async def indexing_status(request: Request, tenant: str, database: str, collection_id: schemas.CollectionIdPath) -> Response:
+    """How far the vector index has taken in the collection's writes (chromadb's ``get_indexing_status``)."""
+    api = engine(request)
+    status = await call(lambda: api.get_indexing_status(_scoped(api, collection_id, tenant, database).id))
+    return json_response(indexing_status_to_json(status))

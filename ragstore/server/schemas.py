@@ -196,6 +196,15 @@ class SearchResponse(_Model):
     select: list[list[str]]
 
 
+class IndexingStatus(_Model):
+    """How far the vector index has taken in the collection's writes (chromadb's fields; see ``ragstore.IndexingStatus``)."""
+
+    num_indexed_ops: int
+    num_unindexed_ops: int
+    total_ops: int
+    op_indexing_progress: float
+
+
 class DeleteResponse(_Model):
     """How many records were really deleted."""
 
