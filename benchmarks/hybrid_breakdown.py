@@ -49,9 +49,9 @@ ADD_STAGES = [
     ("engine: write_sparse, the rest (source texts gathered, values encoded)", "sparse upkeep"),
     ("engine: waiting for the documents' terms, counted in a thread (EarlyCounts.values)", "terms wait"),
     ("engine: sparse_terms rows (write_terms: BLOBs, INSERT)", "write_terms"),
-    ("engine: index refresh, the rest (new vectors read back, locks)", "index refresh"),
-    ("engine: hnswlib add_items", "hnswlib add"),
-    ("engine: index file saves", "index save"),
+    ("engine: hand-off to the background indexer (a writer waits while too much is unindexed)", "index hand-off"),
+    ("indexer thread, beside the rows above: hnswlib add_items", "hnswlib add"),
+    ("indexer thread, beside the rows above: index file saves", "index save"),
 ]
 QUERY_STAGES = [
     ("client: Collection.query / .search, the rest (QueryRequest, result objects)", "client"),
@@ -82,7 +82,7 @@ WRAPPED = [
     ("ragstore.local.records:write_records", "SQLite rows"),
     ("ragstore.local.engine:write_sparse", "sparse upkeep"),
     ("ragstore.local.sparse_upkeep:write_terms", "write_terms"),
-    ("ragstore.local.index_cache:IndexCache.refresh", "index refresh"),
+    ("ragstore.local.index_cache:IndexCache.written", "index hand-off"),
     ("ragstore.local.index:VectorIndex._apply", "hnswlib add"),
     ("ragstore.local.index:VectorIndex._save", "index save"),
     ("ragstore.collection:Collection.query", "client"),
@@ -103,8 +103,8 @@ WRAPPED = [
     ("ragstore.local.index:VectorIndex._knn", "hnswlib"),
     ("ragstore.local.search_executor:_sparse", "sparse"),
     ("ragstore.bm25_text:Bm25Tokenizer.term_counts", "tokenize"),
-    # A big write's documents are tokenised in a thread of their own (sparse_upkeep.EarlyCounts): the timers keep one
-    # stack for all threads, so only the writer's wait is wrapped; tokenize_alone() times the tokenising apart.
+    # A big write's documents are tokenised in a thread of their own (sparse_upkeep.EarlyCounts): only the writer's
+    # wait is wrapped, and tokenize_alone() times the tokenising apart.
     ("ragstore.local.sparse_upkeep:EarlyCounts.values", "terms wait"),
     ("ragstore.local.sparse_index:SparseIndexes.caught_up", "catch-up"),
     ("ragstore.local.sparse_postings:SparseIndex.search", "bm25 scoring"),
