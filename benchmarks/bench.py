@@ -51,6 +51,13 @@ COLUMNS = [
         "the last add returns (persistent and HTTP rows have committed to disk by then)",
     ),
     Column(
+        "indexed_s",
+        "indexed at (s)",
+        False,
+        "seconds from the first add until the vector index holds every record (ragstore: `get_indexing_status()`; "
+        "chromadb's local modes and hnswlib index before an add returns); the queries below run after it",
+    ),
+    Column(
         "p50_ms",
         "query p50 (ms)",
         False,
