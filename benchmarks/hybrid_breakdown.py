@@ -15,10 +15,13 @@ a dense ``Knn``, a BM25 ``Knn`` and ``Rrf`` of both (candidates 200, limit 10, s
 score and metadata), as in ``hybrid_speed.py``.
 
 ``--mode ephemeral`` adds to an in-memory store instead; ``--adds-only`` stops after the add table
-(what the BM25 upkeep work needs, ~1 minute at 100,000).
+(what the BM25 upkeep work needs, ~1 minute at 100,000). ``--upkeep-rounds N`` only measures the
+BM25 upkeep, N times, with the two collections' adds interleaved batch by batch (robust to a
+machine whose load changes; see :func:`interleaved_upkeep`).
 
 Usage:
     .venv/bin/python benchmarks/hybrid_breakdown.py [--n 100000] [--queries 200] [--mode persistent|ephemeral] [--adds-only]
+    .venv/bin/python benchmarks/hybrid_breakdown.py --upkeep-rounds 3 [--mode ephemeral]
 
 Example:
     .venv/bin/python benchmarks/hybrid_breakdown.py --n 5000 --queries 50   # a quick look, about 15 s
@@ -188,6 +191,37 @@ def measure_adds(client: Any, data: Data, timer: StageTimer) -> tuple[dict[str, 
     return added, col
 
 
+def interleaved_upkeep(data: Data, mode: str) -> tuple[float, float]:
+    """BM25 upkeep (% of add time) with the two adds interleaved batch by batch: over the sums, and the median batch pair.
+
+    ``hybrid_speed.py`` adds all of one collection, then all of the other, ~20 s each, so a
+    machine whose load changes between the two moves its upkeep figure by tens of percent.
+    Here a collection without and one with a BM25 index each get batch ``i`` in turn (which
+    goes first alternates), so load hits both alike; both indexes grow in step, so each pair
+    of batches gives a ratio, and their median ignores batches a burst of load hit.
+    """
+    import ragstore
+
+    spent: dict[str, list[float]] = {"plain": [], "bm25": []}
+    with tempfile.TemporaryDirectory(prefix="hybrid-upkeep-") as root:
+        client = ragstore.PersistentClient(root) if mode == "persistent" else ragstore.EphemeralClient()
+        cols = {
+            name: client.create_collection(f"upkeep-{name}", schema=bm25_schema() if name == "bm25" else None, embedding_function=None)
+            for name in spent
+        }
+        for i, lo in enumerate(range(0, len(data.ids), ADD_BATCH)):
+            hi = min(lo + ADD_BATCH, len(data.ids))
+            for name in ("plain", "bm25") if i % 2 == 0 else ("bm25", "plain"):
+                started = time.perf_counter()
+                cols[name].add(
+                    ids=data.ids[lo:hi], embeddings=data.vectors[lo:hi], documents=data.texts[lo:hi], metadatas=data.metadatas[lo:hi]
+                )
+                spent[name].append(time.perf_counter() - started)
+        client.close()
+    ratios = sorted(b / p for p, b in zip(spent["plain"], spent["bm25"], strict=True))
+    return 100 * (sum(spent["bm25"]) / sum(spent["plain"]) - 1), 100 * (ratios[len(ratios) // 2] - 1)
+
+
 def tokenize_alone(data: Data) -> float:
     """Microseconds a record to count the documents' BM25 terms in batches of ``ADD_BATCH``, alone (the tokenizer warm)."""
     from ragstore.bm25_text import default_tokenizer
@@ -222,10 +256,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--mode", choices=("persistent", "ephemeral"), default="persistent")
     parser.add_argument("--adds-only", action="store_true", help="stop after the add table")
+    parser.add_argument("--upkeep-rounds", type=int, default=0, help="only measure BM25 upkeep, adds interleaved, this many times")
     args = parser.parse_args(argv)
     import ragstore
 
     data = load_data(args.n, args.queries)
+    if args.upkeep_rounds:  # before any timer is wrapped around the library
+        for round_ in range(args.upkeep_rounds):
+            total, median = interleaved_upkeep(data, args.mode)
+            print(f"round {round_ + 1}: BM25 upkeep {total:.1f}% of add time over the sums, {median:.1f}% the median batch pair")
+        return
     q = len(data.query_texts)
     timer = StageTimer(own=True)
     timer.wrap_each(WRAPPED)
