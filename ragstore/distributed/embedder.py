@@ -35,7 +35,7 @@ import numpy.typing as npt
 
 from ragstore.distributed.rows import EMBEDDING, UPSERT
 from ragstore.embeddings.base import build_embedding_function, describe_embedding_function, embed
-from ragstore.ingest import model_loader
+from ragstore.ingest_parts import model_loader
 
 Batch = dict[str, npt.NDArray[Any]]
 

@@ -34,7 +34,7 @@ from ragstore.distributed.file_plan import content_digest
 from ragstore.distributed.rows import FileOutcome, delete_row, file_row, upsert_row
 from ragstore.documents import DirectoryLoad, Splitter, split_documents
 from ragstore.documents.directory import Loader
-from ragstore.ingest import chunk_records
+from ragstore.ingest_parts import chunk_records
 
 
 class PathNotSharedError(FileNotFoundError):

@@ -15,7 +15,7 @@ then re-reads it).
 
 Example:
     >>> import pathlib, tempfile, ragstore
-    >>> from ragstore.ingest import find_files
+    >>> from ragstore.ingest_parts import find_files
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> _ = (root / "a.txt").write_text("Apples.")
     >>> col = ragstore.EphemeralClient().create_collection("notes", embedding_function=ragstore.HashingEmbeddingFunction())
@@ -36,7 +36,7 @@ from typing import Any
 import orjson
 
 from ragstore.documents.directory import Loader
-from ragstore.ingest import FileSet, root_key_of, stored_chunks
+from ragstore.ingest_parts import FileSet, root_key_of, stored_chunks
 
 
 def content_digest(document: str | None, metadata: Mapping[str, Any] | None) -> str:

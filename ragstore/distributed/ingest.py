@@ -49,7 +49,7 @@ from ragstore.distributed.file_plan import FilePlan, plan_files
 from ragstore.distributed.runtime import READ_CPUS, RayJobError, actor_resources, ray_session, require_ray
 from ragstore.distributed.writer import RowWriter
 from ragstore.documents import RecursiveCharacterSplitter, Splitter
-from ragstore.ingest import (
+from ragstore.ingest_parts import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CHUNK_OVERLAP,
     DEFAULT_CHUNK_SIZE,

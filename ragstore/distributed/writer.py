@@ -17,7 +17,7 @@ twice (it never should) is written with its last row, as ``upsert`` rejects dupl
 Example:
     >>> import numpy as np, ragstore
     >>> from ragstore.distributed.rows import FileOutcome, file_row, upsert_row
-    >>> from ragstore.ingest import IngestStats
+    >>> from ragstore.ingest_parts import IngestStats
     >>> col = ragstore.EphemeralClient().create_collection("notes", embedding_function=ragstore.HashingEmbeddingFunction())
     >>> rows = [upsert_row("a#chunk=0", "apples", {"source": "a.txt"}), file_row(FileOutcome("a.txt", "/r/a.txt", chunks=1))]
     >>> stats = IngestStats()
@@ -38,7 +38,7 @@ import numpy.typing as npt
 
 from ragstore.distributed.rows import DELETE, EMBEDDING, FILE, UPSERT, FileOutcome, RemoteLoadError, metadata_of
 from ragstore.documents import FileError
-from ragstore.ingest import IngestStats
+from ragstore.ingest_parts import IngestStats
 
 _DELETE_BATCH = 10_000  # ids per delete call, as the single-process ingest deletes gone files
 
