@@ -62,6 +62,7 @@ class RWLock:
         self._writer_depth = 0
         self._waiting_writers = 0
         self._waiting_readers = 0
+        self.reader_waits = 0  # how many times a reader had to wait, ever: a writer compares it across its hold
 
     # ------------------------------------------------------------------ introspection
 
@@ -97,6 +98,7 @@ class RWLock:
             # Re-entry never waits: the writer we would queue behind may be waiting for us.
             if self._writer != me and me not in self._readers and not self._free_for_readers():
                 self._waiting_readers += 1
+                self.reader_waits += 1
                 try:
                     free = self._cond.wait_for(self._free_for_readers, timeout)
                 finally:
