@@ -157,8 +157,8 @@ def _distinct(
 ) -> tuple[list[int], npt.NDArray[np.int64]]:
     """The distinct words of the runs at ``starts`` (ASCII, 1-16 bytes) as integers, and each run's position among them.
 
-    Runs up to 8 bytes are one 64-bit word each, made distinct by ``np.unique``; longer ones
-    (a few percent) are pairs, made distinct by a ``lexsort``.
+    Runs up to 8 bytes are one 64-bit word each, made distinct by :func:`_factorize`; longer
+    ones (a few percent) are pairs, made distinct by a ``lexsort``.
     """
     # Every byte offset's next 8 bytes as one little-endian integer: a strided view, nothing copied.
     eights = np.ndarray(shape=(len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))
