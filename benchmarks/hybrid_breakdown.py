@@ -50,7 +50,7 @@ ADD_STAGES = [
     ("engine: validation (_checked)", "validation"),
     ("engine: SQLite rows (records.write_records)", "SQLite rows"),
     ("engine: write_sparse, the rest (source texts gathered, values encoded)", "sparse upkeep"),
-    ("engine: waiting for the documents' terms, counted in a thread (EarlyCounts.values)", "terms wait"),
+    ("engine: tokenising documents (Bm25Tokenizer.term_counts_batch)", "tokenize"),
     ("engine: sparse_terms rows (write_terms: BLOBs, INSERT)", "write_terms"),
     ("engine: hand-off to the background indexer (a writer waits while too much is unindexed)", "index hand-off"),
     ("indexer thread, beside the rows above: hnswlib add_items", "hnswlib add"),
@@ -106,9 +106,7 @@ WRAPPED = [
     ("ragstore.local.index:VectorIndex._knn", "hnswlib"),
     ("ragstore.local.search_executor:_sparse", "sparse"),
     ("ragstore.bm25_text:Bm25Tokenizer.term_counts", "tokenize"),
-    # A big write's documents are tokenised in a thread of their own (sparse_upkeep.EarlyCounts): only the writer's
-    # wait is wrapped, and tokenize_alone() times the tokenising apart.
-    ("ragstore.local.sparse_upkeep:EarlyCounts.values", "terms wait"),
+    ("ragstore.bm25_text:Bm25Tokenizer.term_counts_batch", "tokenize"),
     ("ragstore.local.sparse_index:SparseIndexes.caught_up", "catch-up"),
     ("ragstore.local.sparse_postings:SparseIndex.search", "bm25 scoring"),
     ("ragstore.local.search_executor:rank_candidates", "fusion"),
@@ -222,17 +220,6 @@ def interleaved_upkeep(data: Data, mode: str) -> tuple[float, float]:
     return 100 * (sum(spent["bm25"]) / sum(spent["plain"]) - 1), 100 * (ratios[len(ratios) // 2] - 1)
 
 
-def tokenize_alone(data: Data) -> float:
-    """Microseconds a record to count the documents' BM25 terms in batches of ``ADD_BATCH``, alone (the tokenizer warm)."""
-    from ragstore.bm25_text import default_tokenizer
-
-    texts = data.texts
-    started = time.perf_counter()
-    for lo in range(0, len(texts), ADD_BATCH):
-        default_tokenizer().term_counts_batch(texts[lo : lo + ADD_BATCH])
-    return (time.perf_counter() - started) / len(texts) * 1e6
-
-
 def measure_queries(col: Any, data: Data, timer: StageTimer) -> tuple[dict[str, dict[str, float]], str]:
     """Each kind of query over every query text (after a warm-up): stage times per kind, and a cProfile of Search Rrf."""
     q = len(data.query_texts)
@@ -283,7 +270,6 @@ def main(argv: list[str] | None = None) -> None:
         "they call, so the rows add up to the wall time; the timers add a few us per wrapped call.\n"
     )
     print(stage_table(added, args.n, ADD_STAGES, "record"))
-    print(f"\nCounting the documents' BM25 terms alone, in the same batches: {tokenize_alone(data):,.1f} us a record.")
     if args.adds_only:
         return
     written, parsed = wire_cost(data, q)

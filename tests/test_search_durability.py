@@ -24,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,6 @@ from test_search import Model, assert_ranked, bm25, bm25_reference, bm25_schema
 
 import ragstore
 from ragstore import K
-from ragstore.local import sparse_upkeep
 
 pytestmark = pytest.mark.slow  # real processes and hypothesis runs: 4 to 12 s each
 DIM = 4
@@ -120,12 +118,7 @@ def _crash_apply(model: Model, k: int) -> None:
 
 
 def _crash_writer(path: str, acks: str, start: str) -> None:
-    """Child: run ops from ``start`` on, appending ``k`` to ``acks`` after op ``k`` returns.
-
-    Every add and upsert with documents counts its terms in a thread beside the record write
-    (sparse_upkeep.EarlyCounts, which real writes this small skip), so a kill lands in either half.
-    """
-    sparse_upkeep.EARLY_MIN_CHARACTERS = 0
+    """Child: run ops from ``start`` on, appending ``k`` to ``acks`` after op ``k`` returns."""
     with ragstore.PersistentClient(path) as client, open(acks, "a") as out:
         col = client.get_collection(COLLECTION, embedding_function=None)
         for k in range(int(start), CRASH_OPS):
@@ -226,8 +219,6 @@ def _pair_model() -> Model:
 def _pair_writer(path: str, writer_arg: str) -> None:
     """Child: per round, add a batch, find it by its tag at once, then wait to find the other writer's batch of that round."""
     writer, other = int(writer_arg), 1 - int(writer_arg)
-    if writer == 0:  # one writer counts its terms in a thread beside its record writes, the other inline
-        sparse_upkeep.EARLY_MIN_CHARACTERS = 0
     with ragstore.PersistentClient(path) as client:
         col = client.get_or_create_collection(PAIR, schema=bm25_schema(), embedding_function=None)
         for round_ in range(PAIR_ROUNDS):
@@ -320,34 +311,21 @@ class SearchMachine(RuleBasedStateMachine):
     def vectors(n: int) -> list[list[float]]:
         return [[1.0, 0.5, 0.25, float(i)] for i in range(n)]
 
-    @staticmethod
-    @contextlib.contextmanager
-    def counting(in_a_thread: bool) -> Iterator[None]:
-        """Count a write's terms in a thread beside its record write (sparse_upkeep.EarlyCounts), or inline."""
-        least = sparse_upkeep.EARLY_MIN_CHARACTERS
-        sparse_upkeep.EARLY_MIN_CHARACTERS = 0 if in_a_thread else least
-        try:
-            yield
-        finally:
-            sparse_upkeep.EARLY_MIN_CHARACTERS = least
-
-    @rule(records=records_strategy, in_a_thread=st.booleans())
-    def add(self, records: list[tuple[str, str, int]], in_a_thread: bool) -> None:
+    @rule(records=records_strategy)
+    def add(self, records: list[tuple[str, str, int]]) -> None:
         ids = [r[0] for r in records]
-        with self.counting(in_a_thread):
-            self.col.add(
-                ids=ids, embeddings=self.vectors(len(ids)), documents=[r[1] for r in records], metadatas=[{"half": r[2]} for r in records]
-            )
+        self.col.add(
+            ids=ids, embeddings=self.vectors(len(ids)), documents=[r[1] for r in records], metadatas=[{"half": r[2]} for r in records]
+        )
         for id_, doc, half in records:
             if id_ not in self.model.documents:
                 self.model.write(id_, doc, {"half": half})
 
-    @rule(records=records_strategy, with_documents=st.booleans(), in_a_thread=st.booleans())
-    def upsert(self, records: list[tuple[str, str, int]], with_documents: bool, in_a_thread: bool = False) -> None:
+    @rule(records=records_strategy, with_documents=st.booleans())
+    def upsert(self, records: list[tuple[str, str, int]], with_documents: bool) -> None:
         ids = [r[0] for r in records]
         documents = [r[1] for r in records] if with_documents else None
-        with self.counting(in_a_thread):
-            self.col.upsert(ids=ids, embeddings=self.vectors(len(ids)), documents=documents, metadatas=[{"half": r[2]} for r in records])
+        self.col.upsert(ids=ids, embeddings=self.vectors(len(ids)), documents=documents, metadatas=[{"half": r[2]} for r in records])
         for id_, doc, half in records:
             if id_ in self.model.documents:
                 self.model.metadatas[id_] = {"half": half}
@@ -396,7 +374,7 @@ class PersistentSearchMachine(SearchMachine):
         with contextlib.closing(ragstore.PersistentClient(self.directory)) as other:
             self.col = other.get_collection("machine", embedding_function=None)
             try:
-                self.upsert(records, with_documents=True, in_a_thread=True)
+                self.upsert(records, with_documents=True)
             finally:
                 self.col = first
 

@@ -49,7 +49,7 @@ from ragstore.local.index_cache import IndexCache
 from ragstore.local.reads import get_result, needs_no_catching_up, query_result, search
 from ragstore.local.search_executor import SEARCH_RESULT_FIELDS, SearchContext, run_search
 from ragstore.local.sparse_index import SparseIndexes
-from ragstore.local.sparse_upkeep import EarlyCounts, write_sparse
+from ragstore.local.sparse_upkeep import write_sparse
 from ragstore.local.sql_filters import selection, uses_text_index
 from ragstore.names import validate_tenant_or_database_name
 from ragstore.readd_warning import warn_existing
@@ -267,12 +267,11 @@ class LocalAPI:
                 raise InvalidDimensionException(f"Collection expecting embedding with dimension of {row.dimension}, got {dim}")
             seq = row.last_seq + 1
             specs = row.sparse_indexes
-            with EarlyCounts(specs, op, rs) as early:  # a big write's BM25 terms, counted in a thread while its records are written
-                existing = records.existing_rows(conn, row.pk, rs.ids)  # read once: the write, its sparse values and the add warning
-                existed = set(existing)
-                written = records.write_records(conn, row.pk, seq, op, rs, existing)
-                if specs and write_sparse(conn, row.pk, seq, specs, op, rs, existed, written.rowids, early) and not written.mirrored:
-                    self._advance(conn, row, seq, dim)  # only sparse values changed: the sparse index must still catch up
+            existing = records.existing_rows(conn, row.pk, rs.ids)  # read once: the write, its sparse values and the add warning
+            existed = set(existing)
+            written = records.write_records(conn, row.pk, seq, op, rs, existing)
+            if specs and write_sparse(conn, row.pk, seq, specs, op, rs, existed, written.rowids) and not written.mirrored:
+                self._advance(conn, row, seq, dim)  # only sparse values changed: the sparse index must still catch up
             if written.mirrored:
                 self._advance(conn, row, seq, dim)
                 last_label = next_label(conn) - 1

@@ -14,9 +14,7 @@ is a key whose value every record may have:
 record's value; an ``update`` touches an index only if it changed the index's source (its
 documents, or its metadata), reading the merged result back from ``records``; so does an
 ``upsert`` that leaves some documents out (an existing record keeps its document, and so its
-terms). Deleted records lose their values with their rows (``ON DELETE CASCADE``). A big
-``add``/``upsert`` has its documents' terms counted in a thread while the records are written
-(:class:`EarlyCounts`), inside the same transaction.
+terms). Deleted records lose their values with their rows (``ON DELETE CASCADE``).
 
 Example:
     >>> from ragstore.collection_schema import SparseIndexSpec
@@ -31,7 +29,6 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -48,10 +45,6 @@ from ragstore.sparse_vectors import SparseVector
 from ragstore.types import RecordSet
 
 DOCUMENT_KEY = "#document"
-# Writes whose documents hold at least this many characters count their BM25 terms in a thread beside the record
-# writes (count_early): ~100 chunks of 1,000 characters, ~2.5 ms of tokenising, where a thread takes 0.07 ms to start
-# (more on a busy machine: Thread.start waits until it runs). Smaller writes count inline. Tests lower it to 0.
-EARLY_MIN_CHARACTERS = 100_000
 
 
 def tokenizer_for(spec: SparseIndexSpec) -> Bm25Tokenizer:
@@ -111,76 +104,6 @@ def values_of(spec: SparseIndexSpec, records: Sequence[tuple[str | None, dict[st
     return encode([TermWeights(vector.indices, vector.values) if isinstance(vector, SparseVector) else None for vector in vectors])
 
 
-class EarlyCounts:
-    """The BM25 terms of a write's documents, counted in a thread while the caller stores its records.
-
-    Counted for each BM25 index on documents when the write is an ``add`` or ``upsert`` that
-    carries every record's document: those terms do not depend on what the store holds, so
-    they need not wait for the records to be written (:func:`write_sparse` takes the counts of
-    the records the write really stored). Much of tokenising runs in numpy, and much of the
-    records' write in SQLite, both without the GIL, so the two overlap on a second core: adding
-    20,000 Gutenberg chunks in batches of 5,000, a write's transaction and index refresh went
-    from 88-99 to 78-85 µs a record in memory and from 130 to 114 on disk (with no core to
-    spare, on a busy machine, nothing is gained). Writes with fewer characters than
-    :data:`EARLY_MIN_CHARACTERS` count inline (:meth:`values` is ``None``).
-
-    Use it as a context manager inside the write's transaction: leaving it waits for the
-    thread, so a write that fails leaves nothing running, and :meth:`values` raises what the
-    thread raised, so a failed count rolls the write back.
-
-    Example:
-        >>> from ragstore.collection_schema import SparseIndexSpec
-        >>> spec = SparseIndexSpec("bm25", "#document", {"type": "known", "name": "chroma_bm25", "config": {}}, True, 1.2, 0.75)
-        >>> rs = RecordSet(["a", "b"], None, None, ["Cats chase cats. " * 6000, "the"], None)
-        >>> with EarlyCounts([spec], "add", rs) as early:
-        ...     [first, nothing] = early.values("bm25")
-        >>> first.length, nothing, EarlyCounts([spec], "update", rs).values("bm25")
-        (18000.0, None, None)
-
-    """
-
-    def __init__(self, specs: Sequence[SparseIndexSpec], op: str, records: RecordSet) -> None:
-        self._counted: dict[str, list[EncodedTerms | None]] = {}
-        self._error: BaseException | None = None
-        self._thread: threading.Thread | None = None
-        self._keys: frozenset[str] = frozenset()
-        documents = records.documents
-        bm25 = [spec for spec in specs if spec.bm25 and spec.source_key == DOCUMENT_KEY]
-        if not bm25 or op == "update" or documents is None or any(document is None for document in documents):
-            return
-        texts = cast(list[str], documents)
-        if sum(map(len, texts)) >= EARLY_MIN_CHARACTERS:
-            self._keys = frozenset(spec.key for spec in bm25)
-            self._thread = threading.Thread(target=self._count, args=(bm25, texts), name="ragstore-bm25-terms", daemon=True)
-            self._thread.start()
-
-    def _count(self, specs: list[SparseIndexSpec], texts: list[str]) -> None:
-        try:
-            for spec in specs:
-                self._counted[spec.key] = encode_counts(tokenizer_for(spec).term_counts_batch(texts))
-        except BaseException as exc:  # handed to the writer, whose transaction then rolls back
-            self._error = exc
-
-    def values(self, key: str) -> list[EncodedTerms | None] | None:
-        """The terms of every document of the write for the index ``key``, encoded (``None`` where a document has none).
-
-        ``None`` if they are not counted here (count them inline). Waits for the thread.
-        """
-        if self._thread is None or key not in self._keys:
-            return None
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._counted[key]
-
-    def __enter__(self) -> EarlyCounts:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        if self._thread is not None:
-            self._thread.join()
-
-
 def write_sparse(
     conn: sqlite3.Connection,
     collection_pk: int,
@@ -190,15 +113,13 @@ def write_sparse(
     records: RecordSet,
     existed: set[str],
     rowids: Mapping[str, int] | None = None,
-    early: EarlyCounts | None = None,
 ) -> bool:
     """Bring every sparse index in step with the records ``op`` just wrote; whether any value changed.
 
     ``existed`` are the ids the collection held before the write: an ``add`` skips them (it
     wrote only new records), an ``update`` ignores the others (it wrote only existing ones).
     ``rowids``: the written records' rowids by id, if the caller knows them
-    (:class:`ragstore.local.records.Written`). ``early``: the write's BM25 terms, if the caller
-    had them counted while it wrote the records.
+    (:class:`ragstore.local.records.Written`).
     """
     positions = [i for i, id_ in enumerate(records.ids) if (id_ in existed) == (op == "update") or op == "upsert"]
     if not positions:
@@ -212,10 +133,7 @@ def write_sparse(
         if op == "update" and (records.documents if reads_documents else records.metadatas) is None:
             continue  # this update left the index's source alone
         documents = records.documents
-        counted = early.values(spec.key) if early is not None else None
-        if counted is not None:
-            values = [counted[i] for i in positions]  # the write's records, counted while they were written
-        elif op != "update" and reads_documents and documents is not None and all(documents[i] is not None for i in positions):
+        if op != "update" and reads_documents and documents is not None and all(documents[i] is not None for i in positions):
             values = values_of(spec, [(documents[i], None) for i in positions])  # every record's new document is here
         else:
             if stored is None:  # the records as they now stand (an update merges metadata)
