@@ -14,7 +14,8 @@ import ragstore
 from ragstore import record_requests
 from ragstore.collection_requests import CreateCollectionRequest
 from ragstore.errors import InvalidArgumentError, RagstoreError
-from ragstore.http.wire import API_PREFIX, dumps, error_from_json, loads
+from ragstore.http.wire import API_PREFIX, dumps, loads
+from ragstore.http.wire_answers import error_from_json
 from ragstore.local import LocalAPI
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import K, Knn, Rrf, Search, knn_leaves

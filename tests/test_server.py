@@ -49,7 +49,8 @@ from ragstore.errors import (
 )
 from ragstore.filters import MAX_FILTER_DEPTH, MAX_FILTER_SIZE, MAX_REGEX_LENGTH
 from ragstore.http.client import HttpAPI
-from ragstore.http.wire import API_PREFIX, dumps, error_from_json
+from ragstore.http.wire import API_PREFIX, dumps
+from ragstore.http.wire_answers import error_from_json
 from ragstore.local import LocalAPI
 from ragstore.local.engine import MAX_BATCH_SIZE
 from ragstore.record_requests import GetRequest, QueryRequest
@@ -170,7 +171,7 @@ def limited(tmp_path: Path) -> Iterator[Server]:
 def assert_error(response: httpx.Response, status: int, name: str, match: str | None = None) -> str:
     """The response is Chroma's error shape with ``status`` and ragstore's error ``name``; returns the message.
 
-    A few errors travel under Chroma's name with ragstore's own in ``ragstore_error`` (see ``wire.error_to_json``).
+    A few errors travel under Chroma's name with ragstore's own in ``ragstore_error`` (see ``wire_answers.error_to_json``).
     """
     assert response.status_code == status, (response.status_code, response.text)
     assert response.headers["content-type"].startswith("application/json")

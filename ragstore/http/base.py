@@ -31,7 +31,7 @@ import httpx
 from ragstore.api import WriteOp, write_op
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import ClosedError, RequestTooLargeError
-from ragstore.http import wire
+from ragstore.http import wire, wire_answers
 from ragstore.http.transport import DEFAULT_TIMEOUT, request_headers
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
@@ -85,7 +85,7 @@ class Call(Generic[T]):
     def result(self, status: int, content: bytes, trace_id: str | None = None) -> T:
         """The decoded answer, or the server's error raised as the class it was raised as, carrying ``trace_id``."""
         if status >= 400:
-            error = wire.error_from_json(status, content)
+            error = wire_answers.error_from_json(status, content)
             error.trace_id = trace_id
             raise error
         return self.decode(wire.loads(content) if content else None)
@@ -99,7 +99,7 @@ class Calls:
         self._lock = threading.Lock()
 
     def _collection(self, data: Any) -> CollectionModel:
-        model = wire.collection_from_json(data)
+        model = wire_answers.collection_from_json(data)
         with self._lock:
             self._scopes[model.id] = (model.tenant, model.database)
         return model
@@ -219,7 +219,7 @@ class Calls:
         """``POST .../get``."""
 
         def decode(answer: Any) -> GetResult:
-            return wire.get_result_from_json(answer, request.include)
+            return wire_answers.get_result_from_json(answer, request.include)
 
         return Call("POST", f"{self._collection_path(collection_id)}/get", decode, request.to_json())
 
@@ -227,14 +227,18 @@ class Calls:
         """``POST .../query``."""
 
         def decode(answer: Any) -> QueryResult:
-            return wire.query_result_from_json(answer, request.include)
+            return wire_answers.query_result_from_json(answer, request.include)
 
         return Call("POST", f"{self._collection_path(collection_id)}/query", decode, request.to_json(), limit_body=True)
 
     def search(self, collection_id: uuid.UUID, request: SearchRequest) -> Call[SearchResult]:
         """``POST .../search`` (chroma's Search API route)."""
         return Call(
-            "POST", f"{self._collection_path(collection_id)}/search", wire.search_result_from_json, request.to_json(), limit_body=True
+            "POST",
+            f"{self._collection_path(collection_id)}/search",
+            wire_answers.search_result_from_json,
+            request.to_json(),
+            limit_body=True,
         )
 
     def count(self, collection_id: uuid.UUID) -> Call[int]:
@@ -243,7 +247,7 @@ class Calls:
 
     def get_indexing_status(self, collection_id: uuid.UUID) -> Call[IndexingStatus]:
         """``GET .../indexing_status`` (chromadb's route and fields)."""
-        return Call("GET", f"{self._collection_path(collection_id)}/indexing_status", wire.indexing_status_from_json)
+        return Call("GET", f"{self._collection_path(collection_id)}/indexing_status", wire_answers.indexing_status_from_json)
 
 
 class BaseHttpAPI(Generic[S]):

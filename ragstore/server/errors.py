@@ -33,7 +33,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from ragstore.errors import InternalError, RagstoreError
-from ragstore.http.wire import JSON_CONTENT_TYPE, dumps, error_to_json
+from ragstore.http.wire import JSON_CONTENT_TYPE, dumps
+from ragstore.http.wire_answers import error_to_json
 
 logger = logging.getLogger("ragstore.server")
 

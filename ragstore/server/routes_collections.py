@@ -26,15 +26,13 @@ from starlette.responses import Response
 from ragstore.api import API, WriteOp
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.errors import NotFoundError
-from ragstore.http.wire import (
-    API_PREFIX,
+from ragstore.http.wire import API_PREFIX, json_object, records_from_json
+from ragstore.http.wire_answers import (
     collection_to_json,
     get_result_to_json,
     indexing_status_to_json,
-    json_object,
     parse_collection_id,
     query_result_to_json,
-    records_from_json,
 )
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.server import schemas
