@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -276,13 +276,25 @@ def _published_token(directory: Path) -> str | None:
         return None
 
 
-def test_kill_9_never_loses_or_tears_an_acknowledged_write(tmp_path: Path) -> None:
+def _crash_store(tmp_path: Path, collection: str, sync_threshold: int) -> tuple[Path, Path, Path]:
+    """A new store holding one empty collection: the store's path, an empty acknowledgements file, and the collection's index folder."""
     path = tmp_path / "store"
     acks = tmp_path / "acks.txt"
     acks.touch()
     with ragstore.PersistentClient(path) as client:
-        col = client.create_collection(CRASH_COLLECTION, embedding_function=None, configuration={"hnsw": {"sync_threshold": 100}})
-    index_dir = path / "indexes" / str(col.id)
+        col = client.create_collection(collection, embedding_function=None, configuration={"hnsw": {"sync_threshold": sync_threshold}})
+    return path, acks, path / "indexes" / str(col.id)
+
+
+def _wait_for_a_save(index_dir: Path, proc: subprocess.Popen[Any], timeout: float) -> set[str]:
+    """Wait until new index files appear (a save of the graph has begun, so a kill now lands inside it); the names there before."""
+    before = _index_files(index_dir)
+    _wait_for(lambda: any(n not in before for n in _index_files(index_dir) if n != "meta.json"), timeout, "an index save", proc)
+    return before
+
+
+def test_kill_9_never_loses_or_tears_an_acknowledged_write(tmp_path: Path) -> None:
+    path, acks, index_dir = _crash_store(tmp_path, CRASH_COLLECTION, sync_threshold=100)
     rng = random.Random(20240611)
     model: dict[str, Record] = {}
     applied = 0  # ops in ``model``
@@ -297,14 +309,7 @@ def test_kill_9_never_loses_or_tears_an_acknowledged_write(tmp_path: Path) -> No
         with _crash_writer_process(_child("_crash_writer", path, acks, start), tmp_path / f"writer-{rounds}.err") as proc:
             _wait_for(lambda start=start: len(_read_acks(acks)) > start, 60, "the writer's first acknowledgement", proc)
             if kill_at_save:
-                # Kill as soon as new index files appear: in the middle of a save.
-                before = _index_files(index_dir)
-                _wait_for(
-                    lambda before=before: any(n not in before for n in _index_files(index_dir) if n != "meta.json"),
-                    20,
-                    "an index save",
-                    proc,
-                )
+                before = _wait_for_a_save(index_dir, proc, 20)
                 _stop(proc)
                 token = _published_token(index_dir)
                 if any(token is None or token not in n for n in _index_files(index_dir) - before if n != "meta.json"):
@@ -545,27 +550,9 @@ def test_long_lived_reader_sees_other_processes_writes(tmp_path: Path) -> None:
     try:
         assert lines.get() == "ready"
         for round_ in range(3):
-            writer = subprocess.run(
-                _child("_live_writer", path, round_), capture_output=True, text=True, env=_env(), timeout=120, check=False
-            )
-            assert writer.returncode == 0, writer.stderr
-            added, deleted, moved = _live_changes(round_)
-            old_moved = np.stack([truth[i] for i in moved])
-            truth.update(added)
-            truth.update(moved)
-            for id_ in deleted:
-                del truth[id_]
-
-            new_ids = list(added) + list(moved)
-            answer = ask(np.stack([truth[i] for i in new_ids]), 1)
-            assert answer["count"] == len(truth)
-            assert answer["ids"] == [[i] for i in new_ids]
-            assert max(d[0] for d in answer["distances"]) < 1e-4
-            gone = ask(old_moved, 1)
-            assert all(hit[0] not in moved or d[0] > 1e-4 for hit, d in zip(gone["ids"], gone["distances"], strict=True))
-            everything = ask(np.stack([truth[new_ids[0]]]), len(truth) + 10)
-            assert sorted(everything["ids"][0]) == sorted(truth)
-            assert not set(deleted) & set(everything["ids"][0])
+            new_ids, deleted, moved, old_moved = _live_round(path, round_, truth)
+            assert ask(np.zeros((1, LIVE_DIM), dtype=np.float32), 1)["count"] == len(truth)
+            _assert_sees(ask, truth, new_ids, old_moved, deleted, moved)
         assert reader.stdin is not None
         reader.stdin.write("null\n")
         reader.stdin.close()
@@ -592,23 +579,14 @@ def test_a_reader_sees_other_processes_writes_before_its_graph_catches_up(tmp_pa
         index = next(iter(client._api._indexes._cached.values())).index  # type: ignore[attr-defined]
         with client._api._indexes.hold():  # type: ignore[attr-defined]
             for round_ in range(2):
-                writer = subprocess.run(
-                    _child("_live_writer", path, round_), capture_output=True, text=True, env=_env(), timeout=120, check=False
-                )
-                assert writer.returncode == 0, writer.stderr
-                added, deleted, moved = _live_changes(round_)
-                old_moved = np.stack([truth[i] for i in moved])
-                truth.update(added)
-                truth.update(moved)
-                for id_ in deleted:
-                    del truth[id_]
+                new_ids, deleted, moved, old_moved = _live_round(path, round_, truth)
                 # The graph has not seen this round (nor the last): its new vectors, replaced ones and deletions.
                 assert index.applied_seq < _last_seq(path, col)
-                _assert_sees(col, truth, list(added) + list(moved), old_moved, deleted, set(moved))
+                _assert_sees(_querier(col), truth, new_ids, old_moved, deleted, moved)
         flushed(client)
         assert index.applied_seq == _last_seq(path, col)
-        added, deleted, moved = _live_changes(1)
-        _assert_sees(col, truth, list(added) + list(moved), np.stack([_live_vectors(2000, 10)[0]]), deleted, set(moved))
+        added, deleted, moved_vectors = _live_changes(1)
+        _assert_sees(_querier(col), truth, [*added, *moved_vectors], _live_vectors(2000, 1), deleted, set(moved_vectors))
         _assert_index_matches_store(client, col, path / "ragstore.sqlite3")
 
 
@@ -617,17 +595,40 @@ def _last_seq(path: Path, col: ragstore.Collection) -> int:
         return int(conn.execute("SELECT last_seq FROM collections WHERE id = ?", (str(col.id),)).fetchone()[0])
 
 
+def _live_round(path: Path, round_: int, truth: dict[str, Vectors]) -> tuple[list[str], list[str], set[str], Vectors]:
+    """Round ``round_`` of writes by a child process, applied to ``truth`` too.
+
+    Returns: the new and moved ids, the deleted ids, the moved ids, and the moved records' old vectors.
+    """
+    writer = subprocess.run(_child("_live_writer", path, round_), capture_output=True, text=True, env=_env(), timeout=120, check=False)
+    assert writer.returncode == 0, writer.stderr
+    added, deleted, moved = _live_changes(round_)
+    old_moved = np.stack([truth[i] for i in moved])
+    truth.update(added)
+    truth.update(moved)
+    for id_ in deleted:
+        del truth[id_]
+    return [*added, *moved], deleted, set(moved), old_moved
+
+
+Querier = Callable[[Vectors, int], Mapping[str, Any]]  # (query vectors, n) -> an answer with "ids" and "distances"
+
+
+def _querier(col: ragstore.Collection) -> Querier:
+    return lambda queries, n: col.query(query_embeddings=queries, n_results=n, include=["distances"])
+
+
 def _assert_sees(
-    col: ragstore.Collection, truth: dict[str, Vectors], new_ids: list[str], old_vectors: Vectors, deleted: list[str], moved: set[str]
+    ask: Querier, truth: dict[str, Vectors], new_ids: list[str], old_vectors: Vectors, deleted: list[str], moved: set[str]
 ) -> None:
     """New and moved records are their own nearest neighbours; old vectors and deleted records are never answered."""
-    answer = col.query(query_embeddings=np.stack([truth[i] for i in new_ids]), n_results=1, include=["distances"])
+    answer = ask(np.stack([truth[i] for i in new_ids]), 1)
     assert answer["ids"] == [[i] for i in new_ids]
     assert answer["distances"] is not None and max(d[0] for d in answer["distances"]) < 1e-4
-    gone = col.query(query_embeddings=old_vectors, n_results=1, include=["distances"])
+    gone = ask(old_vectors, 1)
     assert gone["distances"] is not None
     assert all(hit[0] not in moved or d[0] > 1e-4 for hit, d in zip(gone["ids"], gone["distances"], strict=True))
-    everything = col.query(query_embeddings=np.stack([truth[new_ids[0]]]), n_results=len(truth) + 10, include=[])
+    everything = ask(np.stack([truth[new_ids[0]]]), len(truth) + 10)
     assert sorted(everything["ids"][0]) == sorted(truth)
     assert not set(deleted) & set(everything["ids"][0])
 
@@ -681,12 +682,7 @@ def _bg_model(batches: int) -> dict[str, Vectors]:
 
 
 def test_kill_9_during_background_indexing_loses_nothing_and_inserts_nothing_twice(tmp_path: Path) -> None:
-    path = tmp_path / "store"
-    acks = tmp_path / "acks.txt"
-    acks.touch()
-    with ragstore.PersistentClient(path) as client:
-        col = client.create_collection(BG_COLLECTION, embedding_function=None, configuration={"hnsw": {"sync_threshold": 500}})
-    index_dir = path / "indexes" / str(col.id)
+    path, acks, index_dir = _crash_store(tmp_path, BG_COLLECTION, sync_threshold=500)
     rng = random.Random(7)
     killed_mid_indexing = 0
     for round_ in range(3):
@@ -694,9 +690,7 @@ def test_kill_9_during_background_indexing_loses_nothing_and_inserts_nothing_twi
         with _crash_writer_process(_child("_bg_writer", path, acks, start), tmp_path / f"bg-writer-{round_}.err") as proc:
             _wait_for(lambda start=start: len(_read_acks(acks)) >= start + BG_BATCHES, 120, "the writer's acknowledgements", proc)
             if round_ == 1:  # within a save of the index files
-                before = _index_files(index_dir)
-                saving = lambda before=before: any(n not in before for n in _index_files(index_dir) if n != "meta.json")  # noqa: E731
-                _wait_for(saving, 60, "a save", proc)
+                _wait_for_a_save(index_dir, proc, 60)
             else:
                 time.sleep(rng.uniform(0.05, 0.5))
             _stop(proc)
