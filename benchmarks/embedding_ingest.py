@@ -23,12 +23,12 @@ import argparse
 import io
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from _embedders import EMBEDDERS, LABELS, embedder, load_average, machine
+from _fresh_store import timed_ingest
 from _table import number, ratio
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,16 +42,7 @@ def ingest_once(function: Any, docs: Path) -> tuple[float, int]:
     """Seconds to ingest ``docs`` as the demo does into a fresh persistent store; and the chunks written."""
     from rich.console import Console
 
-    import ragstore
-
-    with tempfile.TemporaryDirectory(prefix="ragstore-ingest-") as tmp:
-        client = ragstore.PersistentClient(tmp)
-        collection = client.create_collection("docs", embedding_function=function)
-        started = time.perf_counter()
-        stats = ingest_folder(collection, docs, Console(file=io.StringIO()), glob=SHARED.glob)
-        seconds = time.perf_counter() - started
-        client.close()
-    return seconds, stats.written
+    return timed_ingest(function, lambda collection: ingest_folder(collection, docs, Console(file=io.StringIO()), glob=SHARED.glob))
 
 
 def main() -> None:

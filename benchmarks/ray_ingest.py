@@ -25,7 +25,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
@@ -36,6 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model ships with ragstore; a
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 from _embedders import cpu_name, load_average
+from _fresh_store import timed_ingest
 from _table import number, ratio
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -56,17 +56,12 @@ def run_once(system: str, paths: list[Path], batch_size: int) -> tuple[float, in
     from ragstore.distributed import ray_ingest
     from ragstore.ingest import ingest
 
-    with tempfile.TemporaryDirectory(prefix="ragstore-ray-bench-") as tmp:
-        client = ragstore.PersistentClient(tmp)
-        collection = client.create_collection("docs", embedding_function=ragstore.DefaultEmbeddingFunction())
-        started = time.perf_counter()
+    def run(collection: Any) -> Any:
         if system == SINGLE:
-            stats = ingest(collection, paths, batch_size=batch_size)
-        else:
-            stats = ray_ingest(collection, paths, actors=int(system.split()[1]), batch_size=batch_size)
-        seconds = time.perf_counter() - started
-        client.close()
-    return seconds, stats.written
+            return ingest(collection, paths, batch_size=batch_size)
+        return ray_ingest(collection, paths, actors=int(system.split()[1]), batch_size=batch_size)
+
+    return timed_ingest(ragstore.DefaultEmbeddingFunction(), run)
 
 
 def main() -> None:
