@@ -6,7 +6,7 @@ all three parts: document ``"<id>|<w>"``, metadata ``{"id", "t", "w"}`` and the
 embedding ``vector_for(w)``, so a reader can tell whether the parts it got came
 from one write.
 
-White-box checks reach into the engine (``client._api``, ``VectorIndex._knn``, ``IndexCache._load_index``);
+White-box checks reach into the engine (``client._api``, ``VectorIndex._knn``, ``LoadedIndexes._load_index``);
 they instrument, they never replace behaviour.
 """
 
@@ -30,7 +30,7 @@ import ragstore
 from ragstore.local import LocalAPI
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.index import VectorIndex
-from ragstore.local.index_cache import IndexCache
+from ragstore.local.index_loading import LoadedIndexes
 from ragstore.record_requests import QueryRequest
 from ragstore.types import RecordSet
 from tests.indexing import flushed
@@ -324,8 +324,8 @@ def last_seq(api: LocalAPI) -> int:
     return int(api._db.connection().execute("SELECT last_seq FROM collections").fetchone()[0])
 
 
-class SlowLoadingCache(IndexCache):
-    """An ``IndexCache`` whose index loads can be held up, and which counts them (set ``__class__`` on a live one)."""
+class SlowLoadingCache(LoadedIndexes):
+    """A ``LoadedIndexes`` whose index loads can be held up, and which counts them (set ``__class__`` on a live one)."""
 
     def instrument(self, slow_collection: str) -> None:
         self.slow_collection = slow_collection
@@ -355,7 +355,7 @@ def test_a_slow_load_blocks_neither_other_collections_nor_happens_twice(tmp_path
     path = tmp_path / "store"
     _store_with_collections(path, ["slow", "fast"])
     api = LocalAPI(path)
-    cache = api._indexes
+    cache = api._indexes._loaded
     cache.__class__ = SlowLoadingCache
     cache.instrument("slow")
     slow, fast = api.get_collection("slow"), api.get_collection("fast")
@@ -386,7 +386,7 @@ def test_a_slow_load_blocks_neither_other_collections_nor_happens_twice(tmp_path
         assert not thread.is_alive()
     assert len(answers) == 4 and all(a == answers[0] for a in answers)
     assert cache.loads == {"slow": 1, "fast": 1} and cache.overlaps == []
-    assert len(cache._cached) == 2 and cache._loading == {}
+    assert len(cache.by_pk) == 2 and cache._loading == {}
     api.close()
 
 

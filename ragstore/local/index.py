@@ -7,21 +7,16 @@ process sees every other process's writes before it searches.
 
 Points that searches cannot reach (hnswlib leaves a few with no way in) are looked for
 after every build and compaction, before every save, and once enough points were added
-since the last look (a quarter of the index, at least ``_CHECK_MIN``); they are re-linked,
-or else searched exactly with every query (:meth:`VectorIndex._check`,
-:mod:`ragstore.local.reachability`, :mod:`ragstore.local.orphans`). A save notes the
-orphans beside its files, so a load restores them; files without a note are checked.
-Until the next look, points added since the last one may be missed by searches.
+since the last look; they are re-linked, or else searched exactly with every query
+(:mod:`ragstore.local.index_checks`). A save notes the orphans beside its files, so a
+load restores them; files without a note are checked.
 
 Persistent stores also save the index (:meth:`VectorIndex.save`, :meth:`VectorIndex.load`);
 the files, and why a bad one is never fatal, are :mod:`ragstore.local.index_files`.
 
-Threads: every method locks for itself. Searches (and saves, which only read
-the graph) hold :attr:`VectorIndex.lock` shared, so they run in parallel
-(``knn_query`` releases the GIL); changes to the graph hold it exclusively.
-hnswlib's beam width (``set_ef``) is global to the index, so it stays at the
-collection's ``ef_search``; a search that wants a wider beam takes the lock
-exclusively, sets it, and puts it back.
+Threads: every method locks for itself. Searches (:mod:`ragstore.local.index_search`)
+and saves, which only read the graph, hold :attr:`VectorIndex.lock` shared, so they run
+in parallel; changes to the graph hold it exclusively.
 
 Example:
     >>> import numpy as np
@@ -36,11 +31,10 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +43,13 @@ import numpy as np
 import numpy.typing as npt
 
 from ragstore.configuration import HnswSettings, hnsw_settings
-from ragstore.local import index_files, reachability
+from ragstore.local import index_files
 from ragstore.local.exact import exact_search as exact_search  # re-exported: columns and tests import it from here
 from ragstore.local.graph_feed import Feed, read_feed
+from ragstore.local.index_checks import ReachabilityChecks
+from ragstore.local.index_search import Distances as Distances  # re-exported: the names callers know
+from ragstore.local.index_search import IndexSearch
+from ragstore.local.index_search import Labels as Labels
 from ragstore.local.orphans import Orphans, read_record, write_record
 from ragstore.local.rwlock import RWLock
 
@@ -65,13 +63,6 @@ _MAX_BATCH = 4096
 # How much longer a batch may hold the lock once no search has waited for one for a while.
 _QUIET_HOLDS = 10
 _QUIET_SECONDS = 1.0
-# Points added since the last reachability check before the next one: at least this many, and
-# at least a quarter of the index (a check walks all of it, so checks stay amortised O(1) a point).
-_CHECK_MIN = 256
-_CHECK_SHARE = 4
-
-Labels = npt.NDArray[np.uint64]
-Distances = npt.NDArray[np.float32]
 
 
 def _settings(hnsw: HnswSettings | Mapping[str, Any]) -> HnswSettings:
@@ -79,7 +70,7 @@ def _settings(hnsw: HnswSettings | Mapping[str, Any]) -> HnswSettings:
     return hnsw if isinstance(hnsw, HnswSettings) else hnsw_settings({"hnsw": hnsw})
 
 
-class VectorIndex:
+class VectorIndex(IndexSearch, ReachabilityChecks):
     """An hnswlib index plus the set of live labels and the sequence applied.
 
     Use :meth:`empty` or :meth:`load` to make one. Methods are thread-safe (they
@@ -101,9 +92,9 @@ class VectorIndex:
         self.labels = labels
         self.applied_seq = applied_seq
         self.unsaved_changes = 0
-        # Live points searches miss even after re-linking, searched exactly (see _check).
+        # Live points searches miss even after re-linking, searched exactly (see ragstore.local.index_checks).
         self.orphans = Orphans(dim)
-        self._unchecked = len(labels)  # points added since the last _check
+        self._unchecked = len(labels)  # points added since the last check
         self._threads = settings.num_threads  # hnswlib threads for checks outside a catch-up (then the last catch-up's)
         # Shared by searches and saves, exclusive for changes to the graph or its beam width.
         self.lock = RWLock()
@@ -113,7 +104,7 @@ class VectorIndex:
         self._saved_token: str | None = None
         # Every live record labelled at most this is in the graph (see ragstore.local.graph_feed).
         self.mark = max(labels, default=0)
-        # The mark when searches were last made sure to reach every point (_check): points above it
+        # The mark when searches were last made sure to reach every point (check): points above it
         # may be unreachable, so a query meeting a lagging graph searches them exactly when few.
         self.checked_mark = 0
         # Held by whoever reads what the graph lacks and applies it, so the mark cannot move in between.
@@ -224,9 +215,9 @@ class VectorIndex:
             if self._needs_compaction():
                 return True
             # A build (nothing checked yet) always; otherwise amortised, like saves.
-            due = self._unchecked and self._unchecked >= min(len(self.labels), max(_CHECK_MIN, len(self.labels) // _CHECK_SHARE))
+            due = self.due_for_check()
         if due:
-            self._check(num_threads, held=False)  # the caller holds step_lock: no other change comes in between
+            self.check(num_threads, held=False)  # the caller holds step_lock: no other change comes in between
         return False
 
     def catch_up(self, conn: sqlite3.Connection, collection_pk: int, last_seq: int, num_threads: int) -> bool:
@@ -288,134 +279,6 @@ class VectorIndex:
             self.checked_mark = fresh.checked_mark
             self.unsaved_changes += len(self.labels) + 1
 
-    def _check(self, num_threads: int, held: bool = True) -> None:
-        """Make sure searches can find every live point: re-link the ones they miss, search the rest exactly.
-
-        Candidates (:mod:`ragstore.local.reachability`): points no path reaches, points with
-        few incoming links, and the current orphans; each is searched for with its own vector.
-        A missed point is re-linked (``add_items`` on its label: hnswlib's update). That rewires
-        neighbours too, so the graph is surveyed again; what is missed then becomes an orphan
-        (:mod:`ragstore.local.orphans`).
-
-        With ``held`` the caller holds the lock exclusively. Without, the survey and the searches
-        (which only read the graph: 0.1-0.3 s at 100k points) hold it shared, so queries go on, and
-        only the re-linking and the orphans' update hold it exclusively; the caller must be the one
-        thread that changes the graph (the indexer, under :attr:`step_lock`), so the graph surveyed is
-        the graph re-linked.
-        """
-        reading = contextlib.nullcontext if held else self.lock.read
-        writing = contextlib.nullcontext if held else self.lock.write
-        with writing():
-            self._unchecked = 0
-            checked = self.mark
-        try:
-            if self.checks_reachability:
-                self._relink_or_orphan(num_threads, reading, writing)
-        finally:
-            with writing():  # only now: until the missed points are re-linked, queries search them exactly
-                self.checked_mark = max(self.checked_mark, checked)
-
-    def _relink_or_orphan(self, num_threads: int, reading: Callable[[], Any], writing: Callable[[], Any]) -> None:
-        settled: list[int] = []
-        for relink in (True, False):
-            with reading():
-                labels, vectors, found = reachability.missed(self._index, self.orphans.labels, self.space, num_threads, settled)
-            with writing():
-                self.orphans.discard(found)  # orphans the graph finds again
-                settled = found
-                if not len(labels):
-                    return
-                if relink:
-                    self._index.add_items(vectors, labels, num_threads=num_threads, replace_deleted=False)
-                    self.unsaved_changes += len(labels)
-                else:
-                    self.orphans.add(labels, vectors)
-
-    # ------------------------------------------------------------------ search
-
-    @property
-    def ef_search(self) -> int:
-        """The beam width ordinary searches use (hnswlib's ``ef``)."""
-        return self._ef
-
-    def set_ef_search(self, ef: int) -> None:
-        """Make ``ef`` the beam width of ordinary searches (the collection's ``ef_search``).
-
-        A change waits for running searches; setting the current value costs nothing.
-        """
-        if ef == self._ef:  # the usual case; a stale read only means taking the lock below
-            return
-        with self.lock.write():
-            self._ef = ef
-            self._index.set_ef(ef)
-
-    def search(
-        self,
-        queries: npt.NDArray[np.float32],
-        k: int,
-        ef: int,
-        num_threads: int,
-        allowed: set[int] | None = None,
-    ) -> tuple[Labels, Distances] | None:
-        """Approximate nearest labels per query; ``None`` if hnswlib cannot return them.
-
-        A search whose beam :attr:`ef_search` already covers shares the lock with other
-        searches; a wider one (a retry) needs ``set_ef``, which is global to the index,
-        and so runs alone.
-
-        Args:
-            queries: One query vector per row.
-            k: How many neighbours to return; capped at the number of (allowed) live labels.
-            ef: The beam width wanted; the search uses at least ``max(ef, k)``.
-            num_threads: hnswlib threads (they split the query rows).
-            allowed: If given, only these labels may be returned.
-
-        """
-        with self.lock.read():
-            k = self._reachable(k, allowed)
-            # hnswlib searches with max(ef, k) by itself, so k alone never needs set_ef.
-            if max(ef, k) <= max(self._ef, k):
-                return self._knn(queries, k, num_threads, allowed)
-        with self.lock.write():
-            k = self._reachable(k, allowed)
-            self._index.set_ef(ef)
-            try:
-                return self._knn(queries, k, num_threads, allowed)
-            finally:
-                self._index.set_ef(self._ef)
-
-    def search_held(
-        self, queries: npt.NDArray[np.float32], k: int, num_threads: int, allowed: set[int] | None = None
-    ) -> tuple[Labels, Distances] | None:
-        """:meth:`search` at the collection's own beam, for a caller that holds :attr:`lock` shared already.
-
-        The caller reads :attr:`mark` and searches under one hold of the lock, so the answer
-        is the graph that mark describes (:mod:`ragstore.local.fresh_tail`).
-        """
-        return self._knn(queries, self._reachable(k, allowed), num_threads, allowed)
-
-    def _reachable(self, k: int, allowed: set[int] | None) -> int:
-        return min(k, len(self.labels) if allowed is None else len(allowed & self.labels))
-
-    def _knn(self, queries: npt.NDArray[np.float32], k: int, num_threads: int, allowed: set[int] | None) -> tuple[Labels, Distances] | None:
-        """One ``knn_query``, merged with the orphans' exact answer if there are any (the caller holds the lock, shared at least)."""
-        # The graph can return only what it reaches: the orphans come from the exact side.
-        graph_k = min(k, self._reachable(len(self.labels), allowed) - self.orphans.count_allowed(allowed)) if self.orphans else k
-        if graph_k == 0:
-            empty = np.empty((len(queries), 0))
-            found: tuple[Labels, Distances] = (empty.astype(np.uint64), empty.astype(np.float32))
-        else:
-            check = allowed.__contains__ if allowed is not None else None
-            try:
-                found = self._index.knn_query(queries, k=graph_k, num_threads=num_threads, filter=check)
-            except RuntimeError:  # "Cannot return the results in a contiguous 2D array": fewer than k reachable
-                return None
-        if not self.orphans or k == 0:
-            return found
-        labels, distances = self.orphans.merge(queries, found, k, self.space, allowed)
-        # Fewer than k distinct answers (an orphan the graph also returned): let the caller search exactly.
-        return (labels, distances) if np.isfinite(distances).all() else None
-
     # ------------------------------------------------------------------ files
 
     def _hnsw(self) -> HnswSettings:
@@ -455,7 +318,7 @@ class VectorIndex:
         if self._unchecked and self.checks_reachability and self.unsaved_changes >= min_changes:
             # Checked first, so the files can say so (orphans.write_record) and a load need not check.
             # Saves come from the indexer's thread, or at close once it has stopped: no change comes in between.
-            self._check(self._threads, held=False)
+            self.check(self._threads, held=False)
         # Order: shared lock, then the save mutex. A writer never waits for the save mutex
         # (save() takes the shared lock first, re-entrantly for a writer), so this cannot deadlock.
         with self.lock.read(), self._save_lock:
@@ -503,7 +366,7 @@ class VectorIndex:
         loaded._saved_token = saved.token
         noted = read_record(directory, saved.token)
         if noted is None:  # no note that the graph was checked before it was saved: check it now
-            loaded._check(loaded._threads)
+            loaded.check(loaded._threads)
         else:
             loaded.orphans.restore(noted, saved.graph, loaded.labels)
             loaded._unchecked = 0

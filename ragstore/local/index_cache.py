@@ -16,28 +16,15 @@ query stays bounded during a long ingest. The default bound is by cost, not coun
 dimensions, which an exact search scans in ~0.5 ms on the machine the benchmarks
 ran on (``columns.nearest``: 0.3 ms for 5,000 slots, 0.8 ms for 10,000).
 
-Loading: the first use of a collection loads its saved files (or starts an empty
-graph) once, however many threads ask at the same time, and without holding up
-other collections: loaders of one collection queue on its own mutex, never on a
-store-wide lock. The graph is published at once; the indexer fills it.
+Loading (once, however many threads ask) is :mod:`ragstore.local.index_loading`; one step
+of the indexer's catch-up, and when it saves, :mod:`ragstore.local.index_steps`; an entry
+and its save that never fails the caller, :mod:`ragstore.local.cached_index`. At close,
+the cache lets the indexer finish (for up to ``close_wait`` seconds; ``None``: all of it)
+and saves. A read-only store never saves.
 
 The same entry holds the collection's :class:`RecordColumns` (vectors and metadata
 in numpy arrays, for filtered and exact searches) once a search has needed them;
 they are caught up on use (a copy, no graph insertion), and never saved.
-
-Saving (persistent stores, under ``<store>/indexes/<collection id>/``): after a
-catch-up step that leaves at least ``sync_threshold`` changes unsaved (or a quarter
-of the index, whichever is more, so saving stays amortised O(1) a change), and
-at close, which first lets the indexer finish (for up to ``close_wait`` seconds;
-``None``: all of it). The files are only a head start: a lost or bad one is rebuilt
-from SQLite (see :mod:`ragstore.local.index_files`), and one saved before a crash is
-caught up from SQLite by label, so no record is ever inserted twice.
-
-A save that fails (disk full, read-only index folder) never fails anything: the data is
-committed in SQLite already, and the index stays in memory. The failure is logged once
-per collection until a save succeeds again, and the next attempt waits for another
-``sync_threshold`` changes (or the close), so a full disk is not rewritten on every
-step. A read-only store never saves.
 """
 
 from __future__ import annotations
@@ -46,92 +33,23 @@ import contextlib
 import logging
 import shutil
 import sqlite3
-import threading
 import uuid
 from pathlib import Path
 
-from ragstore.errors import ClosedError, NotFoundError
-from ragstore.local import catalog
+from ragstore.local import catalog, index_steps
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.columns import RecordColumns
 from ragstore.local.database import Database
 from ragstore.local.index import VectorIndex
+from ragstore.local.index_loading import INDEX_DIRECTORY as INDEX_DIRECTORY  # re-exported: backups, checks and metrics import it here
+from ragstore.local.index_loading import LoadedIndexes
 from ragstore.local.indexer import Indexer
 from ragstore.types import IndexingStatus
 
-INDEX_DIRECTORY = "indexes"
 # The default bound on a collection's unindexed records, in floats (records x dimension): see the module docstring.
 UNINDEXED_FLOATS = 2_500_000
-# Rows one background step reads from SQLite (then inserts in batches of a few ms each: VectorIndex.add).
-_STEP_ROWS = 2048
-# Rows a background rebuild reads at a time (the new graph is private: inserted in one call each).
-_REBUILD_ROWS = 10_000
-# How long the indexer holds a graph's lock for one batch: a query arriving meanwhile waits at most this.
-_MAX_HOLD = 0.005
 
 logger = logging.getLogger(__name__)
-
-
-class _Cached:
-    """An index held in memory, with where it is saved, and the collection's columns once built."""
-
-    def __init__(self, index: VectorIndex, directory: Path | None, collection_id: str) -> None:
-        self.index = index
-        self.directory = directory
-        self.collection_id = collection_id
-        self.columns: RecordColumns | None = None
-        self.columns_lock = threading.Lock()  # builds the columns once, however many threads ask
-        # After a failed save: no new attempt before this many unsaved changes (close always tries).
-        self.retry_at = 0
-        self.failing = False  # the last save failed and was logged; the next success is logged too
-        self.failures_lock = threading.Lock()
-        # Set (under save_guard) when the collection is deleted: a save running then finishes before
-        # the folder is removed, and no later one brings the folder back.
-        self.gone = False
-        self.save_guard = threading.Lock()
-
-    def save(self, min_changes: int = 0) -> None:
-        """Save the index if at least ``min_changes`` changes are unsaved; never raises.
-
-        The caller's write is committed and its query answerable without the files, so a
-        failure is logged (once per streak of failures) and retried later instead.
-        """
-        if self.directory is None:
-            return
-        with self.save_guard:
-            if not self.gone:
-                self._save(min_changes)
-
-    def _save(self, min_changes: int) -> None:
-        assert self.directory is not None
-        try:
-            self.index.save(self.directory, self.collection_id, min_changes)
-        except Exception as exc:  # a cache that fails to save must not fail the caller
-            with self.failures_lock:  # two threads failing at once still log once
-                self.retry_at = self.index.unsaved_changes + max(min_changes, 1)
-                first, self.failing = not self.failing, True
-            if first:
-                # Paths belong in the server's log (not on the wire), so the operator can act.
-                logger.warning(
-                    "Could not save the index of collection %s in %s (%s); it stays in memory and the save is retried later",
-                    self.collection_id,
-                    self.directory,
-                    exc,
-                    exc_info=not isinstance(exc, OSError),  # an unexpected failure gets its traceback
-                )
-            return
-        with self.failures_lock:
-            recovered, self.failing, self.retry_at = self.failing, False, 0
-        if recovered:
-            logger.info("Saved the index of collection %s again", self.collection_id)
-
-
-class _Loading:
-    """One collection's index being loaded: the mutex its loaders queue on, and how many do."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.users = 0
 
 
 class IndexCache:
@@ -168,11 +86,8 @@ class IndexCache:
         self._max_unindexed = max_unindexed
         self._close_wait = close_wait
         self._indexer: Indexer[uuid.UUID] = Indexer(self.step)
-        # _lock guards these two dictionaries only and is never held during I/O or a search;
-        # loading a collection's index holds that collection's _Loading.lock instead.
-        self._cached: dict[int, _Cached] = {}
-        self._loading: dict[int, _Loading] = {}
-        self._lock = threading.Lock()
+        self._loaded = LoadedIndexes(db, path, self._indexer.notify)
+        self._cached = self._loaded.by_pk  # the same dictionary, by collection pk (tests look inside)
 
     # ------------------------------------------------------------------ use
 
@@ -189,7 +104,7 @@ class IndexCache:
             row: The collection as that transaction sees it (``dimension`` set).
 
         """
-        entry = self._cached_entry(row) or self._load_entry(conn, row)
+        entry = self._loaded.cached(row) or self._loaded.load(conn, row)
         entry.index.set_ef_search(row.hnsw.ef_search)
         # applied_seq only grows, so reading it without the lock can only notify once too often.
         if entry.index.applied_seq < row.last_seq:
@@ -208,7 +123,7 @@ class IndexCache:
             (None, None)
 
         """
-        entry = self._cached_entry(row)
+        entry = self._loaded.cached(row)
         if entry is None:
             return None, None
         if entry.index.applied_seq < row.last_seq:
@@ -236,7 +151,7 @@ class IndexCache:
             0
 
         """
-        entry = self._cached_entry(row) or self._load_entry(conn, row)
+        entry = self._loaded.cached(row) or self._loaded.load(conn, row)
         assert row.dimension is not None
         with entry.columns_lock:
             columns = entry.columns
@@ -282,7 +197,7 @@ class IndexCache:
         bound = self.max_unindexed(dim)
 
         def room() -> bool:
-            entry = self._cached.get(row.pk)  # a plain read: the indexer publishes the entry before it steps
+            entry = self._loaded.get(row.pk)  # a plain read: the indexer publishes the entry before it steps
             return entry is not None and last_label - entry.index.mark <= bound
 
         if not room():
@@ -311,41 +226,7 @@ class IndexCache:
             False
 
         """
-        with self._db.read() as conn:
-            row = self._row(conn, collection_id)
-            if row is None or row.dimension is None:
-                return False
-            entry = self._cached_entry(row) or self._load_entry(conn, row)
-        index = entry.index
-        if index.applied_seq >= row.last_seq:
-            return False
-        threads = row.hnsw.num_threads
-        with index.step_lock:
-            with self._db.read() as conn:
-                row = self._row(conn, collection_id)
-                if row is None:
-                    return False
-                feed = index.feed(conn, row.pk, row.last_seq, _STEP_ROWS)
-            index.add(feed.labels, feed.vectors, threads, max_hold=_MAX_HOLD)
-            if feed.complete and index.complete(feed, threads):
-                self._rebuild(index, collection_id, threads)
-        self._maybe_save(entry, row)
-        return not feed.complete
-
-    def _rebuild(self, index: VectorIndex, collection_id: uuid.UUID, threads: int) -> None:
-        """Replace a graph mostly made of deleted points by a new one, built aside while queries search the old one."""
-        fresh = index.emptied()
-        while True:
-            with self._db.read() as conn:
-                row = self._row(conn, collection_id)
-                if row is None:
-                    return
-                feed = fresh.feed(conn, row.pk, row.last_seq, _REBUILD_ROWS)
-            fresh.add(feed.labels, feed.vectors, threads)
-            if feed.complete:
-                fresh.complete(feed, threads)
-                index.adopt(fresh)
-                return
+        return index_steps.step(self._db, self._loaded, collection_id)
 
     def indexing_status(self, conn: sqlite3.Connection, row: CollectionRow) -> IndexingStatus:
         """How much of the collection this process's graph has applied, as chromadb's ``IndexingStatus``.
@@ -403,19 +284,6 @@ class IndexCache:
         """
         return self._indexer.held()
 
-    def _row(self, conn: sqlite3.Connection, collection_id: uuid.UUID) -> CollectionRow | None:
-        try:
-            return catalog.get_by_id(conn, collection_id)
-        except (NotFoundError, ClosedError):
-            return None
-
-    def _maybe_save(self, entry: _Cached, row: CollectionRow) -> None:
-        """Save after a step if enough changes are unsaved (at least a quarter of the index: amortised O(1) a change)."""
-        index = entry.index
-        threshold = max(row.hnsw.sync_threshold, len(index.labels) // 4)
-        if entry.directory is not None and index.unsaved_changes >= max(threshold, entry.retry_at):
-            entry.save(min_changes=threshold)  # re-checked under the save lock: one thread writes
-
     # ------------------------------------------------------------------ deleting and closing
 
     def forget(self, pk: int, collection_id: str) -> None:
@@ -425,10 +293,9 @@ class IndexCache:
             >>> IndexCache(Database(None), path=None).forget(1, str(uuid.uuid4()))
 
         """
-        with self._lock:
-            entry = self._cached.pop(pk, None)
+        entry = self._loaded.pop(pk)
         if entry is not None:
-            self._retire(entry)
+            entry.retire()
         self.remove_files(collection_id)
 
     def remove_files(self, collection_id: str) -> None:
@@ -438,7 +305,7 @@ class IndexCache:
             >>> IndexCache(Database(None), path=None).remove_files(str(uuid.uuid4()))  # in memory: no files
 
         """
-        directory = self._index_dir(collection_id)
+        directory = self._loaded.directory(collection_id)
         if directory is not None:
             shutil.rmtree(directory, ignore_errors=True)
 
@@ -449,18 +316,10 @@ class IndexCache:
             >>> IndexCache(Database(None), path=None).clear()
 
         """
-        with self._lock:
-            entries = list(self._cached.values())
-            self._cached.clear()
-        for entry in entries:
-            self._retire(entry)
+        for entry in self._loaded.pop_all():
+            entry.retire()
         if self._path is not None:
             shutil.rmtree(self._path / INDEX_DIRECTORY, ignore_errors=True)
-
-    @staticmethod
-    def _retire(entry: _Cached) -> None:
-        with entry.save_guard:  # a save running now finishes first; none starts after
-            entry.gone = True
 
     def close(self) -> None:
         """Let the indexer finish (for up to ``close_wait`` seconds; ``None``: all of it), stop it, save (idempotent).
@@ -489,7 +348,7 @@ class IndexCache:
         """
         if self._db.closed:
             return
-        for entry in list(self._cached.values()):
+        for entry in list(self._loaded.by_pk.values()):
             if entry.index.unsaved_changes:
                 with contextlib.suppress(Exception):  # a cache that fails to save is rebuilt later
                     with self._db.read() as conn:
@@ -497,61 +356,3 @@ class IndexCache:
                         # saving would bring back the index folder delete_collection removed.
                         catalog.get_by_id(conn, uuid.UUID(entry.collection_id))
                     entry.save()  # whatever the back-off: closing is the last chance
-
-    # ------------------------------------------------------------------ loading
-
-    def _index_dir(self, collection_id: str) -> Path | None:
-        return self._path / INDEX_DIRECTORY / collection_id if self._path is not None else None
-
-    def _cached_entry(self, row: CollectionRow) -> _Cached | None:
-        """The cached entry if it can serve ``row`` (right build parameters, not too old)."""
-        assert row.dimension is not None
-        with self._lock:
-            entry = self._cached.get(row.pk)
-        if entry is None or not entry.index.matches(row.dimension, row.hnsw):
-            return None
-        # Older than the tombstone floor: the deletes it lacks are forgotten, so it cannot catch up.
-        return entry if entry.index.applied_seq >= row.tombstone_floor else None
-
-    def _load_entry(self, conn: sqlite3.Connection, row: CollectionRow) -> _Cached:
-        """Load or build the collection's index once, however many threads ask at the same time."""
-        with self._lock:
-            slot = self._loading.setdefault(row.pk, _Loading())
-            slot.users += 1
-        try:
-            with slot.lock:
-                entry = self._cached_entry(row)
-                if entry is not None:  # another thread loaded it while this one queued
-                    return entry
-                saved_in = None if self._db.read_only else self._index_dir(str(row.id))  # loaded, never saved
-                entry = _Cached(self._load_index(conn, row), saved_in, str(row.id))
-                # Published as it is: the indexer catches it up, and queries meanwhile search what it lacks exactly.
-                if entry.index.applied_seq < row.last_seq:
-                    self._indexer.notify(row.id)
-                with self._lock:
-                    self._cached[row.pk] = entry
-                return entry
-        finally:
-            with self._lock:
-                slot.users -= 1
-                if not slot.users:  # forget it (the dictionary stays small), unless others queue
-                    del self._loading[row.pk]
-
-    def _load_index(self, conn: sqlite3.Connection, row: CollectionRow) -> VectorIndex:
-        """The saved index if it is intact and fits, else an empty one (slow: reads files)."""
-        assert row.dimension is not None
-        hnsw = row.hnsw
-        directory = self._index_dir(str(row.id))
-        loaded = None
-        if directory is not None:
-            loaded = VectorIndex.load(directory, str(row.id), row.dimension, hnsw, row.last_seq, row.tombstone_floor)
-        if loaded is not None:
-            return loaded
-        empty = VectorIndex.empty(row.dimension, hnsw)
-        # It lacks every record, and nothing below the collection's first label: starting the mark
-        # there keeps the writers' estimate of what is unindexed (labels above the mark) close.
-        (first,) = conn.execute("SELECT min(label) FROM records WHERE collection_pk = ?", (row.pk,)).fetchone()
-        if first is None:  # no records: none below the next label
-            (first,) = conn.execute("SELECT next FROM label_counter").fetchone()
-        empty.mark = int(first) - 1
-        return empty
