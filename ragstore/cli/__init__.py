@@ -30,6 +30,7 @@ from ragstore.cli.import_chroma import import_chroma_command
 from ragstore.cli.ingest import ingest
 from ragstore.cli.query import query
 from ragstore.cli.run import run
+from ragstore.cli.serve import serve_command
 from ragstore.cli.transfer import export_command, import_command
 
 
@@ -43,6 +44,7 @@ def main(debug: bool) -> None:
 
 
 main.add_command(run)
+main.add_command(serve_command)
 main.add_command(ingest)
 main.add_command(query)
 main.add_command(collections)

@@ -1,0 +1,224 @@
+"""Sharded, replicated serving on Ray Serve (``ragstore.distributed.serve``, ``ragstore serve --ray``).
+
+The service runs on one local Ray instance (``ray.init(num_cpus=2)``, started once for the module) with
+2 shards x 1 replica and 2 shards x 2 replicas, behind a token. chromadb 1.5.9's own ``HttpClient`` and
+``ragstore.HttpClient`` talk to the router; every answer is compared with one in-process store holding
+the same records (dense queries on a small collection with a large ``ef_search``, so both are exact).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+# Ray's single-node mode: every process of the local instance on 127.0.0.1 (read when Ray is imported).
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+import chromadb
+import ray
+from chromadb.config import Settings as ChromaSettings
+from chromadb_sessions import chromadb_sessions_closed
+from click.testing import CliRunner
+from servers import RunningServer
+
+import ragstore
+from ragstore.cli import main
+from ragstore.distributed.serve import replica_path, start_service, stop_service
+from ragstore.errors import UnimplementedError
+from ragstore.testing import START_LINE
+
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+
+TOKEN = "sharded-s3cret"
+Service = tuple[str, int, Path]  # the router's host and port, and the root of the replicas' stores
+DIM = 8
+EXACT = {"hnsw": {"ef_search": 500}}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_the_command_serves_until_stopped(tmp_path: Path) -> None:
+    """``ragstore serve --ray`` starts its own local Ray instance, prints ``ragstore run``'s start line, stops on SIGTERM.
+
+    First in the module: it runs before the module's own Ray instance starts.
+    """
+    root = tmp_path / "shards"
+    command = [sys.executable, "-m", "ragstore", "serve", "--ray", "--shards", "2", "--replicas", "1", "--path", str(root)]
+    env = {"RAGSTORE_AUTH_TOKEN": TOKEN, "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    port = free_port()
+    with (
+        RunningServer.launch([*command, "--port", str(port)], START_LINE, root, env=env, timeout=240) as server,
+        ragstore.HttpClient(host="127.0.0.1", port=port, headers={"Authorization": f"Bearer {TOKEN}"}) as client,
+    ):
+        collection = client.create_collection("cli", embedding_function=None)
+        collection.add(**data(1, 30))
+        assert collection.count() == 30
+    assert server.returncode == 0, "".join(server.output)
+    assert sorted(p.name for p in root.iterdir()) == ["shard-0", "shard-1"]
+
+
+def test_the_command_needs_ray() -> None:
+    result = CliRunner().invoke(main, ["serve", "--shards", "2"])
+    assert result.exit_code == 2
+    assert "needs --ray" in result.output
+
+
+@pytest.fixture(scope="module")
+def ray_instance() -> Iterator[None]:
+    """One local Ray instance for the module."""
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    ray.init(address="local", num_cpus=2, include_dashboard=False, object_store_memory=400 * 2**20, log_to_driver=False)
+    try:
+        with chromadb_sessions_closed():
+            yield
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module", params=[(2, 1), (2, 2)], ids=lambda p: f"{p[0]}x{p[1]}")
+def service(ray_instance: None, request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """The sharded service with a token: ``(host, port, path)``."""
+    shards, replicas = request.param
+    root = tmp_path_factory.mktemp(f"serve-{shards}x{replicas}")
+    port = free_port()
+    start_service(root, shards, replicas, port=port, auth_token=TOKEN, timeout_s=30)
+    try:
+        yield "127.0.0.1", port, root
+    finally:
+        stop_service()
+
+
+def ragstore_client(service: Service) -> Any:
+    host, port, _ = service
+    return ragstore.HttpClient(host=host, port=port, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def chroma_client(service: Service, token: str = TOKEN) -> Any:
+    host, port, _ = service
+    settings = ChromaSettings(
+        anonymized_telemetry=False,
+        chroma_client_auth_provider="chromadb.auth.token_authn.TokenAuthClientProvider",
+        chroma_client_auth_credentials=token,
+    )
+    return chromadb.HttpClient(host=host, port=port, settings=settings)
+
+
+def data(seed: int, n: int) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    return {
+        "ids": [f"r{seed}-{i}" for i in range(n)],
+        "embeddings": rng.normal(size=(n, DIM)).astype(np.float32).tolist(),
+        "metadatas": [{"k": int(rng.integers(0, 4)), "seed": seed} for _ in range(n)],
+        "documents": [f"record {i} of seed {seed}" for i in range(n)],
+    }
+
+
+def rows(got: Any) -> dict[str, tuple[Any, ...]]:
+    return {
+        i: (d, m, tuple(np.round(np.asarray(e, dtype=np.float32), 5).tolist()))
+        for i, d, m, e in zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+    }
+
+
+def same_query(left: Any, right: Any) -> None:
+    assert left["ids"] == right["ids"]
+    assert left["documents"] == right["documents"]
+    assert left["metadatas"] == right["metadatas"]
+    for a, b in zip(left["distances"], right["distances"], strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("which", ["chromadb", "ragstore"])
+def test_clients_get_one_stores_answers(service: Service, which: str) -> None:
+    client = chroma_client(service) if which == "chromadb" else ragstore_client(service)
+    single = ragstore.EphemeralClient()
+    name = f"docs-{which}-{uuid.uuid4().hex[:6]}"
+    remote = client.create_collection(name, embedding_function=None, configuration=EXACT)
+    local = single.create_collection(name, embedding_function=None, configuration=EXACT)
+    for seed, n in ((1, 120), (2, 80)):
+        batch = data(seed, n)
+        remote.add(**batch)
+        local.add(**batch)
+    assert remote.count() == local.count() == 200
+    queries = np.random.default_rng(9).normal(size=(4, DIM)).astype(np.float32).tolist()
+    for where in (None, {"k": {"$gte": 2}}, {"$and": [{"seed": 1}, {"k": 0}]}):
+        same_query(
+            remote.query(query_embeddings=queries, n_results=15, where=where),
+            local.query(query_embeddings=queries, n_results=15, where=where),
+        )
+    everything = ["documents", "metadatas", "embeddings"]
+    assert rows(remote.get(include=everything)) == rows(local.get(include=everything))
+    ids = ["r1-3", "r2-70", "nope", "r1-119"]
+    assert rows(remote.get(ids=ids, include=everything)) == rows(local.get(ids=ids, include=everything))
+    upsert = data(3, 10) | {"ids": [f"r1-{i}" for i in range(5)] + [f"r3-{i}" for i in range(5)]}  # five new, five replaced
+    for target in (remote, local):
+        target.upsert(**upsert)
+        target.update(ids=["r1-5", "r2-6"], metadatas=[{"k": 99}, {"k": 99}])
+        target.delete(ids=["r1-0", "r2-1", "nope"])
+        target.delete(where={"k": 1})
+    assert remote.count() == local.count()
+    assert rows(remote.get(include=everything)) == rows(local.get(include=everything))
+    same_query(remote.query(query_embeddings=queries, n_results=200), local.query(query_embeddings=queries, n_results=200))
+    assert [c.name for c in client.list_collections()].count(name) == 1
+    client.delete_collection(name)
+    with pytest.raises(Exception, match="does not exist"):
+        client.get_collection(name)
+    single.close()
+    if which == "ragstore":
+        client.close()
+
+
+def test_every_replica_holds_its_shards_records(service: Service) -> None:
+    """Writes reach every replica of their shard; each replica's directory is its own store."""
+    client = ragstore_client(service)
+    name = f"spread-{uuid.uuid4().hex[:6]}"
+    collection = client.create_collection(name, embedding_function=None)
+    batch = data(5, 60)
+    collection.add(**batch)
+    _, _, root = service
+    held: dict[int, set[str]] = {}
+    for shard_dir in sorted(root.glob("shard-*")):
+        shard = int(shard_dir.name.split("-")[1])
+        for replica_dir in sorted(shard_dir.glob("replica-*")):
+            assert replica_dir == Path(replica_path(root, shard, int(replica_dir.name.split("-")[1])))
+            store = ragstore.PersistentClient(path=str(replica_dir))  # a second process may open a store (SQLite WAL)
+            ids = set(store.get_collection(name, embedding_function=None).get(include=[])["ids"])
+            store.close()
+            assert held.setdefault(shard, ids) == ids  # the replicas of a shard agree
+    assert set().union(*held.values()) == set(batch["ids"])
+    assert sum(len(ids) for ids in held.values()) == 60
+    client.delete_collection(name)
+    client.close()
+
+
+def test_the_token_is_enforced(service: Service) -> None:
+    host, port, _ = service
+    assert httpx.get(f"http://{host}:{port}/api/v2/tenants/default_tenant/databases/default_database/collections").status_code == 401
+    wrong = httpx.get(
+        f"http://{host}:{port}/api/v2/tenants/default_tenant/databases/default_database/collections", headers={"X-Chroma-Token": "nope"}
+    )
+    assert wrong.status_code == 403
+    with pytest.raises(Exception, match=r"(?i)forbidden|authori|credentials"):
+        chroma_client(service, token="nope").list_collections()
+    assert httpx.get(f"http://{host}:{port}/api/v2/heartbeat").status_code == 200
+
+
+def test_bm25_on_the_sharded_service_is_a_clear_error(service: Service) -> None:
+    with ragstore_client(service) as client:
+        collection = client.create_collection(f"text-{uuid.uuid4().hex[:6]}", embedding_function=None)
+        collection.add(**data(7, 5))
+        with pytest.raises(UnimplementedError, match="sharded store"):
+            collection.query(query_texts=["record"], mode="bm25")
