@@ -24,8 +24,7 @@ Rows:
 - **hnswlib (raw)** at ragstore's defaults and **bm25s (raw)** (its own tokenizer, English stems
   and stop words, one thread): what the two sides cost with nothing around them.
 
-Each system's repeat runs in a fresh worker process, the systems interleaved inside each
-repeat; each cell is ``median (min-max) ratio`` over the repeats.
+Each system's repeat runs in a fresh worker process, the systems interleaved inside each repeat; each cell is ``median (min-max) ratio``.
 
 Usage::
 
@@ -181,11 +180,9 @@ def add_data(col: Any, data: Data) -> float:
 
 
 def add_until_indexed(col: Any, data: Data) -> tuple[float, float]:
-    """Add every record (:func:`add_data`), then wait until the collection is fully indexed: (add wall seconds, CPU seconds).
+    """Add every record (:func:`add_data`) and wait until all is indexed: (add wall seconds, process CPU seconds until indexed).
 
-    The CPU seconds are the process's (``time.process_time``: every thread, so the background
-    indexer's graph insertion counts as well as the writer's work), from the first add until
-    ``get_indexing_status()`` reports nothing unindexed, so no indexing spills into what is measured next.
+    Process CPU (``time.process_time``) counts every thread: the writer's and the background indexer's work.
     """
     cpu = time.process_time()
     seconds = add_data(col, data)
