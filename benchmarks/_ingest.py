@@ -54,8 +54,9 @@ class System:
 def indexing_probe(collection: Any) -> Callable[[], int | None]:
     """``collection.get_indexing_status().num_unindexed_ops`` where the client has it, else a probe that answers ``None``.
 
-    chromadb's client defines ``get_indexing_status()`` (its local mode raises ``NotImplementedError``);
-    ragstore will have it once graph insertion leaves the write path (issue 19).
+    chromadb's client defines ``get_indexing_status()`` (its local mode raises ``NotImplementedError``,
+    ``chroma run`` an error saying it is not implemented);
+    ragstore answers it in every mode (its graph insertion runs after the write is acknowledged).
 
     Example:
         >>> indexing_probe(object())()
@@ -65,8 +66,10 @@ def indexing_probe(collection: Any) -> Callable[[], int | None]:
         return lambda: None
     try:
         status()
-    except NotImplementedError:
-        return lambda: None
+    except Exception as exc:  # chromadb local: NotImplementedError; `chroma run`: InternalError "Method scout_logs is not implemented"
+        if isinstance(exc, NotImplementedError) or "not implemented" in str(exc).lower():
+            return lambda: None
+        raise
 
     def unindexed() -> int | None:
         answer = status()

@@ -1,7 +1,8 @@
 """Query latency during a long ingest: one writer adds the corpus in batches of 5,000 while a reader queries, per system.
 
 Rows: ragstore persistent, ephemeral and over HTTP (``python -m ragstore run``), chromadb 1.5.9
-persistent, and raw ``hnswlib`` (``add_items`` and ``knn_query`` from two threads) as the floor.
+persistent and over HTTP (``chroma run``, its HTTP peer), and raw ``hnswlib`` (``add_items`` and
+``knn_query`` from two threads) as the floor.
 Every system gets bench.py's data (``clustered``: 100,000 x 384, 1,000 queries; ``--quick``: 10,000
 and 100) in a fresh worker process. The writer adds durable batches with documents and metadata;
 from the first acknowledged batch until the collection is fully indexed a reader thread sends
@@ -41,7 +42,7 @@ from _stores import ADD_BATCH
 from _table import Column, Row, report
 from _workers import print_result, run_interleaved, spawn_worker
 
-SYSTEMS = ("ragstore-persistent", "ragstore-ephemeral", "ragstore-http", "chromadb-persistent", "hnswlib")
+SYSTEMS = ("ragstore-persistent", "ragstore-ephemeral", "ragstore-http", "chromadb-persistent", "chromadb-http", "hnswlib")
 BASELINE = "chromadb-persistent"
 EXTRAS = ("indexed_by", "commits", "samples")  # a worker's results that are not table cells
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -149,13 +149,13 @@ def draw(tmp_path: Path, *args: str) -> list[Path]:
 
 def test_ingest_latency_times_queries_during_and_after_an_ingest_and_charts_draw_it(tmp_path: Path) -> None:
     summary, samples = tmp_path / "ingest.json", tmp_path / "samples.json"
-    systems = "ragstore-persistent,ragstore-http,chromadb-persistent,hnswlib"
+    systems = "ragstore-persistent,ragstore-http,chromadb-persistent,chromadb-http,hnswlib"
     report = run_script(
         "ingest_latency.py", "--n", "2000", "--queries", "20", "--batch", "250", "--qps", "200", "--systems", systems,
         "--json", str(summary), "--samples", str(samples),
     )  # fmt: skip
     rows = markdown_rows(report, "system")
-    assert set(rows) == {"ragstore persistent", "ragstore http", "chromadb persistent", "hnswlib (raw)"}
+    assert set(rows) == {"ragstore persistent", "ragstore http", "chromadb persistent", "chromadb http", "hnswlib (raw)"}
     # One repeat: "value ratio" on every row but the baseline, chromadb persistent, which has no ratio.
     assert re.fullmatch(r"[\d,.]+ [\d,.]+x", rows["ragstore http"]["during p99 (ms)"])
     assert re.fullmatch(r"[\d,.]+", rows["chromadb persistent"]["add (vec/s)"])
@@ -163,7 +163,8 @@ def test_ingest_latency_times_queries_during_and_after_an_ingest_and_charts_draw
         assert float(row["during recall@10"].split()[0]) >= 0.9 and float(row["after recall@10"].split()[0]) >= 0.95
         assert float(row["indexed at (s)"].split()[0]) > 0
         assert re.match(r"[\d,.]+", row["steady-load p99 (ms)"])
-    assert "the end of the last add for" in report  # no system here reports an indexing status yet
+    assert "from get_indexing_status() for ragstore http, ragstore persistent" in report  # chromadb's and hnswlib's: the last add
+    assert "the end of the last add for chromadb http, chromadb persistent, hnswlib (raw)" in report
     # --replay prints the same paragraph and table from the two files, measuring nothing.
     assert run_script("ingest_latency.py", "--replay", "--json", str(summary), "--samples", str(samples)) == report
 
