@@ -101,6 +101,7 @@ class LocalAPI:
         self._db = Database(self._path)
         self._indexes = IndexCache(self._db, self._path, max_unindexed, close_wait)
         self._sparse = SparseIndexes()  # in memory only: rebuilt from SQLite on first use
+        self._rows = catalog.RowCache()  # the read paths' collection rows, reused until the store changes
         # The finalizer must not hold self (it would never be collected): only what it closes.
         self._finalizer = weakref.finalize(self, _shutdown, self._db, self._indexes)
 
@@ -307,7 +308,7 @@ class LocalAPI:
         if not uses_text_index(node) or self._db.read_only:
             return
         with self._db.read() as conn:
-            if catalog.get_by_id(conn, collection_id).text_indexed:
+            if self._rows.get_by_id(conn, collection_id).text_indexed:
                 return
         with self._db.write() as conn:
             text_index.ensure_indexed(conn, catalog.get_by_id(conn, collection_id).pk)
@@ -323,18 +324,18 @@ class LocalAPI:
     def count(self, collection_id: uuid.UUID) -> int:
         """Records in the collection."""
         with self._db.read() as conn:
-            return records.count_records(conn, catalog.get_by_id(conn, collection_id).pk)
+            return records.count_records(conn, self._rows.get_by_id(conn, collection_id).pk)
 
     def get_indexing_status(self, collection_id: uuid.UUID) -> IndexingStatus:
         """How far this process's HNSW graph has taken in the collection's writes (see :class:`~ragstore.types.IndexingStatus`)."""
         with self._db.read() as conn:
-            return self._indexes.indexing_status(conn, catalog.get_by_id(conn, collection_id))
+            return self._indexes.indexing_status(conn, self._rows.get_by_id(conn, collection_id))
 
     def get(self, collection_id: uuid.UUID, request: GetRequest) -> GetResult:
         """The records ``request`` selects, in insertion order."""
         self._ensure_text_index(collection_id, request.filter)
         with self._db.read() as conn:
-            row = catalog.get_by_id(conn, collection_id)
+            row = self._rows.get_by_id(conn, collection_id)
             sql, params = selection(row.pk, request.ids, request.filter, row.text_indexed)
             return get_result(conn, sql, params, request.include, request.limit, request.offset, row.dimension, self._max_response_bytes)
 
@@ -343,18 +344,18 @@ class LocalAPI:
         self._ensure_text_index(collection_id, request.filter)
         if request.mode != "dense":  # BM25 alone or fused (local/hybrid_query), in one snapshot
             with self._db.read() as conn:
-                row = catalog.get_by_id(conn, collection_id)
+                row = self._rows.get_by_id(conn, collection_id)
                 hits = text_query(conn, self._indexes, self._sparse, row, request)
                 return query_result(conn, hits, request.include, row.dimension, self._max_response_bytes)
         queries = request.vectors
         # Usually the caches are current and the query needs no snapshot (two statements
         # fewer); only a query that must load or catch up a cache reads in a transaction.
         with self._db.read(snapshot=False) as conn:
-            row = catalog.get_by_id(conn, collection_id)
+            row = self._rows.get_by_id(conn, collection_id)
             if row.dimension is None or needs_no_catching_up(self._indexes, row, request.n_results, request.filter, request.ids):
                 return self._query(conn, row, queries, request)
         with self._db.read() as conn:
-            return self._query(conn, catalog.get_by_id(conn, collection_id), queries, request)
+            return self._query(conn, self._rows.get_by_id(conn, collection_id), queries, request)
 
     def _query(self, conn: sqlite3.Connection, row: CollectionRow, queries: npt.NDArray[np.float32], request: QueryRequest) -> QueryResult:
         if row.dimension is not None and queries.shape[1] != row.dimension:
@@ -372,7 +373,7 @@ class LocalAPI:
         for one in request.searches:
             self._ensure_text_index(collection_id, compile_where(one.parts().where).where)
         with self._db.read() as conn:
-            row = catalog.get_by_id(conn, collection_id)
+            row = self._rows.get_by_id(conn, collection_id)
             specs = {spec.key: spec for spec in row.sparse_indexes}
             context = SearchContext(conn, self._indexes, self._sparse, row, specs, self._max_response_bytes)
             payloads = [run_search(context, one) for one in request.searches]
