@@ -9,6 +9,7 @@ the same records (dense queries on a small collection with a large ``ef_search``
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import uuid
@@ -31,8 +32,9 @@ from servers import RunningServer
 
 import ragstore
 from ragstore.cli import main
-from ragstore.distributed.serve import replica_path, start_service, stop_service
-from ragstore.errors import UnimplementedError
+from ragstore.distributed.serve import APP_NAME, replica_path, require_serve, start_service, stop_service
+from ragstore.distributed.shard_routing import shard_of
+from ragstore.errors import ServerConnectionError, UnimplementedError
 from ragstore.testing import START_LINE
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -94,7 +96,7 @@ def service(ray_instance: None, request: pytest.FixtureRequest, tmp_path_factory
     shards, replicas = request.param
     root = tmp_path_factory.mktemp(f"serve-{shards}x{replicas}")
     port = free_port()
-    start_service(root, shards, replicas, port=port, auth_token=TOKEN, timeout_s=30)
+    start_service(root, shards, replicas, port=port, auth_token=TOKEN, timeout_s=20)
     try:
         yield "127.0.0.1", port, root
     finally:
@@ -222,3 +224,94 @@ def test_bm25_on_the_sharded_service_is_a_clear_error(service: Service) -> None:
         collection.add(**data(7, 5))
         with pytest.raises(UnimplementedError, match="sharded store"):
             collection.query(query_texts=["record"], mode="bm25")
+
+
+# Last in the module: these kill replicas of the module's service.
+
+
+def replica_pid(shard: int, replica: int) -> int:
+    serve = require_serve()  # imported late: importing it warns, and the module's warnings filter covers tests only
+    handle = serve.get_deployment_handle(f"shard-{shard}-replica-{replica}", app_name=APP_NAME)
+    pid: int = handle.process_id.remote().result(timeout_s=60)
+    return pid
+
+
+def test_a_replica_killed_during_writes_loses_no_acknowledged_write(service: Service) -> None:
+    """SIGKILL a replica of shard 1 while a client writes: every acknowledged record is readable afterwards.
+
+    With two replicas the shard goes on with the other one and no write fails. With one, a write that
+    needed the dead replica either waits for Serve to restart it (its store is on disk) or fails with
+    ``ServerConnectionError`` naming the shard; then the shard answers nothing rather than a partial answer.
+    """
+    _, _, root = service
+    replicas = len(list((root / "shard-1").glob("replica-*")))
+    victim = replicas - 1
+    pid = replica_pid(1, victim)
+    acknowledged: list[str] = []
+    failures: list[BaseException] = []
+    with ragstore_client(service) as client:
+        collection = client.create_collection(f"killed-{uuid.uuid4().hex[:6]}", embedding_function=None)
+        for batch in range(12):
+            if batch == 4:
+                os.kill(pid, signal.SIGKILL)
+            records = data(100 + batch, 20)
+            try:
+                collection.add(**records)
+            except ServerConnectionError as exc:
+                failures.append(exc)
+                continue
+            acknowledged.extend(records["ids"])
+        if replicas > 1:
+            assert failures == []
+            assert sorted(collection.get(include=[])["ids"]) == sorted(acknowledged)
+            assert collection.count() == len(acknowledged) == 240
+            on_shard_1 = {i for i in acknowledged if shard_of(i, 2) == 1}
+            store = ragstore.PersistentClient(path=replica_path(root, 1, 0))
+            assert on_shard_1 <= set(store.get_collection(collection.name, embedding_function=None).get(include=[])["ids"])
+            store.close()
+            return
+        assert all("Shard 1" in str(exc) for exc in failures), failures
+        try:
+            got = set(collection.get(include=[])["ids"])
+        except ServerConnectionError as exc:  # the shard's only replica missed a write: nothing is answered from it
+            assert "Shard 1 has no live replica" in str(exc)
+            assert failures
+            with pytest.raises(ServerConnectionError, match="Shard 1"):
+                collection.query(query_embeddings=[[0.0] * DIM], n_results=3)
+            got = set()
+            for shard in (0, 1):  # what the replicas committed, read from their stores
+                store = ragstore.PersistentClient(path=replica_path(root, shard, 0))
+                got |= set(store.get_collection(collection.name, embedding_function=None).get(include=[])["ids"])
+                store.close()
+        assert set(acknowledged) <= got
+
+
+def test_a_shard_with_no_live_replica_fails_clearly(service: Service) -> None:
+    """Every replica of shard 1 killed, and unable to restart (its store path is now a file): a clear error, no partial answer.
+
+    The last test of each service: shard 1 stays lost for its router.
+    """
+    _, _, root = service
+    replicas = sorted((root / "shard-1").glob("replica-*"))
+    with ragstore_client(service) as client:
+        collection = client.create_collection(f"lost-{uuid.uuid4().hex[:6]}", embedding_function=None)
+        before = data(200, 20)
+        collection.add(**before)
+        pids = [replica_pid(1, j) for j in range(len(replicas))]
+        try:
+            for folder in replicas:
+                folder.rename(folder.with_name(folder.name + ".away"))
+                folder.write_text("not a store")  # Serve's restart of the replica fails to open it
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+            after = data(201, 20)
+            with pytest.raises(ServerConnectionError, match="Shard 1"):
+                collection.add(**after)  # the router waits for the replica (timeout_s), then gives up on it
+            for request in (collection.count, lambda: collection.get(include=[]), lambda: collection.query(query_embeddings=[[0.0] * DIM])):
+                with pytest.raises(ServerConnectionError, match="Shard 1 has no live replica"):
+                    request()
+            assert collection.get(ids=[i for i in before["ids"] if shard_of(i, 2) == 0], include=[])["ids"]  # shard 0 still answers
+        finally:
+            for folder in replicas:
+                folder.unlink(missing_ok=True)
+                folder.with_name(folder.name + ".away").rename(folder)

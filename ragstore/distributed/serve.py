@@ -67,6 +67,10 @@ class ShardReplica:
             raise AttributeError(f"Not an engine call: {method}")
         return getattr(self._api, method)(*args)
 
+    def process_id(self) -> int:
+        """The replica's process id (to find it in ``ps``, profile it, or kill it in a failure drill)."""
+        return os.getpid()
+
     def check_health(self) -> None:
         """Serve's health check: the store answers (a closed or broken store makes Serve restart the replica)."""
         self._api.heartbeat()

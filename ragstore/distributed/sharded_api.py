@@ -83,6 +83,7 @@ class ShardedAPI:
         self._shards = [ReplicaSet(i, list(s) if isinstance(s, (list, tuple)) else [s]) for i, s in enumerate(shards)]  # type: ignore[list-item]
         self._ids = CollectionIds(self._shards)
         self._dimensions: dict[uuid.UUID, int] = {}
+        self._batch_limit: int | None = None  # an engine constant: asked once, not on every write
         self._catalog_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self._shards)), thread_name_prefix="ragstore-shards")
 
@@ -163,7 +164,9 @@ class ShardedAPI:
 
     def get_max_batch_size(self) -> int:
         """The smallest batch size any shard takes (a write may put all its records on one shard)."""
-        return min(self._each_shard(lambda shard: shard.read(lambda api, _: api.get_max_batch_size())))
+        if self._batch_limit is None:
+            self._batch_limit = min(self._each_shard(lambda shard: shard.read(lambda api, _: api.get_max_batch_size())))
+        return self._batch_limit
 
     def close(self) -> None:
         """Close every replica's engine (idempotent)."""
