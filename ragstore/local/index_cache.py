@@ -40,6 +40,7 @@ from ragstore.local import catalog, index_steps
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.columns import RecordColumns
 from ragstore.local.database import Database
+from ragstore.local.heap import release_free_memory
 from ragstore.local.index import VectorIndex
 from ragstore.local.index_loading import INDEX_DIRECTORY as INDEX_DIRECTORY  # re-exported: backups, checks and metrics import it here
 from ragstore.local.index_loading import LoadedIndexes
@@ -85,7 +86,7 @@ class IndexCache:
         self._path = path
         self._max_unindexed = max_unindexed
         self._close_wait = close_wait
-        self._indexer: Indexer[uuid.UUID] = Indexer(self.step)
+        self._indexer: Indexer[uuid.UUID] = Indexer(self.step, idle=release_free_memory)
         self._loaded = LoadedIndexes(db, path, self._indexer.notify)
         self._cached = self._loaded.by_pk  # the same dictionary, by collection pk (tests look inside)
 

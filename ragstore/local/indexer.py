@@ -13,6 +13,11 @@ graph lacks, insert it in small locked batches (queries run between them), and s
 the graph now and then. A step that fails is logged and dropped; the next write or
 query that finds the graph behind notifies again.
 
+When the queue runs empty the thread calls ``idle`` (the store hands the C heap's free
+memory back: :mod:`ragstore.local.heap`), at most one part in ``_IDLE_SHARE`` of the
+time its steps took since the last call, so a stream of tiny writes does not pay for it
+on every one.
+
 Writers wait here when the unindexed tail grows past its bound (:meth:`Indexer.wait`),
 so a query's exact search over the tail stays bounded during a long ingest. A wait ends
 as soon as the indexer has nothing left to do for that collection (caught up, failed, or
@@ -45,6 +50,9 @@ logger = logging.getLogger(__name__)
 
 K = TypeVar("K", bound=Hashable)
 
+# The idle hook runs only once the steps since its last run took this many times as long as that run did.
+_IDLE_SHARE = 20
+
 
 class Indexer(Generic[K]):
     """A thread that runs ``step(key)`` for every notified key until it returns ``False`` (nothing left).
@@ -54,12 +62,16 @@ class Indexer(Generic[K]):
     Args:
         step: Does one bounded piece of a key's work; returns whether more is left.
         name: The thread's name (shows in stack dumps and profilers).
+        idle: Called on the thread when the queue runs empty after some work (see the module docstring).
 
     """
 
-    def __init__(self, step: Callable[[K], bool], name: str = "ragstore-indexer") -> None:
+    def __init__(self, step: Callable[[K], bool], name: str = "ragstore-indexer", idle: Callable[[], object] | None = None) -> None:
         self._step = step
         self._name = name
+        self._idle_hook = idle
+        self._worked = 0.0  # seconds of steps since the idle hook last ran
+        self._idle_cost = 0.0  # seconds the idle hook took last time
         self._cond = threading.Condition()
         self._pending: dict[K, None] = {}  # insertion-ordered: round-robin over keys
         self._busy: K | None = None
@@ -192,12 +204,27 @@ class Indexer(Generic[K]):
                 key = next(iter(self._pending))
                 del self._pending[key]
                 self._busy = key
+            began = time.perf_counter()
             more = self._run_step(key)
+            self._worked += time.perf_counter() - began
             with self._cond:
                 self._busy = None
                 if more and not self._stopping:
                     self._pending.setdefault(key, None)  # at the end: the other keys go first
                 self._cond.notify_all()
+                idle = not self._pending
+            if idle:
+                self._run_idle_hook()
+
+    def _run_idle_hook(self) -> None:
+        if self._idle_hook is None or self._worked < _IDLE_SHARE * self._idle_cost:
+            return
+        began = time.perf_counter()
+        try:
+            self._idle_hook()
+        except Exception:  # a hook that fails must not end the thread
+            logger.warning("The background indexer's idle hook failed", exc_info=True)
+        self._idle_cost, self._worked = time.perf_counter() - began, 0.0
 
     def _run_step(self, key: K) -> bool:
         try:
