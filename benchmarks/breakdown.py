@@ -136,12 +136,15 @@ def query_rounds(corpus: Corpus, collection: Any, raw: Any, timer: StageTimer, r
     return measured
 
 
-def ragstore_run(corpus: Corpus, timer: StageTimer, rounds: int) -> tuple[dict[str, float], list[tuple[dict[str, float], float]], float]:
+def ragstore_run(
+    corpus: Corpus, timer: StageTimer, rounds: int
+) -> tuple[dict[str, float], list[tuple[dict[str, float], float]], float, int]:
     """Add the corpus to a fresh persistent collection, then run the single queries beside raw hnswlib's, timing the stages.
 
-    Returns the add's stages, each query round's (stages, raw hnswlib seconds), and raw hnswlib's add seconds.
+    Returns the add's stages, each query round's (stages, raw hnswlib seconds), raw hnswlib's add seconds, and the graph's orphans.
     """
     import ragstore
+    from ragstore.local import catalog
 
     with tempfile.TemporaryDirectory(prefix="ragstore-breakdown-") as root:
         client = ragstore.PersistentClient(path=root)
@@ -153,13 +156,16 @@ def ragstore_run(corpus: Corpus, timer: StageTimer, rounds: int) -> tuple[dict[s
                 collection.add(ids=ids[lo:hi], embeddings=corpus.vectors[lo:hi], documents=documents[lo:hi], metadatas=metadatas[lo:hi])
             client._api._indexes.flush()  # the wall time runs until the graph holds every vector
         add = dict(add)
+        api = client._api
+        with api._db.read() as conn:  # how many points the graph cannot reach (searched exactly with every query)
+            orphans = len(api._indexes.graph(conn, catalog.get_by_id(conn, collection.id)).orphans)
         raw, raw_add = raw_index(corpus)
         for query in corpus.queries[:20]:  # warm the caches, as bench.py's first queries do
             collection.query(query_embeddings=query[None, :], n_results=K, include=INCLUDE)
             raw.knn_query(query, k=K)
         measured = query_rounds(corpus, collection, raw, timer, rounds)
         client.close()
-        return add, measured, raw_add
+        return add, measured, raw_add, orphans
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -173,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
     corpus = load(corpus_file(args.dataset, args.n, args.queries))
     timer = StageTimer()
     timer.wrap_each(WRAPPED)
-    add, measured, raw_add = ragstore_run(corpus, timer, max(1, args.query_rounds))
+    add, measured, raw_add, orphans = ragstore_run(corpus, timer, max(1, args.query_rounds))
     by_total = sorted(measured, key=lambda round_: round_[0]["total"])
     ask, raw_ask = by_total[len(by_total) // 2]
     n, dim = corpus.vectors.shape
@@ -187,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     add_title = f"add: {n:,} x {dim} in batches of {ADD_BATCH:,}"
     print(stage_table(add_title, "us per vector", n, add, ADD_ROWS, raw_add, "raw hnswlib, same batches"))
     background = ", ".join(f"{label} {add.get(stage, 0.0) / n * 1e6:,.1f} us per vector" for label, stage in BACKGROUND_ROWS)
-    print(f"\nIn the indexer's thread, beside the rows above: {background}.")
+    print(f"\nIn the indexer's thread, beside the rows above: {background}. The finished graph has {orphans} orphans.")
     print()
     query_title = f"single query: k={K}, include={list(INCLUDE)}, {q:,} queries"
     print(stage_table(query_title, "us per query", q, ask, QUERY_ROWS, raw_ask, "raw hnswlib knn_query (its own index, alternating)"))
