@@ -8,10 +8,12 @@ the same records (dense queries on a small collection with a large ``ef_search``
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +37,7 @@ from ragstore.cli import main
 from ragstore.distributed.serve import APP_NAME, replica_path, require_serve, start_service, stop_service
 from ragstore.distributed.shard_routing import shard_of
 from ragstore.errors import ServerConnectionError, UnimplementedError
+from ragstore.record_requests import GetRequest
 from ragstore.testing import START_LINE
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -284,6 +287,47 @@ def test_a_replica_killed_during_writes_loses_no_acknowledged_write(service: Ser
                 got |= set(store.get_collection(collection.name, embedding_function=None).get(include=[])["ids"])
                 store.close()
         assert set(acknowledged) <= got
+
+
+def replica_ids(shard: int, replica: int, collection: str) -> set[str]:
+    """The record ids replica ``replica`` of ``shard`` holds, asked of the replica itself (not through the router)."""
+    serve = require_serve()
+    handle = serve.get_deployment_handle(f"shard-{shard}-replica-{replica}", app_name=APP_NAME)
+    local = handle.call.remote("get_collection", collection).result(timeout_s=30).id
+    ids: list[str] = handle.call.remote("get", local, GetRequest(include=[])).result(timeout_s=30)["ids"]
+    return set(ids)
+
+
+def test_a_stale_replica_catches_up_from_a_healthy_one(service: Service) -> None:
+    """A replica frozen (SIGSTOP) during a write misses it and the next one; once it answers again the router copies its shard."""
+    _, _, root = service
+    if len(list((root / "shard-1").glob("replica-*"))) < 2:
+        pytest.skip("needs a second replica to copy from")
+    with ragstore_client(service) as client:
+        collection = client.create_collection(f"behind-{uuid.uuid4().hex[:6]}", embedding_function=None)
+        batches = [data(300 + b, 20) for b in range(3)]
+        collection.add(**batches[0])
+        pid = replica_pid(1, 1)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            collection.add(**batches[1])  # waits for the frozen replica (the router's timeout), then goes on without it
+            collection.add(**batches[2])  # the router no longer sends anything to it
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # Serve's health check may have replaced it meanwhile
+                os.kill(pid, signal.SIGCONT)
+        on_shard_1 = {i for batch in batches for i in batch["ids"] if shard_of(i, 2) == 1}
+        assert on_shard_1 & set(batches[2]["ids"])  # the last batch has records the replica never received
+        deadline = time.monotonic() + 120
+        while replica_ids(1, 1, collection.name) != on_shard_1:
+            assert time.monotonic() < deadline, "the stale replica was not caught up"
+            time.sleep(2)
+        assert replica_ids(1, 0, collection.name) == on_shard_1
+        everything = {i for batch in batches for i in batch["ids"]}
+        for _ in range(4):  # reads go to both replicas of shard 1 in turn again
+            assert set(collection.get(include=[])["ids"]) == everything
+        more = data(310, 20)
+        collection.add(**more)  # and writes reach it again
+        assert replica_ids(1, 1, collection.name) == on_shard_1 | {i for i in more["ids"] if shard_of(i, 2) == 1}
 
 
 def test_a_shard_with_no_live_replica_fails_clearly(service: Service) -> None:

@@ -64,6 +64,12 @@ class CollectionIds:
             else:
                 self._known.pop(collection_id, None)
 
+    def copy_replica(self, shard: int, source: int, target: int) -> None:
+        """Replica ``target`` of ``shard`` now holds a copy of ``source``'s store, ids included."""
+        with self._lock:
+            for ids in self._known.values():
+                ids[shard][target] = ids[shard][source]
+
     def of(self, collection_id: uuid.UUID) -> MemberIds:
         """The collection's id on every replica; ``NotFoundError`` when the authority does not have it."""
         with self._lock:

@@ -85,9 +85,12 @@ class HandleAPI:
         """Which replica this is, as messages name it."""
         return f"shard {self._shard} replica {self._replica}"
 
-    def _call(self, method: str, *args: Any) -> Any:
+    def _call(self, method: str, *args: Any, engine: bool = True) -> Any:
+        """``method(*args)`` of the replica's engine (``engine=False``: a method of the replica itself)."""
         try:
-            return self._handle.call.remote(method, *args).result(timeout_s=self._timeout_s)
+            if engine:
+                return self._handle.call.remote(method, *args).result(timeout_s=self._timeout_s)
+            return getattr(self._handle, method).remote(*args).result(timeout_s=self._timeout_s)
         except Exception as exc:  # every failure is translated: the server must see ragstore's errors only
             raise translated(exc, self.describe()) from None
 
@@ -178,3 +181,12 @@ class HandleAPI:
 
     def close(self) -> None:
         """Nothing to release here: the replica's store closes when its deployment stops."""
+
+    def snapshot(self) -> bytes:
+        """The replica's store as one SQLite file (for :mod:`ragstore.distributed.catch_up`)."""
+        data: bytes = self._call("snapshot", engine=False)
+        return data
+
+    def replace_with(self, database: bytes) -> None:
+        """Replace the replica's store by a snapshot of another's."""
+        self._call("replace_with", database, engine=False)

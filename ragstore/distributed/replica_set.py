@@ -4,8 +4,8 @@ A replica is any :class:`~ragstore.api.API`; one that cannot be reached says so 
 :class:`~ragstore.errors.ServerConnectionError` (the Ray Serve handles raise it when a replica's actor
 is dead or unreachable). A write is acknowledged once every live replica has committed it. A replica
 that could not take a write has missed it: it is marked *stale* and this router never reads from it
-or writes to it again, since nothing brings it up to date yet (catch-up from a healthy replica is
-not built, see ``docs/scale-out.md``). A shard whose replicas are all stale or unreachable makes
+or writes to it again until it is brought up to date (:mod:`ragstore.distributed.catch_up` does that for
+Ray Serve replicas). A shard whose replicas are all stale or unreachable makes
 every request that needs it fail with ``ServerConnectionError`` naming the shard, never a partial
 answer.
 
@@ -52,7 +52,8 @@ class ReplicaSet:
         self.shard = shard
         self.replicas = list(replicas)
         self.stale: set[int] = set()
-        self._lock = threading.Lock()
+        self.write_lock = threading.Lock()
+        """Held by each write to the shard, and by a catch-up (which must see no write go by)."""
         self._turn = itertools.count()
 
     def live(self) -> list[int]:
@@ -93,7 +94,7 @@ class ReplicaSet:
         another replica committed it. An error that the store raised on purpose (a bad argument, a
         missing collection) is raised once every replica has answered.
         """
-        with self._lock:
+        with self.write_lock:
             answers: list[T] = []
             failure: RagstoreError | None = None
             for index in self.live():

@@ -22,14 +22,20 @@ Example:
 from __future__ import annotations
 
 import importlib
+import logging
 import os
+import threading
 from typing import Any
 
 from ragstore.distributed.handle_api import DEFAULT_TIMEOUT_S, HandleAPI
 from ragstore.distributed.runtime import RayNotInstalledError
 from ragstore.distributed.sharded_api import ShardedAPI
+from ragstore.errors import RagstoreError
 
 APP_NAME = "ragstore"
+WATCH_S = 5.0
+"""How often the router looks for stale replicas that answer again, to catch them up."""
+logger = logging.getLogger("ragstore.distributed")
 
 
 def replica_path(root: str | os.PathLike[str], shard: int, replica: int) -> str:
@@ -56,16 +62,51 @@ class ShardReplica:
     """
 
     def __init__(self, path: str, allow_reset: bool = False, max_response_bytes: int | None = None) -> None:
+        self._path = path
+        self._allow_reset, self._max_response_bytes = allow_reset, max_response_bytes
+        self._api = self._open()
+
+    def _open(self) -> Any:
         from ragstore.local import LocalAPI
         from ragstore.settings import Settings
 
-        self._api = LocalAPI(path, Settings(allow_reset=allow_reset), max_response_bytes=max_response_bytes)
+        return LocalAPI(self._path, Settings(allow_reset=self._allow_reset), max_response_bytes=self._max_response_bytes)
 
     def call(self, method: str, *args: Any) -> Any:
         """``method(*args)`` of the replica's engine (only the API's own method names)."""
         if method.startswith("_") or method == "close":
             raise AttributeError(f"Not an engine call: {method}")
         return getattr(self._api, method)(*args)
+
+    def snapshot(self) -> bytes:
+        """The store's SQLite file as of one commit (an online backup), for a stale replica to catch up from."""
+        import tempfile
+        from pathlib import Path
+
+        from ragstore.backup import backup
+        from ragstore.local.database import DATABASE_FILENAME
+
+        with tempfile.TemporaryDirectory() as tmp:
+            backup(self._path, Path(tmp) / "snapshot")
+            return (Path(tmp) / "snapshot" / DATABASE_FILENAME).read_bytes()
+
+    def replace_with(self, database: bytes) -> None:
+        """Replace the store by a snapshot of another replica's (the router holds the shard's writes meanwhile)."""
+        import tempfile
+        from pathlib import Path
+
+        from ragstore.backup import restore
+        from ragstore.local.database import DATABASE_FILENAME
+
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp) / "snapshot"
+            folder.mkdir()
+            (folder / DATABASE_FILENAME).write_bytes(database)
+            self._api.close()
+            try:
+                restore(folder, self._path, force=True)
+            finally:
+                self._api = self._open()  # the restored store, or the old one if the restore failed
 
     def process_id(self) -> int:
         """The replica's process id (to find it in ``ps``, profile it, or kill it in a failure drill)."""
@@ -90,9 +131,28 @@ class Router:
 
     """
 
-    def __init__(self, shards: list[list[Any]], config: Any, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+    def __init__(self, shards: list[list[Any]], config: Any, timeout_s: float = DEFAULT_TIMEOUT_S, watch_s: float = WATCH_S) -> None:
         self._api = ShardedAPI([[HandleAPI(h, i, j, timeout_s) for j, h in enumerate(replicas)] for i, replicas in enumerate(shards)])
         self._config = config
+        self._stopped = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, args=(watch_s,), name="ragstore-catch-up", daemon=True)
+        self._watcher.start()
+
+    def _watch(self, every_s: float) -> None:
+        """Every ``every_s`` seconds, catch up each stale replica that answers again (never the authority)."""
+        while not self._stopped.wait(every_s):
+            for shard in self._api.shards:
+                for replica in sorted(shard.stale):
+                    if (shard.shard, replica) == (0, 0):
+                        continue
+                    try:
+                        shard.replicas[replica].heartbeat()
+                        self._api.catch_up(shard.shard, replica)
+                    except RagstoreError as exc:  # still down, or no live replica to copy: try again next round
+                        logger.info("shard %d replica %d not caught up yet: %s", shard.shard, replica, exc)
+
+    def __del__(self) -> None:
+        self._stopped.set()
 
     def __serve_build_asgi_app__(self) -> Any:
         """The app Serve runs on this deployment (``serve.ingress`` with no app asks for it after ``__init__``)."""

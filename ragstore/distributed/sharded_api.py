@@ -92,6 +92,12 @@ class ShardedAPI:
         """The shards, with their replicas and which of them this router has stopped using."""
         return self._shards
 
+    def catch_up(self, shard: int, replica: int) -> int:
+        """Bring a stale replica up to date from a live one of its shard and use it again (:mod:`.catch_up`)."""
+        from ragstore.distributed.catch_up import catch_up
+
+        return catch_up(self._shards, self._ids, self._catalog_lock, shard, replica)
+
     # ------------------------------------------------------------------ plumbing
 
     def _each_shard(self, call: Callable[[ReplicaSet], T]) -> list[T]:
