@@ -11,7 +11,8 @@ not be made to reach every replica of a shard (``handle.broadcast`` reaches ever
 but Serve documents it for rare control-plane calls, without back-pressure and without saying which
 replica answered). With one replica per deployment the router addresses each replica by name, waits
 for every live one before acknowledging a write, and a replica that Serve restarts opens the same
-directory again (its name, ``replica-<j>``, does not change with Serve's replica id).
+directory again (its name, ``replica-<j>``, does not change with Serve's replica id). The router also
+runs a watcher that catches up stale replicas once they answer again (:mod:`ragstore.distributed.catch_up`).
 
 Example:
     >>> replica_path("/data", 1, 0)
