@@ -38,6 +38,7 @@ from ragstore.distributed.serve import APP_NAME, replica_path, require_serve, st
 from ragstore.distributed.shard_routing import shard_of
 from ragstore.errors import ServerConnectionError, UnimplementedError
 from ragstore.record_requests import GetRequest
+from ragstore.search import K, Knn, Search
 from ragstore.testing import START_LINE
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
@@ -166,6 +167,10 @@ def test_clients_get_one_stores_answers(service: Service, which: str) -> None:
         )
     everything = ["documents", "metadatas", "embeddings"]
     assert rows(remote.get(include=everything)) == rows(local.get(include=everything))
+    search = Search().where(K("k") < 3).rank(Knn(query=queries[0], limit=30)).limit(10, offset=5).select(K.DOCUMENT, K.SCORE)
+    found, expected = remote.search(search), local.search(search)
+    assert found["ids"] == expected["ids"] and found["documents"] == expected["documents"]
+    np.testing.assert_allclose(found["scores"][0], expected["scores"][0], rtol=1e-4, atol=1e-5)
     ids = ["r1-3", "r2-70", "nope", "r1-119"]
     assert rows(remote.get(ids=ids, include=everything)) == rows(local.get(ids=ids, include=everything))
     upsert = data(3, 10) | {"ids": [f"r1-{i}" for i in range(5)] + [f"r3-{i}" for i in range(5)]}  # five new, five replaced

@@ -38,7 +38,7 @@ from ragstore.errors import (
 from ragstore.http.client import HttpAPI
 from ragstore.local import LocalAPI
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
-from ragstore.search import Knn, Search
+from ragstore.search import GroupBy, K, Knn, MinK, Rrf, Search
 from ragstore.types import RecordSet
 
 DIM = 8
@@ -312,8 +312,43 @@ def test_bm25_hybrid_and_search_fail_clearly(pair: Pair) -> None:
     for mode in ("bm25", "hybrid"):
         with pytest.raises(UnimplementedError, match="sharded store"):
             pair.sharded.query(pair.many, QueryRequest(texts=["red"], mode=mode, embeddings=None if mode == "bm25" else [[0.0] * DIM]))
-    with pytest.raises(UnimplementedError, match="Search API"):
-        pair.sharded.search(pair.many, SearchRequest(Search().rank(Knn(query=[0.0] * DIM)).limit(3)))
+    query = [0.0] * DIM
+    refused = [
+        Search().limit(3),
+        Search().rank(Rrf([Knn(query=query, return_rank=True), Knn(query=query, return_rank=True, limit=5)])),
+        Search().rank(Knn(query="red", key="sparse")),
+        Search().rank(Knn(query=query, default=10.0)),
+        Search().rank(Knn(query=query)).group_by(GroupBy(keys=["tag"], aggregate=MinK(keys=[K.SCORE], k=1))),
+    ]
+    for search in refused:
+        with pytest.raises(UnimplementedError, match=r"Search API with .* sharded store"):
+            pair.sharded.search(pair.many, SearchRequest([Search().rank(Knn(query=query)), search]))
+
+
+SEARCHES: list[Search] = [
+    Search().rank(Knn(query=[0.5] * DIM)),
+    Search().rank(Knn(query=[0.5] * DIM, limit=50)).limit(10, offset=5).select(K.SCORE, K.DOCUMENT, "tag"),
+    Search().where(K("k") >= 2).rank(Knn(query=[-0.3] * DIM, limit=40)).limit(100).select(K.EMBEDDING, K.METADATA, K.SCORE),
+    Search().where(K("tag") == "red").rank(Knn(query=[0.1] * DIM, limit=8)).limit(5, offset=6).select(K.DOCUMENT),
+    Search().where(K.DOCUMENT.contains("word3")).rank(Knn(query=[1.0] * DIM, limit=400)).limit(20, offset=30),
+]
+
+
+@pytest.mark.parametrize("search", SEARCHES, ids=range(len(SEARCHES)))
+def test_dense_knn_searches_equal_one_store(pair: Pair, search: Search) -> None:
+    single, sharded = pair.both("search", SearchRequest([search, SEARCHES[0]]))
+    assert sharded["ids"] == single["ids"]
+    assert sharded["select"] == single["select"]
+    for column in ("documents", "metadatas"):
+        assert sharded[column] == single[column]
+    for a, b in zip(single["scores"], sharded["scores"], strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    for a, b in zip(single["embeddings"], sharded["embeddings"], strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            np.testing.assert_allclose(np.asarray(b, dtype=np.float32), np.asarray(a, dtype=np.float32))
 
 
 def test_writes_reach_every_replica_and_a_lost_replica_is_left_out(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ shard in parallel and merge (:mod:`ragstore.distributed.merge`): a dense query r
 of each shard's nearest, ``count`` sums, ``get`` pages over one fixed interleaving of the shards.
 
 What a sharded store does not do yet, with a clear error instead of a wrong answer: BM25 and hybrid
-queries and the Search API raise :class:`~ragstore.errors.UnimplementedError` (BM25 scores need
-document frequencies and lengths of the whole collection, not of one shard). Writes that span shards
+queries, and Search API searches other than one dense ``Knn`` (:mod:`ragstore.distributed.sharded_search`),
+raise :class:`~ragstore.errors.UnimplementedError` (BM25 scores need document frequencies and lengths of
+the whole collection, not of one shard). Writes that span shards
 are not atomic across them: a write that fails on one shard may have been committed on another.
 
 The backends are any engines: in-process ``LocalAPI`` stores in the tests, Ray Serve deployments
@@ -49,6 +50,7 @@ from ragstore.distributed.collection_ids import CollectionIds
 from ragstore.distributed.merge import merge_get, merge_query
 from ragstore.distributed.replica_set import ReplicaSet
 from ragstore.distributed.shard_routing import split_ids, split_records
+from ragstore.distributed.sharded_search import RESULT_FIELDS, merge_one, per_shard, unsupported
 from ragstore.errors import (
     BatchSizeExceededError,
     InvalidDimensionException,
@@ -385,9 +387,16 @@ class ShardedAPI:
         return merge_query(self._each_shard(query_shard), request.n_results, include)
 
     def search(self, collection_id: uuid.UUID, request: SearchRequest) -> SearchResult:
-        """Not on a sharded store yet: :class:`~ragstore.errors.UnimplementedError` (after checking the collection exists)."""
-        self._ids.of(collection_id)
-        raise UnimplementedError(f"The Search API {NOT_SHARDED}")
+        """Searches ranked by one dense Knn, merged over the shards (:mod:`.sharded_search`); others raise UnimplementedError."""
+        self._ids.of(collection_id)  # a missing collection is NotFoundError first
+        for one in request.searches:
+            reason = unsupported(one)
+            if reason is not None:
+                raise UnimplementedError(f"The Search API with {reason} {NOT_SHARDED}")
+        part = SearchRequest([per_shard(one) for one in request.searches], request.read_level)
+        answers = self._each_shard(lambda shard: self._read(collection_id, shard, lambda api, local: api.search(local, part)))
+        merged = [merge_one(one, answers, i) for i, one in enumerate(request.searches)]
+        return SearchResult({name: [m[name] for m in merged] for name in RESULT_FIELDS})
 
 
 def _empty_get(include: Sequence[str]) -> GetResult:
