@@ -140,3 +140,19 @@ def test_releasing_free_memory_is_safe_at_any_time() -> None:
     del blocks
     assert release_free_memory() in (True, False)
     assert float(np.ones(10).sum()) == 10.0  # allocation works as before
+
+
+def test_close_frees_the_columns_before_it_saves(tmp_path: Path) -> None:
+    client = ragstore.PersistentClient(path=str(tmp_path / "store"))
+    col = client.create_collection("docs", embedding_function=None)
+    vectors = np.random.default_rng(3).standard_normal((300, 8)).astype(np.float32)
+    col.add(ids=[str(i) for i in range(300)], embeddings=vectors, metadatas=[{"even": i % 2 == 0} for i in range(300)])
+    filtered = col.query(query_embeddings=vectors[:1], n_results=3, where={"even": True})  # builds the columns
+    (entry,) = client._api._indexes._cached.values()  # type: ignore[attr-defined]  # white box: the cache's entry
+    assert entry.columns is not None
+    client.close()
+    assert entry.columns is None  # freed before the save, not held through it
+    reopened = ragstore.PersistentClient(path=str(tmp_path / "store"))
+    again = reopened.get_collection("docs", embedding_function=None)
+    assert again.query(query_embeddings=vectors[:1], n_results=3, where={"even": True})["ids"] == filtered["ids"]
+    reopened.close()
