@@ -161,6 +161,35 @@ def test_orphans_are_searched_exactly_and_merged_once() -> None:
     assert labels[0] not in index.orphans.labels
 
 
+@pytest.mark.parametrize("space", ["l2", "ip", "cosine"])
+def test_merging_orphans_equals_exact_search_whether_or_not_an_orphan_comes_near(space: str) -> None:
+    """The merge returns the graph's answer at once when no orphan beats its k-th, and merges otherwise: exact either way."""
+    from ragstore.local.exact import exact_search
+    from ragstore.local.orphans import Orphans
+
+    vectors = gaussian(600, 8, seed=5)
+    labels = np.arange(600, dtype=np.int64)
+    orphan_rows = np.arange(0, 600, 40)  # 15 orphans spread through the data
+    graph_rows = np.setdiff1d(labels, orphan_rows)
+    orphans = Orphans(dim=8)
+    orphans.add(labels[orphan_rows], vectors[orphan_rows])
+    near = vectors[orphan_rows] + np.float32(0.01)  # an orphan is the nearest answer
+    far = gaussian(50, 8, seed=6)  # most of these have no orphan in their top 5
+    queries = np.concatenate([near, far]).astype(np.float32)
+    k = 5
+    graph = exact_search(queries, graph_rows.tolist(), vectors[graph_rows], k, space)  # a perfect graph without the orphans
+    merged_labels, merged_distances = orphans.merge(queries, (graph[0].astype(np.uint64), graph[1]), k, space, None)
+    truth_labels, truth_distances = exact_search(queries, labels.tolist(), vectors, k, space)
+    assert merged_labels.tolist() == truth_labels.tolist()
+    np.testing.assert_allclose(merged_distances, truth_distances, rtol=1e-5, atol=1e-6)
+    orphan_set = set(labels[orphan_rows].tolist())
+    with_orphans = sum(bool(orphan_set & set(row)) for row in truth_labels.tolist())
+    assert 0 < with_orphans < len(queries)  # both ways through merge are taken
+    for one in range(len(queries)):  # a single query takes its own way: the early answer or the merge
+        single = orphans.merge(queries[one : one + 1], (graph[0][one : one + 1].astype(np.uint64), graph[1][one : one + 1]), k, space, None)
+        assert single[0].tolist() == truth_labels[one : one + 1].tolist()
+
+
 def test_a_rebuilt_graph_is_checked(tmp_path: Path) -> None:
     """Builds from SQLite (a first load, or compaction) check the graph they made."""
     vectors = gaussian(2000, SPARSE_DIM)

@@ -131,8 +131,17 @@ class Orphans:
             if allowed is None  # else look the few orphans up in the (possibly large) allow-list
             else np.fromiter((label in allowed for label in self._order.tolist()), dtype=bool, count=len(self._order))
         )
-        own_labels, own_distances = exact_search(queries, self._order[rows], self._vectors[rows], k, space)
         graph_labels, graph_distances = found
+        # The usual case: no orphan comes nearer than the graph's k-th answer, so the answer is the
+        # graph's. Testing that (the nearest orphan per query) costs ~15 us a single query; the merge
+        # below, 60-140 us. The margin keeps float32 rounding of the graph's distances from deciding
+        # a near tie (and an orphan the graph returned is within it: its distance is the same).
+        if k and graph_distances.shape[1] == k and rows.any():
+            _, nearest = exact_search(queries, self._order[rows], self._vectors[rows], 1, space)
+            kth = graph_distances[:, -1].astype(np.float64)
+            if (nearest[:, 0] > kth + 1e-4 * np.abs(kth) + 1e-6).all():
+                return found
+        own_labels, own_distances = exact_search(queries, self._order[rows], self._vectors[rows], k, space)
         # Orphans come from the exact side only, so none appears twice.
         graph_distances = np.where(np.isin(graph_labels, self._order), np.float32(np.inf), graph_distances)
         labels = np.concatenate([graph_labels.astype(np.int64), own_labels], axis=1)
