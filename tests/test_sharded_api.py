@@ -379,3 +379,25 @@ def test_writes_reach_every_replica_and_a_lost_replica_is_left_out(tmp_path: Pat
     with pytest.raises(ServerConnectionError, match="Shard 1"):
         api.query(collection, QueryRequest(queries, n_results=3))
     api.close()
+
+
+def test_the_description_has_the_collections_dimension_and_follows_changes() -> None:
+    """Shard 0 may hold none of the records: the router still reports the collection's dimension; a rename shows at once."""
+    api = ShardedAPI([LocalAPI(None) for _ in range(4)])
+    model = api.create_collection(CreateCollectionRequest("docs"))
+    assert model.dimension is None
+    elsewhere = next(f"r{i}" for i in range(100) if shard_of(f"r{i}", 4) != 0)
+    api.write(model.id, "add", RecordSet([elsewhere], np.ones((1, 5), dtype=np.float32), None, None, None))
+    assert api.shards[0].replicas[0].get_collection("docs").dimension is None  # the authority has no record
+    assert api.get_collection("docs").dimension == 5
+    assert api.get_collection_by_id(model.id).dimension == 5
+    assert [c.dimension for c in api.list_collections()] == [5]
+    api.modify_collection(model.id, ModifyCollectionRequest(new_name="papers", new_metadata={"v": 2}))
+    again = api.get_collection_by_id(model.id)
+    assert (again.name, again.metadata, again.dimension) == ("papers", {"v": 2}, 5)
+    again.metadata["v"] = 3  # type: ignore[index]  # a copy: the router's description does not change
+    assert api.get_collection_by_id(model.id).metadata == {"v": 2}
+    api.delete_collection("papers")
+    with pytest.raises(NotFoundError):
+        api.get_collection_by_id(model.id)
+    api.close()

@@ -35,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import threading
 import uuid
@@ -86,6 +87,10 @@ class ShardedAPI:
         self._ids = CollectionIds(self._shards)
         self._dimensions: dict[uuid.UUID, int] = {}
         self._batch_limit: int | None = None  # an engine constant: asked once, not on every write
+        # Every record request over HTTP first reads its collection's description (the route checks its scope);
+        # asking the authority each time was one more hop per request. Changes made through this router drop
+        # an entry; one made through another router is not seen here (see docs/scale-out.md).
+        self._models: dict[uuid.UUID, CollectionModel] = {}
         self._catalog_lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max(2, len(self._shards)), thread_name_prefix="ragstore-shards")
 
@@ -186,6 +191,7 @@ class ShardedAPI:
         """Reset every replica of every shard (only where their settings allow it)."""
         self._everywhere(lambda api: api.reset(), (), authority_first=True)
         self._ids.forget()
+        self._models.clear()
         self._dimensions.clear()
         return True
 
@@ -215,6 +221,7 @@ class ShardedAPI:
         """Delete a database on every shard (the authority last)."""
         self._everywhere(lambda api: api.delete_database(name, tenant), (NotFoundError,), authority_first=False)
         self._ids.forget()
+        self._models.clear()
 
     # ------------------------------------------------------------------ collections
 
@@ -238,21 +245,24 @@ class ShardedAPI:
                             shard.stale.add(replica)
                             ids[-1].append(None)
             self._ids.remember(model.id, ids)
-        return model
+        return self._described(model)
 
     def get_collection(self, name: str, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> CollectionModel:
         """A collection by name, from the authority."""
-        return self._ids.authority.get_collection(name, tenant, database)
+        return self._described(self._ids.authority.get_collection(name, tenant, database))
 
     def get_collection_by_id(self, collection_id: uuid.UUID) -> CollectionModel:
         """A collection by id, from the authority."""
-        return self._ids.authority.get_collection_by_id(collection_id)
+        known = self._models.get(collection_id)
+        if known is None or known.dimension is None:
+            return self._described(self._ids.authority.get_collection_by_id(collection_id))
+        return copy.deepcopy(known)  # the caller's own copy: the server may not change it, a library user might
 
     def list_collections(
         self, limit: int | None = None, offset: int | None = None, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE
     ) -> list[CollectionModel]:
         """Collections in creation order, from the authority."""
-        return self._ids.authority.list_collections(limit, offset, tenant, database)
+        return [self._described(model) for model in self._ids.authority.list_collections(limit, offset, tenant, database)]
 
     def count_collections(self, tenant: str = DEFAULT_TENANT, database: str = DEFAULT_DATABASE) -> int:
         """How many collections the database holds, from the authority."""
@@ -263,6 +273,7 @@ class ShardedAPI:
         collection_id = self._ids.authority.get_collection(name, tenant, database).id
         self._everywhere(lambda api: api.delete_collection(name, tenant, database), (NotFoundError,), authority_first=False)
         self._ids.forget(collection_id)
+        self._models.pop(collection_id, None)
         self._dimensions.pop(collection_id, None)
 
     def modify_collection(self, collection_id: uuid.UUID, request: ModifyCollectionRequest) -> CollectionModel:
@@ -283,7 +294,14 @@ class ShardedAPI:
                     continue
                 model = model or changed
         assert model is not None  # the authority answered or raised
-        return model
+        return self._described(model)
+
+    def _described(self, model: CollectionModel) -> CollectionModel:
+        """The authority's description with the collection's dimension (shard 0 may hold none of its records), remembered."""
+        if model.dimension is None:
+            model = dataclasses.replace(model, dimension=self._dimension(model.id))
+        self._models[model.id] = model
+        return copy.deepcopy(model)
 
     # ------------------------------------------------------------------ writes
 
