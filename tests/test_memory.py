@@ -156,3 +156,20 @@ def test_close_frees_the_columns_before_it_saves(tmp_path: Path) -> None:
     again = reopened.get_collection("docs", embedding_function=None)
     assert again.query(query_embeddings=vectors[:1], n_results=3, where={"even": True})["ids"] == filtered["ids"]
     reopened.close()
+
+
+def test_file_store_connections_keep_a_small_page_cache_and_writes_a_larger_one(tmp_path: Path) -> None:
+    from ragstore.local.database import Database
+
+    db = Database(tmp_path / "store")
+    with db.read() as conn:
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -512  # per thread: many threads, many caches
+    with db.write() as conn:
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -2000  # SQLite's default while a write runs
+        conn.execute("INSERT INTO tenants (name) VALUES ('acme')")
+    with pytest.raises(RuntimeError), db.write() as conn:
+        raise RuntimeError("a failed write")
+    with db.read() as conn:
+        assert conn.execute("PRAGMA cache_size").fetchone()[0] == -512  # back after a commit and after a rollback
+        assert conn.execute("SELECT count(*) FROM tenants WHERE name = 'acme'").fetchone()[0] == 1
+    db.close()
