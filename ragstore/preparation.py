@@ -26,10 +26,10 @@ import numpy.typing as npt
 
 from ragstore.embeddings.base import build_embedding_function, describe_embedding_function, embedding_functions_conflict
 from ragstore.embeddings.default import default_embedding_function
-from ragstore.errors import BatchSizeExceededError, InvalidArgumentError
+from ragstore.errors import InvalidArgumentError
 from ragstore.record_requests import checked_records
 from ragstore.types import CollectionModel, Metadata, RecordSet
-from ragstore.validation import normalize_ids
+from ragstore.validation import check_batch_size, normalize_ids
 
 # ---------------------------------------------------------------------- writes
 
@@ -92,8 +92,7 @@ def prepare_write(op: str, ids: list[str], max_batch_size: int, embeddings: Any,
         InvalidArgumentError: malformed input, or (add/upsert) neither embeddings nor documents.
 
     """
-    if len(ids) > max_batch_size:
-        raise BatchSizeExceededError(f"Batch size {len(ids)} exceeds maximum batch size {max_batch_size}")
+    check_batch_size(len(ids), max_batch_size)
     records = checked_records(op, ids, embeddings, metadatas, documents, uris, embedded=False)
     return WriteRequest(op, records.ids, records.embeddings, records.metadatas, records.documents, records.uris)
 

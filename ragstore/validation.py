@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ragstore.errors import DuplicateIDError, InvalidArgumentError
+from ragstore.errors import BatchSizeExceededError, DuplicateIDError, InvalidArgumentError
 from ragstore.types import INCLUDE_VALUES
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -285,6 +285,20 @@ def validate_n_results(n_results: Any) -> int:
     if n_results <= 0:
         raise InvalidArgumentError(f"Number of requested results {n_results}, cannot be negative, or zero. in query.")
     return int(n_results)
+
+
+def check_batch_size(count: int, max_batch_size: int) -> None:
+    """Refuse a write of more records than ``max_batch_size`` (what ``get_max_batch_size()`` reports).
+
+    Example:
+        >>> check_batch_size(3, 2)
+        Traceback (most recent call last):
+        ...
+        ragstore.errors.BatchSizeExceededError: Batch size 3 exceeds maximum batch size 2
+
+    """
+    if count > max_batch_size:
+        raise BatchSizeExceededError(f"Batch size {count} exceeds maximum batch size {max_batch_size}")
 
 
 def check_query_size(n_queries: int, n_results: int) -> None:

@@ -53,7 +53,6 @@ from ragstore.distributed.replica_set import ReplicaSet
 from ragstore.distributed.shard_routing import split_ids, split_records
 from ragstore.distributed.sharded_search import RESULT_FIELDS, merge_one, per_shard, unsupported
 from ragstore.errors import (
-    BatchSizeExceededError,
     InvalidDimensionException,
     NotFoundError,
     RagstoreError,
@@ -64,6 +63,7 @@ from ragstore.errors import (
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest, checked_records
 from ragstore.search import SearchResult
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, IndexingStatus, QueryResult, RecordSet
+from ragstore.validation import check_batch_size
 
 T = TypeVar("T")
 
@@ -308,9 +308,7 @@ class ShardedAPI:
     def write(self, collection_id: uuid.UUID, op: WriteOp, records: RecordSet) -> None:
         """Write each record on its shard (every live replica of it); checked here first, so no shard takes a bad write."""
         write_op(op)
-        limit = self.get_max_batch_size()
-        if len(records.ids) > limit:
-            raise BatchSizeExceededError(f"Batch size {len(records.ids)} exceeds maximum batch size {limit}")
+        check_batch_size(len(records.ids), self.get_max_batch_size())
         checked = checked_records(op, records.ids, records.embeddings, records.metadatas, records.documents, records.uris, embedded=True)
         dim = checked.embeddings.shape[1] if checked.embeddings is not None else None
         known = self._dimension(collection_id)

@@ -38,7 +38,7 @@ from ragstore.api import WriteOp, write_op
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.collection_schema.reconcile import reconcile, with_schema
 from ragstore.configuration import apply_modification
-from ragstore.errors import AuthorizationError, BatchSizeExceededError, InvalidArgumentError, InvalidDimensionException
+from ragstore.errors import AuthorizationError, InvalidArgumentError, InvalidDimensionException
 from ragstore.filters import Node
 from ragstore.local import catalog, records, text_index
 from ragstore.local.catalog import CollectionRow
@@ -57,7 +57,7 @@ from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, Se
 from ragstore.search import SearchResult, compile_where
 from ragstore.settings import Settings
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, IndexingStatus, QueryResult, RecordSet
-from ragstore.validation import validate_non_negative_int
+from ragstore.validation import check_batch_size, validate_non_negative_int
 
 MAX_BATCH_SIZE = 16_384
 # Deleted labels are remembered this long (per collection) so lagging indexes can
@@ -251,8 +251,7 @@ class LocalAPI:
     def _checked(self, op: WriteOp, rs: RecordSet) -> RecordSet:
         """Check a write again (the engine trusts no caller): its op, the clients' rules, plus the engine's batch limit."""
         write_op(op)
-        if len(rs.ids) > MAX_BATCH_SIZE:
-            raise BatchSizeExceededError(f"Batch size {len(rs.ids)} exceeds maximum batch size {MAX_BATCH_SIZE}")
+        check_batch_size(len(rs.ids), MAX_BATCH_SIZE)
         return checked_records(op, rs.ids, rs.embeddings, rs.metadatas, rs.documents, rs.uris, embedded=True)
 
     def write(self, collection_id: uuid.UUID, op: WriteOp, records: RecordSet) -> None:
