@@ -58,10 +58,10 @@ _LOAD_BATCH = 2_000
 # Exact search first ranks with float32 products, then re-ranks this many extra
 # candidates in float64, so float32 rounding can never push a true neighbour out.
 _RERANK_EXTRA = 32
-# Above this share of the slots, one product over the whole (contiguous) matrix is
-# cheaper than gathering the candidate rows first.
+# Slots filling more than this share of the range they span are multiplied in place, not gathered (see _products).
 _FULL_PRODUCT_SHARE = 0.5
-_GATHER_BLOCK = 1024
+# Rows per block of an exact search's products (see _products).
+_BLOCK = 1024
 
 
 class RecordColumns(SlotTable):
@@ -194,18 +194,34 @@ class RecordColumns(SlotTable):
             distances.append(dist[0])
         return labels, distances
 
+    def _products(self, q: npt.NDArray[np.float32], slots: Slots) -> npt.NDArray[np.float32]:
+        """Each query's dot products with the vectors of ``slots`` (ascending, not empty), a block of rows at a time.
+
+        Slots that mostly fill the range they span (a fresh tail, most of a collection) are
+        multiplied where they lie, blocks of rows sliced from the matrix, and the few gaps
+        dropped after: slicing reads each row once, gathering copies it first (a 50,000-slot
+        tail at 384 dimensions: 7 ms sliced, 23 ms gathered, under load). Scattered slots (a
+        narrow filter) are gathered a block at a time and used while still in cache. Blocks of
+        ``_BLOCK`` rows also keep each product small enough that BLAS runs it on the calling
+        thread instead of waking threads that would wait for cores the indexer is using (the
+        same tail in 8,192-row blocks: 76 ms).
+        """
+        first, end = int(slots[0]), int(slots[-1]) + 1
+        if len(slots) > _FULL_PRODUCT_SHARE * (end - first):
+            span = np.empty((len(q), end - first), dtype=np.float32)
+            for start in range(first, end, _BLOCK):
+                stop = min(end, start + _BLOCK)
+                span[:, start - first : stop - first] = q @ self.vectors[start:stop].T
+            return span if len(slots) == end - first else span[:, slots - first]
+        products = np.empty((len(q), len(slots)), dtype=np.float32)
+        for start in range(0, len(slots), _BLOCK):
+            block = slots[start : start + _BLOCK]
+            products[:, start : start + len(block)] = q @ self.vectors[block].T
+        return products
+
     def _scores(self, queries: npt.NDArray[np.float32], slots: Slots, space: str) -> npt.NDArray[np.float32]:
         """float32 scores of ``slots`` per query that rank like the exact distances (smaller is nearer)."""
-        q = np.ascontiguousarray(queries, dtype=np.float32)
-        if len(slots) > _FULL_PRODUCT_SHARE * self.size:
-            products = (q @ self.vectors[: self.size].T)[:, slots]  # contiguous: faster than gathering most rows
-        else:
-            # Gather and multiply a cache-sized block at a time: the gathered rows are used
-            # while still in cache instead of being written out and read back.
-            products = np.empty((len(q), len(slots)), dtype=np.float32)
-            for start in range(0, len(slots), _GATHER_BLOCK):
-                block = slots[start : start + _GATHER_BLOCK]
-                products[:, start : start + len(block)] = q @ self.vectors[block].T
+        products = self._products(np.ascontiguousarray(queries, dtype=np.float32), slots)
         if space == "ip":
             scores: npt.NDArray[np.float32] = -products
         elif space == "l2":
