@@ -53,7 +53,7 @@ class Settings:
         chroma_auth_token_transport_header: ``"Authorization"`` (bearer, the default) or ``"X-Chroma-Token"``.
         max_unindexed_records: Local stores: how many of a collection's records may wait for the
             background indexer before a write waits too (default from ``RAGSTORE_MAX_UNINDEXED_RECORDS``;
-            ``None``: about 0.5 ms of exact search, 2.5 million floats: 6,510 records at 384 dimensions).
+            ``None``: 64 MiB of vectors, 43,690 records at 384 dimensions, about 3 ms of exact search).
             Queries search those records exactly, so this bounds what they add to a query.
         index_close_wait: Local stores: seconds ``close()`` lets the indexer finish before it saves
             the indexes (default from ``RAGSTORE_INDEX_CLOSE_WAIT``; ``None``: until it is done).

@@ -12,9 +12,12 @@ process wrote, or the files were old) notifies the indexer too.
 Back-pressure: a writer whose write leaves more than ``max_unindexed`` records
 unindexed waits for the indexer (:meth:`IndexCache.written`), so the exact part of a
 query stays bounded during a long ingest. The default bound is by cost, not count:
-``UNINDEXED_FLOATS`` floats (records times dimension), about 6,500 records at 384
-dimensions, which an exact search scans in ~0.5 ms on the machine the benchmarks
-ran on (``columns.nearest``: 0.3 ms for 5,000 slots, 0.8 ms for 10,000).
+``UNINDEXED_FLOATS`` floats (records times dimension; 64 MiB of float32), 43,690 records
+at 384 dimensions, whose exact scan (``columns.nearest``, in place) took ~3.4 ms of CPU a
+query on the machine the benchmarks ran on: about what embedding the query with the
+default model costs (2.6 ms), so during an ingest a query costs at most about twice
+what it does after. Below the bound a write runs at SQLite's speed; a longer ingest
+then runs at the indexer's.
 
 Loading (once, however many threads ask) is :mod:`ragstore.local.index_loading`; one step
 of the indexer's catch-up, and when it saves, :mod:`ragstore.local.index_steps`; an entry
@@ -48,7 +51,7 @@ from ragstore.local.indexer import Indexer
 from ragstore.types import IndexingStatus
 
 # The default bound on a collection's unindexed records, in floats (records x dimension): see the module docstring.
-UNINDEXED_FLOATS = 2_500_000
+UNINDEXED_FLOATS = 16 * 2**20
 
 logger = logging.getLogger(__name__)
 
@@ -209,7 +212,7 @@ class IndexCache:
 
         Example:
             >>> IndexCache(Database(None), path=None).max_unindexed(384)
-            6510
+            43690
 
         """
         return self._max_unindexed if self._max_unindexed is not None else max(1, UNINDEXED_FLOATS // dim)
