@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from servers import RunningServer
 
+from ragstore import ChromaBm25EmbeddingFunction, Schema, SparseVectorIndexConfig
 from ragstore.api import API
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
 from ragstore.distributed.shard_routing import shard_of
@@ -38,7 +39,7 @@ from ragstore.errors import (
 from ragstore.http.client import HttpAPI
 from ragstore.local import LocalAPI
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
-from ragstore.search import GroupBy, K, Knn, MinK, Rrf, Search
+from ragstore.search import GroupBy, K, Knn, MaxK, MinK, Rrf, Search
 from ragstore.types import RecordSet
 
 DIM = 8
@@ -57,11 +58,11 @@ def records(rng: np.random.Generator, n: int, start: int = 0) -> RecordSet:
 class Pair:
     """One store and a sharded one, with the same collection and the same writes."""
 
-    def __init__(self, shards: int) -> None:
+    def __init__(self, shards: int, schema: dict[str, Any] | None = None) -> None:
         self.single: API = LocalAPI(None)
         self.shards = [LocalAPI(None) for _ in range(shards)]
         self.sharded = ShardedAPI(self.shards)
-        request = CreateCollectionRequest("docs", configuration=EXACT)
+        request = CreateCollectionRequest("docs", configuration=EXACT, schema=schema)
         self.one = self.single.create_collection(request).id
         self.many = self.sharded.create_collection(request).id
 
@@ -308,21 +309,12 @@ def test_a_wrong_dimension_is_refused_before_any_shard_writes() -> None:
     api.close()
 
 
-def test_bm25_hybrid_and_search_fail_clearly(pair: Pair) -> None:
+def test_bm25_query_modes_and_rankless_searches_fail_clearly(pair: Pair) -> None:
     for mode in ("bm25", "hybrid"):
         with pytest.raises(UnimplementedError, match="sharded store"):
             pair.sharded.query(pair.many, QueryRequest(texts=["red"], mode=mode, embeddings=None if mode == "bm25" else [[0.0] * DIM]))
-    query = [0.0] * DIM
-    refused = [
-        Search().limit(3),
-        Search().rank(Rrf([Knn(query=query, return_rank=True), Knn(query=query, return_rank=True, limit=5)])),
-        Search().rank(Knn(query="red", key="sparse")),
-        Search().rank(Knn(query=query, default=10.0)),
-        Search().rank(Knn(query=query)).group_by(GroupBy(keys=["tag"], aggregate=MinK(keys=[K.SCORE], k=1))),
-    ]
-    for search in refused:
-        with pytest.raises(UnimplementedError, match=r"Search API with .* sharded store"):
-            pair.sharded.search(pair.many, SearchRequest([Search().rank(Knn(query=query)), search]))
+    with pytest.raises(UnimplementedError, match=r"Search API with a search without a rank .* sharded store"):
+        pair.sharded.search(pair.many, SearchRequest([Search().rank(Knn(query=[0.0] * DIM)), Search().limit(3)]))
 
 
 SEARCHES: list[Search] = [
@@ -401,3 +393,186 @@ def test_the_description_has_the_collections_dimension_and_follows_changes() -> 
     with pytest.raises(NotFoundError):
         api.get_collection_by_id(model.id)
     api.close()
+
+
+# ------------------------------------------------------------------ hybrid search: BM25 with the collection's statistics
+
+WORDS = [f"w{i}" for i in range(40)]
+
+
+def bm25_schema() -> dict[str, Any]:
+    config = SparseVectorIndexConfig(source_key=K.DOCUMENT, embedding_function=ChromaBm25EmbeddingFunction())
+    schema: dict[str, Any] = Schema().create_index(config=config, key="bm25").serialize_to_json()
+    return schema
+
+
+def texts(rng: np.random.Generator, n: int) -> list[str]:
+    """Documents of distinct lengths (3 to n + 2 words) from a small vocabulary, common words more often.
+
+    Distinct lengths make equal BM25 scores (hence ties, which one store breaks by insertion order) practically impossible.
+    """
+    weights = 1.0 / np.arange(1, len(WORDS) + 1)
+    return [" ".join(rng.choice(WORDS, size=int(length), p=weights / weights.sum())) for length in rng.permutation(n) + 3]
+
+
+@pytest.fixture(params=[1, 2, 4], ids=lambda n: f"{n}-shards")
+def hybrid(request: pytest.FixtureRequest) -> Iterator[Pair]:
+    made = Pair(request.param, schema=bm25_schema())
+    rng = np.random.default_rng(20 + request.param)
+    rs = records(rng, 240)
+    made.write("add", RecordSet(rs.ids, rs.embeddings, rs.metadatas, texts(rng, 240), None))
+    yield made
+    made.close()
+
+
+DENSE = [0.3, -0.2, 0.5, 0.1, -0.4, 0.2, 0.0, 0.6]
+HYBRID_SEARCHES: list[Search] = [
+    Search().rank(Knn(query="w5 w12 w30", key="bm25", limit=30)).limit(10).select(K.SCORE, K.DOCUMENT),
+    Search().rank(Knn(query="w1 w7", key="bm25", limit=100, return_rank=True)).limit(12, offset=3).select(K.SCORE, "tag"),
+    Search()
+    .rank(
+        Rrf(
+            [Knn(query=DENSE, return_rank=True, limit=40), Knn(query="w3 w9 w22", key="bm25", return_rank=True, limit=40)],
+            weights=[0.6, 0.4],
+        )
+    )
+    .limit(15)
+    .select(K.SCORE, K.DOCUMENT, K.METADATA),
+    Search()
+    .rank(Knn(query=DENSE, limit=50) * 0.7 + Knn(query="w2 w17", key="bm25", limit=50, default=1.0) * 0.3)
+    .limit(20)
+    .select(K.SCORE),
+    Search()
+    .where(K("tag") == "red")
+    .rank(
+        Rrf(
+            [Knn(query=DENSE, return_rank=True, limit=30), Knn(query="w4 w11", key="bm25", return_rank=True, limit=30)],
+            k=10,
+            weights=[1.0, 0.55],
+        )
+    )
+    .limit(8)
+    .select(K.SCORE, K.EMBEDDING),
+    Search()
+    .where((K("k") >= 1) & K.DOCUMENT.contains("w6"))
+    .rank(Knn(query="w6 w8 w14", key="bm25", limit=25) - Knn(query=DENSE, limit=25, default=5.0, return_rank=True) * 0.01)
+    .limit(10)
+    .select(K.SCORE, K.DOCUMENT),
+    Search()
+    .rank(Knn(query=DENSE, limit=60, default=3.0).max(Knn(query="w0 w19", key="bm25", limit=60, default=2.0)))
+    .limit(25)
+    .select(K.SCORE),
+    Search()
+    .rank(Knn(query="w3 w10 w25", key="bm25", limit=60))
+    .group_by(GroupBy(keys=["tag"], aggregate=MinK(keys=[K.SCORE], k=2)))
+    .limit(10)
+    .select(K.SCORE, K.DOCUMENT),
+    Search()
+    .rank(
+        Rrf([Knn(query=DENSE, return_rank=True, limit=50), Knn(query="w5 w13", key="bm25", return_rank=True, limit=50)], weights=[0.3, 0.7])
+    )
+    .group_by(GroupBy(keys=["k"], aggregate=MaxK(keys=["tag", K.SCORE], k=1)))
+    .limit(10)
+    .select(K.SCORE, "k"),
+]
+
+
+def assert_same_search(single: Any, sharded: Any, scores_of: list[dict[str, float]] | None = None) -> None:
+    """Equal answers; with ``scores_of`` (each search's score of every record it ranks), records tied on one score may swap.
+
+    One store orders records with exactly equal scores by insertion, which shards do not share: the
+    sharded answer must then hold, at each position, a record whose score is the one store's there.
+    """
+    assert sharded["select"] == single["select"]
+    for name in ("scores", "embeddings"):
+        for a, b in zip(single[name], sharded[name], strict=True):
+            assert (a is None) == (b is None)
+            if a is not None and name == "scores":
+                np.testing.assert_allclose(np.asarray(b, dtype=np.float64), np.asarray(a, dtype=np.float64), rtol=1e-5, atol=1e-6)
+    if scores_of is None:
+        assert sharded["ids"] == single["ids"]
+    else:
+        for ids, reference, expected in zip(sharded["ids"], scores_of, single["ids"], strict=True):
+            assert len(set(ids)) == len(ids) == len(expected)
+            np.testing.assert_allclose([reference[i] for i in ids], [reference[i] for i in expected], rtol=1e-5, atol=1e-6)
+    for name in ("documents", "metadatas", "embeddings"):  # each record's fields, wherever the tie put it
+        for i, (a, b) in enumerate(zip(single[name], sharded[name], strict=True)):
+            assert (a is None) == (b is None)
+            if a is not None:
+                mine = {r: _plain(v) for r, v in zip(single["ids"][i], a, strict=True)}
+                theirs = {r: _plain(v) for r, v in zip(sharded["ids"][i], b, strict=True)}
+                assert {r: theirs[r] for r in mine if r in theirs} == {r: mine[r] for r in mine if r in theirs}
+
+
+def _plain(value: Any) -> Any:
+    return tuple(np.round(np.asarray(value, dtype=np.float64), 5)) if isinstance(value, (list, np.ndarray)) else value
+
+
+def every_score(api: API, collection: uuid.UUID, searches: list[Search]) -> list[dict[str, float]]:
+    """Per search, the score of every record it ranks (no page), on one store."""
+    whole = [Search(where=s.parts().where, rank=s.parts().rank, group_by=s.parts().group_by, select=["#score"]) for s in searches]
+    answer = api.search(collection, SearchRequest(whole))
+    return [dict(zip(ids, scores, strict=True)) for ids, scores in zip(answer["ids"], answer["scores"], strict=True)]
+
+
+@pytest.mark.parametrize("search", HYBRID_SEARCHES, ids=range(len(HYBRID_SEARCHES)))
+def test_hybrid_searches_equal_one_store(hybrid: Pair, search: Search) -> None:
+    single, sharded = hybrid.both("search", SearchRequest([search, HYBRID_SEARCHES[0]]))
+    assert single["ids"][0]  # a search that finds nothing would prove little
+    assert_same_search(single, sharded, every_score(hybrid.single, hybrid.one, [search, HYBRID_SEARCHES[0]]))
+
+
+def test_all_hybrid_searches_in_one_request_equal_one_store(hybrid: Pair) -> None:
+    single, sharded = hybrid.both("search", SearchRequest(HYBRID_SEARCHES))
+    assert_same_search(single, sharded, every_score(hybrid.single, hybrid.one, HYBRID_SEARCHES))
+
+
+def test_a_client_embedded_bm25_query_scores_as_text(hybrid: Pair) -> None:
+    vector = ChromaBm25EmbeddingFunction().embed_query(["w5 w12 w30"])[0]
+    search = Search().rank(Knn(query=vector, key="bm25", limit=30)).limit(10).select(K.SCORE)
+    single, sharded = hybrid.both("search", SearchRequest([search, HYBRID_SEARCHES[0]]))
+    assert_same_search(single, sharded)
+    np.testing.assert_allclose(sharded["scores"][0], sharded["scores"][1], rtol=1e-6)
+
+
+def test_bm25_scores_do_not_depend_on_the_sharding() -> None:
+    """A shard's own statistics would give other scores: the router's sums give one store's, after deletes too."""
+    pair = Pair(4, schema=bm25_schema())
+    rng = np.random.default_rng(3)
+    rs = records(rng, 200)
+    pair.write("add", RecordSet(rs.ids, rs.embeddings, rs.metadatas, texts(rng, 200), None))
+    pair.sharded.delete(pair.many, DeleteRequest(rs.ids[:40]))
+    pair.single.delete(pair.one, DeleteRequest(rs.ids[:40]))
+    search = Search().rank(Knn(query="w2 w9 w31", key="bm25", limit=200)).limit(200).select(K.SCORE)
+    single, sharded = pair.both("search", SearchRequest([search]))
+    assert_same_search(single, sharded)
+    own = {}  # each shard scoring with its own statistics
+    for shard in pair.shards:
+        answer = shard.search(shard.get_collection("docs").id, SearchRequest([search]))
+        own.update(zip(answer["ids"][0], answer["scores"][0], strict=True))
+    expected = dict(zip(single["ids"][0], single["scores"][0], strict=True))
+    assert own.keys() == expected.keys()
+    assert max(abs(own[i] - expected[i]) for i in own) > 0.05
+    pair.close()
+
+
+def test_a_sparse_key_without_an_index_fails_as_on_one_store(hybrid: Pair) -> None:
+    search = Search().rank(Knn(query="w1", key="nothing"))
+    with pytest.raises(InvalidArgumentError, match="no sparse vector index"):
+        hybrid.single.search(hybrid.one, SearchRequest([search]))
+    with pytest.raises(InvalidArgumentError, match="no sparse vector index"):
+        hybrid.sharded.search(hybrid.many, SearchRequest([search]))
+
+
+def test_a_remote_shard_without_statistics_fails_clearly(tmp_path: Path) -> None:
+    """BM25 over a backend that cannot report statistics (a ``ragstore run`` over HTTP) is refused, never scored per shard."""
+    with RunningServer.start(tmp_path / "shard") as server:
+        api = ShardedAPI([LocalAPI(None), HttpAPI(server.url)])
+        collection = api.create_collection(CreateCollectionRequest("docs", schema=bm25_schema())).id
+        rs = records(np.random.default_rng(4), 30)
+        api.write(collection, "add", RecordSet(rs.ids, rs.embeddings, rs.metadatas, texts(np.random.default_rng(4), 30), None))
+        dense = Search().rank(Rrf([Knn(query=DENSE, return_rank=True), Knn(query=[0.0] * DIM, return_rank=True)])).limit(5)
+        assert len(api.search(collection, SearchRequest([dense]))["ids"][0]) == 5  # dense fusion needs no statistics
+        with pytest.raises(UnimplementedError, match="does not report BM25 statistics"):
+            api.search(collection, SearchRequest([Search().rank(Knn(query="w1", key="bm25"))]))
+        api.close()

@@ -9,10 +9,11 @@ every live replica takes the write (:mod:`ragstore.distributed.replica_set`). Re
 shard in parallel and merge (:mod:`ragstore.distributed.merge`): a dense query returns the nearest
 of each shard's nearest, ``count`` sums, ``get`` pages over one fixed interleaving of the shards.
 
-What a sharded store does not do yet, with a clear error instead of a wrong answer: BM25 and hybrid
-queries, and Search API searches other than one dense ``Knn`` (:mod:`ragstore.distributed.sharded_search`),
-raise :class:`~ragstore.errors.UnimplementedError` (BM25 scores need document frequencies and lengths of
-the whole collection, not of one shard). Writes that span shards
+Search API searches (:mod:`ragstore.distributed.sharded_search`) rank with the collection's BM25
+statistics, summed over the shards, and evaluate ``Rrf`` and rank arithmetic once over the merged
+candidates. What a sharded store does not do yet, with a clear error instead of a wrong answer:
+``query(mode="bm25" | "hybrid")`` and searches without a rank raise
+:class:`~ragstore.errors.UnimplementedError`. Writes that span shards
 are not atomic across them: a write that fails on one shard may have been committed on another.
 
 The backends are any engines: in-process ``LocalAPI`` stores in the tests, Ray Serve deployments
@@ -51,7 +52,16 @@ from ragstore.distributed.collection_ids import CollectionIds
 from ragstore.distributed.merge import merge_get, merge_query
 from ragstore.distributed.replica_set import ReplicaSet
 from ragstore.distributed.shard_routing import split_ids, split_records
-from ragstore.distributed.sharded_search import RESULT_FIELDS, merge_one, per_shard, unsupported
+from ragstore.distributed.sharded_search import (
+    RESULT_FIELDS,
+    merge_one,
+    plan,
+    shard_request,
+    shard_statistics,
+    sparse_probes,
+    statistics_by_probe,
+    unsupported,
+)
 from ragstore.errors import (
     InvalidDimensionException,
     NotFoundError,
@@ -403,15 +413,27 @@ class ShardedAPI:
         return merge_query(self._each_shard(query_shard), request.n_results, include)
 
     def search(self, collection_id: uuid.UUID, request: SearchRequest) -> SearchResult:
-        """Searches ranked by one dense Knn, merged over the shards (:mod:`.sharded_search`); others raise UnimplementedError."""
+        """Ranked searches over the shards (:mod:`.sharded_search`): BM25 with the collection's statistics, one rank evaluation.
+
+        Searches without a rank raise UnimplementedError.
+        """
         self._ids.of(collection_id)  # a missing collection is NotFoundError first
         for one in request.searches:
             reason = unsupported(one)
             if reason is not None:
-                raise UnimplementedError(f"The Search API with {reason} {NOT_SHARDED}")
-        part = SearchRequest([per_shard(one) for one in request.searches], request.read_level)
+                raise UnimplementedError(f"The Search API with {reason} is not available on a sharded store (see docs/scale-out.md)")
+        probes = sparse_probes(request.searches)
+        statistics = {}
+        if probes:  # a round trip first, for the statistics the BM25 probes score with
+            reports = self._each_shard(
+                lambda shard: self._read(collection_id, shard, lambda api, local: shard_statistics(api, local, probes))
+            )
+            statistics = statistics_by_probe(probes, reports)
+        planned = [plan(one, statistics) for one in request.searches]
+        part = shard_request(request, planned)
         answers = self._each_shard(lambda shard: self._read(collection_id, shard, lambda api, local: api.search(local, part)))
-        merged = [merge_one(one, answers, i) for i, one in enumerate(request.searches)]
+        firsts = np.cumsum([0] + [len(p.asked) for p in planned]).tolist()
+        merged = [merge_one(p, answers, first) for p, first in zip(planned, firsts, strict=False)]
         return SearchResult({name: [m[name] for m in merged] for name in RESULT_FIELDS})
 
 

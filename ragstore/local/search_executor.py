@@ -8,7 +8,8 @@ A :class:`ragstore.search.Search` arrives parsed and checked. The executor:
 3. with a rank, probes each distinct (key, query) once (:func:`ragstore.search.plan_knn_runs`):
    ``#embedding`` through the HNSW index (:func:`ragstore.local.reads.search`), a sparse key
    through the sparse index (:mod:`ragstore.local.sparse_index`: BM25 with the collection's
-   statistics, or a dot product), and scores the candidates
+   statistics, or with those a ``Knn`` carries (a sharded store's, :func:`bm25_statistics`),
+   or a dot product), and scores the candidates
    (:func:`ragstore.local.rank_evaluation.rank_candidates`);
 4. groups (``GroupBy`` with ``MinK``/``MaxK``), pages (``Limit``), and reads the selected
    fields of what is left (``Select``), in chroma's column-major ``SearchResult`` form.
@@ -34,6 +35,7 @@ import orjson
 from ragstore.collection_schema import SparseIndexSpec
 from ragstore.errors import InvalidArgumentError, InvalidDimensionException
 from ragstore.local import reads
+from ragstore.local.bm25_statistics import Bm25Statistics
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.rank_evaluation import LeafHits, rank_candidates
@@ -41,9 +43,10 @@ from ragstore.local.records import labels_condition, load_metadata
 from ragstore.local.sparse_index import SparseIndexes
 from ragstore.local.sparse_upkeep import bm25_query
 from ragstore.local.sql_filters import selection
-from ragstore.search import Search, compile_where, knn_leaves, plan_knn_runs
+from ragstore.search import KnnRun, Search, compile_where, knn_leaves, plan_knn_runs
 from ragstore.search.filtering import SearchFilter
-from ragstore.search.grouping import GroupBy, MaxK, MinK
+from ragstore.search.group_selection import select_groups
+from ragstore.search.grouping import GroupBy
 from ragstore.search.keys import key_name
 from ragstore.sparse_vectors import SparseVector
 
@@ -100,7 +103,7 @@ def _ranked(ctx: SearchContext, rank: Any, where: SearchFilter, excluded: Labels
         return np.empty(0, np.int64), np.empty(0, np.float64)
     filtered = where.where is not None or where.ids is not None
     allowed = reads.matching_labels(ctx.conn, ctx.indexes, ctx.row, where.where, where.ids) if filtered else None
-    probed = [_probe(ctx, run.key, run.query, run.limit, where, allowed, excluded) for run in runs]
+    probed = [_probe(ctx, run, where, allowed, excluded) for run in runs]
     hits = []
     for leaf, run in zip(knn_leaves(rank), leaf_runs, strict=True):
         found = probed[run]  # a shared probe ran with the largest limit; exact top-k lists nest
@@ -108,13 +111,14 @@ def _ranked(ctx: SearchContext, rank: Any, where: SearchFilter, excluded: Labels
     return rank_candidates(rank, hits)
 
 
-def _probe(ctx: SearchContext, key: str, query: Any, limit: int, where: SearchFilter, allowed: Labels | None, excluded: Labels) -> LeafHits:
+def _probe(ctx: SearchContext, run: KnnRun, where: SearchFilter, allowed: Labels | None, excluded: Labels) -> LeafHits:
     """The ``limit`` best records for one Knn probe, filtered, excluded ids removed (exactly: asking for that many more)."""
+    limit = run.limit
     wanted = limit + len(excluded)
-    if key == EMBEDDING_KEY:
-        labels, scores = _dense(ctx, query, wanted, where)
+    if run.key == EMBEDDING_KEY:
+        labels, scores = _dense(ctx, run.query, wanted, where)
     else:
-        labels, scores = _sparse(ctx, key, query, wanted, allowed)
+        labels, scores = _sparse(ctx, run.key, run.query, wanted, allowed, run.statistics)
     if len(excluded):
         keep = ~np.isin(labels, excluded)
         labels, scores = labels[keep], scores[keep]
@@ -136,7 +140,19 @@ def _dense(ctx: SearchContext, query: Any, k: int, where: SearchFilter) -> tuple
     return labels, distances
 
 
-def _sparse(ctx: SearchContext, key: str, query: Any, k: int, allowed: Labels | None) -> tuple[Labels, npt.NDArray[np.float32]]:
+def _sparse(
+    ctx: SearchContext, key: str, query: Any, k: int, allowed: Labels | None, statistics: Bm25Statistics | None
+) -> tuple[Labels, npt.NDArray[np.float32]]:
+    spec, terms, weights = _sparse_query(ctx, key, query)
+    index = ctx.sparse.caught_up(ctx.conn, ctx.row.pk, key, ctx.row.last_seq, ctx.row.tombstone_floor)
+    if spec.bm25:
+        k1, b = spec.k or 1.2, spec.b if spec.b is not None else 0.75
+        return index.search(terms, weights, k, mode="bm25", k1=k1, b=b, allowed=allowed, statistics=statistics)
+    return index.search(terms, weights, k, mode="dot", allowed=allowed)
+
+
+def _sparse_query(ctx: SearchContext, key: str, query: Any) -> tuple[SparseIndexSpec, npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The sparse index of ``key`` and the query's terms and weights (text embedded as the index's function embeds a query)."""
     spec = ctx.sparse_specs.get(key)
     if spec is None:
         raise InvalidArgumentError(f"Knn key {key!r} has no sparse vector index in this collection (declare one in its schema)")
@@ -148,10 +164,19 @@ def _sparse(ctx: SearchContext, key: str, query: Any, k: int, allowed: Labels | 
         terms, weights = np.asarray(query.indices, dtype=np.int64), np.asarray(query.values, dtype=np.float64)
     else:
         raise InvalidArgumentError(f"Expected a sparse vector or text for a Knn on the sparse key {key!r}, got a dense vector")
-    index = ctx.sparse.caught_up(ctx.conn, ctx.row.pk, key, ctx.row.last_seq, ctx.row.tombstone_floor)
-    if spec.bm25:
-        return index.search(terms, weights, k, mode="bm25", k1=spec.k or 1.2, b=spec.b if spec.b is not None else 0.75, allowed=allowed)
-    return index.search(terms, weights, k, mode="dot", allowed=allowed)
+    return spec, terms, weights
+
+
+def bm25_statistics(ctx: SearchContext, key: str, query: Any) -> Bm25Statistics | None:
+    """This store's BM25 statistics for a ``Knn`` on ``key`` with ``query`` (``None``: the key's index is not BM25).
+
+    What a sharded store's router sums over its shards and hands back to each (``Knn.statistics``),
+    computed by the code a search here scores with (:meth:`ragstore.local.sparse_postings.SparseIndex.statistics`).
+    """
+    spec, terms, _ = _sparse_query(ctx, key, query)
+    if not spec.bm25:
+        return None
+    return ctx.sparse.caught_up(ctx.conn, ctx.row.pk, key, ctx.row.last_seq, ctx.row.tombstone_floor).statistics(terms)
 
 
 def _labels_of(ctx: SearchContext, ids: Sequence[str]) -> Labels:
@@ -173,52 +198,7 @@ def _grouped(
     ctx: SearchContext, group_by: GroupBy, labels: Labels, scores: npt.NDArray[np.float64]
 ) -> tuple[Labels, npt.NDArray[np.float64]]:
     """Per group of equal values of ``group_by.keys``, the ``k`` records with the smallest (MinK) or largest (MaxK) aggregate keys."""
-    aggregate = group_by.aggregate
-    assert isinstance(aggregate, (MinK, MaxK))
-    group_keys = _names(group_by.keys)
-    order_keys = _names(aggregate.keys)
-    metadatas = _metadatas(ctx, labels.tolist())
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for position, label in enumerate(labels.tolist()):
-        meta = metadatas.get(label) or {}
-        groups.setdefault(tuple(_hashable(meta.get(k)) for k in group_keys), []).append(position)
-    descending = isinstance(aggregate, MaxK)
-    kept: list[int] = []
-    for members in groups.values():
-
-        def sort_key(position: int) -> tuple[Any, ...]:
-            meta = metadatas.get(int(labels[position])) or {}
-            values = [float(scores[position]) if k == SCORE_KEY else meta.get(k) for k in order_keys]
-            return (*(_ordered(v, descending) for v in values), position)
-
-        kept.extend(sorted(members, key=sort_key)[: aggregate.k])
-    chosen = np.array(sorted(kept, key=lambda p: (float(scores[p]), int(labels[p]))), dtype=np.int64)
-    return labels[chosen], scores[chosen]
-
-
-def _names(keys: Any) -> list[str]:
-    return [key_name(k) for k in (keys if isinstance(keys, (list, tuple)) else [keys])]
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _ordered(value: Any, descending: bool) -> tuple[int, Any]:
-    """A sort key putting missing values last and numbers before strings, ``descending`` for MaxK."""
-    if value is None:
-        return (2, 0)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, -value if descending else value)
-    return (1, _Reversed(value) if descending else value)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Reversed:
-    value: Any
-
-    def __lt__(self, other: _Reversed) -> bool:
-        return bool(other.value < self.value)
+    return select_groups(group_by, labels, scores, _metadatas(ctx, labels.tolist()))
 
 
 def _metadatas(ctx: SearchContext, labels: list[int]) -> dict[int, dict[str, Any] | None]:

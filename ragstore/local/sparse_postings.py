@@ -16,7 +16,9 @@ Scores follow chroma: ``1 - score``, ascending, as its sparse k-NN reports them.
 - ``"bm25"``: weights are term counts and lengths token counts; the score is
   ``sum(q * idf(t) * tf * (k1 + 1) / (tf + k1 * (1 - b + b * len / avgdl)))`` with
   ``idf = ln(1 + (N - df + 0.5) / (df + 0.5))``, where ``N``, ``df`` and ``avgdl`` are
-  counted over the live records holding the key when the query runs (always current).
+  counted over the live records holding the key when the query runs (always current), or
+  given (:class:`~ragstore.local.bm25_statistics.Bm25Statistics`: a sharded store's sums
+  over every shard, so a score does not depend on the shard that holds the record).
 - ``"dot"``: the dot product of the query and the stored weights.
 
 A record matches when it shares a term with the query; records without the key never do.
@@ -44,6 +46,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from ragstore.local.bm25_statistics import Bm25Statistics
 from ragstore.local.rwlock import RWLock
 from ragstore.local.slot_table import MIN_CAPACITY, SlotTable
 from ragstore.local.sparse_segments import Floats, Int64s, Segment, Terms, gather, merged
@@ -77,8 +80,8 @@ class SparseIndex(SlotTable):
         self.segments: list[Segment] = []
         self.applied_seq = 0
         self.lock = RWLock()
-        # BM25's per-record length term for the last (k1, b), over all slots; cleared by every change.
-        self._norm_cache: tuple[float, float, npt.NDArray[np.float64], float] | None = None
+        # BM25's per-record length term for the last (k1, b, avgdl), over all slots; cleared by every change.
+        self._norm_cache: tuple[float, float, float, npt.NDArray[np.float64], float] | None = None
 
     # ------------------------------------------------------------------ changes
 
@@ -146,28 +149,48 @@ class SparseIndex(SlotTable):
 
     # ------------------------------------------------------------------ statistics
 
-    def _norms(self, k1: float, b: float) -> npt.NDArray[np.float64]:
-        """``k1 * (1 - b + b * len / avgdl)`` of every slot (O(slots) once per change, not per query)."""
-        return self._length_terms(k1, b)[0]
+    def _length_terms(self, k1: float, b: float, average: float) -> tuple[npt.NDArray[np.float64], float]:
+        """``k1 * (1 - b + b * len / avgdl)`` of every slot, and the smallest (O(slots) once per change, not per query).
 
-    def _length_terms(self, k1: float, b: float) -> tuple[npt.NDArray[np.float64], float]:
+        A sharded store's shards always search with the collection's ``avgdl``, so the cache holds.
+        """
         cached = self._norm_cache
-        if cached is None or cached[:2] != (k1, b):
-            norms = k1 * (1.0 - b) + (k1 * b / self.average_length()) * self.lengths[: self.size].astype(np.float64)
-            cached = self._norm_cache = (k1, b, norms, float(norms.min()) if len(norms) else k1 * (1.0 - b))
-        return cached[2], cached[3]
+        if cached is None or cached[:3] != (k1, b, average):
+            norms = k1 * (1.0 - b) + (k1 * b / average) * self.lengths[: self.size].astype(np.float64)
+            cached = self._norm_cache = (k1, b, average, norms, float(norms.min()) if len(norms) else k1 * (1.0 - b))
+        return cached[3], cached[4]
 
     def average_length(self) -> float:
         """The mean length of the live records (``avgdl``; 1.0 when there are none)."""
-        return self.total_length / self.live_count if self.live_count and self.total_length > 0 else 1.0
+        return self._own_statistics((), ()).average_length()
+
+    def _own_statistics(self, terms: npt.ArrayLike, frequencies: npt.ArrayLike) -> Bm25Statistics:
+        return Bm25Statistics.of(self.live_count, self.total_length, terms, frequencies)
+
+    def statistics(self, terms: npt.ArrayLike) -> Bm25Statistics:
+        """This index's BM25 statistics for a query's ``terms`` (distinct ids): what :meth:`search` scores with unless given others."""
+        query = np.asarray(terms, dtype=np.int64)
+        with self.lock.read():
+            found = [(segment, *segment.runs(query)) for segment in self.segments]
+            return self._own_statistics(query, self._frequencies(found, len(query)))
 
     def document_frequency(self, terms: npt.ArrayLike) -> Int64s:
         """How many live records hold each of ``terms`` (distinct ids)."""
-        with self.lock.read():
-            query = np.asarray(terms, dtype=np.int64)
-            found = gather(self.segments, query)
-            alive = self.live[found.slots]
-            return np.bincount(found.terms[alive], minlength=len(query)).astype(np.int64)
+        return np.asarray(self.statistics(terms).frequencies, dtype=np.int64)
+
+    def _frequencies(self, found: list[tuple[Segment, Int64s, Int64s]], count: int) -> Int64s:
+        """``df`` of each of ``count`` query terms, from their posting runs in each segment (live postings only)."""
+        df = np.zeros(count, dtype=np.int64)
+        dead = self.live_count < self.size
+        for segment, positions, entries in found:
+            first, end = segment.starts[entries], segment.starts[entries + 1]
+            if dead:
+                df[positions] += np.array(
+                    [int(self.live[segment.slots[a:z]].sum()) for a, z in zip(first.tolist(), end.tolist(), strict=True)], dtype=np.int64
+                )
+            else:
+                df[positions] += end - first
+        return df
 
     # ------------------------------------------------------------------ search
 
@@ -181,6 +204,7 @@ class SparseIndex(SlotTable):
         k1: float = 1.2,
         b: float = 0.75,
         allowed: Int64s | None = None,
+        statistics: Bm25Statistics | None = None,
     ) -> tuple[Int64s, npt.NDArray[np.float32]]:
         """The ``k`` best live records for a sparse query: their labels, and ``1 - score`` ascending.
 
@@ -195,6 +219,8 @@ class SparseIndex(SlotTable):
             b: BM25's length normalisation.
             allowed: Only these labels may be returned, if given: a ``where``
                 filter, applied before ranking. Statistics still count every live record.
+            statistics: BM25's collection statistics for these terms; ``None``: this index's own
+                (:meth:`statistics`). A sharded store gives the sum over its shards.
 
         """
         query = np.asarray(indices, dtype=np.int64)
@@ -204,7 +230,7 @@ class SparseIndex(SlotTable):
                 return np.zeros(0, np.int64), np.zeros(0, np.float32)
             member = None if allowed is None else _Allowed(np.asarray(allowed, dtype=np.int64))
             if mode == "bm25" and bool((weights > 0).all()):
-                touched, scores = self._bm25(query, weights, k, k1, b, member)
+                touched, scores = self._bm25(query, weights, k, k1, b, member, statistics)
                 chosen = _top(scores, self.rowids[touched], k)
                 return self.labels[touched[chosen]].copy(), (1.0 - scores[chosen]).astype(np.float32)
             positions, slots, tf = gather(self.segments, query)
@@ -212,10 +238,11 @@ class SparseIndex(SlotTable):
                 alive = self.live[slots]
                 positions, slots, tf = positions[alive], slots[alive], tf[alive]
             if mode == "bm25":
-                n = self.live_count
-                df = np.bincount(positions, minlength=len(query))
-                idf = np.log1p((n - df + 0.5) / (df + 0.5))
-                contributions = (weights * idf * (k1 + 1.0))[positions] * tf / (tf + self._norms(k1, b)[slots])
+                if statistics is None:
+                    statistics = self._own_statistics(query, np.bincount(positions, minlength=len(query)))
+                idf = statistics.idf(statistics.frequencies_of(query))
+                norms = self._length_terms(k1, b, statistics.average_length())[0]
+                contributions = (weights * idf * (k1 + 1.0))[positions] * tf / (tf + norms[slots])
             else:
                 contributions = weights[positions] * tf
             # BM25 with positive query weights adds only positive amounts: a record was touched iff its sum is not 0.
@@ -228,7 +255,14 @@ class SparseIndex(SlotTable):
             return self.labels[touched[chosen]].copy(), (1.0 - scores[chosen]).astype(np.float32)
 
     def _bm25(
-        self, query: Int64s, weights: npt.NDArray[np.float64], k: int, k1: float, b: float, member: _Allowed | None
+        self,
+        query: Int64s,
+        weights: npt.NDArray[np.float64],
+        k: int,
+        k1: float,
+        b: float,
+        member: _Allowed | None,
+        statistics: Bm25Statistics | None,
     ) -> tuple[Int64s, npt.NDArray[np.float64]]:
         """BM25 of the records that may be in the top ``k`` (candidates and their full scores), pruned as MaxScore does.
 
@@ -242,22 +276,19 @@ class SparseIndex(SlotTable):
         """
         found = [(segment, *segment.runs(query)) for segment in self.segments]
         size, dead = self.size, self.live_count < self.size
-        df = np.zeros(len(query), dtype=np.int64)
         largest = np.zeros(len(query), dtype=np.float64)
         for segment, positions, entries in found:
-            first, end = segment.starts[entries], segment.starts[entries + 1]
-            if dead:
-                df[positions] += np.array(
-                    [int(self.live[segment.slots[a:z]].sum()) for a, z in zip(first.tolist(), end.tolist(), strict=True)], dtype=np.int64
-                )
-            else:
-                df[positions] += end - first
             largest[positions] = np.maximum(largest[positions], segment.largest[entries])
-        n = self.live_count
-        scale = weights * np.log1p((n - df + 0.5) / (df + 0.5)) * (k1 + 1.0)  # a term's contribution is scale * tf / (tf + norm)
-        norms, shortest = self._length_terms(k1, b)  # shortest: the smallest length term, for the largest contribution
+        if statistics is None:
+            statistics = self._own_statistics(query, self._frequencies(found, len(query)))
+        df = statistics.frequencies_of(query)
+        scale = weights * statistics.idf(df) * (k1 + 1.0)  # a term's contribution is scale * tf / (tf + norm)
+        # shortest: the smallest length term, for the largest contribution
+        norms, shortest = self._length_terms(k1, b, statistics.average_length())
         bounds = scale * largest / (largest + shortest)
-        order = [int(t) for t in np.argsort(df, kind="stable") if df[t]]
+        # Terms in order of the collection's df (the same order on every shard, so sums add up alike); a term
+        # this index does not hold has no posting here and is skipped (its bound, with largest 0, is 0).
+        order = [int(t) for t in np.argsort(df, kind="stable") if df[t] and largest[t] > 0]
         remaining = np.concatenate((np.cumsum(bounds[order][::-1])[::-1], [0.0]))
         sums = np.zeros(size, dtype=np.float64)
         checks = 0

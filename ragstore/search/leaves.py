@@ -19,7 +19,8 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,16 +28,20 @@ from ragstore.search.keys import key_name
 from ragstore.search.ranks import Abs, Div, Exp, Knn, KnnQuery, Log, Max, Min, Mul, Rank, Rrf, Sub, Sum, Val
 from ragstore.sparse_vectors import SparseVector
 
+if TYPE_CHECKING:
+    from ragstore.local.bm25_statistics import Bm25Statistics
+
 __all__ = ["KnnRun", "iter_ranks", "knn_leaves", "map_knn", "plan_knn_runs", "query_fingerprint"]
 
 
 @dataclass(frozen=True)
 class KnnRun:
-    """One index probe: the ``limit`` nearest records to ``query`` on ``key``."""
+    """One index probe: the ``limit`` nearest records to ``query`` on ``key`` (BM25 with ``statistics`` if given)."""
 
     key: str
     query: KnnQuery
     limit: int
+    statistics: Bm25Statistics | None = field(default=None, compare=False, repr=False)
 
 
 def iter_ranks(rank: Rank) -> Iterator[Rank]:
@@ -114,9 +119,9 @@ def plan_knn_runs(rank: Rank | None) -> tuple[list[KnnRun], list[int]]:
         position = index.get(identity)
         if position is None:
             position = index[identity] = len(runs)
-            runs.append(KnnRun(identity[0], leaf.query, leaf.limit))
+            runs.append(KnnRun(identity[0], leaf.query, leaf.limit, leaf.statistics))
         elif leaf.limit > runs[position].limit:
-            runs[position] = KnnRun(identity[0], runs[position].query, leaf.limit)
+            runs[position] = replace(runs[position], limit=leaf.limit)
         leaf_runs.append(position)
     return runs, leaf_runs
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import functools
 import numbers
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar, Union
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +29,9 @@ from ragstore.errors import InvalidArgumentError
 from ragstore.search.keys import Key, key_name
 from ragstore.search.operand_lists import OperandList
 from ragstore.sparse_vectors import SparseVector
+
+if TYPE_CHECKING:
+    from ragstore.local.bm25_statistics import Bm25Statistics
 
 __all__ = ["Abs", "Div", "Exp", "KnnQuery", "Knn", "Log", "Max", "Min", "Mul", "Rank", "Rrf", "Sub", "Sum", "Val"]
 
@@ -301,6 +304,9 @@ class Knn(Rank):
         limit: Candidates this Knn contributes (chromadb's default 16).
         default: Score of records outside those candidates; ``None`` drops them from the result.
         return_rank: Score by position (0, 1, ...) instead of distance, as ``Rrf`` needs.
+        statistics: BM25 statistics to score with instead of the store's own: set by a sharded store's
+            router (the sums over its shards) on the searches it sends them. Not part of the wire form,
+            of equality or of ``repr``.
 
     Example:
         >>> Knn(query="hello", key="bm25", limit=100, return_rank=True).to_dict()
@@ -313,6 +319,7 @@ class Knn(Rank):
     limit: int = 16
     default: float | None = None
     return_rank: bool = False
+    statistics: Bm25Statistics | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """``{"$knn": {...}}``: ``default`` and ``return_rank`` only when set, as chromadb."""
