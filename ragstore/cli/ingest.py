@@ -50,7 +50,7 @@ file failed to load; see --allow-empty and --allow-failures.
 With --ray the ingest runs as a Ray Data job: files are read and split in Ray tasks and embedded by
 --ray-actors actors (one model each, a GPU each when the cluster has them); this process writes the
 batches to the store. It joins the cluster at --ray-address (or RAY_ADDRESS), else starts a local
-Ray instance. Needs the 'ray' extra: pip install "ragstore[ray]".
+Ray instance; an address where nothing answers fails within seconds. Needs the 'ray' extra: pip install "ragstore[ray]".
 """
 
 
@@ -83,13 +83,17 @@ def _single_process() -> Callable[..., IngestStats]:
 
 
 def _ray_runner(address: str | None, actors: int, batch_size: int) -> Callable[..., IngestStats]:
-    """:func:`ragstore.distributed.ray_ingest` with the --ray-* options; Ray is imported here, before any store is opened."""
+    """:func:`ragstore.distributed.ray_ingest` with the --ray-* options; Ray is imported and the cluster's address checked here.
+
+    Both before any store is opened, so a missing install or a cluster that does not answer leaves no collection behind.
+    """
     from ragstore.distributed import RayJobError, RayNotInstalledError, ray_ingest
-    from ragstore.distributed.runtime import require_ray
+    from ragstore.distributed.runtime import RayUnreachableError, check_reachable, require_ray
 
     try:
         require_ray()
-    except RayNotInstalledError as exc:
+        check_reachable(address)
+    except (RayNotInstalledError, RayUnreachableError) as exc:
         raise click.ClickException(str(exc)) from None
 
     def run(*args: Any, **kwargs: Any) -> IngestStats:

@@ -4,7 +4,9 @@
 ``i`` keeps its store in ``DIR/shard-<i>/replica-<j>`` on its node's disk) and a router that answers
 Chroma's REST v2 API on ``--host:--port`` with ragstore's auth and limits
 (:mod:`ragstore.distributed.serve`). It joins the Ray cluster at ``--ray-address`` (or ``RAY_ADDRESS``),
-else starts a local Ray instance, and runs until SIGINT or SIGTERM.
+else starts a local Ray instance, and runs until SIGINT or SIGTERM. An address where nothing answers is one
+line and exit status 1 within seconds (:func:`ragstore.distributed.runtime.check_reachable`), not minutes of
+Ray's silent retries.
 
 Example:
     >>> serve_command.name
@@ -33,7 +35,10 @@ from ragstore.cli.run import split_names
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the router binds (0.0.0.0 exposes it to the network).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), help="TCP port of the router.")
 @click.option(
-    "--ray-address", default=None, metavar="ADDRESS", help="Ray cluster to join (auto, ray://HOST:10001); default: a local instance."
+    "--ray-address",
+    default=None,
+    metavar="ADDRESS",
+    help="Ray cluster to join (HOST:6379, auto, ray://HOST:10001) [env RAY_ADDRESS]; default: a local instance.",
 )
 @click.option("--auth-token", envvar="RAGSTORE_AUTH_TOKEN", default=None, help="Require this token [env RAGSTORE_AUTH_TOKEN].")
 @click.option("--auth-token-file", envvar="RAGSTORE_AUTH_TOKEN_FILE", default=None, metavar="PATH", help="Read the token from this file.")
@@ -59,7 +64,7 @@ def serve_command(
     """Serve a sharded, replicated store on Ray Serve until SIGINT or SIGTERM."""
     if not use_ray:
         raise click.UsageError("ragstore serve needs --ray (to serve one store without Ray: ragstore run)")
-    from ragstore.distributed.runtime import ray_session
+    from ragstore.distributed.runtime import RayUnreachableError, check_reachable, ray_session
     from ragstore.distributed.serve import start_service, stop_service
     from ragstore.server.run import StartupError, read_token_file
 
@@ -67,7 +72,8 @@ def serve_command(
         if auth_token and auth_token_file:
             raise StartupError("give the token once: --auth-token or --auth-token-file")
         token = read_token_file(auth_token_file) if auth_token_file else auth_token
-    except StartupError as exc:
+        check_reachable(ray_address)  # before Ray's own connection retries, which wait for minutes without a word
+    except (StartupError, RayUnreachableError) as exc:
         raise click.ClickException(str(exc)) from exc
     stop = threading.Event()
 

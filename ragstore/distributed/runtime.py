@@ -10,6 +10,13 @@ the tasks that feed them could never start and the job would wait forever (seen 
 ``ray.init(num_cpus=2)``), so :func:`actor_resources` gives each actor less than a CPU when the pool and
 one reading task would not fit otherwise.
 
+Joining a cluster at an address where nothing answers would wait in Ray's own connection retries for minutes
+without a word (measured with Ray 2.60 on ``127.0.0.1:1``: still waiting after 60 s; even with Ray's knobs
+``RAY_gcs_rpc_server_connect_timeout_s=2`` and ``RAY_gcs_server_port_wait_time_s=1`` it took 35 s, as the
+wait for the cluster id has a 30 s timeout of its own), so :func:`ray_session` first opens a TCP connection to
+the address with a :data:`CONNECT_TIMEOUT_S` timeout (:func:`check_reachable`) and raises
+:class:`RayUnreachableError` naming the address when that fails.
+
 Example:
     >>> actor_resources(cluster_cpus=2.0, cluster_gpus=0.0, actors=2)
     ActorResources(cpus=0.75, gpus=0.0)
@@ -22,7 +29,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -33,6 +42,10 @@ logger = logging.getLogger("ragstore.distributed")
 INSTALL_HINT = 'pip install "ragstore[ray]"'
 READ_CPUS = 0.5
 """Logical CPUs of one read-and-split task (its time is mostly file reads and parsing; several overlap)."""
+CONNECT_TIMEOUT_S = 5.0
+"""Seconds :func:`check_reachable` waits for a TCP connection to a cluster's address (a live head answers in milliseconds)."""
+RAY_CLIENT_PORT = 10001
+"""The port of ``ray://HOST`` when the address names none (Ray Client's default)."""
 
 
 class RayNotInstalledError(ImportError):
@@ -74,6 +87,102 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # Ray colours the worker's name in its tr
 _RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b")
 
 
+class RayUnreachableError(ConnectionError):
+    """Nothing answers at the Ray address to join: raised within seconds, instead of Ray's minutes of silent retries.
+
+    Args:
+        address: The address as given (``HOST:PORT``, ``ray://HOST:PORT``, or what ``auto`` found).
+        reason: Why the connection failed (refused, no answer within the timeout, unknown host).
+        source: Where the address came from, when not from the caller (``RAY_ADDRESS``).
+
+    Example:
+        >>> error = RayUnreachableError("127.0.0.1:1", "connection refused", source="RAY_ADDRESS")
+        >>> str(error).split(". ")[0]
+        'No Ray cluster answers at 127.0.0.1:1 (from RAY_ADDRESS): connection refused'
+        >>> isinstance(error, ConnectionError)  # an OSError: the command line reports it in one line
+        True
+
+    """
+
+    def __init__(self, address: str, reason: str, source: str | None = None) -> None:
+        self.address, self.reason, self.source = address, reason, source
+        where = f"{address} (from {source})" if source else address
+        super().__init__(
+            f"No Ray cluster answers at {where}: {reason}. Start one (ray start --head) or give the address of a running cluster's "
+            "head: HOST:6379 (its GCS port), ray://HOST:10001 (Ray Client), or auto on one of its nodes."
+        )
+
+
+def check_reachable(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Raise :class:`RayUnreachableError` unless a TCP connection to the cluster ``ray.init(address=address)`` would join opens.
+
+    The address is resolved by Ray's rules: ``None`` or ``auto`` read ``RAY_ADDRESS``; ``auto`` without it finds a
+    cluster started on this machine (Ray's own lookup, which fails fast by itself when there is none); ``None``
+    without it, and ``local``, start a new local instance, so there is nothing to check. An open port is all this
+    proves: a port that answers but is no Ray head (a dashboard's, say) is left to Ray to find out.
+
+    Args:
+        address: What the caller passes to ``ray.init``.
+        timeout_s: Seconds to wait for the connection.
+
+    Raises:
+        RayUnreachableError: The connection was refused, did not open within ``timeout_s``, or the host is unknown.
+
+    Example:
+        >>> check_reachable("local")  # a new local instance: nothing to reach
+        >>> try:
+        ...     check_reachable("127.0.0.1:1")  # nothing listens on port 1
+        ... except RayUnreachableError as exc:
+        ...     print(exc.reason)
+        connection refused
+
+    """
+    source = None
+    if address in (None, "auto") and os.environ.get("RAY_ADDRESS"):
+        address, source = os.environ["RAY_ADDRESS"], "RAY_ADDRESS"
+    if address == "auto":
+        address = _auto_address()
+    if address is None or address == "local":
+        return
+    host_port = _host_port(address)
+    if host_port is None:  # no port: Ray reports the malformed address itself, at once
+        return
+    try:
+        socket.create_connection(host_port, timeout=timeout_s).close()
+    except socket.gaierror as exc:
+        raise RayUnreachableError(address, f"unknown host {host_port[0]!r} ({exc.strerror})", source) from exc
+    except TimeoutError as exc:
+        raise RayUnreachableError(address, f"no answer within {timeout_s:g} s", source) from exc
+    except OSError as exc:
+        raise RayUnreachableError(address, (exc.strerror or str(exc)).lower(), source) from exc
+
+
+def _auto_address() -> str | None:
+    """The cluster ``auto`` means on this machine (Ray's lookup: ``ray start``'s record, or a running GCS), or ``None``."""
+    try:
+        services = importlib.import_module("ray._private.services")
+        found: str | None = services.get_ray_address_from_environment("auto", None)
+    except Exception:  # Ray's private helper moved, or found nothing: ray.init then says what is wrong itself
+        return None
+    return found
+
+
+def _host_port(address: str) -> tuple[str, int] | None:
+    """``(host, port)`` of ``HOST:PORT`` or ``ray://HOST[:PORT]`` (IPv6 hosts in brackets); ``None`` without a port.
+
+    Example:
+        >>> _host_port("ray://head"), _host_port("10.0.0.5:6379"), _host_port("[::1]:6379"), _host_port("head")
+        (('head', 10001), ('10.0.0.5', 6379), ('::1', 6379), None)
+
+    """
+    client = address.startswith("ray://")
+    rest = address.removeprefix("ray://").split("/", 1)[0]
+    host, colon, port = rest.rpartition(":")
+    if not colon or not port.isdigit() or host.endswith(":"):  # no port, or a bare IPv6 address
+        return (rest.strip("[]"), RAY_CLIENT_PORT) if client else None
+    return host.strip("[]"), int(port)
+
+
 def require_ray() -> tuple[Any, Any]:
     """``(ray, ray.data)``, imported now.
 
@@ -100,10 +209,16 @@ def ray_session(address: str | None, *, log_to_driver: bool = True) -> Iterator[
     which Ray does not let us check cheaply, so it is not checked) and left running; one started here is shut
     down on the way out. Without an address, Ray's own rules apply: ``RAY_ADDRESS`` if set, else a new local
     instance with every CPU of this machine.
+
+    Raises:
+        RayUnreachableError: Nothing answers at the address to join (:func:`check_reachable`): said within seconds,
+            where Ray's own retries would wait for minutes without a word.
+
     """
     ray, _ = require_ray()
     started = not ray.is_initialized()
     if started:
+        check_reachable(address)
         ray.init(address=address, logging_level=logging.WARNING, log_to_driver=log_to_driver)
     try:
         yield ray
