@@ -226,7 +226,62 @@ def test_the_token_is_enforced(service: Service) -> None:
     assert httpx.get(f"http://{host}:{port}/api/v2/heartbeat").status_code == 200
 
 
-def test_bm25_on_the_sharded_service_is_a_clear_error(service: Service) -> None:
+def hybrid_records(seed: int, n: int) -> dict[str, Any]:
+    """Records with documents of distinct lengths (no two BM25 scores tie, so one store's order is the only one)."""
+    rng = np.random.default_rng(seed)
+    words = [f"w{i}" for i in range(30)]
+    weights = 1.0 / np.arange(1, 31)
+    documents = [" ".join(rng.choice(words, size=int(length), p=weights / weights.sum())) for length in rng.permutation(n) + 3]
+    return data(seed, n) | {"documents": documents}
+
+
+@pytest.mark.parametrize("which", ["chromadb", "ragstore"])
+def test_hybrid_search_uses_collection_wide_bm25_statistics(service: Service, which: str) -> None:
+    """BM25, Rrf(dense + BM25) and a weighted sum with a filter through the router equal one store's ids and scores."""
+    from chromadb.utils.embedding_functions import ChromaBm25EmbeddingFunction as ChromaBm25
+
+    chroma = which == "chromadb"
+    client = chroma_client(service) if chroma else ragstore_client(service)
+    lib: Any = chromadb if chroma else ragstore
+    schema = lib.Schema()
+    function = ChromaBm25() if chroma else ragstore.ChromaBm25EmbeddingFunction()
+    schema.create_index(config=lib.SparseVectorIndexConfig(source_key="#document", embedding_function=function), key="bm25")
+    local_schema = ragstore.Schema()
+    config = ragstore.SparseVectorIndexConfig(source_key="#document", embedding_function=ragstore.ChromaBm25EmbeddingFunction())
+    local_schema.create_index(config=config, key="bm25")
+    name = f"hybrid-{which}-{uuid.uuid4().hex[:6]}"
+    remote = client.create_collection(name, schema=schema, embedding_function=None)
+    single = ragstore.EphemeralClient()
+    local = single.create_collection(name, schema=local_schema, embedding_function=None)
+    batch = hybrid_records(11, 150)
+    remote.add(**batch)
+    local.add(**batch)
+    vector = np.random.default_rng(12).normal(size=DIM).astype(np.float32).tolist()
+    searches = [
+        lib.Search().rank(lib.Knn(query="w3 w7 w19", key="bm25", limit=40)).limit(10).select(lib.K.SCORE, lib.K.DOCUMENT),
+        lib.Search()
+        .where(lib.K("k") >= 1)
+        .rank(lib.Rrf([lib.Knn(query=vector, return_rank=True, limit=30), lib.Knn(query="w2 w11", key="bm25", return_rank=True, limit=30)]))
+        .limit(12)
+        .select(lib.K.SCORE),
+        lib.Search()
+        .rank(lib.Knn(query=vector, limit=50) * 0.8 + lib.Knn(query="w5 w9", key="bm25", limit=50, default=1.0) * 0.2)
+        .limit(15)
+        .select(lib.K.SCORE),
+    ]
+    found = remote.search(searches)
+    expected = local.search([ragstore.Search.from_dict(search.to_dict()) for search in searches])
+    assert found["ids"] == expected["ids"]
+    assert all(found["ids"])
+    for got, want in zip(found["scores"], expected["scores"], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    client.delete_collection(name)
+    single.close()
+    if not chroma:
+        client.close()
+
+
+def test_bm25_query_modes_on_the_sharded_service_are_a_clear_error(service: Service) -> None:
     with ragstore_client(service) as client:
         collection = client.create_collection(f"text-{uuid.uuid4().hex[:6]}", embedding_function=None)
         collection.add(**data(7, 5))

@@ -16,7 +16,8 @@ Example:
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ragstore.api import WriteOp
 from ragstore.collection_requests import CreateCollectionRequest, ModifyCollectionRequest
@@ -24,6 +25,10 @@ from ragstore.errors import InternalError, RagstoreError, ServerConnectionError
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
 from ragstore.search import SearchResult
 from ragstore.types import DEFAULT_DATABASE, DEFAULT_TENANT, CollectionModel, GetResult, IndexingStatus, QueryResult, RecordSet
+
+if TYPE_CHECKING:
+    from ragstore.local.bm25_statistics import Bm25Statistics
+    from ragstore.search.ranks import KnnQuery
 
 DEFAULT_TIMEOUT_S = 60.0
 """How long the router waits for a replica before counting it unavailable (a slow answer is a lost replica)."""
@@ -178,6 +183,11 @@ class HandleAPI:
 
     def reset(self) -> bool:  # noqa: D102
         return bool(self._call("reset"))
+
+    def bm25_statistics(self, collection_id: uuid.UUID, probes: Sequence[tuple[str, KnnQuery]]) -> list[Bm25Statistics | None]:
+        """The replica's BM25 statistics for sparse probes (:mod:`ragstore.local.search_statistics`), which the router sums."""
+        answer: list[Bm25Statistics | None] = self._call("bm25_statistics", collection_id, list(probes), engine=False)
+        return answer
 
     def close(self) -> None:
         """Nothing to release here: the replica's store closes when its deployment stops."""

@@ -79,6 +79,12 @@ class ShardReplica:
             raise AttributeError(f"Not an engine call: {method}")
         return getattr(self._api, method)(*args)
 
+    def bm25_statistics(self, collection_id: Any, probes: list[tuple[str, Any]]) -> list[Any]:
+        """The store's BM25 statistics for sparse probes (:mod:`ragstore.local.search_statistics`), which the router sums."""
+        from ragstore.local.search_statistics import bm25_statistics
+
+        return list(bm25_statistics(self._api, collection_id, probes))
+
     def snapshot(self) -> bytes:
         """The store's SQLite file as of one commit (an online backup), for a stale replica to catch up from."""
         import tempfile
