@@ -217,3 +217,21 @@ def test_charts_draw_the_committed_results_and_results_md_embeds_charts_that_exi
     embedded = re.findall(r"!\[[^\]]*\]\((charts/[^)]+\.png)\)", (BENCHMARKS / "RESULTS.md").read_text())
     assert {"charts/scaling.png", "charts/ingest_latency.png"} <= set(embedded)
     assert all((BENCHMARKS / path).is_file() for path in embedded)
+
+
+def test_ray_shard_ingest_fills_each_system_and_measures_every_store_process(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    measurements = tmp_path / "ray_shard_ingest.json"
+    report = run_script(
+        "ray_shard_ingest.py", "--n", "3000", "--shards", "2", "--batch", "500", "--queries", "10", "--json", str(measurements)
+    )
+    rows = markdown_rows(report, "system")
+    assert set(rows) == {"ragstore run", "ray, 2 shards x 1", "local store"}
+    for row in rows.values():
+        assert row["count"] == "3,000"  # every chunk arrived, through the router too
+        assert float(row["recall@10"]) >= 0.9
+    # The sharded row shows each replica's peak memory after the sum: "total (shard 0, shard 1)".
+    assert re.fullmatch(r"[\d,.]+ \([\d,.]+, [\d,.]+\)", rows["ray, 2 shards x 1"]["store processes' peak RSS (MiB)"])
+    records = {r["system"]: r for r in json.loads(measurements.read_text())["results"]}
+    assert [len(records[name]["processes"]) for name in ("ragstore run", "ray, 2 shards x 1", "local store")] == [1, 2, 1]
+    assert all(r["indexed_s"] >= r["add_s"] > 0 for r in records.values())
