@@ -13,14 +13,21 @@ compared with numpy brute force (recall@10). Systems run one after the other, no
 own load), so a change of load on the shared machine between them shows in the cells: the load average
 is printed before each.
 
+Where a sharded query's time goes: each system also answers three requests ``--hops`` times each, interleaved
+(p50 of the client's wall time): ``GET /api/v2/pre-flight-checks`` (the router answers itself: Serve's HTTP proxy
+and the router replica, no shard), ``GET /api/v2/version`` (one shard replica, the authority) and
+``GET /api/v2/heartbeat`` (every shard in parallel). A query is the last plus the search itself.
+
 Usage::
 
     .venv/bin/python benchmarks/ray_serve.py [--n 20000] [--dim 128] [--queries 300] [--shards 2,4] [--clients 4] [--seconds 8]
+        [--hops 200] [--json benchmarks/results/ray_serve.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import socket
@@ -102,7 +109,29 @@ def load(port: int, data: np.ndarray) -> tuple[Any, float]:
     return collection, len(data) / (time.perf_counter() - started)
 
 
-def measure(port: int, data: np.ndarray, queries: np.ndarray, truth: list[set[int]], clients: int, seconds: float) -> dict[str, float]:
+HOP_PATHS = {"no shard": "/api/v2/pre-flight-checks", "one shard": "/api/v2/version", "every shard": "/api/v2/heartbeat"}
+
+
+def hops(port: int, repeats: int) -> dict[str, float]:
+    """p50 (ms) of requests that reach no shard, one shard and every shard (interleaved, one connection)."""
+    import httpx
+
+    timings: dict[str, list[float]] = {name: [] for name in HOP_PATHS}
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+        for _ in range(10):  # warm-up
+            for path in HOP_PATHS.values():
+                http.get(path).raise_for_status()
+        for _ in range(repeats):
+            for name, path in HOP_PATHS.items():
+                started = time.perf_counter()
+                http.get(path).raise_for_status()
+                timings[name].append(time.perf_counter() - started)
+    return {name: percentile_ms(values, 50) for name, values in timings.items()}
+
+
+def measure(
+    port: int, data: np.ndarray, queries: np.ndarray, truth: list[set[int]], clients: int, seconds: float, repeats: int
+) -> dict[str, float]:
     import ragstore
 
     collection, add_rate = load(port, data)
@@ -123,6 +152,7 @@ def measure(port: int, data: np.ndarray, queries: np.ndarray, truth: list[set[in
 
     rate, p99_concurrent = concurrent_rate(session, queries, clients, seconds)
     return {
+        **{f"hop p50 {name}": value for name, value in hops(port, repeats).items()},
         "add": add_rate,
         "p50": percentile_ms(latencies, 50),
         "p99": percentile_ms(latencies, 99),
@@ -140,6 +170,8 @@ def main() -> None:
     parser.add_argument("--shards", default="2,4")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--hops", type=int, default=200, help="repeats of each request of the hop breakdown")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     import ray
 
@@ -157,7 +189,7 @@ def main() -> None:
             for name, start in systems:
                 loads[name] = " ".join(f"{x:.1f}" for x in os.getloadavg())
                 with start() as port:
-                    results[name] = measure(port, data, queries, truth, args.clients, args.seconds)
+                    results[name] = measure(port, data, queries, truth, args.clients, args.seconds, args.hops)
                 print(f"{name}: done", file=sys.stderr, flush=True)
     finally:
         ray.shutdown()
@@ -176,6 +208,21 @@ def main() -> None:
             number(r["recall"], recall=True),
         ]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print("\n| system | no shard p50 (ms) | one shard p50 (ms) | every shard p50 (ms) | query p50 (ms) |")
+    print("|---|--:|--:|--:|--:|")
+    for name, r in results.items():
+        cells = [number(r[f"hop p50 {hop}"]) for hop in HOP_PATHS] + [number(r["p50"])]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    if args.json is not None:
+        settings = {k: v for k, v in vars(args).items() if k != "json"}
+        record = {
+            "settings": settings,
+            "cores": cores,
+            "load_avg": loads,
+            "results": results,
+            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        args.json.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
