@@ -129,7 +129,12 @@ def _ray_runner(address: str | None, actors: int, batch_size: int) -> Callable[.
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even if some files fail to load (they are still listed).")
 @click.option("--allow-empty", is_flag=True, help="Exit 0 even if nothing is ingested (no collection is created then either).")
 @click.option("--ray", "use_ray", is_flag=True, help="Run as a Ray Data job (the 'ray' extra): see above.")
-@click.option("--ray-address", default=None, metavar="ADDRESS", help="Ray cluster to join (ray://HOST:10001, auto); with --ray.")
+@click.option(
+    "--ray-address",
+    default=None,
+    metavar="ADDRESS",
+    help="Ray cluster to join (HOST:6379, ray://HOST:10001, auto) [env RAY_ADDRESS]; with --ray.",
+)
 @click.option("--ray-actors", default=1, show_default=True, type=click.IntRange(1), help="Embedding actors, one model each; with --ray.")
 @click.option(
     "--ray-batch-size",
