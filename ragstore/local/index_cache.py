@@ -257,8 +257,10 @@ class IndexCache:
         unindexed = removals = 0
         if row.dimension is not None:
             index = self.graph(conn, row)
-            with index.lock.read():
-                mark, applied_seq = index.mark, index.applied_seq
+            # Read without the graph's lock: a status poll must not count as a search waiting for the
+            # indexer (which then inserts in small batches, see VectorIndex.add). A pair torn by a step
+            # in between only overstates what is left: the mark and the applied sequence only grow.
+            mark, applied_seq = index.mark, index.applied_seq
             unindexed = conn.execute("SELECT count(*) FROM records WHERE collection_pk = ? AND label > ?", (row.pk, mark)).fetchone()[0]
             removals = conn.execute(
                 "SELECT count(*) FROM tombstones WHERE collection_pk = ? AND seq > ? AND seq <= ?", (row.pk, applied_seq, row.last_seq)
