@@ -170,12 +170,14 @@ def normalize_embeddings(embeddings: Any, op: str | None) -> npt.NDArray[np.floa
         raise invalid(f"Expected Embeddings to be non-empty list or numpy array, got {short_repr(embeddings)}", op)
     if array.shape[1] == 0:
         raise invalid("Expected each embedding in the embeddings to be a non-empty list or numpy array with at least 1 int/float value", op)
-    if not np.isfinite(array).all():
-        raise invalid("Embeddings must not contain NaN or Infinity values", op)
     with np.errstate(over="ignore"):  # an overflow is reported below, not as a RuntimeWarning
         as32 = np.ascontiguousarray(array, dtype=np.float32)
+    # One pass over the values on the way in (this runs for every query); which fault it was is
+    # worked out only on failure: the input itself, or a value too large for float32.
     if not np.isfinite(as32).all():
-        raise invalid("Embedding values must fit in float32 (got a value that overflows to Infinity)", op)
+        if as32 is not array and np.isfinite(array).all():
+            raise invalid("Embedding values must fit in float32 (got a value that overflows to Infinity)", op)
+        raise invalid("Embeddings must not contain NaN or Infinity values", op)
     return as32
 
 
