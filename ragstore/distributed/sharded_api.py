@@ -41,6 +41,7 @@ import dataclasses
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
@@ -118,10 +119,19 @@ class ShardedAPI:
     # ------------------------------------------------------------------ plumbing
 
     def _each_shard(self, call: Callable[[ReplicaSet], T]) -> list[T]:
-        """``call`` on every shard at once; the answers in shard order (the first error is raised)."""
+        """``call`` on every shard at once; the answers in shard order (the first error is raised).
+
+        Shard 0 runs in the calling thread, the others in the pool: one thread handoff less per request.
+        """
         if len(self._shards) == 1:
             return [call(self._shards[0])]
-        return list(self._pool.map(call, self._shards))
+        others = [self._pool.submit(call, shard) for shard in self._shards[1:]]
+        try:
+            first = call(self._shards[0])
+        except BaseException:
+            futures.wait(others)  # no call outlives the request
+            raise
+        return [first, *(future.result() for future in others)]
 
     def _on_collection(self, collection_id: uuid.UUID, shard: ReplicaSet, call: Callable[[API, uuid.UUID], T]) -> Callable[[API, int], T]:
         """A replica call on ``collection_id`` under the id that replica knows it by."""
