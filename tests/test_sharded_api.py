@@ -39,7 +39,7 @@ from ragstore.errors import (
 from ragstore.http.client import HttpAPI
 from ragstore.local import LocalAPI
 from ragstore.record_requests import DeleteRequest, GetRequest, QueryRequest, SearchRequest
-from ragstore.search import GroupBy, K, Knn, MaxK, MinK, Rrf, Search
+from ragstore.search import GroupBy, K, Knn, MaxK, MinK, Rrf, Search, Val
 from ragstore.types import RecordSet
 
 DIM = 8
@@ -576,3 +576,11 @@ def test_a_remote_shard_without_statistics_fails_clearly(tmp_path: Path) -> None
         with pytest.raises(UnimplementedError, match="does not report BM25 statistics"):
             api.search(collection, SearchRequest([Search().rank(Knn(query="w1", key="bm25"))]))
         api.close()
+
+
+def test_a_rank_without_a_knn_answers_as_one_store(hybrid: Pair) -> None:
+    """A rank of constants has no candidates: empty columns where selected, as one store's, even last in a request."""
+    searches = [HYBRID_SEARCHES[0], Search().rank(Val(0.5)).select(K.DOCUMENT, "tag", K.SCORE)]
+    single, sharded = hybrid.both("search", SearchRequest(searches))
+    assert sharded == single
+    assert sharded["ids"][1] == [] and sharded["metadatas"][1] == [] and sharded["embeddings"][1] is None

@@ -60,7 +60,7 @@ from ragstore.search.keys import Key, key_name
 from ragstore.search.leaves import query_fingerprint
 from ragstore.search.ranks import KnnQuery
 
-SCORE, METADATA = "#score", "#metadata"
+SCORE, METADATA, DOCUMENT = "#score", "#metadata", "#document"
 RESULT_FIELDS = ("ids", "documents", "embeddings", "metadatas", "scores", "select")
 """A ``SearchResult``'s columns, one entry per search in each."""
 EMBEDDING = key_name(Key.EMBEDDING)
@@ -189,10 +189,11 @@ def merge_one(planned: Planned, answers: Sequence[SearchResult], first: int) -> 
     chosen, chosen_scores = ranked[parts.limit.offset : end].tolist(), scores[parts.limit.offset : end]
     selected = [key_name(k) for k in parts.select.keys]
     result: dict[str, Any] = {"ids": [_value(answers, where[label], "ids") for label in chosen]}
-    for name in ("documents", "embeddings", "metadatas"):
-        sent = any(answer.get(name) is not None and answer[name][first] is not None for answer in answers)
-        result[name] = [_value(answers, where[label], name) for label in chosen] if sent else None
-    if result["metadatas"] is not None and _groups(planned.search):
+    for name, key in (("documents", DOCUMENT), ("embeddings", EMBEDDING), ("metadatas", METADATA)):
+        # A column is there when the selection asks for it (metadata: whole or some keys), as one store answers.
+        wanted = key in selected or (name == "metadatas" and any(not k.startswith("#") for k in selected))
+        result[name] = [_value(answers, where[label], name) for label in chosen] if wanted else None
+    if result["metadatas"] is not None and _groups(planned.search):  # the shards sent the grouping keys too
         result["metadatas"] = _selected_metadata(result["metadatas"], selected)
     result["scores"] = np.asarray(chosen_scores, dtype=np.float32).tolist() if SCORE in selected else None  # float32, as one store's
     result["select"] = selected
