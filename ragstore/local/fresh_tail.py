@@ -44,6 +44,21 @@ Hits = list[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]
 # A graph holding more dead labels than this many times the beam (or k) is not asked for that
 # many more neighbours: past it, the search costs more than searching every candidate exactly.
 _MAX_DEAD_SHARE = 4
+# Points a graph took in since its last reachability check are searched exactly too while they
+# are at most this many floats (points x dimension, ~0.5 ms of scan): a safety net for the few
+# hnswlib leaves unreachable, kept small so it does not double the tail's scan during an ingest.
+UNCHECKED_EXACT_FLOATS = 2_500_000
+
+
+def unchecked_budget(dim: int) -> int:
+    """How many unchecked points of a graph of dimension ``dim`` a search also scans exactly (see ``search_lagging``).
+
+    Example:
+        >>> unchecked_budget(384)
+        6510
+
+    """
+    return max(1, UNCHECKED_EXACT_FLOATS // dim)
 
 
 def search_lagging(

@@ -39,7 +39,7 @@ from ragstore.errors import ResponseTooLargeError
 from ragstore.filters import Node
 from ragstore.local.catalog import CollectionRow
 from ragstore.local.columns import RecordColumns, Slots
-from ragstore.local.fresh_tail import Hits, search_lagging
+from ragstore.local.fresh_tail import Hits, search_lagging, unchecked_budget
 from ragstore.local.index import VectorIndex
 from ragstore.local.index_cache import IndexCache
 from ragstore.local.records import decode_embedding, labels_condition, load_metadata
@@ -128,7 +128,7 @@ def search(
                 found = _index_search(index, row, queries, k, set(columns.labels[slots].tolist()))
             else:
                 assert row.dimension is not None
-                budget = indexes.max_unindexed(row.dimension)
+                budget = unchecked_budget(row.dimension)
                 found = search_lagging(index, columns, queries, k, row.hnsw.space, row.hnsw.num_threads, slots, budget)
             if found is not None:
                 return found
