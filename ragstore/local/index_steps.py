@@ -6,9 +6,9 @@ lacks in one snapshot (:mod:`ragstore.local.graph_feed`), inserts them in batche
 each hold the graph's lock a few milliseconds (queries run between them), and once
 nothing is missing applies the deletions; a graph then mostly made of deleted points is
 rebuilt aside, while queries search the old one, and swapped in. Then it saves if enough
-changes are unsaved: at least the collection's ``sync_threshold`` and a quarter of the
-index once caught up, the whole index's worth in the middle of a catch-up, so saving
-stays amortised O(1) a change (see ``_maybe_save``).
+changes are unsaved: at least the collection's ``sync_threshold`` and half the index
+(the graph doubled since its last save), so saving stays amortised O(1) a change
+(see ``_maybe_save``).
 
 Example:
     >>> from ragstore.local.database import Database
@@ -69,7 +69,7 @@ def step(db: Database, loaded: LoadedIndexes, collection_id: uuid.UUID) -> bool:
         index.add(feed.labels, feed.vectors, threads, max_hold=_MAX_HOLD)
         if feed.complete and index.complete(feed, threads):
             _rebuild(db, index, collection_id, threads)
-    _maybe_save(entry, row, caught_up=feed.complete)
+    _maybe_save(entry, row)
     return not feed.complete
 
 
@@ -105,17 +105,17 @@ def _rebuild(db: Database, index: VectorIndex, collection_id: uuid.UUID, threads
             return
 
 
-def _maybe_save(entry: CachedIndex, row: CollectionRow, caught_up: bool) -> None:
-    """Save after a step if enough changes are unsaved: amortised O(1) a change either way.
+def _maybe_save(entry: CachedIndex, row: CollectionRow) -> None:
+    """Save after a step once the graph has doubled since its last save (and ``sync_threshold`` changes are unsaved).
 
-    Once caught up, at least a quarter of the index. In the middle of a catch-up (more rows
-    wait), only once as many changes as the index holds are unsaved: a long ingest then saves
-    at doublings of the graph, not at every quarter. Each save writes the whole graph and
-    first checks its reachability (which writes it once more); at every quarter those saves
-    took about a sixth of the indexer thread's time on a 100k ingest. What a crash leaves to
-    replay from SQLite stays at most what the saved graph holds.
+    Half the index unsaved is the graph doubled since it was saved. Each save writes the whole
+    graph and first checks its reachability (which writes it once more), so saving at doublings
+    keeps that amortised O(1) a change at a small constant: saving whenever a quarter of the
+    index was unsaved took about a sixth of the indexer thread's time on a 100k ingest. A clean
+    close saves whatever is left; after a crash the next open catches up from SQLite at most
+    what the saved graph holds.
     """
     index = entry.index
-    threshold = max(row.hnsw.sync_threshold, len(index.labels) // (4 if caught_up else 1))
+    threshold = max(row.hnsw.sync_threshold, len(index.labels) // 2)
     if entry.directory is not None and index.unsaved_changes >= max(threshold, entry.retry_at):
         entry.save(min_changes=threshold)  # re-checked under the save lock: one thread writes
