@@ -178,8 +178,11 @@ class ShardReplica:
         (await self._store()).heartbeat()
 
     def __del__(self) -> None:
-        # Serve calls __del__ when it stops a replica: the store saves its index files then.
-        self._api.close()
+        # Serve calls __del__ when it stops a replica: the store saves its index files then. An instance
+        # whose __init__ never ran (ray.remote's wrapper makes one) has no store to close.
+        api = getattr(self, "_api", None)
+        if api is not None:
+            api.close()
 
 
 class Router:
