@@ -6,9 +6,8 @@ lacks in one snapshot (:mod:`ragstore.local.graph_feed`), inserts them in batche
 each hold the graph's lock a few milliseconds (queries run between them), and once
 nothing is missing applies the deletions; a graph then mostly made of deleted points is
 rebuilt aside, while queries search the old one, and swapped in. Then it saves if enough
-changes are unsaved: at least the collection's ``sync_threshold`` and half the index
-(the graph doubled since its last save), so saving stays amortised O(1) a change
-(see ``_maybe_save``).
+changes are unsaved: at least the collection's ``sync_threshold`` and a quarter of the
+index, so saving stays amortised O(1) a change.
 
 Example:
     >>> from ragstore.local.database import Database
@@ -106,16 +105,8 @@ def _rebuild(db: Database, index: VectorIndex, collection_id: uuid.UUID, threads
 
 
 def _maybe_save(entry: CachedIndex, row: CollectionRow) -> None:
-    """Save after a step once the graph has doubled since its last save (and ``sync_threshold`` changes are unsaved).
-
-    Half the index unsaved is the graph doubled since it was saved. Each save writes the whole
-    graph and first checks its reachability (which writes it once more), so saving at doublings
-    keeps that amortised O(1) a change at a small constant: saving whenever a quarter of the
-    index was unsaved took about a sixth of the indexer thread's time on a 100k ingest. A clean
-    close saves whatever is left; after a crash the next open catches up from SQLite at most
-    what the saved graph holds.
-    """
+    """Save after a step if enough changes are unsaved (at least a quarter of the index: amortised O(1) a change)."""
     index = entry.index
-    threshold = max(row.hnsw.sync_threshold, len(index.labels) // 2)
+    threshold = max(row.hnsw.sync_threshold, len(index.labels) // 4)
     if entry.directory is not None and index.unsaved_changes >= max(threshold, entry.retry_at):
         entry.save(min_changes=threshold)  # re-checked under the save lock: one thread writes
