@@ -64,8 +64,10 @@ def test_retrieves_the_right_page_and_one_relevance(built: Built) -> None:
         good.append(hits[0].score or 0.0)
     for question in STARLETTE_PROBES.junk:
         junk.append(retriever.retrieve(question)[0].score or 0.0)
-    # ragstore's relevance (cosine clipped to [0, 1]): measured good 0.48-0.70, junk 0.12-0.18 (nodes of 256 tokens).
-    assert min(good) >= 0.45 and max(junk) <= 0.25, (good, junk)
+    # ragstore's relevance (cosine clipped to [0, 1]): measured good 0.48-0.70, junk 0.12-0.18 (nodes of 256 tokens);
+    # one full-suite run had a good answer at 0.448 (the int8 model's vectors move a little with how texts are batched),
+    # so the bar is 0.40: still well clear of the junk and of the 0.3 cutoff below.
+    assert min(good) >= 0.40 and max(junk) <= 0.25, (good, junk)
     cutoff = SimilarityPostprocessor(similarity_cutoff=0.3)
     assert cutoff.postprocess_nodes(retriever.retrieve(STARLETTE_PROBES.junk[0])) == []
     assert cutoff.postprocess_nodes(retriever.retrieve("How do I serve static files?"))
