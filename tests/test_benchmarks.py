@@ -220,7 +220,6 @@ def test_charts_draw_the_committed_results_and_results_md_embeds_charts_that_exi
 
 
 def test_ray_shard_ingest_fills_each_system_and_measures_every_store_process(tmp_path: Path) -> None:
-    pytest.importorskip("ray")
     measurements = tmp_path / "ray_shard_ingest.json"
     report = run_script(
         "ray_shard_ingest.py", "--n", "3000", "--shards", "2", "--batch", "500", "--queries", "10", "--json", str(measurements)

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("ray")
-
 import ragstore
 from ragstore.distributed import ray_ingest
 from ragstore.distributed.runtime import RayUnreachableError, check_reachable, ray_session
